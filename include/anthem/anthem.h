@@ -1,0 +1,12 @@
+/* libanthem: hyperbolic hyperboloid embeddings for product retrieval.
+ * The umbrella header: include this one. */
+#ifndef ANTHEM_ANTHEM_H
+#define ANTHEM_ANTHEM_H
+
+#include <anthem/common.h>
+#include <anthem/error.h>
+#include <anthem/version.h>
+#include <anthem/vectors.h>
+#include <anthem/hyperboloid.h>
+
+#endif

@@ -1,0 +1,41 @@
+/* Internal helpers shared by every part of libanthem. */
+#ifndef ANTHEM_INTERNAL_H
+#define ANTHEM_INTERNAL_H
+
+#include <anthem/anthem.h>
+
+#include <stddef.h>
+
+#if defined(__GNUC__)
+#define ATH_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define ATH_PRINTF(f, a)
+#endif
+
+/* Record a message for anthem_last_error() on this thread and return code,
+ * so that a failure reads `return ath_error(ANTHEM_EINVAL, "...", ...);`. */
+int ath_error(int code, const char *fmt, ...) ATH_PRINTF(2, 3);
+
+/* Check that a caller's argument is not NULL; `what` names it. */
+#define ATH_CHECK_ARG(ptr, fn, what)                                           \
+	do {                                                                   \
+		if (!(ptr))                                                    \
+			return ath_error(ANTHEM_EINVAL,                        \
+					 "%s: %s must not be NULL", fn, what); \
+	} while (0)
+
+/* a * b into *out; 0 on success, -1 on overflow. */
+static inline int ath_mul_overflow(size_t a, size_t b, size_t *out)
+{
+	if (b != 0 && a > (size_t)-1 / b)
+		return -1;
+	*out = a * b;
+	return 0;
+}
+
+/* Validate a float array from a caller: every value finite.  Returns
+ * ANTHEM_OK or an ANTHEM_EINVAL naming fn, what and the index. */
+int ath_check_finite(const char *fn, const char *what, const float *x,
+		     size_t n);
+
+#endif

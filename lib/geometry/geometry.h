@@ -1,0 +1,117 @@
+/* Internal geometry kernels: the Poincaré ball of curvature -c and flat space
+ * behind one switch.  Not part of the public API.
+ *
+ * Conventions kept by every function here:
+ *  - vectors are float32 arrays of length n (n >= 1); outputs may not alias
+ *    inputs unless a function says so;
+ *  - every reduction and every transcendental is evaluated in double, so a
+ *    float32 result is the correctly computed value rounded once, and the
+ *    artanh / tanh guards below can be much tighter than float32 would allow;
+ *  - hyperbolic outputs that are points are projected to radius
+ *    (1 - GEO_BALL_EPS) / sqrt(c) (HNN, Ganea et al. 2018, use eps = 1e-5);
+ *  - *_backward functions ADD the gradient into their gradient outputs
+ *    (accumulate, as the autograd needs) and skip any gradient output that is
+ *    NULL; the projection is treated as the identity there, as in HNN;
+ *  - in flat space (GEO_EUCLIDEAN) x (+) y is x + y, exp0/log0 are identity,
+ *    r (*) x is r x, the distance is |x - y| and the gyro mean is the weighted
+ *    mean.  The same code path serves both, so that a comparison between the
+ *    two measures the geometry and not the implementation. */
+#ifndef ANTHEM_GEOMETRY_H
+#define ANTHEM_GEOMETRY_H
+
+#include <stddef.h>
+
+#define GEO_BALL_EPS 1e-5   /* projection margin, HNN's value */
+#define GEO_ATANH_MAX (1.0 - 1e-12) /* artanh argument clamp (double) */
+#define GEO_TANH_MAX 15.0   /* tanh argument clamp: tanh(15) = 1 - 2e-13 */
+#define GEO_MIN_NORM 1e-15  /* floor under norms that can be zero */
+
+typedef enum geo_kind {
+	GEO_HYPERBOLIC = 0,
+	GEO_EUCLIDEAN = 1
+} geo_kind;
+
+typedef struct geo_space {
+	geo_kind kind;
+	double c; /* curvature magnitude, > 0; ignored in flat space */
+} geo_space;
+
+/* Largest admissible norm of a point: (1 - eps)/sqrt(c), or +inf if flat. */
+double geo_max_norm(const geo_space *s);
+
+/* Project x in place into the ball (no-op in flat space). */
+void geo_project(const geo_space *s, size_t n, float *x);
+
+/* out = x (+) y (Möbius addition). */
+void geo_add(const geo_space *s, size_t n, const float *x, const float *y,
+	     float *out);
+void geo_add_backward(const geo_space *s, size_t n, const float *x,
+		      const float *y, const float *gout, float *gx, float *gy);
+
+/* out = exp0(v), the exponential map at the origin. */
+void geo_exp0(const geo_space *s, size_t n, const float *v, float *out);
+void geo_exp0_backward(const geo_space *s, size_t n, const float *v,
+		       const float *gout, float *gv);
+
+/* out = log0(y), the logarithmic map at the origin. */
+void geo_log0(const geo_space *s, size_t n, const float *y, float *out);
+void geo_log0_backward(const geo_space *s, size_t n, const float *y,
+		       const float *gout, float *gy);
+
+/* out = r (*) x = exp0(r log0(x)) (Möbius scalar multiplication). */
+void geo_scal(const geo_space *s, size_t n, float r, const float *x,
+	      float *out);
+void geo_scal_backward(const geo_space *s, size_t n, float r, const float *x,
+		       const float *gout, float *gr, float *gx);
+
+/* out = exp_x(u) = x (+) exp0(lambda_x u / 2). */
+void geo_expmap(const geo_space *s, size_t n, const float *x, const float *u,
+		float *out);
+void geo_expmap_backward(const geo_space *s, size_t n, const float *x,
+			 const float *u, const float *gout, float *gx,
+			 float *gu);
+
+/* out = log_x(y) = (2 / lambda_x) log0((-x) (+) y). */
+void geo_logmap(const geo_space *s, size_t n, const float *x, const float *y,
+		float *out);
+void geo_logmap_backward(const geo_space *s, size_t n, const float *x,
+			 const float *y, const float *gout, float *gx,
+			 float *gy);
+
+/* d(x, y) = (2/sqrt c) artanh(sqrt c |(-x) (+) y|); |x - y| in flat space. */
+float geo_dist(const geo_space *s, size_t n, const float *x, const float *y);
+void geo_dist_backward(const geo_space *s, size_t n, const float *x,
+		       const float *y, float gout, float *gx, float *gy);
+
+/* out (length m) = M (*) x = exp0(M log0(x)), M is m x n row-major. */
+void geo_matvec(const geo_space *s, size_t m, size_t n, const float *M,
+		const float *x, float *out);
+void geo_matvec_backward(const geo_space *s, size_t m, size_t n,
+			 const float *M, const float *x, const float *gout,
+			 float *gM, float *gx);
+
+/* Weighted gyro midpoint of k points X (k x n row-major) with weights
+ * w >= 0, not all zero (Ungar; Bachmann et al., ICML 2020, eq. for the
+ * kappa-midpoint):  m = 1/2 (*) ( sum w_i L_i x_i / sum w_i (L_i - 1) ),
+ * L_i = 2 / (1 - c|x_i|^2).  Flat: sum w_i x_i / sum w_i. */
+void geo_mean(const geo_space *s, size_t k, size_t n, const float *w,
+	      const float *X, float *out);
+void geo_mean_backward(const geo_space *s, size_t k, size_t n, const float *w,
+		       const float *X, const float *gout, float *gw,
+		       float *gX);
+
+/* Point-to-hyperboloid distance (HypE / Query2Box with Möbius operations):
+ *   qmin = c (-) l, qmax = c (+) l,
+ *   d_out = | max(v (-) qmax, 0) + max(qmin (-) v, 0) |_1,
+ *   d_in  = | c (-) min(qmax, max(qmin, v)) |_1,
+ *   return d_out + gamma d_in.
+ * dout / din receive the two parts when not NULL. */
+float geo_box_dist(const geo_space *s, size_t n, const float *c,
+		   const float *l, const float *v, float gamma, float *dout,
+		   float *din);
+/* g is the gradient of the loss with respect to the returned distance. */
+void geo_box_dist_backward(const geo_space *s, size_t n, const float *c,
+			   const float *l, const float *v, float gamma,
+			   float g, float *gc, float *gl, float *gv);
+
+#endif
