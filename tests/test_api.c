@@ -156,7 +156,7 @@ START_TEST(create_validates)
 			 ANTHEM_ERANGE);
 	ck_assert_int_eq(anthem_hyperboloid_create(&h, ANTHEM_GEOMETRY_VECTOR,
 						   1, 2, c, l),
-			 ANTHEM_EINVAL);
+			 ANTHEM_EINVAL); /* a vector query has no extent */
 	ck_assert_int_eq(anthem_hyperboloid_create(&h, (anthem_geometry)7, 1,
 						   2, c, l),
 			 ANTHEM_EINVAL);

@@ -8,5 +8,6 @@
 #include <anthem/version.h>
 #include <anthem/vectors.h>
 #include <anthem/hyperboloid.h>
+#include <anthem/model.h>
 
 #endif

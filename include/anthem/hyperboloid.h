@@ -28,8 +28,10 @@ typedef struct anthem_hyperboloid anthem_hyperboloid;
 
 /* A simple hyperboloid.  geometry is ANTHEM_GEOMETRY_HYPERBOLIC (curvature
  * must be finite and > 0, centre and limit strictly inside the ball of radius
- * 1/sqrt(curvature)) or ANTHEM_GEOMETRY_EUCLIDEAN (curvature ignored).  The
- * limit must be >= 0 in every dimension.  Arrays are copied. */
+ * 1/sqrt(curvature)), ANTHEM_GEOMETRY_EUCLIDEAN (curvature ignored) or
+ * ANTHEM_GEOMETRY_VECTOR (flat, and the limit must be 0: a point, whose
+ * distance to v is |v - centre|_1).  The limit must be >= 0 in every
+ * dimension.  Arrays are copied. */
 ANTHEM_API int anthem_hyperboloid_create(anthem_hyperboloid **out,
 					 anthem_geometry geometry,
 					 float curvature, size_t dim,

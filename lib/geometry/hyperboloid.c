@@ -81,14 +81,13 @@ int anthem_hyperboloid_create(anthem_hyperboloid **out,
 	ATH_CHECK_ARG(centre, fn, "centre");
 	ATH_CHECK_ARG(limit, fn, "limit");
 	geo_space s = {GEO_HYPERBOLIC, curvature};
-	if (geometry == ANTHEM_GEOMETRY_EUCLIDEAN) {
+	if (geometry == ANTHEM_GEOMETRY_EUCLIDEAN ||
+	    geometry == ANTHEM_GEOMETRY_VECTOR) {
 		s.kind = GEO_EUCLIDEAN;
 		s.c = 0.0;
 	} else if (geometry != ANTHEM_GEOMETRY_HYPERBOLIC) {
-		return ath_error(ANTHEM_EINVAL,
-				 "%s: geometry %d has no regions (use "
-				 "ANTHEM_GEOMETRY_HYPERBOLIC or _EUCLIDEAN)",
-				 fn, (int)geometry);
+		return ath_error(ANTHEM_EINVAL, "%s: unknown geometry %d", fn,
+				 (int)geometry);
 	} else if (!(isfinite(curvature) && curvature > 0.0f)) {
 		return ath_error(ANTHEM_EINVAL,
 				 "%s: curvature is %g, must be finite and > 0",
@@ -101,11 +100,17 @@ int anthem_hyperboloid_create(anthem_hyperboloid **out,
 	if ((rc = ath_check_finite(fn, "centre", centre, dim)) ||
 	    (rc = ath_check_finite(fn, "limit", limit, dim)))
 		return rc;
-	for (size_t i = 0; i < dim; i++)
+	for (size_t i = 0; i < dim; i++) {
 		if (limit[i] < 0.0f)
 			return ath_error(ANTHEM_EINVAL,
 					 "%s: limit[%zu] is %g, must be >= 0",
 					 fn, i, limit[i]);
+		if (geometry == ANTHEM_GEOMETRY_VECTOR && limit[i] != 0.0f)
+			return ath_error(ANTHEM_EINVAL,
+					 "%s: limit[%zu] is %g, a vector query "
+					 "is a point (limit 0)",
+					 fn, i, limit[i]);
+	}
 	if ((rc = check_in_ball(&s, fn, "centre", centre, dim)) ||
 	    (rc = check_in_ball(&s, fn, "limit", limit, dim)))
 		return rc;

@@ -1,0 +1,454 @@
+"""Independent PyTorch twin of the ANTHEM network as libanthem computes it.
+
+Written from docs/network.md (and the "Geometry" section of DESIGN.md), not
+from the C code, so that comparing the two checks both against the spec.
+Everything is computed in float64 so that the twin is a numerical oracle for
+the C library (float32 storage, double inside reductions).
+
+Public functions:
+    load(dump_dir)                 -> Model (parameters as float64 leaf tensors
+                                      with requires_grad=True)
+    trigrams(model, text, kind)    -> list of bucket ids (kind "q" or "t")
+    score(model, query, title)     -> (d1, d2) as 0-d float64 tensors
+    loss(model, query, titles)     -> 0-d tensor, positive title first
+    explanation(model, query, title) -> L x T grid (softmax over title trigrams)
+
+Sources of the formulas:
+  * Moebius addition, exp0/log0 and Moebius scalar multiplication:
+    O.-E. Ganea, G. Becigneul, T. Hofmann, "Hyperbolic Neural Networks",
+    NeurIPS 2018 (eqs. 2-6 with curvature c).
+  * Gyro midpoint (weighted Einstein midpoint carried to the Poincare ball):
+    A. A. Ungar, "A Gyrovector Space Approach to Hyperbolic Geometry", 2008;
+    G. Bachmann, G. Becigneul, O.-E. Ganea, "Constant Curvature Graph
+    Convolutional Networks", ICML 2020 (definition of the gyromidpoint).
+  * Box ("hyperboloid") distance d_out + gamma * d_in: Query2Box
+    (H. Ren, W. Hu, J. Leskovec, ICLR 2020) and its hyperbolic version HypE
+    (N. Choudhary et al., WWW 2021); the DeepSets limit shrink of the
+    intersection is HypE's.
+"""
+
+import math
+import os
+
+import numpy as np
+import torch
+
+DTYPE = torch.float64
+
+# Numerical guards, docs/network.md "Numerical guards".
+BALL_EPS = 1e-5          # project to radius (1 - BALL_EPS) / sqrt(c)
+ARTANH_CLAMP = 1.0 - 1e-12
+TANH_CLAMP = 15.0
+NORM_FLOOR = 1e-15
+DENOM_FLOOR = 1e-15
+
+MASK64 = (1 << 64) - 1
+
+
+# ---------------------------------------------------------------------------
+# Step 1: trigrams and the bucket hash (pure bytes, 64-bit arithmetic)
+# ---------------------------------------------------------------------------
+
+_WHITESPACE = b" \t\n\r\v\f"
+
+
+def normalise(text):
+    """Lower-case A-Z, map the six ASCII whitespace bytes to a space, collapse
+    runs of spaces, strip.  Works on bytes; str is UTF-8 encoded first."""
+    if isinstance(text, str):
+        text = text.encode("utf-8")
+    out = bytearray()
+    for b in text:
+        if 0x41 <= b <= 0x5A:                 # 'A'..'Z'
+            b += 0x20
+        elif b in _WHITESPACE:
+            b = 0x20
+        if b == 0x20 and (not out or out[-1] == 0x20):
+            continue                          # drop leading / repeated spaces
+        out.append(b)
+    if out and out[-1] == 0x20:
+        out.pop()                             # trailing space
+    return bytes(out)
+
+
+def trigram_strings(text):
+    """The byte trigrams of '#' + normalised text + '#' ('##' for empty text)."""
+    s = b"#" + normalise(text) + b"#"
+    if len(s) < 3:
+        return [s]
+    return [s[i:i + 3] for i in range(len(s) - 2)]
+
+
+def hash_trigram(tri, seed, buckets):
+    """FNV-1a over the bytes then the splitmix64 finaliser, all mod 2^64."""
+    h = (seed ^ 0xcbf29ce484222325) & MASK64
+    for b in tri:
+        h = ((h ^ b) * 0x100000001b3) & MASK64
+    h = ((h ^ (h >> 30)) * 0xbf58476d1ce4e5b9) & MASK64
+    h = ((h ^ (h >> 27)) * 0x94d049bb133111eb) & MASK64
+    h = h ^ (h >> 31)
+    return h % buckets
+
+
+def bucket_ids(text, seed, buckets, max_len):
+    """Hash every trigram, deduplicate keeping first occurrence, cut."""
+    seen = set()
+    ids = []
+    for tri in trigram_strings(text):
+        b = hash_trigram(tri, seed, buckets)
+        if b not in seen:
+            seen.add(b)
+            ids.append(b)
+    return ids[:max_len]
+
+
+def trigrams(model, text, kind):
+    """Bucket ids of a query (kind 'q') or title (kind 't') for this model."""
+    cfg = model.config
+    if kind == "q":
+        cut = cfg["max_query_trigrams"]
+    elif kind == "t":
+        cut = cfg["max_title_trigrams"]
+    else:
+        raise ValueError("kind must be 'q' or 't'")
+    return bucket_ids(text, cfg["hash_seed"], cfg["buckets"], cut)
+
+
+# ---------------------------------------------------------------------------
+# Poincare ball of curvature -c (Ganea et al. 2018), rows are points
+# ---------------------------------------------------------------------------
+
+def _norm(x):
+    """Euclidean norm over the last axis, floored at NORM_FLOOR.  Below the
+    floor the gradient of the norm is zero, and the callers' ratios
+    f(sqrt(c) n) / (sqrt(c) n) take their series value at 0 (which is 1)."""
+    return torch.linalg.vector_norm(x, dim=-1, keepdim=True).clamp_min(NORM_FLOOR)
+
+
+def project(x, c):
+    """Scale rows of norm above (1 - 1e-5)/sqrt(c) back onto that radius."""
+    maxnorm = (1.0 - BALL_EPS) / math.sqrt(c)
+    n = _norm(x)
+    return torch.where(n > maxnorm, x / n * maxnorm, x)
+
+
+def _artanh(z):
+    return torch.atanh(z.clamp(max=ARTANH_CLAMP))
+
+
+def _tanh(z):
+    return torch.tanh(z.clamp(-TANH_CLAMP, TANH_CLAMP))
+
+
+def exp0(v, c):
+    """exp0(v) = tanh(sqrt(c)|v|) v / (sqrt(c)|v|)   (Ganea et al., eq. 13 at 0)."""
+    sc = math.sqrt(c)
+    n = _norm(v)
+    return project(_tanh(sc * n) * v / (sc * n), c)
+
+
+def log0(y, c):
+    """log0(y) = artanh(sqrt(c)|y|) y / (sqrt(c)|y|)  (Ganea et al., eq. 13 at 0)."""
+    sc = math.sqrt(c)
+    n = _norm(y)
+    return _artanh(sc * n) * y / (sc * n)
+
+
+def mobius_add(x, y, c):
+    """x (+) y = ((1 + 2c<x,y> + c|y|^2) x + (1 - c|x|^2) y)
+                 / (1 + 2c<x,y> + c^2 |x|^2 |y|^2)       (Ganea et al., eq. 2)."""
+    xy = (x * y).sum(-1, keepdim=True)
+    x2 = (x * x).sum(-1, keepdim=True)
+    y2 = (y * y).sum(-1, keepdim=True)
+    num = (1 + 2 * c * xy + c * y2) * x + (1 - c * x2) * y
+    den = (1 + 2 * c * xy + c * c * x2 * y2).clamp_min(DENOM_FLOOR)
+    return project(num / den, c)
+
+
+def mobius_sub(x, y, c):
+    """x (-) y = x (+) (-y)."""
+    return mobius_add(x, -y, c)
+
+
+def mobius_scalar(r, x, c):
+    """r (x) x = exp0(r log0(x)) = tanh(r artanh(sqrt(c)|x|)) x / (sqrt(c)|x|)
+    (Ganea et al., eq. 4)."""
+    sc = math.sqrt(c)
+    n = _norm(x)
+    return project(_tanh(r * _artanh(sc * n)) * x / (sc * n), c)
+
+
+def gyromean(w, x, c):
+    """Weighted gyro midpoint (Ungar 2008; Bachmann et al. 2020):
+        1/2 (x) ( sum_k w_k lambda_k x_k / sum_k w_k (lambda_k - 1) ),
+        lambda_k = 2 / (1 - c|x_k|^2).
+    w: (..., n), x: (..., n, d) -> (..., d)."""
+    lam = 2.0 / (1.0 - c * (x * x).sum(-1))
+    num = ((w * lam).unsqueeze(-1) * x).sum(-2)
+    den = (w * (lam - 1.0)).sum(-1, keepdim=True)
+    return project(mobius_scalar(0.5, num / den, c), c)
+
+
+# ----- flat variants (euclidean and vector geometries) ---------------------
+
+def flat_exp0(v, c):
+    return v
+
+
+def flat_log0(y, c):
+    return y
+
+
+def flat_add(x, y, c):
+    return x + y
+
+
+def flat_sub(x, y, c):
+    return x - y
+
+
+def flat_gyromean(w, x, c):
+    """Weighted arithmetic mean sum w_k x_k / sum w_k.
+    w: (..., n), x: (..., n, d) -> (..., d)."""
+    return (w.unsqueeze(-1) * x).sum(-2) / w.sum(-1, keepdim=True)
+
+
+class Space:
+    """The geometry switch: one network, three spaces (network.md table)."""
+
+    def __init__(self, geometry, c):
+        self.geometry = geometry
+        self.c = c
+        if geometry == "hyperbolic":
+            self.exp0, self.log0 = exp0, log0
+            self.add, self.sub, self.mean = mobius_add, mobius_sub, gyromean
+        elif geometry in ("euclidean", "vector"):
+            self.exp0, self.log0 = flat_exp0, flat_log0
+            self.add, self.sub, self.mean = flat_add, flat_sub, flat_gyromean
+        else:
+            raise ValueError("unknown geometry %r" % geometry)
+        self.zero_limits = geometry == "vector"
+
+
+def box_distance(space, v, centre, limit, gamma):
+    """Distance of point v to the hyperboloid (centre, limit), Query2Box /
+    HypE style, with the space's (+) and (-):
+        qmin = c (-) l,  qmax = c (+) l
+        d_out = | max(v (-) qmax, 0) + max(qmin (-) v, 0) |_1
+        d_in  = | c (-) min(qmax, max(qmin, v)) |_1
+        d = d_out + gamma d_in
+    """
+    c = space.c
+    qmin = space.sub(centre, limit, c)
+    qmax = space.add(centre, limit, c)
+    zero = torch.zeros_like(v)
+    d_out = (torch.maximum(space.sub(v, qmax, c), zero)
+             + torch.maximum(space.sub(qmin, v, c), zero)).abs().sum(-1)
+    inside = torch.minimum(qmax, torch.maximum(qmin, v))
+    d_in = space.sub(centre, inside, c).abs().sum(-1)
+    return d_out + gamma * d_in
+
+
+# ---------------------------------------------------------------------------
+# The model: parameters from a dump directory (network.md, appendix)
+# ---------------------------------------------------------------------------
+
+PARAM_NAMES = [
+    "query_centre", "query_limit", "title_point",
+    "inter_att_W", "inter_att_b", "inter_att_u",
+    "query_att_W", "query_att_b", "query_att_u",
+    "title_att_W", "title_att_b", "title_att_u",
+    "cross_W",
+    "inter_pre_W", "inter_pre_b", "inter_post_W", "inter_post_b",
+]
+
+
+def param_shapes(buckets, d):
+    h = d
+    return {
+        "query_centre": (buckets, d), "query_limit": (buckets, d),
+        "title_point": (buckets, d),
+        "inter_att_W": (d, d), "inter_att_b": (d,), "inter_att_u": (d,),
+        "query_att_W": (d, d), "query_att_b": (d,), "query_att_u": (d,),
+        "title_att_W": (d, d), "title_att_b": (d,), "title_att_u": (d,),
+        "cross_W": (d, d),
+        "inter_pre_W": (h, d), "inter_pre_b": (h,),
+        "inter_post_W": (d, h), "inter_post_b": (d,),
+    }
+
+
+def read_config(path):
+    cfg = {}
+    with open(path, "r", encoding="utf-8") as f:
+        for line in f:
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            key, _, value = line.partition(" ")
+            cfg[key] = value.strip()
+    out = dict(cfg)
+    for k in ("dim", "buckets", "max_query_trigrams", "max_title_trigrams",
+              "negatives", "hash_seed"):
+        if k in cfg:
+            out[k] = int(cfg[k])
+    for k in ("curvature", "gamma"):
+        if k in cfg:
+            out[k] = float(cfg[k])
+    out.setdefault("max_query_trigrams", 28)
+    out.setdefault("max_title_trigrams", 100)
+    out["hash_seed"] = out["hash_seed"] & MASK64
+    return out
+
+
+def read_f32(path, shape):
+    a = np.fromfile(path, dtype="<f4")
+    n = int(np.prod(shape))
+    if a.size != n:
+        raise ValueError("%s: %d floats, expected %d for shape %s"
+                         % (path, a.size, n, shape))
+    return a.reshape(shape)
+
+
+class Model:
+    def __init__(self, config, params):
+        self.config = config
+        self.params = params          # name -> float64 leaf tensor
+        self.space = Space(config["geometry"], config["curvature"])
+        self.gamma = config["gamma"]
+        self.d = config["dim"]
+
+    def zero_grad(self):
+        for p in self.params.values():
+            p.grad = None
+
+
+def load(dump_dir, requires_grad=True):
+    cfg = read_config(os.path.join(dump_dir, "config.txt"))
+    shapes = param_shapes(cfg["buckets"], cfg["dim"])
+    params = {}
+    for name in PARAM_NAMES:
+        a = read_f32(os.path.join(dump_dir, name + ".f32"), shapes[name])
+        t = torch.from_numpy(a.astype(np.float64))
+        params[name] = t.requires_grad_(requires_grad)
+    return Model(cfg, params)
+
+
+# ---------------------------------------------------------------------------
+# Steps 2-6
+# ---------------------------------------------------------------------------
+
+def softplus(x):
+    """log(1 + e^x), computed stably as logaddexp(x, 0)."""
+    return torch.logaddexp(x, torch.zeros_like(x))
+
+
+def att_score(x, p, prefix):
+    """score(x) = u . tanh(x W^T + b) for the triple prefix_{W,b,u}."""
+    W, b, u = p[prefix + "_W"], p[prefix + "_b"], p[prefix + "_u"]
+    return torch.tanh(x @ W.T + b) @ u
+
+
+def encode_query(model, q_ids):
+    """Steps 2-3: the query elements (centres C (E,d), limits Lam (E,d)),
+    the L trigram elements first, then the pairs i<j in lexicographic order."""
+    p, sp, c = model.params, model.space, model.space.c
+    idx = torch.tensor(q_ids, dtype=torch.long)
+    C = sp.exp0(p["query_centre"][idx], c)                       # (L, d)
+    if sp.zero_limits:
+        Lam = torch.zeros_like(C)
+    else:
+        Lam = sp.exp0(softplus(p["query_limit"][idx]), c)
+    L = len(q_ids)
+    if L < 2:
+        return C, Lam
+
+    # pairs i < j in the order (0,1), (0,2), ..., (0,L-1), (1,2), ...
+    I, J = torch.triu_indices(L, L, offset=1)
+    a = att_score(sp.log0(C, c), p, "inter_att")                 # (L,)
+    w = torch.softmax(torch.stack([a[I], a[J]], -1), -1)         # (npairs, 2)
+    Cij = sp.mean(w, torch.stack([C[I], C[J]], 1), c)            # (npairs, d)
+    if sp.zero_limits:
+        Lij = torch.zeros_like(Cij)
+    else:
+        # HypE's DeepSets shrink of the limit
+        H = torch.relu(sp.log0(Lam, c) @ p["inter_pre_W"].T + p["inter_pre_b"])
+        shrink = torch.sigmoid(((H[I] + H[J]) / 2) @ p["inter_post_W"].T
+                               + p["inter_post_b"])
+        Lij = torch.minimum(Lam[I], Lam[J]) * shrink
+    return torch.cat([C, Cij], 0), torch.cat([Lam, Lij], 0)
+
+
+def encode_title(model, t_ids):
+    """Steps 2 and 5: title trigram points P (T,d) and the product point v."""
+    p, sp, c = model.params, model.space, model.space.c
+    idx = torch.tensor(t_ids, dtype=torch.long)
+    P = sp.exp0(p["title_point"][idx], c)
+    rho = torch.softmax(att_score(sp.log0(P, c), p, "title_att"), 0)
+    v = sp.mean(rho, P, c)
+    return P, v
+
+
+def cross_attention(model, C, P):
+    """Step 4: A[e,k] = (log0(C_e) cross_W^T) . log0(P_k) / sqrt(d)."""
+    sp, c = model.space, model.space.c
+    return (sp.log0(C, c) @ model.params["cross_W"].T) @ sp.log0(P, c).T \
+        / math.sqrt(model.d)
+
+
+def final_boxes(model, C, Lam, P=None):
+    """Step 6: stage-1 (c1, l1) and, if P is given, stage-2 (c2, l2)."""
+    sp, c = model.space, model.space.c
+    s = att_score(sp.log0(C, c), model.params, "query_att")       # (E,)
+    alpha = torch.softmax(s, 0)
+    c1 = sp.mean(alpha, C, c)
+    l1 = (alpha.unsqueeze(-1) * Lam).sum(0)
+    if P is None:
+        return (c1, l1), None
+    r = torch.logsumexp(cross_attention(model, C, P), 1)           # (E,)
+    beta = torch.softmax(s + r, 0)
+    c2 = sp.mean(beta, C, c)
+    l2 = (beta.unsqueeze(-1) * Lam).sum(0)
+    return (c1, l1), (c2, l2)
+
+
+def score_ids(model, q_ids, t_ids, query_enc=None):
+    C, Lam = query_enc if query_enc is not None else encode_query(model, q_ids)
+    P, v = encode_title(model, t_ids)
+    (c1, l1), (c2, l2) = final_boxes(model, C, Lam, P)
+    d1 = box_distance(model.space, v, c1, l1, model.gamma)
+    d2 = box_distance(model.space, v, c2, l2, model.gamma)
+    return d1, d2
+
+
+def score(model, query, title):
+    """(d1, d2): stage-1 (scan) and stage-2 (model) distance, ascending = better."""
+    return score_ids(model, trigrams(model, query, "q"), trigrams(model, title, "t"))
+
+
+def scores_all(model, query, titles):
+    """[(d1, d2) for each title], sharing the query encoding."""
+    q_ids = trigrams(model, query, "q")
+    enc = encode_query(model, q_ids)
+    return [score_ids(model, q_ids, trigrams(model, t, "t"), enc) for t in titles]
+
+
+def loss_from_scores(ds):
+    """Step 7: sum over stages of -log softmax(-d)[0] (positive first)."""
+    d1 = torch.stack([x[0] for x in ds])
+    d2 = torch.stack([x[1] for x in ds])
+    return -torch.log_softmax(-d1, 0)[0] - torch.log_softmax(-d2, 0)[0]
+
+
+def loss(model, query, titles):
+    """Loss of one training example; titles[0] is the positive."""
+    return loss_from_scores(scores_all(model, query, titles))
+
+
+def explanation(model, query, title):
+    """G[i,k] = softmax_k A[i,k] for the L query trigrams x T title trigrams."""
+    q_ids = trigrams(model, query, "q")
+    t_ids = trigrams(model, title, "t")
+    C, _ = encode_query(model, q_ids)
+    P, _ = encode_title(model, t_ids)
+    A = cross_attention(model, C[:len(q_ids)], P)
+    return torch.softmax(A, 1)

@@ -1,0 +1,91 @@
+/* libanthem: the ANTHEM network (docs/network.md). */
+#ifndef ANTHEM_MODEL_H
+#define ANTHEM_MODEL_H
+
+#include <anthem/common.h>
+#include <anthem/hyperboloid.h>
+
+#include <stdint.h>
+
+ANTHEM_BEGIN_DECLS
+
+/* A model: configuration and weights.  Scoring, embedding and explaining
+ * only read it, so one model may serve many threads at once. */
+typedef struct anthem_model anthem_model;
+
+/* How to build a model.  Call anthem_model_config_init first: it sets
+ * struct_size and every default, so that a program compiled against these
+ * headers keeps working when later versions append fields. */
+typedef struct anthem_model_config {
+	size_t struct_size;        /* sizeof(anthem_model_config) */
+	anthem_geometry geometry;  /* default ANTHEM_GEOMETRY_HYPERBOLIC */
+	size_t dim;                /* default 32, 1 to anthem_max_dim() */
+	float curvature;           /* c > 0 of the ball, default 1 */
+	size_t buckets;            /* trigram hash buckets, default 2^18 */
+	float gamma;               /* inside weight of the distance, 0.5 */
+	uint64_t seed;             /* initial weights, default 1 */
+	uint64_t hash_seed;        /* trigram hash seed */
+	size_t max_query_trigrams; /* default 28, 1 to 64 */
+	size_t max_title_trigrams; /* default 100, 1 to 1024 */
+} anthem_model_config;
+
+ANTHEM_API void anthem_model_config_init(anthem_model_config *cfg);
+
+/* A new model with freshly initialised weights.  ANTHEM_EINVAL or
+ * ANTHEM_ERANGE name the offending field. */
+ANTHEM_API int anthem_model_create(anthem_model **out,
+				   const anthem_model_config *cfg);
+
+/* NULL is fine. */
+ANTHEM_API void anthem_model_free(anthem_model *m);
+
+/* Copy the model's configuration into cfg (whose struct_size says how much
+ * the caller's struct holds; call anthem_model_config_init on it first). */
+ANTHEM_API int anthem_model_get_config(const anthem_model *m,
+				       anthem_model_config *cfg);
+
+ANTHEM_API size_t anthem_model_dim(const anthem_model *m);
+ANTHEM_API anthem_geometry anthem_model_geometry(const anthem_model *m);
+
+/* Distance of a product to a query with the full attentive model (stage 2
+ * of the search); smaller is better.  Texts are UTF-8, NUL-terminated. */
+ANTHEM_API int anthem_model_score(const anthem_model *m, const char *query,
+				  const char *title, float *distance);
+
+/* The product-independent (stage 1) hyperboloid of a query, for scanning
+ * an index, composing with AND / OR, or anthem_hyperboloid_distances. */
+ANTHEM_API int anthem_model_embed_query(const anthem_model *m,
+					const char *query,
+					anthem_hyperboloid **out);
+
+/* Product points of n titles: out receives n x anthem_model_dim(m) floats,
+ * row-major. */
+ANTHEM_API int anthem_model_embed_products(const anthem_model *m,
+					   const char *const *titles,
+					   size_t n, float *out);
+
+/* The attention grid of a (query, title) pair: which title trigrams each
+ * query trigram attends to (docs/network.md, step 4). */
+typedef struct anthem_explanation anthem_explanation;
+
+ANTHEM_API int anthem_model_explain(const anthem_model *m, const char *query,
+				    const char *title,
+				    anthem_explanation **out);
+ANTHEM_API void anthem_explanation_free(anthem_explanation *e);
+/* Rows are query trigrams, columns title trigrams. */
+ANTHEM_API size_t anthem_explanation_rows(const anthem_explanation *e);
+ANTHEM_API size_t anthem_explanation_cols(const anthem_explanation *e);
+/* The trigram of a row or column ("#fi", "re "), NULL if out of range. */
+ANTHEM_API const char *anthem_explanation_row_label(
+	const anthem_explanation *e, size_t row);
+ANTHEM_API const char *anthem_explanation_col_label(
+	const anthem_explanation *e, size_t col);
+/* rows x cols weights, row-major; each row sums to 1. */
+ANTHEM_API const float *anthem_explanation_weights(
+	const anthem_explanation *e);
+/* The pair's distance (what anthem_model_score returns). */
+ANTHEM_API float anthem_explanation_distance(const anthem_explanation *e);
+
+ANTHEM_END_DECLS
+
+#endif

@@ -1,0 +1,647 @@
+/* The tape, its arena and one forward and one backward rule per op. */
+#include "autograd.h"
+
+#include <blis.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ARENA_ALIGN 64
+#define ARENA_MIN_CHUNK ((size_t)1 << 16)
+/* Below this many multiply-adds a plain loop beats BLIS's packing. */
+#define GEMM_BLIS_MIN 32768
+
+struct ag_chunk {
+	ag_chunk *next;
+	size_t size;
+	size_t step_used; /* bytes used by the current step in older chunks */
+	_Alignas(ARENA_ALIGN) unsigned char data[];
+};
+
+/* ---- arena ---------------------------------------------------------------- */
+
+static int push_chunk(ag_tape *t, size_t size)
+{
+	ag_chunk *c = malloc(sizeof *c + size);
+	if (!c) {
+		t->failed = 1;
+		return -1;
+	}
+	t->allocations++;
+	c->size = size;
+	c->step_used = t->chunks ? t->chunks->step_used + t->used : 0;
+	c->next = t->chunks;
+	t->chunks = c;
+	t->used = 0;
+	return 0;
+}
+
+void *ag_alloc(ag_tape *t, size_t bytes)
+{
+	bytes = (bytes + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+	if (!t->chunks || t->chunks->size - t->used < bytes) {
+		size_t want = t->chunks ? 2 * t->chunks->size : ARENA_MIN_CHUNK;
+		if (want < bytes)
+			want = bytes;
+		if (push_chunk(t, want))
+			return NULL;
+	}
+	void *p = t->chunks->data + t->used;
+	t->used += bytes;
+	memset(p, 0, bytes);
+	return p;
+}
+
+void ag_tape_init(ag_tape *t, const geo_space *space, int want_grad)
+{
+	memset(t, 0, sizeof *t);
+	t->space = *space;
+	t->want_grad = want_grad;
+}
+
+static void free_chunks(ag_tape *t)
+{
+	while (t->chunks) {
+		ag_chunk *n = t->chunks->next;
+		free(t->chunks);
+		t->chunks = n;
+	}
+	t->used = 0;
+}
+
+void ag_tape_reset(ag_tape *t)
+{
+	size_t total = t->chunks ? t->chunks->step_used + t->used : 0;
+	if (total > t->high)
+		t->high = total;
+	/* after a step that needed several chunks, replace them by one that
+	 * holds the largest step: the next steps then allocate nothing */
+	if (t->chunks && (t->chunks->next || t->chunks->size < t->high)) {
+		free_chunks(t);
+		push_chunk(t, t->high + t->high / 4);
+	}
+	if (t->chunks)
+		t->chunks->step_used = 0;
+	t->used = 0;
+	t->nnodes = 0;
+	t->failed = 0;
+}
+
+void ag_tape_free(ag_tape *t)
+{
+	free_chunks(t);
+	free(t->nodes);
+	memset(t, 0, sizeof *t);
+}
+
+void ag_param_zero_grad(ag_param *p)
+{
+	if (!p->grad)
+		return;
+	if (!p->touched) {
+		memset(p->grad, 0, p->rows * p->cols * sizeof(float));
+		return;
+	}
+	for (size_t i = 0; i < p->ntouched; i++) {
+		uint32_t r = p->touched[i];
+		memset(p->grad + (size_t)r * p->cols, 0, p->cols * sizeof(float));
+		p->mark[r] = 0;
+	}
+	p->ntouched = 0;
+}
+
+/* ---- nodes ------------------------------------------------------------------ */
+
+/* On allocation failure a constructor returns the tape's fail node (no
+ * storage, val NULL) and sets t->failed; every constructor checks failed
+ * before it reads its inputs, so a failed step runs to its end cheaply and
+ * is discarded once. */
+static ag_node *fail(ag_tape *t, size_t rows, size_t cols)
+{
+	t->failed = 1;
+	t->fail_node = (ag_node){.op = AG_LEAF, .rows = rows, .cols = cols};
+	return &t->fail_node;
+}
+
+static ag_node *new_node_g(ag_tape *t, ag_op op, size_t rows, size_t cols,
+			   ag_node *a, ag_node *b, ag_node *c, int grad)
+{
+	if (t->failed)
+		return fail(t, rows, cols);
+	if (t->nnodes == t->cap_nodes) {
+		size_t cap = t->cap_nodes ? 2 * t->cap_nodes : 256;
+		ag_node **n = realloc(t->nodes, cap * sizeof *n);
+		if (!n)
+			return fail(t, rows, cols);
+		t->allocations++;
+		t->nodes = n;
+		t->cap_nodes = cap;
+	}
+	ag_node *n = ag_alloc(t, sizeof *n);
+	size_t count = rows * cols;
+	float *val = n ? ag_alloc(t, count * sizeof(float)) : NULL;
+	float *g = grad && val ? ag_alloc(t, count * sizeof(float)) : NULL;
+	if (!n || !val || (grad && !g))
+		return fail(t, rows, cols);
+	n->op = op;
+	n->in[0] = a;
+	n->in[1] = b;
+	n->in[2] = c;
+	n->rows = rows;
+	n->cols = cols;
+	n->val = val;
+	n->grad = g;
+	t->nodes[t->nnodes++] = n;
+	return n;
+}
+
+static ag_node *new_node(ag_tape *t, ag_op op, size_t rows, size_t cols,
+			 ag_node *a, ag_node *b, ag_node *c)
+{
+	int grad = t->want_grad && ((a && a->grad) || (b && b->grad) ||
+				    (c && c->grad));
+	return new_node_g(t, op, rows, cols, a, b, c, grad);
+}
+
+static size_t numel(const ag_node *n) { return n->rows * n->cols; }
+
+ag_node *ag_param_leaf(ag_tape *t, ag_param *p)
+{
+	ag_node *n = ag_alloc(t, sizeof *n);
+	if (!n)
+		return fail(t, p->rows, p->cols);
+	n->op = AG_LEAF;
+	n->rows = p->rows;
+	n->cols = p->cols;
+	n->val = p->val;
+	n->grad = t->want_grad ? p->grad : NULL;
+	n->param = p;
+	return n; /* leaves need no backward: not on the node list */
+}
+
+ag_node *ag_const(ag_tape *t, size_t rows, size_t cols, const float *val)
+{
+	ag_node *n = new_node(t, AG_LEAF, rows, cols, NULL, NULL, NULL);
+	if (val && !t->failed)
+		memcpy(n->val, val, rows * cols * sizeof(float));
+	return n;
+}
+
+ag_node *ag_gather(ag_tape *t, ag_param *table, const uint32_t *ids,
+		   size_t n)
+{
+	ag_node *o = new_node_g(t, AG_GATHER, n, table->cols, NULL, NULL, NULL,
+				t->want_grad && table->grad);
+	uint32_t *copy = t->failed ? NULL : ag_alloc(t, n * sizeof *copy);
+	if (!copy)
+		return fail(t, n, table->cols);
+	memcpy(copy, ids, n * sizeof *copy);
+	o->param = table;
+	o->ids = copy;
+	for (size_t r = 0; r < n; r++)
+		memcpy(o->val + r * table->cols,
+		       table->val + (size_t)ids[r] * table->cols,
+		       table->cols * sizeof(float));
+	return o;
+}
+
+/* C (m x n) = op(A) op(B) + beta C, row-major; op(A) is m x k: A is stored
+ * k x m when ta.  BLIS where the product is large enough to pay. */
+static void gemm(int ta, int tb, size_t m, size_t n, size_t k,
+		 const float *A, const float *B, float beta, float *C)
+{
+	if (m * n * k >= GEMM_BLIS_MIN) {
+		float one = 1.0f;
+		bli_sgemm(ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE,
+			  tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, (dim_t)m,
+			  (dim_t)n, (dim_t)k, &one, (float *)A,
+			  ta ? (inc_t)m : (inc_t)k, 1, (float *)B,
+			  tb ? (inc_t)k : (inc_t)n, 1, &beta, C, (inc_t)n, 1);
+		return;
+	}
+	for (size_t i = 0; i < m; i++)
+		for (size_t j = 0; j < n; j++) {
+			float acc = 0.0f;
+			for (size_t p = 0; p < k; p++) {
+				float a = ta ? A[p * m + i] : A[i * k + p];
+				float b = tb ? B[j * k + p] : B[p * n + j];
+				acc += a * b;
+			}
+			C[i * n + j] = beta * C[i * n + j] + acc;
+		}
+}
+
+ag_node *ag_matmul_nt(ag_tape *t, ag_node *a, ag_node *b)
+{
+	ag_node *o = new_node(t, AG_MATMUL_NT, a->rows, b->rows, a, b, NULL);
+	if (!t->failed)
+		gemm(0, 1, a->rows, b->rows, a->cols, a->val, b->val, 0.0f,
+		     o->val);
+	return o;
+}
+
+ag_node *ag_matmul_nn(ag_tape *t, ag_node *a, ag_node *b)
+{
+	ag_node *o = new_node(t, AG_MATMUL_NN, a->rows, b->cols, a, b, NULL);
+	if (!t->failed)
+		gemm(0, 0, a->rows, b->cols, a->cols, a->val, b->val, 0.0f,
+		     o->val);
+	return o;
+}
+
+ag_node *ag_add(ag_tape *t, ag_node *x, ag_node *y)
+{
+	ag_node *o = new_node(t, AG_ADD, x->rows, x->cols, x, y, NULL);
+	for (size_t i = 0; !t->failed && i < numel(x); i++)
+		o->val[i] = x->val[i] + y->val[i];
+	return o;
+}
+
+ag_node *ag_add_row(ag_tape *t, ag_node *x, ag_node *b)
+{
+	ag_node *o = new_node(t, AG_ADD_ROW, x->rows, x->cols, x, b, NULL);
+	for (size_t r = 0; !t->failed && r < x->rows; r++)
+		for (size_t j = 0; j < x->cols; j++)
+			o->val[r * x->cols + j] = x->val[r * x->cols + j] + b->val[j];
+	return o;
+}
+
+ag_node *ag_mul(ag_tape *t, ag_node *x, ag_node *y)
+{
+	ag_node *o = new_node(t, AG_MUL, x->rows, x->cols, x, y, NULL);
+	for (size_t i = 0; !t->failed && i < numel(x); i++)
+		o->val[i] = x->val[i] * y->val[i];
+	return o;
+}
+
+ag_node *ag_scale(ag_tape *t, ag_node *x, float f)
+{
+	ag_node *o = new_node(t, AG_SCALE, x->rows, x->cols, x, NULL, NULL);
+	o->f = f;
+	for (size_t i = 0; !t->failed && i < numel(x); i++)
+		o->val[i] = f * x->val[i];
+	return o;
+}
+
+static float softplus(float x)
+{
+	/* log(1 + e^x) without overflow: x + log1p(e^-x) for large x */
+	return x > 0.0f ? x + log1pf(expf(-x)) : log1pf(expf(x));
+}
+
+static float sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+ag_node *ag_unary(ag_tape *t, ag_op op, ag_node *x)
+{
+	ag_node *o = new_node(t, op, x->rows, x->cols, x, NULL, NULL);
+	if (t->failed)
+		return o;
+	size_t n = numel(x), d = x->cols;
+	for (size_t r = 0; (op == AG_EXP0 || op == AG_LOG0) && r < x->rows; r++) {
+		if (op == AG_EXP0)
+			geo_exp0(&t->space, d, x->val + r * d, o->val + r * d);
+		else
+			geo_log0(&t->space, d, x->val + r * d, o->val + r * d);
+	}
+	for (size_t i = 0; i < n; i++) {
+		float v = x->val[i];
+		switch (op) {
+		case AG_TANH: o->val[i] = tanhf(v); break;
+		case AG_SIGMOID: o->val[i] = sigmoid(v); break;
+		case AG_RELU: o->val[i] = v > 0.0f ? v : 0.0f; break;
+		case AG_SOFTPLUS: o->val[i] = softplus(v); break;
+		default: break;
+		}
+	}
+	return o;
+}
+
+static void softmax_row(size_t n, const float *x, float *y)
+{
+	float m = -INFINITY;
+	for (size_t j = 0; j < n; j++)
+		m = fmaxf(m, x[j]);
+	double s = 0.0;
+	for (size_t j = 0; j < n; j++)
+		s += y[j] = expf(x[j] - m);
+	for (size_t j = 0; j < n; j++)
+		y[j] = (float)(y[j] / s);
+}
+
+ag_node *ag_softmax(ag_tape *t, ag_node *x)
+{
+	ag_node *o = new_node(t, AG_SOFTMAX, x->rows, x->cols, x, NULL, NULL);
+	for (size_t r = 0; !t->failed && r < x->rows; r++)
+		softmax_row(x->cols, x->val + r * x->cols, o->val + r * x->cols);
+	return o;
+}
+
+static float logsumexp_row(size_t n, const float *x)
+{
+	float m = -INFINITY;
+	for (size_t j = 0; j < n; j++)
+		m = fmaxf(m, x[j]);
+	double s = 0.0;
+	for (size_t j = 0; j < n; j++)
+		s += exp((double)x[j] - m);
+	return (float)(m + log(s));
+}
+
+ag_node *ag_logsumexp(ag_tape *t, ag_node *x)
+{
+	ag_node *o = new_node(t, AG_LOGSUMEXP, x->rows, 1, x, NULL, NULL);
+	for (size_t r = 0; !t->failed && r < x->rows; r++)
+		o->val[r] = logsumexp_row(x->cols, x->val + r * x->cols);
+	return o;
+}
+
+ag_node *ag_gyromean(ag_tape *t, ag_node *w, ag_node *x)
+{
+	size_t d = x->cols, k = x->rows;
+	ag_node *o = new_node(t, AG_GYROMEAN, w->rows, d, w, x, NULL);
+	for (size_t g = 0; !t->failed && g < w->rows; g++)
+		geo_mean(&t->space, k, d, w->val + g * k, x->val, o->val + g * d);
+	return o;
+}
+
+/* Pairs (i, j), i < j, in the order (0,1), (0,2), ..., (1,2), ... */
+#define FOR_PAIRS(L, i, j, p)                                                  \
+	for (size_t i = 0, p = 0; i < (L); i++)                                \
+		for (size_t j = i + 1; j < (L); j++, p++)
+
+ag_node *ag_pairmean(ag_tape *t, ag_node *s, ag_node *x)
+{
+	size_t L = x->rows, d = x->cols;
+	ag_node *o = new_node(t, AG_PAIRMEAN, ag_pairs(L), d, s, x, NULL);
+	float *two = ag_alloc(t, 2 * d * sizeof(float));
+	if (t->failed || !two)
+		return o;
+	FOR_PAIRS(L, i, j, p) {
+		float sc[2] = {s->val[i], s->val[j]}, w[2];
+		softmax_row(2, sc, w);
+		memcpy(two, x->val + i * d, d * sizeof(float));
+		memcpy(two + d, x->val + j * d, d * sizeof(float));
+		geo_mean(&t->space, 2, d, w, two, o->val + p * d);
+	}
+	return o;
+}
+
+ag_node *ag_pairmin(ag_tape *t, ag_node *x)
+{
+	size_t L = x->rows, d = x->cols;
+	ag_node *o = new_node(t, AG_PAIRMIN, ag_pairs(L), d, x, NULL, NULL);
+	if (t->failed)
+		return o;
+	FOR_PAIRS(L, i, j, p)
+		for (size_t q = 0; q < d; q++)
+			o->val[p * d + q] = fminf(x->val[i * d + q], x->val[j * d + q]);
+	return o;
+}
+
+ag_node *ag_pairavg(ag_tape *t, ag_node *x)
+{
+	size_t L = x->rows, d = x->cols;
+	ag_node *o = new_node(t, AG_PAIRAVG, ag_pairs(L), d, x, NULL, NULL);
+	if (t->failed)
+		return o;
+	FOR_PAIRS(L, i, j, p)
+		for (size_t q = 0; q < d; q++)
+			o->val[p * d + q] =
+				0.5f * (x->val[i * d + q] + x->val[j * d + q]);
+	return o;
+}
+
+ag_node *ag_concat(ag_tape *t, ag_node *x, ag_node *y)
+{
+	ag_node *o = new_node(t, AG_CONCAT, x->rows + y->rows, x->cols, x, y,
+			      NULL);
+	if (t->failed)
+		return o;
+	memcpy(o->val, x->val, numel(x) * sizeof(float));
+	memcpy(o->val + numel(x), y->val, numel(y) * sizeof(float));
+	return o;
+}
+
+ag_node *ag_boxdist(ag_tape *t, ag_node *c, ag_node *l, ag_node *v,
+		    float gamma)
+{
+	size_t d = v->cols;
+	ag_node *o = new_node(t, AG_BOXDIST, v->rows, 1, c, l, v);
+	o->f = gamma;
+	for (size_t r = 0; !t->failed && r < v->rows; r++) {
+		size_t cr = c->rows == 1 ? 0 : r;
+		o->val[r] = geo_box_dist(&t->space, d, c->val + cr * d,
+					 l->val + cr * d, v->val + r * d,
+					 gamma, NULL, NULL);
+	}
+	return o;
+}
+
+ag_node *ag_xent(ag_tape *t, ag_node *dist)
+{
+	ag_node *o = new_node(t, AG_XENT, 1, 1, dist, NULL, NULL);
+	float *neg = ag_alloc(t, numel(dist) * sizeof(float));
+	if (t->failed || !neg)
+		return o;
+	for (size_t k = 0; k < numel(dist); k++)
+		neg[k] = -dist->val[k];
+	/* -log(exp(-d0) / sum exp(-dk)) = d0 + logsumexp(-d) */
+	o->val[0] = dist->val[0] + logsumexp_row(numel(dist), neg);
+	return o;
+}
+
+/* ---- backward rules ------------------------------------------------------ */
+
+static void mark_row(ag_param *p, uint32_t r)
+{
+	if (p->mark && !p->mark[r]) {
+		p->mark[r] = 1;
+		p->touched[p->ntouched++] = r;
+	}
+}
+
+static void backward_node(ag_tape *t, ag_node *n)
+{
+	ag_node *a = n->in[0], *b = n->in[1], *c = n->in[2];
+	const float *g = n->grad;
+	size_t cnt = numel(n), d = n->cols;
+	const geo_space *sp = &t->space;
+	switch (n->op) {
+	case AG_LEAF:
+		break;
+	case AG_GATHER: {
+		ag_param *p = n->param;
+		for (size_t r = 0; r < n->rows; r++) {
+			float *dst = p->grad + (size_t)n->ids[r] * p->cols;
+			for (size_t q = 0; q < d; q++)
+				dst[q] += g[r * d + q];
+			mark_row(p, n->ids[r]);
+		}
+		break;
+	}
+	case AG_MATMUL_NT: /* C = A B^T: gA += gC B, gB += gC^T A */
+		if (a->grad)
+			gemm(0, 0, a->rows, a->cols, b->rows, g, b->val, 1.0f, a->grad);
+		if (b->grad)
+			gemm(1, 0, b->rows, b->cols, a->rows, g, a->val, 1.0f, b->grad);
+		break;
+	case AG_MATMUL_NN: /* C = A B: gA += gC B^T, gB += A^T gC */
+		if (a->grad)
+			gemm(0, 1, a->rows, a->cols, b->cols, g, b->val, 1.0f, a->grad);
+		if (b->grad)
+			gemm(1, 0, b->rows, b->cols, a->rows, a->val, g, 1.0f, b->grad);
+		break;
+	case AG_ADD:
+		for (size_t i = 0; i < cnt; i++) {
+			if (a->grad)
+				a->grad[i] += g[i];
+			if (b->grad)
+				b->grad[i] += g[i];
+		}
+		break;
+	case AG_ADD_ROW:
+		for (size_t i = 0; i < cnt; i++) {
+			if (a->grad)
+				a->grad[i] += g[i];
+			if (b->grad)
+				b->grad[i % d] += g[i];
+		}
+		break;
+	case AG_MUL:
+		for (size_t i = 0; i < cnt; i++) {
+			if (a->grad)
+				a->grad[i] += g[i] * b->val[i];
+			if (b->grad)
+				b->grad[i] += g[i] * a->val[i];
+		}
+		break;
+	case AG_SCALE:
+		for (size_t i = 0; i < cnt; i++)
+			a->grad[i] += n->f * g[i];
+		break;
+	case AG_TANH:
+		for (size_t i = 0; i < cnt; i++)
+			a->grad[i] += g[i] * (1.0f - n->val[i] * n->val[i]);
+		break;
+	case AG_SIGMOID:
+		for (size_t i = 0; i < cnt; i++)
+			a->grad[i] += g[i] * n->val[i] * (1.0f - n->val[i]);
+		break;
+	case AG_RELU:
+		for (size_t i = 0; i < cnt; i++)
+			a->grad[i] += a->val[i] > 0.0f ? g[i] : 0.0f;
+		break;
+	case AG_SOFTPLUS:
+		for (size_t i = 0; i < cnt; i++)
+			a->grad[i] += g[i] * sigmoid(a->val[i]);
+		break;
+	case AG_EXP0:
+	case AG_LOG0:
+		for (size_t r = 0; r < n->rows; r++)
+			(n->op == AG_EXP0 ? geo_exp0_backward : geo_log0_backward)(
+				sp, d, a->val + r * d, g + r * d, a->grad + r * d);
+		break;
+	case AG_SOFTMAX: /* gx = y (g - <g, y>) per row */
+		for (size_t r = 0; r < n->rows; r++) {
+			const float *y = n->val + r * d, *gr = g + r * d;
+			double dot = 0.0;
+			for (size_t q = 0; q < d; q++)
+				dot += (double)gr[q] * y[q];
+			for (size_t q = 0; q < d; q++)
+				a->grad[r * d + q] += (float)(y[q] * (gr[q] - dot));
+		}
+		break;
+	case AG_LOGSUMEXP: /* gx = g softmax(x) per row */
+		for (size_t r = 0; r < n->rows; r++) {
+			size_t m = a->cols;
+			for (size_t q = 0; q < m; q++)
+				a->grad[r * m + q] +=
+					g[r] * expf(a->val[r * m + q] - n->val[r]);
+		}
+		break;
+	case AG_GYROMEAN:
+		for (size_t r = 0; r < n->rows; r++)
+			geo_mean_backward(sp, b->rows, d, a->val + r * a->cols,
+					  b->val, g + r * d,
+					  a->grad ? a->grad + r * a->cols : NULL,
+					  b->grad);
+		break;
+	case AG_PAIRMEAN: {
+		float *two = ag_alloc(t, 4 * d * sizeof(float));
+		if (!two)
+			break;
+		float *gtwo = two + 2 * d;
+		FOR_PAIRS(b->rows, i, j, p) {
+			float sc[2] = {a->val[i], a->val[j]}, w[2], gw[2] = {0, 0};
+			softmax_row(2, sc, w);
+			memcpy(two, b->val + i * d, d * sizeof(float));
+			memcpy(two + d, b->val + j * d, d * sizeof(float));
+			memset(gtwo, 0, 2 * d * sizeof(float));
+			geo_mean_backward(sp, 2, d, w, two, g + p * d, gw,
+					  b->grad ? gtwo : NULL);
+			if (a->grad) {
+				float dot = w[0] * gw[0] + w[1] * gw[1];
+				a->grad[i] += w[0] * (gw[0] - dot);
+				a->grad[j] += w[1] * (gw[1] - dot);
+			}
+			for (size_t q = 0; b->grad && q < d; q++) {
+				b->grad[i * d + q] += gtwo[q];
+				b->grad[j * d + q] += gtwo[d + q];
+			}
+		}
+		break;
+	}
+	case AG_PAIRMIN:
+		FOR_PAIRS(a->rows, i, j, p)
+			for (size_t q = 0; q < d; q++) {
+				size_t src = a->val[i * d + q] <= a->val[j * d + q] ? i : j;
+				a->grad[src * d + q] += g[p * d + q];
+			}
+		break;
+	case AG_PAIRAVG:
+		FOR_PAIRS(a->rows, i, j, p)
+			for (size_t q = 0; q < d; q++) {
+				a->grad[i * d + q] += 0.5f * g[p * d + q];
+				a->grad[j * d + q] += 0.5f * g[p * d + q];
+			}
+		break;
+	case AG_CONCAT:
+		for (size_t i = 0; i < cnt; i++) {
+			ag_node *src = i < numel(a) ? a : b;
+			if (src->grad)
+				src->grad[i < numel(a) ? i : i - numel(a)] += g[i];
+		}
+		break;
+	case AG_BOXDIST:
+		d = c->cols;
+		for (size_t r = 0; r < n->rows; r++) {
+			size_t cr = a->rows == 1 ? 0 : r;
+			geo_box_dist_backward(
+				sp, d, a->val + cr * d, b->val + cr * d,
+				c->val + r * d, n->f, g[r],
+				a->grad ? a->grad + cr * d : NULL,
+				b->grad ? b->grad + cr * d : NULL,
+				c->grad ? c->grad + r * d : NULL);
+		}
+		break;
+	case AG_XENT: { /* gD_k = g (1[k = 0] - softmax(-D)_k) */
+		size_t m = numel(a);
+		float lse = n->val[0] - a->val[0];
+		for (size_t k = 0; k < m; k++)
+			a->grad[k] += g[0] * ((k == 0) - expf(-a->val[k] - lse));
+		break;
+	}
+	case AG_OP_COUNT:
+		break;
+	}
+}
+
+void ag_backward(ag_tape *t, ag_node *out)
+{
+	if (t->failed || !out->grad)
+		return;
+	out->grad[0] = 1.0f;
+	for (size_t i = t->nnodes; i-- > 0;)
+		if (t->nodes[i]->grad)
+			backward_node(t, t->nodes[i]);
+}

@@ -1,0 +1,92 @@
+/* The ANTHEM network (docs/network.md) built on the autograd tape.
+ * Internal. */
+#ifndef ANTHEM_LAYERS_H
+#define ANTHEM_LAYERS_H
+
+#include "autograd/autograd.h"
+
+#include <anthem/model.h>
+
+#include <stdint.h>
+
+/* ---- step 1: trigrams -------------------------------------------------------- */
+
+/* Bucket ids of the trigrams of text[0..len) (docs/network.md, step 1):
+ * normalised, wrapped in '#', hashed with seed into `buckets`, deduplicated
+ * in order of first occurrence and cut to `max`.  Returns how many were
+ * written to ids (at least 1).  labels, when not NULL, receives each kept
+ * trigram's bytes, NUL-terminated. */
+size_t ath_trigrams(const char *text, size_t len, uint64_t seed,
+		    uint64_t buckets, size_t max, uint32_t *ids,
+		    char (*labels)[4]);
+
+/* ---- parameters ---------------------------------------------------------------- */
+
+enum {
+	P_QUERY_CENTRE, P_QUERY_LIMIT, P_TITLE_POINT,
+	P_INTER_ATT_W, P_INTER_ATT_B, P_INTER_ATT_U,
+	P_INTER_PRE_W, P_INTER_PRE_B, P_INTER_POST_W, P_INTER_POST_B,
+	P_QUERY_ATT_W, P_QUERY_ATT_B, P_QUERY_ATT_U,
+	P_TITLE_ATT_W, P_TITLE_ATT_B, P_TITLE_ATT_U,
+	P_CROSS_W,
+	P_COUNT
+};
+
+/* Name and shape of parameter i for a configuration. */
+const char *ath_param_name(int i);
+void ath_param_shape(const anthem_model_config *cfg, int i, size_t *rows,
+		     size_t *cols);
+/* Total floats of all parameters, in table order. */
+size_t ath_param_floats(const anthem_model_config *cfg);
+
+/* Point params[i].val into one block of ath_param_floats floats (and
+ * .grad into `grad`, when not NULL, the same layout).  No touched lists:
+ * a trainer that wants sparse zeroing of the tables adds them. */
+void ath_params_bind(const anthem_model_config *cfg, float *block,
+		     float *grad, ag_param params[P_COUNT]);
+
+/* Fill a weight block with the initial values of docs/network.md. */
+void ath_params_init(const anthem_model_config *cfg, float *block);
+
+/* ---- the network --------------------------------------------------------------- */
+
+typedef struct ath_query {
+	size_t L, E;   /* trigrams, elements (L + L(L-1)/2) */
+	ag_node *C;    /* [E x d] element centres */
+	ag_node *Lm;   /* [E x d] element limits */
+	ag_node *logC; /* [E x d] */
+	ag_node *s;    /* [1 x E] element self-attention scores */
+	ag_node *c1, *l1; /* stage-1 hyperboloid, [1 x d] each */
+} ath_query;
+
+typedef struct ath_title {
+	size_t T;
+	ag_node *P, *logP; /* [T x d] */
+	ag_node *v;        /* [1 x d] product point */
+} ath_title;
+
+typedef struct ath_stage2 {
+	ag_node *A;      /* [E x T] query-title attention logits */
+	ag_node *c2, *l2; /* [1 x d] each */
+} ath_stage2;
+
+void ath_net_query(ag_tape *t, const anthem_model_config *cfg,
+		   ag_param *params, const uint32_t *ids, size_t L,
+		   ath_query *q);
+void ath_net_title(ag_tape *t, const anthem_model_config *cfg,
+		   ag_param *params, const uint32_t *ids, size_t T,
+		   ath_title *ti);
+void ath_net_stage2(ag_tape *t, const anthem_model_config *cfg,
+		    ag_param *params, const ath_query *q, const ath_title *ti,
+		    ath_stage2 *out);
+
+/* Loss of one example (docs/network.md, step 7): titles[0] is the positive.
+ * d1, d2 (when not NULL) receive the [n x 1] distance nodes. */
+ag_node *ath_net_loss(ag_tape *t, const anthem_model_config *cfg,
+		      ag_param *params, const uint32_t *qids, size_t L,
+		      const uint32_t *const *tids, const size_t *T, size_t n,
+		      ag_node **d1, ag_node **d2);
+
+geo_space ath_space(const anthem_model_config *cfg);
+
+#endif

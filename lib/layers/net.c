@@ -1,0 +1,227 @@
+/* The ANTHEM network, steps 2 to 7 of docs/network.md, on the tape. */
+#include "layers.h"
+
+#include <math.h>
+#include <string.h>
+
+/* ---- parameters ------------------------------------------------------------ */
+
+static const char *const names[P_COUNT] = {
+	"query_centre", "query_limit", "title_point",
+	"inter_att_W", "inter_att_b", "inter_att_u",
+	"inter_pre_W", "inter_pre_b", "inter_post_W", "inter_post_b",
+	"query_att_W", "query_att_b", "query_att_u",
+	"title_att_W", "title_att_b", "title_att_u",
+	"cross_W",
+};
+
+const char *ath_param_name(int i)
+{
+	return i >= 0 && i < P_COUNT ? names[i] : NULL;
+}
+
+geo_space ath_space(const anthem_model_config *cfg)
+{
+	geo_space s = {GEO_HYPERBOLIC, cfg->curvature};
+	if (cfg->geometry != ANTHEM_GEOMETRY_HYPERBOLIC) {
+		s.kind = GEO_EUCLIDEAN;
+		s.c = 0.0;
+	}
+	return s;
+}
+
+void ath_param_shape(const anthem_model_config *cfg, int i, size_t *rows,
+		     size_t *cols)
+{
+	size_t d = cfg->dim;
+	*cols = d; /* every parameter is d wide (h = d) */
+	switch (i) {
+	case P_QUERY_CENTRE:
+	case P_QUERY_LIMIT:
+	case P_TITLE_POINT:
+		*rows = cfg->buckets;
+		break;
+	case P_INTER_ATT_W: case P_QUERY_ATT_W: case P_TITLE_ATT_W:
+	case P_CROSS_W: case P_INTER_PRE_W: case P_INTER_POST_W:
+		*rows = d;
+		break;
+	default: /* biases and attention vectors */
+		*rows = 1;
+	}
+}
+
+size_t ath_param_floats(const anthem_model_config *cfg)
+{
+	size_t total = 0;
+	for (int i = 0; i < P_COUNT; i++) {
+		size_t r, c;
+		ath_param_shape(cfg, i, &r, &c);
+		total += r * c;
+	}
+	return total;
+}
+
+void ath_params_bind(const anthem_model_config *cfg, float *block,
+		     float *grad, ag_param params[P_COUNT])
+{
+	size_t off = 0;
+	for (int i = 0; i < P_COUNT; i++) {
+		ag_param *p = &params[i];
+		memset(p, 0, sizeof *p);
+		p->name = names[i];
+		ath_param_shape(cfg, i, &p->rows, &p->cols);
+		p->val = block + off;
+		p->grad = grad ? grad + off : NULL;
+		off += p->rows * p->cols;
+	}
+}
+
+/* splitmix64 (Steele, Lea, Flood 2014): a small, seedable, well-mixed
+ * stream, enough for initial weights. */
+static uint64_t splitmix(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static float uniform(uint64_t *s, double lo, double hi)
+{
+	return (float)(lo + (hi - lo) * (double)(splitmix(s) >> 11) * 0x1p-53);
+}
+
+void ath_params_init(const anthem_model_config *cfg, float *block)
+{
+	ag_param p[P_COUNT];
+	ath_params_bind(cfg, block, NULL, p);
+	uint64_t s = cfg->seed;
+	double d = (double)cfg->dim;
+	for (int i = 0; i < P_COUNT; i++) {
+		size_t n = p[i].rows * p[i].cols;
+		double lo, hi;
+		switch (i) {
+		case P_QUERY_CENTRE: case P_TITLE_POINT:
+			lo = -0.1, hi = 0.1;
+			break;
+		case P_QUERY_LIMIT:
+			lo = -3.5, hi = -2.5;
+			break;
+		case P_INTER_ATT_B: case P_QUERY_ATT_B: case P_TITLE_ATT_B:
+		case P_INTER_PRE_B: case P_INTER_POST_B:
+			lo = hi = 0.0;
+			break;
+		case P_INTER_ATT_U: case P_QUERY_ATT_U: case P_TITLE_ATT_U:
+			hi = sqrt(6.0 / (d + 1.0)), lo = -hi;
+			break;
+		default: /* d x d matrices: Glorot uniform */
+			hi = sqrt(6.0 / (2.0 * d)), lo = -hi;
+		}
+		for (size_t k = 0; k < n; k++)
+			p[i].val[k] = lo == hi ? 0.0f : uniform(&s, lo, hi);
+	}
+}
+
+/* ---- layers ------------------------------------------------------------------ */
+
+#define LEAF(i) ag_param_leaf(t, &params[(i)])
+
+/* score(X) = u . tanh(X W^T + b), one score per row of X, as [1 x rows] */
+static ag_node *attention(ag_tape *t, ag_param *params, int W, ag_node *x)
+{
+	ag_node *h = ag_add_row(t, ag_matmul_nt(t, x, LEAF(W)), LEAF(W + 1));
+	return ag_matmul_nt(t, LEAF(W + 2), ag_unary(t, AG_TANH, h));
+}
+
+void ath_net_query(ag_tape *t, const anthem_model_config *cfg,
+		   ag_param *params, const uint32_t *ids, size_t L,
+		   ath_query *q)
+{
+	size_t d = cfg->dim, P = ag_pairs(L);
+	int vector = cfg->geometry == ANTHEM_GEOMETRY_VECTOR;
+	q->L = L;
+	q->E = L + P;
+	ag_node *C = ag_unary(t, AG_EXP0, ag_gather(t, &params[P_QUERY_CENTRE], ids, L));
+	ag_node *Lm = NULL;
+	if (!vector)
+		Lm = ag_unary(t, AG_EXP0,
+			      ag_unary(t, AG_SOFTPLUS,
+				       ag_gather(t, &params[P_QUERY_LIMIT], ids, L)));
+	if (P > 0) {
+		/* step 3: pairwise intersections with shared weights */
+		ag_node *a = attention(t, params, P_INTER_ATT_W,
+				       ag_unary(t, AG_LOG0, C));
+		ag_node *Cp = ag_pairmean(t, a, C);
+		C = ag_concat(t, C, Cp);
+		if (!vector) {
+			ag_node *H = ag_unary(t, AG_RELU,
+				ag_add_row(t, ag_matmul_nt(t, ag_unary(t, AG_LOG0, Lm),
+							   LEAF(P_INTER_PRE_W)),
+					   LEAF(P_INTER_PRE_B)));
+			ag_node *shrink = ag_unary(t, AG_SIGMOID,
+				ag_add_row(t, ag_matmul_nt(t, ag_pairavg(t, H),
+							   LEAF(P_INTER_POST_W)),
+					   LEAF(P_INTER_POST_B)));
+			Lm = ag_concat(t, Lm, ag_mul(t, ag_pairmin(t, Lm), shrink));
+		}
+	}
+	if (vector)
+		Lm = ag_const(t, q->E, d, NULL);
+	q->C = C;
+	q->Lm = Lm;
+	q->logC = ag_unary(t, AG_LOG0, C);
+	q->s = attention(t, params, P_QUERY_ATT_W, q->logC);
+	/* step 6, stage 1 */
+	ag_node *alpha = ag_softmax(t, q->s);
+	q->c1 = ag_gyromean(t, alpha, C);
+	q->l1 = ag_matmul_nn(t, alpha, Lm);
+}
+
+void ath_net_title(ag_tape *t, const anthem_model_config *cfg,
+		   ag_param *params, const uint32_t *ids, size_t T,
+		   ath_title *ti)
+{
+	(void)cfg;
+	ti->T = T;
+	ti->P = ag_unary(t, AG_EXP0, ag_gather(t, &params[P_TITLE_POINT], ids, T));
+	ti->logP = ag_unary(t, AG_LOG0, ti->P);
+	ag_node *rho = ag_softmax(t, attention(t, params, P_TITLE_ATT_W, ti->logP));
+	ti->v = ag_gyromean(t, rho, ti->P);
+}
+
+void ath_net_stage2(ag_tape *t, const anthem_model_config *cfg,
+		    ag_param *params, const ath_query *q, const ath_title *ti,
+		    ath_stage2 *out)
+{
+	ag_node *x = ag_matmul_nt(t, q->logC, LEAF(P_CROSS_W));
+	out->A = ag_scale(t, ag_matmul_nt(t, x, ti->logP),
+			  (float)(1.0 / sqrt((double)cfg->dim)));
+	ag_node *beta = ag_softmax(t, ag_add(t, q->s, ag_logsumexp(t, out->A)));
+	out->c2 = ag_gyromean(t, beta, q->C);
+	out->l2 = ag_matmul_nn(t, beta, q->Lm);
+}
+
+ag_node *ath_net_loss(ag_tape *t, const anthem_model_config *cfg,
+		      ag_param *params, const uint32_t *qids, size_t L,
+		      const uint32_t *const *tids, const size_t *T, size_t n,
+		      ag_node **d1_out, ag_node **d2_out)
+{
+	ath_query q;
+	ath_net_query(t, cfg, params, qids, L, &q);
+	ag_node *V = NULL, *D2 = NULL;
+	for (size_t k = 0; k < n; k++) {
+		ath_title ti;
+		ath_stage2 s2;
+		ath_net_title(t, cfg, params, tids[k], T[k], &ti);
+		ath_net_stage2(t, cfg, params, &q, &ti, &s2);
+		ag_node *d2 = ag_boxdist(t, s2.c2, s2.l2, ti.v, cfg->gamma);
+		V = V ? ag_concat(t, V, ti.v) : ti.v;
+		D2 = D2 ? ag_concat(t, D2, d2) : d2;
+	}
+	ag_node *D1 = ag_boxdist(t, q.c1, q.l1, V, cfg->gamma);
+	if (d1_out)
+		*d1_out = D1;
+	if (d2_out)
+		*d2_out = D2;
+	return ag_add(t, ag_xent(t, D1), ag_xent(t, D2));
+}

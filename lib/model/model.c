@@ -1,0 +1,369 @@
+/* anthem_model: configuration, weights, and the read-only entry points
+ * (score, embed, explain).  Every call builds its graph on a tape of its
+ * own, so concurrent calls on one model share nothing but the weights. */
+#include "model.h"
+
+#include "common/internal.h"
+
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_QUERY_TRIGRAMS 64
+#define MAX_TITLE_TRIGRAMS 1024
+#define MAX_BUCKETS ((size_t)1 << 31)
+
+void anthem_model_config_init(anthem_model_config *cfg)
+{
+	if (!cfg)
+		return;
+	memset(cfg, 0, sizeof *cfg);
+	cfg->struct_size = sizeof *cfg;
+	cfg->geometry = ANTHEM_GEOMETRY_HYPERBOLIC;
+	cfg->dim = 32;
+	cfg->curvature = 1.0f;
+	cfg->buckets = (size_t)1 << 18;
+	cfg->gamma = 0.5f;
+	cfg->seed = 1;
+	cfg->hash_seed = 0x616e7468656d3031ULL; /* "anthem01" */
+	cfg->max_query_trigrams = 28;
+	cfg->max_title_trigrams = 100;
+}
+
+int ath_config_check(const anthem_model_config *in, anthem_model_config *out,
+		     const char *fn)
+{
+	ATH_CHECK_ARG(in, fn, "cfg");
+	if (in->struct_size < offsetof(anthem_model_config, geometry) ||
+	    in->struct_size > sizeof *out)
+		return ath_error(ANTHEM_EINVAL,
+				 "%s: cfg->struct_size is %zu, expected %zu "
+				 "(call anthem_model_config_init first)",
+				 fn, in->struct_size, sizeof *out);
+	/* fields the caller's (older) struct lacks keep their defaults */
+	anthem_model_config_init(out);
+	memcpy(out, in, in->struct_size);
+	out->struct_size = sizeof *out;
+	const anthem_model_config *c = out;
+	if (c->geometry != ANTHEM_GEOMETRY_HYPERBOLIC &&
+	    c->geometry != ANTHEM_GEOMETRY_EUCLIDEAN &&
+	    c->geometry != ANTHEM_GEOMETRY_VECTOR)
+		return ath_error(ANTHEM_EINVAL, "%s: geometry %d is unknown", fn,
+				 (int)c->geometry);
+	if (c->dim < 1 || c->dim > ANTHEM_MAX_DIM)
+		return ath_error(ANTHEM_ERANGE, "%s: dim is %zu, must be 1 to %d",
+				 fn, c->dim, ANTHEM_MAX_DIM);
+	if (c->geometry == ANTHEM_GEOMETRY_HYPERBOLIC &&
+	    !(isfinite(c->curvature) && c->curvature > 0.0f))
+		return ath_error(ANTHEM_EINVAL,
+				 "%s: curvature is %g, must be finite and > 0",
+				 fn, c->curvature);
+	if (c->buckets < 1 || c->buckets > MAX_BUCKETS)
+		return ath_error(ANTHEM_ERANGE,
+				 "%s: buckets is %zu, must be 1 to %zu", fn,
+				 c->buckets, MAX_BUCKETS);
+	if (!(isfinite(c->gamma) && c->gamma >= 0.0f))
+		return ath_error(ANTHEM_EINVAL,
+				 "%s: gamma is %g, must be finite and >= 0", fn,
+				 c->gamma);
+	if (c->max_query_trigrams < 1 ||
+	    c->max_query_trigrams > MAX_QUERY_TRIGRAMS)
+		return ath_error(ANTHEM_ERANGE,
+				 "%s: max_query_trigrams is %zu, must be 1 to %d",
+				 fn, c->max_query_trigrams, MAX_QUERY_TRIGRAMS);
+	if (c->max_title_trigrams < 1 ||
+	    c->max_title_trigrams > MAX_TITLE_TRIGRAMS)
+		return ath_error(ANTHEM_ERANGE,
+				 "%s: max_title_trigrams is %zu, must be 1 to %d",
+				 fn, c->max_title_trigrams, MAX_TITLE_TRIGRAMS);
+	/* 3 tables of buckets x dim floats must be addressable */
+	size_t cells;
+	if (ath_mul_overflow(c->buckets, c->dim, &cells) ||
+	    cells > ((size_t)-1) / (4 * sizeof(float)))
+		return ath_error(ANTHEM_ERANGE,
+				 "%s: buckets x dim = %zu x %zu is too large",
+				 fn, c->buckets, c->dim);
+	return ANTHEM_OK;
+}
+
+int ath_model_new(anthem_model **out, const anthem_model_config *cfg,
+		  const char *fn)
+{
+	anthem_model *m = calloc(1, sizeof *m);
+	if (!m)
+		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
+	m->cfg = *cfg;
+	m->space = ath_space(cfg);
+	m->nweights = ath_param_floats(cfg);
+	m->owned = malloc(m->nweights * sizeof(float));
+	if (!m->owned) {
+		size_t n = m->nweights;
+		free(m);
+		return ath_error(ANTHEM_ENOMEM,
+				 "%s: out of memory for %zu weights", fn, n);
+	}
+	m->weights = m->owned;
+	ath_params_bind(cfg, m->owned, NULL, m->params);
+	*out = m;
+	return ANTHEM_OK;
+}
+
+int anthem_model_create(anthem_model **out, const anthem_model_config *cfg)
+{
+	static const char fn[] = "anthem_model_create";
+	ATH_CHECK_ARG(out, fn, "out");
+	*out = NULL;
+	anthem_model_config c;
+	int rc = ath_config_check(cfg, &c, fn);
+	if (rc)
+		return rc;
+	anthem_model *m;
+	if ((rc = ath_model_new(&m, &c, fn)))
+		return rc;
+	ath_params_init(&c, m->owned);
+	*out = m;
+	return ANTHEM_OK;
+}
+
+void anthem_model_free(anthem_model *m)
+{
+	if (!m)
+		return;
+	free(m->owned);
+	free(m);
+}
+
+int anthem_model_get_config(const anthem_model *m, anthem_model_config *cfg)
+{
+	static const char fn[] = "anthem_model_get_config";
+	ATH_CHECK_ARG(m, fn, "m");
+	ATH_CHECK_ARG(cfg, fn, "cfg");
+	size_t n = cfg->struct_size;
+	if (n < offsetof(anthem_model_config, geometry) || n > sizeof *cfg)
+		return ath_error(ANTHEM_EINVAL,
+				 "%s: cfg->struct_size is %zu, expected %zu "
+				 "(call anthem_model_config_init first)",
+				 fn, n, sizeof *cfg);
+	memcpy(cfg, &m->cfg, n);
+	cfg->struct_size = n;
+	return ANTHEM_OK;
+}
+
+size_t anthem_model_dim(const anthem_model *m) { return m ? m->cfg.dim : 0; }
+
+anthem_geometry anthem_model_geometry(const anthem_model *m)
+{
+	return m ? m->cfg.geometry : ANTHEM_GEOMETRY_HYPERBOLIC;
+}
+
+/* ---- read-only entry points -------------------------------------------------- */
+
+size_t ath_model_tokens(const anthem_model *m, const char *text, int title,
+			uint32_t *ids, char (*labels)[4])
+{
+	const anthem_model_config *c = &m->cfg;
+	return ath_trigrams(text, strlen(text), c->hash_seed, c->buckets,
+			    title ? c->max_title_trigrams : c->max_query_trigrams,
+			    ids, labels);
+}
+
+/* The tape's parameters are the model's, read-only (no gradients). */
+static ag_param *ro_params(const anthem_model *m)
+{
+	return (ag_param *)m->params;
+}
+
+typedef struct pair_graph {
+	ath_query q;
+	ath_title ti;
+	ath_stage2 s2;
+	ag_node *dist;
+	size_t L, T;
+	uint32_t qids[MAX_QUERY_TRIGRAMS], tids[MAX_TITLE_TRIGRAMS];
+	char qlab[MAX_QUERY_TRIGRAMS][4], tlab[MAX_TITLE_TRIGRAMS][4];
+} pair_graph;
+
+/* The full stage-2 graph of one (query, title) pair. */
+static int pair_forward(const anthem_model *m, ag_tape *t, const char *query,
+			const char *title, pair_graph *g, const char *fn)
+{
+	ATH_CHECK_ARG(query, fn, "query");
+	ATH_CHECK_ARG(title, fn, "title");
+	g->L = ath_model_tokens(m, query, 0, g->qids, g->qlab);
+	g->T = ath_model_tokens(m, title, 1, g->tids, g->tlab);
+	ath_net_query(t, &m->cfg, ro_params(m), g->qids, g->L, &g->q);
+	ath_net_title(t, &m->cfg, ro_params(m), g->tids, g->T, &g->ti);
+	ath_net_stage2(t, &m->cfg, ro_params(m), &g->q, &g->ti, &g->s2);
+	g->dist = ag_boxdist(t, g->s2.c2, g->s2.l2, g->ti.v, m->cfg.gamma);
+	if (t->failed)
+		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
+	return ANTHEM_OK;
+}
+
+int anthem_model_score(const anthem_model *m, const char *query,
+		       const char *title, float *distance)
+{
+	static const char fn[] = "anthem_model_score";
+	ATH_CHECK_ARG(m, fn, "m");
+	ATH_CHECK_ARG(distance, fn, "distance");
+	pair_graph *g = malloc(sizeof *g);
+	if (!g)
+		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
+	ag_tape t;
+	ag_tape_init(&t, &m->space, 0);
+	int rc = pair_forward(m, &t, query, title, g, fn);
+	if (!rc)
+		*distance = g->dist->val[0];
+	ag_tape_free(&t);
+	free(g);
+	return rc;
+}
+
+int anthem_model_embed_query(const anthem_model *m, const char *query,
+			     anthem_hyperboloid **out)
+{
+	static const char fn[] = "anthem_model_embed_query";
+	ATH_CHECK_ARG(out, fn, "out");
+	*out = NULL;
+	ATH_CHECK_ARG(m, fn, "m");
+	ATH_CHECK_ARG(query, fn, "query");
+	uint32_t ids[MAX_QUERY_TRIGRAMS];
+	size_t L = ath_model_tokens(m, query, 0, ids, NULL);
+	ag_tape t;
+	ag_tape_init(&t, &m->space, 0);
+	ath_query q;
+	ath_net_query(&t, &m->cfg, ro_params(m), ids, L, &q);
+	int rc;
+	if (t.failed)
+		rc = ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
+	else
+		rc = anthem_hyperboloid_create(out, m->cfg.geometry,
+					       m->cfg.curvature, m->cfg.dim,
+					       q.c1->val, q.l1->val);
+	ag_tape_free(&t);
+	return rc;
+}
+
+int anthem_model_embed_products(const anthem_model *m,
+				const char *const *titles, size_t n,
+				float *out)
+{
+	static const char fn[] = "anthem_model_embed_products";
+	ATH_CHECK_ARG(m, fn, "m");
+	if (n == 0)
+		return ANTHEM_OK;
+	ATH_CHECK_ARG(titles, fn, "titles");
+	ATH_CHECK_ARG(out, fn, "out");
+	uint32_t ids[MAX_TITLE_TRIGRAMS];
+	size_t d = m->cfg.dim;
+	ag_tape t;
+	ag_tape_init(&t, &m->space, 0);
+	int rc = ANTHEM_OK;
+	for (size_t i = 0; i < n && !rc; i++) {
+		if (!titles[i]) {
+			rc = ath_error(ANTHEM_EINVAL, "%s: titles[%zu] is NULL",
+				       fn, i);
+			break;
+		}
+		size_t T = ath_model_tokens(m, titles[i], 1, ids, NULL);
+		ath_title ti;
+		ath_net_title(&t, &m->cfg, ro_params(m), ids, T, &ti);
+		if (t.failed)
+			rc = ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
+		else
+			memcpy(out + i * d, ti.v->val, d * sizeof(float));
+		ag_tape_reset(&t);
+	}
+	ag_tape_free(&t);
+	return rc;
+}
+
+/* ---- explanations ---------------------------------------------------------------- */
+
+struct anthem_explanation {
+	size_t rows, cols;
+	float distance;
+	char (*row_labels)[4], (*col_labels)[4];
+	float *w;
+};
+
+int anthem_model_explain(const anthem_model *m, const char *query,
+			 const char *title, anthem_explanation **out)
+{
+	static const char fn[] = "anthem_model_explain";
+	ATH_CHECK_ARG(out, fn, "out");
+	*out = NULL;
+	ATH_CHECK_ARG(m, fn, "m");
+	pair_graph *g = malloc(sizeof *g);
+	if (!g)
+		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
+	ag_tape t;
+	ag_tape_init(&t, &m->space, 0);
+	int rc = pair_forward(m, &t, query, title, g, fn);
+	anthem_explanation *e = NULL;
+	if (!rc) {
+		size_t L = g->L, T = g->T;
+		e = calloc(1, sizeof *e + L * T * sizeof(float) + (L + T) * 4);
+		if (!e)
+			rc = ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
+	}
+	if (e) {
+		size_t L = g->L, T = g->T;
+		e->rows = L;
+		e->cols = T;
+		e->distance = g->dist->val[0];
+		e->w = (float *)(e + 1);
+		e->row_labels = (char (*)[4])(e->w + L * T);
+		e->col_labels = e->row_labels + L;
+		memcpy(e->row_labels, g->qlab, L * 4);
+		memcpy(e->col_labels, g->tlab, T * 4);
+		/* rows of softmax(A) for the L trigram elements (step 4) */
+		ag_node *grid = ag_softmax(&t, g->s2.A);
+		if (t.failed) {
+			free(e);
+			e = NULL;
+			rc = ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
+		} else {
+			memcpy(e->w, grid->val, L * T * sizeof(float));
+		}
+	}
+	*out = e;
+	ag_tape_free(&t);
+	free(g);
+	return rc;
+}
+
+void anthem_explanation_free(anthem_explanation *e) { free(e); }
+
+size_t anthem_explanation_rows(const anthem_explanation *e)
+{
+	return e ? e->rows : 0;
+}
+
+size_t anthem_explanation_cols(const anthem_explanation *e)
+{
+	return e ? e->cols : 0;
+}
+
+const char *anthem_explanation_row_label(const anthem_explanation *e,
+					 size_t row)
+{
+	return e && row < e->rows ? e->row_labels[row] : NULL;
+}
+
+const char *anthem_explanation_col_label(const anthem_explanation *e,
+					 size_t col)
+{
+	return e && col < e->cols ? e->col_labels[col] : NULL;
+}
+
+const float *anthem_explanation_weights(const anthem_explanation *e)
+{
+	return e ? e->w : NULL;
+}
+
+float anthem_explanation_distance(const anthem_explanation *e)
+{
+	return e ? e->distance : NAN;
+}

@@ -1,0 +1,31 @@
+/* The model handle's insides, shared by model.c, the I/O and the trainer. */
+#ifndef ANTHEM_MODEL_INTERNAL_H
+#define ANTHEM_MODEL_INTERNAL_H
+
+#include "layers/layers.h"
+
+#include <anthem/model.h>
+
+struct anthem_model {
+	anthem_model_config cfg;
+	geo_space space;
+	size_t nweights;
+	float *weights;        /* all parameters, in ath_param order */
+	float *owned;          /* what free releases (NULL if mapped) */
+	ag_param params[P_COUNT]; /* views into weights, no gradients */
+};
+
+/* Validate a caller's configuration into a complete one (defaults for the
+ * fields an older caller's struct lacks). */
+int ath_config_check(const anthem_model_config *in, anthem_model_config *out,
+		     const char *fn);
+
+/* A model with allocated, uninitialised weights. */
+int ath_model_new(anthem_model **out, const anthem_model_config *cfg,
+		  const char *fn);
+
+/* Trigram bucket ids of a query (title = 0) or title (title = 1). */
+size_t ath_model_tokens(const anthem_model *m, const char *text, int title,
+			uint32_t *ids, char (*labels)[4]);
+
+#endif
