@@ -9,5 +9,6 @@
 #include <anthem/vectors.h>
 #include <anthem/hyperboloid.h>
 #include <anthem/model.h>
+#include <anthem/io.h>
 
 #endif

@@ -70,7 +70,7 @@ void ath_params_bind(const anthem_model_config *cfg, float *block,
 		memset(p, 0, sizeof *p);
 		p->name = names[i];
 		ath_param_shape(cfg, i, &p->rows, &p->cols);
-		p->val = block + off;
+		p->val = block ? block + off : NULL;
 		p->grad = grad ? grad + off : NULL;
 		off += p->rows * p->cols;
 	}

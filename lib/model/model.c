@@ -4,6 +4,7 @@
 #include "model.h"
 
 #include "common/internal.h"
+#include "io/container.h"
 
 #include <math.h>
 #include <stddef.h>
@@ -109,6 +110,20 @@ int ath_model_new(anthem_model **out, const anthem_model_config *cfg,
 	return ANTHEM_OK;
 }
 
+int ath_model_wrap(anthem_model **out, const anthem_model_config *cfg,
+		   const char *fn)
+{
+	anthem_model *m = calloc(1, sizeof *m);
+	if (!m)
+		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
+	m->cfg = *cfg;
+	m->space = ath_space(cfg);
+	m->nweights = ath_param_floats(cfg);
+	ath_params_bind(cfg, NULL, NULL, m->params);
+	*out = m;
+	return ANTHEM_OK;
+}
+
 int anthem_model_create(anthem_model **out, const anthem_model_config *cfg)
 {
 	static const char fn[] = "anthem_model_create";
@@ -130,6 +145,10 @@ void anthem_model_free(anthem_model *m)
 {
 	if (!m)
 		return;
+	if (m->file) {
+		ath_container_close(m->file);
+		free(m->file);
+	}
 	free(m->owned);
 	free(m);
 }

@@ -13,6 +13,9 @@ struct anthem_model {
 	float *weights;        /* all parameters, in ath_param order */
 	float *owned;          /* what free releases (NULL if mapped) */
 	ag_param params[P_COUNT]; /* views into weights, no gradients */
+	void *file;            /* ath_container the weights live in, or NULL */
+	uint64_t fingerprint;  /* checksum of that file, 0 if none */
+	uint64_t data_fingerprint; /* of the training data, 0 if unknown */
 };
 
 /* Validate a caller's configuration into a complete one (defaults for the
@@ -23,6 +26,11 @@ int ath_config_check(const anthem_model_config *in, anthem_model_config *out,
 /* A model with allocated, uninitialised weights. */
 int ath_model_new(anthem_model **out, const anthem_model_config *cfg,
 		  const char *fn);
+
+/* A model with no weight storage: the caller points params[i].val at
+ * weights that outlive it (a mapped file). */
+int ath_model_wrap(anthem_model **out, const anthem_model_config *cfg,
+		   const char *fn);
 
 /* Trigram bucket ids of a query (title = 0) or title (title = 1). */
 size_t ath_model_tokens(const anthem_model *m, const char *text, int title,

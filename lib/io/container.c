@@ -1,0 +1,560 @@
+/* Container files: atomic writer, validating mmap reader (docs/format.md). */
+#include "container.h"
+
+#include "common/internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define HEADER_SIZE 64
+#define TRAILER_SIZE 8
+#define CK_PRIME 0x100000001b3ULL
+#define CK_BASIS 0xcbf29ce484222325ULL
+
+/* ---- little-endian fields and the checksum -------------------------------- */
+
+static int host_is_little_endian(void)
+{
+	const uint16_t one = 1;
+	return *(const unsigned char *)&one == 1;
+}
+
+static uint64_t rd64(const unsigned char *p)
+{
+	uint64_t v = 0;
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static uint32_t rd32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+static void wr64(unsigned char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++, v >>= 8)
+		p[i] = (unsigned char)v;
+}
+
+static void wr32(unsigned char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++, v >>= 8)
+		p[i] = (unsigned char)v;
+}
+
+typedef struct hasher {
+	uint64_t h, total;
+	unsigned char buf[8];
+	size_t n;
+} hasher;
+
+static void hash_init(hasher *s)
+{
+	s->h = CK_BASIS;
+	s->total = 0;
+	s->n = 0;
+}
+
+static void hash_feed(hasher *s, const unsigned char *p, size_t len)
+{
+	s->total += len;
+	while (len > 0 && s->n > 0) {
+		s->buf[s->n++] = *p++;
+		len--;
+		if (s->n == 8) {
+			s->h = (s->h ^ rd64(s->buf)) * CK_PRIME;
+			s->n = 0;
+		}
+	}
+	for (; len >= 8; p += 8, len -= 8)
+		s->h = (s->h ^ rd64(p)) * CK_PRIME;
+	for (; len > 0; len--)
+		s->buf[s->n++] = *p++;
+}
+
+static uint64_t hash_done(hasher *s)
+{
+	uint64_t h = s->h;
+	if (s->n > 0) { /* the tail, zero-padded to a word */
+		memset(s->buf + s->n, 0, 8 - s->n);
+		h = (h ^ rd64(s->buf)) * CK_PRIME;
+	}
+	return (h ^ s->total) * CK_PRIME;
+}
+
+uint64_t ath_checksum(const unsigned char *p, size_t n)
+{
+	hasher s;
+	hash_init(&s);
+	hash_feed(&s, p, n);
+	return hash_done(&s);
+}
+
+/* ---- writing ------------------------------------------------------------------ */
+
+static size_t align_up(size_t x) { return (x + ATH_ALIGN - 1) & ~(size_t)(ATH_ALIGN - 1); }
+
+static size_t kv_size(const ath_kv *kv)
+{
+	size_t n = 4 + strlen(kv->key) + 4;
+	return n + (kv->type == ATH_KV_STR ? 8 + strlen(kv->s) : 8);
+}
+
+typedef struct out {
+	int fd;
+	hasher h;
+	const char *path;
+	int err; /* errno of the first failure */
+} out;
+
+static void put(out *o, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	hash_feed(&o->h, b, n);
+	while (n > 0 && !o->err) {
+		ssize_t w = write(o->fd, b, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			o->err = w < 0 ? errno : EIO;
+			break;
+		}
+		b += w;
+		n -= (size_t)w;
+	}
+}
+
+static void put_zeros(out *o, size_t n)
+{
+	static const unsigned char z[ATH_ALIGN];
+	while (n > 0) {
+		size_t k = n < sizeof z ? n : sizeof z;
+		put(o, z, k);
+		n -= k;
+	}
+}
+
+int ath_container_write(const char *path, const char magic[8],
+			const ath_kv *kv, size_t nkv, const ath_tensor *t,
+			size_t nt, const char *fn)
+{
+	if (!host_is_little_endian())
+		return ath_error(ANTHEM_EINVAL,
+				 "%s: %s: big-endian hosts are not supported",
+				 fn, path);
+	size_t meta = 0, table = 0, data = 0;
+	for (size_t i = 0; i < nkv; i++)
+		meta += kv_size(&kv[i]);
+	for (size_t i = 0; i < nt; i++) {
+		table += 4 + strlen(t[i].name) + 4 + 24;
+		data += align_up(t[i].rows * t[i].cols * sizeof(float));
+	}
+	size_t kv_off = HEADER_SIZE, table_off = kv_off + meta;
+	size_t data_off = align_up(table_off + table);
+	size_t file_size = data_off + data + TRAILER_SIZE;
+
+	unsigned char *head = calloc(1, data_off);
+	if (!head)
+		return ath_error(ANTHEM_ENOMEM, "%s: %s: out of memory", fn, path);
+	memcpy(head, magic, 8);
+	wr32(head + 8, ATH_FORMAT_VERSION);
+	wr32(head + 12, HEADER_SIZE);
+	wr64(head + 16, file_size);
+	wr64(head + 24, nkv);
+	wr64(head + 32, nt);
+	wr64(head + 40, kv_off);
+	wr64(head + 48, table_off);
+	wr64(head + 56, data_off);
+	unsigned char *p = head + kv_off;
+	for (size_t i = 0; i < nkv; i++) {
+		size_t kl = strlen(kv[i].key);
+		wr32(p, (uint32_t)kl);
+		memcpy(p + 4, kv[i].key, kl);
+		p += 4 + kl;
+		wr32(p, kv[i].type);
+		p += 4;
+		if (kv[i].type == ATH_KV_STR) {
+			size_t sl = strlen(kv[i].s);
+			wr64(p, sl);
+			memcpy(p + 8, kv[i].s, sl);
+			p += 8 + sl;
+		} else {
+			uint64_t bits = kv[i].u;
+			if (kv[i].type == ATH_KV_F64)
+				memcpy(&bits, &kv[i].f, 8);
+			wr64(p, bits);
+			p += 8;
+		}
+	}
+	size_t rel = 0;
+	for (size_t i = 0; i < nt; i++) {
+		size_t nl = strlen(t[i].name);
+		wr32(p, (uint32_t)nl);
+		memcpy(p + 4, t[i].name, nl);
+		p += 4 + nl;
+		wr32(p, 0); /* dtype 0: float32 */
+		wr64(p + 4, t[i].rows);
+		wr64(p + 12, t[i].cols);
+		wr64(p + 20, rel);
+		p += 28;
+		rel += align_up(t[i].rows * t[i].cols * sizeof(float));
+	}
+
+	/* the temporary lives beside the target so that rename is atomic */
+	size_t plen = strlen(path);
+	char *tmp = malloc(plen + 16);
+	if (!tmp) {
+		free(head);
+		return ath_error(ANTHEM_ENOMEM, "%s: %s: out of memory", fn, path);
+	}
+	snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
+	out o = {.fd = mkstemp(tmp), .path = path};
+	if (o.fd < 0) {
+		int e = errno;
+		free(head);
+		free(tmp);
+		return ath_error(ANTHEM_EIO, "%s: %s: cannot create a temporary "
+				 "file beside it: %s", fn, path, strerror(e));
+	}
+	hash_init(&o.h);
+	put(&o, head, data_off);
+	for (size_t i = 0; i < nt && !o.err; i++) {
+		size_t bytes = t[i].rows * t[i].cols * sizeof(float);
+		put(&o, t[i].data, bytes);
+		put_zeros(&o, align_up(bytes) - bytes);
+	}
+	unsigned char trailer[8];
+	wr64(trailer, hash_done(&o.h));
+	put(&o, trailer, 8);
+	free(head);
+	if (!o.err && fsync(o.fd) != 0)
+		o.err = errno;
+	if (close(o.fd) != 0 && !o.err)
+		o.err = errno;
+	if (!o.err && rename(tmp, path) != 0)
+		o.err = errno;
+	if (o.err) {
+		unlink(tmp);
+		free(tmp);
+		return ath_error(ANTHEM_EIO, "%s: %s: %s (the previous file, if "
+				 "any, is unchanged)", fn, path, strerror(o.err));
+	}
+	/* make the rename itself durable */
+	char *dir = strdup(path);
+	if (dir) {
+		int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd >= 0) {
+			fsync(dfd);
+			close(dfd);
+		}
+		free(dir);
+	}
+	free(tmp);
+	return ANTHEM_OK;
+}
+
+/* ---- reading ------------------------------------------------------------------ */
+
+typedef struct cursor {
+	const unsigned char *p, *end;
+	const char *what; /* path, for messages */
+	const char *fn;
+} cursor;
+
+static int need(cursor *c, size_t n, const char *field)
+{
+	if ((size_t)(c->end - c->p) < n)
+		return ath_error(ANTHEM_EFORMAT, "%s: %s: %s runs past its "
+				 "section", c->fn, c->what, field);
+	return ANTHEM_OK;
+}
+
+static int parse_name(cursor *c, const char **name, size_t *len,
+		      const char *field)
+{
+	int rc = need(c, 4, field);
+	if (rc)
+		return rc;
+	uint32_t n = rd32(c->p);
+	c->p += 4;
+	if (n == 0 || n > ATH_MAX_KEY)
+		return ath_error(ANTHEM_EFORMAT, "%s: %s: %s has length %u "
+				 "(1 to %d)", c->fn, c->what, field, n,
+				 ATH_MAX_KEY);
+	if ((rc = need(c, n, field)))
+		return rc;
+	*name = (const char *)c->p;
+	*len = n;
+	c->p += n;
+	return ANTHEM_OK;
+}
+
+static int parse_meta(ath_container *k, const char *what, const char *fn,
+		      const unsigned char *kv, const unsigned char *kv_end)
+{
+	cursor c = {kv, kv_end, what, fn};
+	for (size_t i = 0; i < k->nkv; i++) {
+		ath_kv *e = &k->kv[i];
+		const char *raw;
+		size_t kl;
+		int rc = parse_name(&c, &raw, &kl, "metadata key");
+		if (rc || (rc = need(&c, 12, "metadata value")))
+			return rc;
+		/* keys are stored without NUL: keep a copy that has one */
+		char *key = malloc(kl + 1);
+		if (!key)
+			return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
+		memcpy(key, raw, kl);
+		key[kl] = '\0';
+		e->key = key;
+		e->type = (ath_kv_type)rd32(c.p);
+		uint64_t v = rd64(c.p + 4);
+		c.p += 12;
+		switch (e->type) {
+		case ATH_KV_U64: e->u = v; break;
+		case ATH_KV_F64: memcpy(&e->f, &v, 8); break;
+		case ATH_KV_STR:
+			if (v > (uint64_t)(c.end - c.p))
+				return ath_error(ANTHEM_EFORMAT, "%s: %s: metadata "
+						 "'%s' string runs past its "
+						 "section", fn, what, key);
+			e->s = (const char *)c.p;
+			e->slen = (size_t)v;
+			c.p += v;
+			break;
+		default:
+			return ath_error(ANTHEM_EFORMAT, "%s: %s: metadata '%s' "
+					 "has unknown type %u", fn, what, key,
+					 (unsigned)e->type);
+		}
+	}
+	return ANTHEM_OK;
+}
+
+static int parse_tensors(ath_container *k, const char *what, const char *fn,
+			 const unsigned char *tab, const unsigned char *tab_end,
+			 size_t data_off, size_t data_end)
+{
+	cursor c = {tab, tab_end, what, fn};
+	for (size_t i = 0; i < k->ntensors; i++) {
+		ath_tensor *t = &k->tensors[i];
+		int rc = parse_name(&c, &t->name, &t->name_len, "tensor name");
+		if (rc || (rc = need(&c, 28, "tensor entry")))
+			return rc;
+		uint32_t dtype = rd32(c.p);
+		t->rows = rd64(c.p + 4);
+		t->cols = rd64(c.p + 12);
+		uint64_t off = rd64(c.p + 20);
+		c.p += 28;
+		size_t cells, bytes;
+		if (dtype != 0)
+			return ath_error(ANTHEM_EFORMAT, "%s: %s: tensor %zu has "
+					 "unknown type %u", fn, what, i, dtype);
+		if (t->rows > SIZE_MAX || t->cols > SIZE_MAX ||
+		    ath_mul_overflow((size_t)t->rows, (size_t)t->cols, &cells) ||
+		    ath_mul_overflow(cells, sizeof(float), &bytes) ||
+		    off % ATH_ALIGN != 0 || off > data_end - data_off ||
+		    bytes > data_end - data_off - off)
+			return ath_error(ANTHEM_EFORMAT, "%s: %s: tensor %zu "
+					 "(%.*s, %llu x %llu at %llu) does not "
+					 "fit the data section", fn, what, i,
+					 (int)t->name_len, t->name,
+					 (unsigned long long)t->rows,
+					 (unsigned long long)t->cols,
+					 (unsigned long long)off);
+		t->data = (const float *)(k->base + data_off + off);
+	}
+	return ANTHEM_OK;
+}
+
+/* Validate the header and parse what follows.  `size` is the size of the
+ * bytes at base, which is less than the file for a header-only read. */
+static int parse(ath_container *k, const char magic[8], size_t file_size,
+		 int header_only, const char *what, const char *fn)
+{
+	const unsigned char *b = k->base;
+	if (file_size < HEADER_SIZE + TRAILER_SIZE)
+		return ath_error(ANTHEM_ETRUNCATED, "%s: %s: %zu bytes, too short "
+				 "for a header", fn, what, file_size);
+	if (memcmp(b, magic, 8) != 0)
+		return ath_error(ANTHEM_EFORMAT, "%s: %s: wrong magic (not a "
+				 "%.8s file)", fn, what, magic);
+	uint32_t version = rd32(b + 8);
+	if (version > ATH_FORMAT_VERSION)
+		return ath_error(ANTHEM_EVERSION, "%s: %s: format version %u is "
+				 "newer than this library's %d; upgrade "
+				 "libanthem", fn, what, version,
+				 ATH_FORMAT_VERSION);
+	if (version == 0 || rd32(b + 12) != HEADER_SIZE)
+		return ath_error(ANTHEM_EFORMAT, "%s: %s: header: bad version %u "
+				 "or header size %u", fn, what, version,
+				 rd32(b + 12));
+	uint64_t fsz = rd64(b + 16);
+	if (fsz > file_size)
+		return ath_error(ANTHEM_ETRUNCATED, "%s: %s: truncated: %zu "
+				 "bytes of %llu", fn, what, file_size,
+				 (unsigned long long)fsz);
+	if (fsz < file_size)
+		return ath_error(ANTHEM_EFORMAT, "%s: %s: %zu bytes, but the "
+				 "header says %llu", fn, what, file_size,
+				 (unsigned long long)fsz);
+	uint64_t nkv = rd64(b + 24), nt = rd64(b + 32), kv_off = rd64(b + 40),
+		 tab_off = rd64(b + 48), data_off = rd64(b + 56);
+	size_t data_end = file_size - TRAILER_SIZE;
+	/* sections in order, inside the file, and counts bounded by the bytes
+	 * that could hold them, before anything is allocated for them */
+	if (kv_off != HEADER_SIZE || tab_off < kv_off || data_off < tab_off ||
+	    data_off > data_end || data_off % ATH_ALIGN != 0 ||
+	    nkv > (tab_off - kv_off) / 17 || nt > (data_off - tab_off) / 33)
+		return ath_error(ANTHEM_EFORMAT, "%s: %s: header: inconsistent "
+				 "section offsets or counts", fn, what);
+	if (!header_only) {
+		uint64_t want = rd64(b + data_end);
+		k->checksum = ath_checksum(b, data_end);
+		if (want != k->checksum)
+			return ath_error(ANTHEM_ECHECKSUM, "%s: %s: checksum "
+					 "mismatch (stored %016llx, computed "
+					 "%016llx): the file is corrupt", fn,
+					 what, (unsigned long long)want,
+					 (unsigned long long)k->checksum);
+	}
+	k->nkv = (size_t)nkv;
+	k->ntensors = header_only ? 0 : (size_t)nt;
+	k->kv = calloc(k->nkv + 1, sizeof *k->kv);
+	k->tensors = calloc(k->ntensors + 1, sizeof *k->tensors);
+	if (!k->kv || !k->tensors)
+		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
+	int rc = parse_meta(k, what, fn, b + kv_off, b + tab_off);
+	if (rc || header_only)
+		return rc;
+	return parse_tensors(k, what, fn, b + tab_off, b + data_off,
+			     (size_t)data_off, data_end);
+}
+
+int ath_container_open(ath_container *c, const char *path,
+		       const char magic[8], int header_only, const char *fn)
+{
+	memset(c, 0, sizeof *c);
+	if (!host_is_little_endian())
+		return ath_error(ANTHEM_EINVAL, "%s: %s: big-endian hosts are "
+				 "not supported", fn, path);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return ath_error(errno == ENOENT ? ANTHEM_ENOTFOUND : ANTHEM_EIO,
+				 "%s: %s: %s", fn, path, strerror(errno));
+	struct stat st;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return ath_error(ANTHEM_EIO, "%s: %s: not a regular file", fn,
+				 path);
+	}
+	size_t size = (size_t)st.st_size;
+	int rc;
+	if (header_only) {
+		/* read the header, then as far as the tensor table */
+		unsigned char head[HEADER_SIZE];
+		ssize_t got = pread(fd, head, sizeof head, 0);
+		size_t want = HEADER_SIZE;
+		if (got == HEADER_SIZE) {
+			uint64_t tab = rd64(head + 48);
+			want = tab > HEADER_SIZE && tab <= size ? (size_t)tab : HEADER_SIZE;
+		}
+		c->owned = malloc(want + TRAILER_SIZE);
+		if (!c->owned) {
+			close(fd);
+			return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
+		}
+		got = got == HEADER_SIZE ? pread(fd, c->owned, want, 0) : got;
+		close(fd);
+		c->base = c->owned;
+		c->size = got > 0 ? (size_t)got : 0;
+		if (c->size < want && size >= want) {
+			ath_container_close(c);
+			return ath_error(ANTHEM_EIO, "%s: %s: read failed", fn, path);
+		}
+		rc = c->size >= HEADER_SIZE ? parse(c, magic, size, 1, path, fn)
+			: ath_error(ANTHEM_ETRUNCATED, "%s: %s: %zu bytes, too "
+				    "short for a header", fn, path, size);
+	} else {
+		void *map = size > 0 ? mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0)
+				     : MAP_FAILED;
+		int e = errno;
+		close(fd);
+		if (size == 0)
+			return ath_error(ANTHEM_ETRUNCATED, "%s: %s: empty file",
+					 fn, path);
+		if (map == MAP_FAILED)
+			return ath_error(ANTHEM_EIO, "%s: %s: mmap: %s", fn, path,
+					 strerror(e));
+		c->map = map;
+		c->base = map;
+		c->size = size;
+		rc = parse(c, magic, size, 0, path, fn);
+	}
+	if (rc)
+		ath_container_close(c);
+	return rc;
+}
+
+int ath_container_open_buffer(ath_container *c, const void *buf, size_t len,
+			      const char magic[8], const char *fn)
+{
+	memset(c, 0, sizeof *c);
+	if (!buf && len > 0)
+		return ath_error(ANTHEM_EINVAL, "%s: buffer is NULL", fn);
+	/* a private, aligned copy: the caller's buffer may be unaligned or
+	 * freed after the call */
+	c->owned = aligned_alloc(ATH_ALIGN, align_up(len ? len : 1));
+	if (!c->owned)
+		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
+	if (len)
+		memcpy(c->owned, buf, len);
+	c->base = c->owned;
+	c->size = len;
+	int rc = parse(c, magic, len, 0, "buffer", fn);
+	if (rc)
+		ath_container_close(c);
+	return rc;
+}
+
+void ath_container_close(ath_container *c)
+{
+	if (c->kv)
+		for (size_t i = 0; i < c->nkv; i++)
+			free((char *)c->kv[i].key);
+	free(c->kv);
+	free(c->tensors);
+	if (c->map)
+		munmap(c->map, c->size);
+	free(c->owned);
+	memset(c, 0, sizeof *c);
+}
+
+const ath_kv *ath_container_kv(const ath_container *c, const char *key)
+{
+	for (size_t i = 0; i < c->nkv; i++)
+		if (c->kv[i].key && strcmp(c->kv[i].key, key) == 0)
+			return &c->kv[i];
+	return NULL;
+}
+
+const ath_tensor *ath_container_tensor(const ath_container *c,
+				       const char *name)
+{
+	size_t n = strlen(name);
+	for (size_t i = 0; i < c->ntensors; i++)
+		if (c->tensors[i].name_len == n &&
+		    memcmp(c->tensors[i].name, name, n) == 0)
+			return &c->tensors[i];
+	return NULL;
+}
