@@ -10,5 +10,7 @@
 #include <anthem/hyperboloid.h>
 #include <anthem/model.h>
 #include <anthem/io.h>
+#include <anthem/data.h>
+#include <anthem/eval.h>
 
 #endif

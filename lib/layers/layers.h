@@ -87,6 +87,13 @@ ag_node *ath_net_loss(ag_tape *t, const anthem_model_config *cfg,
 		      const uint32_t *const *tids, const size_t *T, size_t n,
 		      ag_node **d1, ag_node **d2);
 
+/* The same, for a query built already (the trainer mines hard negatives
+ * with its stage-1 hyperboloid first). */
+ag_node *ath_net_loss_query(ag_tape *t, const anthem_model_config *cfg,
+			    ag_param *params, const ath_query *q,
+			    const uint32_t *const *tids, const size_t *T,
+			    size_t n, ag_node **d1, ag_node **d2);
+
 geo_space ath_space(const anthem_model_config *cfg);
 
 #endif

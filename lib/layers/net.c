@@ -201,6 +201,29 @@ void ath_net_stage2(ag_tape *t, const anthem_model_config *cfg,
 	out->l2 = ag_matmul_nn(t, beta, q->Lm);
 }
 
+ag_node *ath_net_loss_query(ag_tape *t, const anthem_model_config *cfg,
+			    ag_param *params, const ath_query *q,
+			    const uint32_t *const *tids, const size_t *T,
+			    size_t n, ag_node **d1_out, ag_node **d2_out)
+{
+	ag_node *V = NULL, *D2 = NULL;
+	for (size_t k = 0; k < n; k++) {
+		ath_title ti;
+		ath_stage2 s2;
+		ath_net_title(t, cfg, params, tids[k], T[k], &ti);
+		ath_net_stage2(t, cfg, params, q, &ti, &s2);
+		ag_node *d2 = ag_boxdist(t, s2.c2, s2.l2, ti.v, cfg->gamma);
+		V = V ? ag_concat(t, V, ti.v) : ti.v;
+		D2 = D2 ? ag_concat(t, D2, d2) : d2;
+	}
+	ag_node *D1 = ag_boxdist(t, q->c1, q->l1, V, cfg->gamma);
+	if (d1_out)
+		*d1_out = D1;
+	if (d2_out)
+		*d2_out = D2;
+	return ag_add(t, ag_xent(t, D1), ag_xent(t, D2));
+}
+
 ag_node *ath_net_loss(ag_tape *t, const anthem_model_config *cfg,
 		      ag_param *params, const uint32_t *qids, size_t L,
 		      const uint32_t *const *tids, const size_t *T, size_t n,
@@ -208,20 +231,6 @@ ag_node *ath_net_loss(ag_tape *t, const anthem_model_config *cfg,
 {
 	ath_query q;
 	ath_net_query(t, cfg, params, qids, L, &q);
-	ag_node *V = NULL, *D2 = NULL;
-	for (size_t k = 0; k < n; k++) {
-		ath_title ti;
-		ath_stage2 s2;
-		ath_net_title(t, cfg, params, tids[k], T[k], &ti);
-		ath_net_stage2(t, cfg, params, &q, &ti, &s2);
-		ag_node *d2 = ag_boxdist(t, s2.c2, s2.l2, ti.v, cfg->gamma);
-		V = V ? ag_concat(t, V, ti.v) : ti.v;
-		D2 = D2 ? ag_concat(t, D2, d2) : d2;
-	}
-	ag_node *D1 = ag_boxdist(t, q.c1, q.l1, V, cfg->gamma);
-	if (d1_out)
-		*d1_out = D1;
-	if (d2_out)
-		*d2_out = D2;
-	return ag_add(t, ag_xent(t, D1), ag_xent(t, D2));
+	return ath_net_loss_query(t, cfg, params, &q, tids, T, n, d1_out,
+				  d2_out);
 }

@@ -1,0 +1,57 @@
+/* libanthem: ranking metrics (DESIGN.md, "Metrics"). */
+#ifndef ANTHEM_EVAL_H
+#define ANTHEM_EVAL_H
+
+#include <anthem/common.h>
+#include <anthem/data.h>
+#include <anthem/model.h>
+
+ANTHEM_BEGIN_DECLS
+
+/* Metrics over the queries of a judgement set.  NDCG@k: gain 2^grade - 1,
+ * discount log2(rank + 1), ideal DCG from all the query's judged products.
+ * AP: mean over the query's relevant (grade >= 1) products of the
+ * precision at each one's rank in the list cut at 1000 (0 for one not in
+ * it); RR: 1 / rank of the first relevant product in the list cut at 1000,
+ * else 0.  A query with no relevant product is skipped and counted. */
+typedef struct anthem_metrics {
+	size_t struct_size; /* set by anthem_metrics_init */
+	double ndcg3, ndcg5, ndcg10, map, mrr;
+	size_t queries;     /* queries that count */
+	size_t skipped;     /* queries with no relevant product */
+	/* two-stage search: mean over queries of the share of relevant
+	 * products that stage 1 keeps in its top k1 (0 when not measured) */
+	double recall_k1;
+	size_t k1;
+} anthem_metrics;
+
+ANTHEM_API void anthem_metrics_init(anthem_metrics *m);
+
+typedef struct anthem_eval_options {
+	size_t struct_size;  /* set by anthem_eval_options_init */
+	size_t k1;           /* stage-1 candidates reranked by stage 2 (200);
+				0 ranks by stage 1 alone */
+	size_t threads;      /* 0: all cores */
+	size_t max_queries;  /* 0: all; else the first max_queries */
+} anthem_eval_options;
+
+ANTHEM_API void anthem_eval_options_init(anthem_eval_options *o);
+
+/* Rank the whole catalogue for every query of j with the model (stage 1
+ * over every product, the top k1 reranked by the full model) and measure. */
+ANTHEM_API int anthem_evaluate(const anthem_model *m, const anthem_catalog *c,
+			       const anthem_judgments *j,
+			       const anthem_eval_options *o,
+			       anthem_metrics *out);
+
+/* Measure a ranking made elsewhere (BM25, another system): a file of
+ * `query<TAB>product_id<TAB>rank[<TAB>score]` lines, rank 1 = best.
+ * Queries of j missing from the file rank nothing (they count, at 0). */
+ANTHEM_API int anthem_evaluate_ranking(const char *path,
+				       const anthem_catalog *c,
+				       const anthem_judgments *j,
+				       anthem_metrics *out);
+
+ANTHEM_END_DECLS
+
+#endif

@@ -1,0 +1,90 @@
+/* libanthem: learning a model from judgements. */
+#ifndef ANTHEM_TRAIN_H
+#define ANTHEM_TRAIN_H
+
+#include <anthem/common.h>
+#include <anthem/data.h>
+#include <anthem/model.h>
+
+#include <stdint.h>
+
+ANTHEM_BEGIN_DECLS
+
+/* What a progress callback is told. */
+typedef struct anthem_train_progress {
+	size_t epoch, epochs;    /* current epoch (1-based), planned epochs */
+	size_t step, steps;      /* batches done in this epoch, of steps */
+	double loss;             /* mean training loss in this epoch so far */
+	double valid_loss;       /* last held-out loss; NaN before the first */
+	double examples_per_sec; /* training examples per second, this epoch */
+	int epoch_done;          /* 1 on the call that ends an epoch */
+	int stopped_early;       /* 1 when the held-out loss stopped improving */
+} anthem_train_progress;
+
+/* Called from the training thread a few times a second and at the end of
+ * each epoch; return non-zero to stop (anthem_trainer_run then returns
+ * ANTHEM_ECANCELED and the trainer keeps its best model so far). */
+typedef int (*anthem_progress_fn)(const anthem_train_progress *p, void *user);
+
+typedef struct anthem_train_options {
+	size_t struct_size;     /* set by anthem_train_options_init */
+	size_t epochs;          /* default 10 */
+	size_t batch;           /* examples per Adam step, default 32 */
+	size_t negatives;       /* uniform negatives per example, default 4 */
+	size_t hard_negatives;  /* negatives mined with the current model,
+				   from epoch 2 on, default 4 */
+	size_t hard_pool;       /* candidates scored to mine them, 64 */
+	float lr;               /* Adam learning rate, default 0.01 */
+	float lr_decay;         /* multiplier per epoch, default 0.85 */
+	size_t warmup;          /* steps of linear warm-up, default 100 */
+	size_t threads;         /* 0: all cores */
+	uint64_t seed;          /* sampling seed, default 1 */
+	float valid_frac;       /* share of queries held out, default 0.1 */
+	size_t patience;        /* epochs without held-out gain, default 2 */
+	const char *checkpoint; /* written after every epoch, or NULL */
+	anthem_progress_fn progress;
+	void *progress_user;
+} anthem_train_options;
+
+ANTHEM_API void anthem_train_options_init(anthem_train_options *o);
+
+typedef struct anthem_trainer anthem_trainer;
+
+/* A trainer for a new model of configuration cfg on the judgements j of
+ * catalogue c (both must outlive the trainer).  The same seed, options,
+ * data and thread count give the same model. */
+ANTHEM_API int anthem_trainer_create(anthem_trainer **out,
+				     const anthem_model_config *cfg,
+				     const anthem_catalog *c,
+				     const anthem_judgments *j,
+				     const anthem_train_options *o);
+
+/* A trainer that continues from a checkpoint written by one with the same
+ * data and options: it ends with the same model as the uninterrupted run.
+ * ANTHEM_EMISMATCH if the data differ from the checkpoint's. */
+ANTHEM_API int anthem_trainer_resume(anthem_trainer **out,
+				     const char *checkpoint,
+				     const anthem_catalog *c,
+				     const anthem_judgments *j,
+				     const anthem_train_options *o);
+
+/* Train until the planned epochs are done or the held-out loss stops
+ * improving.  Returns ANTHEM_OK, ANTHEM_ECANCELED (callback) or an error. */
+ANTHEM_API int anthem_trainer_run(anthem_trainer *t);
+
+/* The best model so far (lowest held-out loss; the last one when nothing
+ * is held out).  Owned by the trainer, valid until it is freed or run. */
+ANTHEM_API const anthem_model *anthem_trainer_model(const anthem_trainer *t);
+
+/* Epochs completed. */
+ANTHEM_API size_t anthem_trainer_epoch(const anthem_trainer *t);
+
+/* Write the full training state (atomically, like anthem_model_save). */
+ANTHEM_API int anthem_trainer_checkpoint(const anthem_trainer *t,
+					 const char *path);
+
+ANTHEM_API void anthem_trainer_free(anthem_trainer *t);
+
+ANTHEM_END_DECLS
+
+#endif
