@@ -12,5 +12,6 @@
 #include <anthem/io.h>
 #include <anthem/data.h>
 #include <anthem/eval.h>
+#include <anthem/train.h>
 
 #endif

@@ -1,0 +1,763 @@
+/* The trainer: synchronous data-parallel Adam over query-product examples
+ * with uniform and mined hard negatives, held-out early stopping, and
+ * checkpoints that make a resumed run end exactly where an uninterrupted
+ * one would.
+ *
+ * Determinism: every random draw is a function of (seed, epoch, example),
+ * never of which thread runs it; each worker owns a fixed slice of every
+ * batch and its own gradient buffer, and the buffers are summed in worker
+ * order.  So a seed, the options, the data and the thread count fix the
+ * model. */
+#include "train/optim.h"
+
+#include "common/internal.h"
+#include "common/parallel.h"
+#include "io/modelfile.h"
+#include "io/tsv.h"
+#include "search/rank.h"
+
+#include <anthem/train.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char ckpt_magic[8] = {'A', 'N', 'T', 'H', 'E', 'M', 'C', 'K'};
+
+#define MAX_NEG 64
+#define MAX_THREADS 64
+
+void anthem_train_options_init(anthem_train_options *o)
+{
+	if (!o)
+		return;
+	memset(o, 0, sizeof *o);
+	o->struct_size = sizeof *o;
+	o->epochs = 10;
+	o->batch = 32;
+	o->negatives = 4;
+	o->hard_negatives = 4;
+	o->hard_pool = 64;
+	o->lr = 0.01f;
+	o->lr_decay = 0.85f;
+	o->warmup = 100;
+	o->seed = 1;
+	o->valid_frac = 0.1f;
+	o->patience = 2;
+}
+
+typedef struct example {
+	uint32_t query, product;
+} example;
+
+typedef struct worker {
+	ag_tape tape;
+	ag_param params[P_COUNT]; /* the model's values, own gradients */
+	float *grad;
+	double loss;
+	size_t count;
+} worker;
+
+struct anthem_trainer {
+	anthem_train_options opt;
+	const anthem_catalog *cat;
+	const anthem_judgments *jud;
+	anthem_model *model; /* the weights being trained */
+	anthem_model *best;  /* a copy of the best so far */
+	float *adam_m, *adam_v;
+	uint64_t step;       /* Adam steps taken */
+	size_t epoch;        /* epochs completed */
+	double best_valid;
+	size_t bad_epochs;
+	int stopped;
+	uint64_t data_fp;
+	/* examples, by query split */
+	example *train, *valid;
+	size_t ntrain, nvalid;
+	/* token caches */
+	uint32_t *qtok, *ttok;
+	size_t *qoff, *toff;
+	/* product points of the current weights, for mining hard negatives */
+	float *points;
+	int have_points;
+	size_t nthreads;
+	worker w[MAX_THREADS];
+	size_t touched_cap;
+};
+
+/* ---- randomness: a pure function of (seed, epoch, item, draw) ----------- */
+
+static uint64_t mix(uint64_t z)
+{
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static uint64_t draw(uint64_t seed, uint64_t a, uint64_t b, uint64_t c)
+{
+	return mix(seed ^ mix(a + 0x9e3779b97f4a7c15ULL * (b + 1) +
+			      0xd1b54a32d192ed03ULL * (c + 1)));
+}
+
+/* ---- data preparation --------------------------------------------------- */
+
+static int is_positive(const anthem_judgments *j, size_t q, size_t p)
+{
+	const size_t *prod;
+	const int *grade;
+	size_t n;
+	anthem_judgments_get(j, q, &prod, &grade, &n);
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (prod[mid] < p)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && prod[lo] == p && grade[lo] >= 1;
+}
+
+static int prepare(anthem_trainer *t, const char *fn)
+{
+	const anthem_judgments *j = t->jud;
+	const anthem_catalog *c = t->cat;
+	const anthem_model_config *cfg = &t->model->cfg;
+	size_t npos = 0;
+	for (size_t i = 0; i < j->n; i++)
+		npos += j->grades[i] >= 1;
+	t->train = malloc((npos + 1) * sizeof *t->train);
+	t->valid = malloc((npos + 1) * sizeof *t->valid);
+	t->qoff = malloc((j->nq + 1) * sizeof *t->qoff);
+	t->qtok = malloc((j->nq * cfg->max_query_trigrams + 1) * sizeof *t->qtok);
+	t->toff = malloc((c->n + 1) * sizeof *t->toff);
+	t->points = malloc((c->n + 1) * cfg->dim * sizeof *t->points);
+	if (!t->train || !t->valid || !t->qoff || !t->qtok || !t->toff ||
+	    !t->points)
+		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
+	/* held-out queries: a hash of the query text, so the split does not
+	 * depend on file order */
+	for (size_t q = 0; q < j->nq; q++) {
+		const char *s = j->queries[q];
+		uint64_t h = ath_checksum((const unsigned char *)s, strlen(s));
+		int held = (double)(draw(t->opt.seed, h, 0, 0) >> 11) * 0x1p-53 <
+			   t->opt.valid_frac;
+		for (size_t i = j->start[q]; i < j->start[q + 1]; i++) {
+			if (j->grades[i] < 1)
+				continue;
+			example e = {(uint32_t)q, (uint32_t)j->products[i]};
+			if (held)
+				t->valid[t->nvalid++] = e;
+			else
+				t->train[t->ntrain++] = e;
+		}
+	}
+	if (t->ntrain == 0)
+		return ath_error(ANTHEM_EINVAL, "%s: no training example (no "
+				 "judgement of grade >= 1 outside the held-out "
+				 "queries)", fn);
+	t->qoff[0] = 0;
+	for (size_t q = 0; q < j->nq; q++)
+		t->qoff[q + 1] = t->qoff[q] +
+				 ath_model_tokens(t->model, j->queries[q], 0,
+						  t->qtok + t->qoff[q], NULL);
+	/* titles: tokenised once, in one array */
+	size_t cap = c->n * 16 + 1024, used = 0;
+	t->ttok = malloc(cap * sizeof *t->ttok);
+	uint32_t *tmp = malloc(cfg->max_title_trigrams * sizeof *tmp);
+	for (size_t i = 0; t->ttok && tmp && i < c->n; i++) {
+		size_t n = ath_model_tokens(t->model, c->titles[i], 1, tmp, NULL);
+		if (used + n > cap) {
+			cap = 2 * cap + n;
+			uint32_t *b = realloc(t->ttok, cap * sizeof *b);
+			if (!b) {
+				free(t->ttok);
+				t->ttok = NULL;
+				break;
+			}
+			t->ttok = b;
+		}
+		t->toff[i] = used;
+		memcpy(t->ttok + used, tmp, n * sizeof *tmp);
+		used += n;
+	}
+	free(tmp);
+	if (!t->ttok)
+		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
+	t->toff[c->n] = used;
+	return ANTHEM_OK;
+}
+
+static int setup_workers(anthem_trainer *t, const char *fn)
+{
+	size_t n = t->model->nweights;
+	t->nthreads = t->opt.threads ? t->opt.threads : ath_cores();
+	if (t->nthreads > MAX_THREADS)
+		t->nthreads = MAX_THREADS;
+	t->touched_cap = t->model->cfg.buckets;
+	for (size_t k = 0; k < t->nthreads; k++) {
+		worker *w = &t->w[k];
+		w->grad = calloc(n, sizeof(float));
+		if (!w->grad)
+			return ath_error(ANTHEM_ENOMEM, "%s: out of memory for "
+					 "gradients", fn);
+		ath_params_bind(&t->model->cfg, t->model->owned, w->grad,
+				w->params);
+		for (int i = P_QUERY_CENTRE; i <= P_TITLE_POINT; i++) {
+			ag_param *p = &w->params[i];
+			p->touched = malloc(p->rows * sizeof *p->touched);
+			p->mark = calloc(p->rows, 1);
+			if (!p->touched || !p->mark)
+				return ath_error(ANTHEM_ENOMEM, "%s: out of memory",
+						 fn);
+		}
+		ag_tape_init(&w->tape, &t->model->space, 1);
+	}
+	t->adam_m = calloc(n, sizeof(float));
+	t->adam_v = calloc(n, sizeof(float));
+	if (!t->adam_m || !t->adam_v)
+		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
+	return ANTHEM_OK;
+}
+
+static int copy_model(anthem_model **out, const anthem_model *m,
+		      const char *fn)
+{
+	int rc = ath_model_new(out, &m->cfg, fn);
+	if (rc)
+		return rc;
+	memcpy((*out)->owned, m->owned, m->nweights * sizeof(float));
+	(*out)->data_fingerprint = m->data_fingerprint;
+	return ANTHEM_OK;
+}
+
+static int check_options(anthem_train_options *dst,
+			 const anthem_train_options *o, const char *fn)
+{
+	anthem_train_options_init(dst);
+	if (o) {
+		if (o->struct_size < sizeof(size_t) || o->struct_size > sizeof *dst)
+			return ath_error(ANTHEM_EINVAL, "%s: options struct_size "
+					 "is %zu (call anthem_train_options_init)",
+					 fn, o->struct_size);
+		memcpy(dst, o, o->struct_size);
+		dst->struct_size = sizeof *dst;
+	}
+	if (dst->batch < 1 || dst->batch > 65536)
+		return ath_error(ANTHEM_ERANGE, "%s: batch is %zu, must be 1 to "
+				 "65536", fn, dst->batch);
+	if (dst->negatives + dst->hard_negatives < 1 ||
+	    dst->negatives + dst->hard_negatives > MAX_NEG)
+		return ath_error(ANTHEM_ERANGE, "%s: negatives + hard_negatives "
+				 "is %zu, must be 1 to %d", fn,
+				 dst->negatives + dst->hard_negatives, MAX_NEG);
+	if (dst->hard_negatives > dst->hard_pool)
+		return ath_error(ANTHEM_ERANGE, "%s: hard_negatives (%zu) exceeds "
+				 "hard_pool (%zu)", fn, dst->hard_negatives,
+				 dst->hard_pool);
+	if (!(isfinite(dst->lr) && dst->lr > 0.0f) ||
+	    !(isfinite(dst->lr_decay) && dst->lr_decay > 0.0f))
+		return ath_error(ANTHEM_EINVAL, "%s: lr and lr_decay must be "
+				 "finite and > 0", fn);
+	if (!(dst->valid_frac >= 0.0f && dst->valid_frac < 1.0f))
+		return ath_error(ANTHEM_EINVAL, "%s: valid_frac is %g, must be in "
+				 "[0, 1)", fn, dst->valid_frac);
+	return ANTHEM_OK;
+}
+
+static int trainer_new(anthem_trainer **out, const anthem_catalog *c,
+		       const anthem_judgments *j, const anthem_train_options *o,
+		       const char *fn)
+{
+	ATH_CHECK_ARG(out, fn, "out");
+	*out = NULL;
+	ATH_CHECK_ARG(c, fn, "catalog");
+	ATH_CHECK_ARG(j, fn, "judgments");
+	anthem_trainer *t = calloc(1, sizeof *t);
+	if (!t)
+		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
+	int rc = check_options(&t->opt, o, fn);
+	if (rc) {
+		free(t);
+		return rc;
+	}
+	if (c->n < 2) {
+		free(t);
+		return ath_error(ANTHEM_EINVAL, "%s: the catalogue has %zu "
+				 "products, training needs at least 2", fn, c->n);
+	}
+	t->cat = c;
+	t->jud = j;
+	t->data_fp = mix(c->fingerprint ^ mix(j->fingerprint));
+	t->best_valid = INFINITY;
+	*out = t;
+	return ANTHEM_OK;
+}
+
+static int finish_setup(anthem_trainer *t, const char *fn)
+{
+	int rc = prepare(t, fn);
+	if (!rc)
+		rc = setup_workers(t, fn);
+	if (!rc && !t->best)
+		rc = copy_model(&t->best, t->model, fn);
+	return rc;
+}
+
+int anthem_trainer_create(anthem_trainer **out, const anthem_model_config *cfg,
+			  const anthem_catalog *c, const anthem_judgments *j,
+			  const anthem_train_options *o)
+{
+	static const char fn[] = "anthem_trainer_create";
+	anthem_trainer *t;
+	int rc = trainer_new(&t, c, j, o, fn);
+	if (rc)
+		return rc;
+	rc = anthem_model_create(&t->model, cfg);
+	if (!rc) {
+		t->model->data_fingerprint = t->data_fp;
+		rc = finish_setup(t, fn);
+	}
+	if (rc) {
+		anthem_trainer_free(t);
+		return rc;
+	}
+	*out = t;
+	return ANTHEM_OK;
+}
+
+void anthem_trainer_free(anthem_trainer *t)
+{
+	if (!t)
+		return;
+	for (size_t k = 0; k < t->nthreads; k++) {
+		worker *w = &t->w[k];
+		ag_tape_free(&w->tape);
+		for (int i = 0; i < P_COUNT; i++) {
+			free(w->params[i].touched);
+			free(w->params[i].mark);
+		}
+		free(w->grad);
+	}
+	anthem_model_free(t->model);
+	anthem_model_free(t->best);
+	free(t->adam_m);
+	free(t->adam_v);
+	free(t->train);
+	free(t->valid);
+	free(t->qtok);
+	free(t->qoff);
+	free(t->ttok);
+	free(t->toff);
+	free(t->points);
+	free(t);
+}
+
+const anthem_model *anthem_trainer_model(const anthem_trainer *t)
+{
+	return t ? t->best : NULL;
+}
+
+size_t anthem_trainer_epoch(const anthem_trainer *t)
+{
+	return t ? t->epoch : 0;
+}
+
+/* ---- one example ---------------------------------------------------------- */
+
+/* Negatives for example e: uniform non-positives, then (when product points
+ * are cached) the non-positives of a uniform pool nearest to the query's
+ * stage-1 hyperboloid.  Fills neg[], returns how many. */
+static size_t negatives(const anthem_trainer *t, uint64_t epoch, size_t idx,
+			const example *e, const ath_query *q, size_t *neg,
+			int mine)
+{
+	const anthem_train_options *o = &t->opt;
+	size_t n = t->cat->n, k = 0;
+	for (uint64_t d = 0; k < o->negatives && d < 64 * o->negatives + 64; d++) {
+		size_t p = draw(o->seed, epoch, idx, d) % n;
+		if (p != e->product && !is_positive(t->jud, e->query, p))
+			neg[k++] = p;
+	}
+	if (!mine || o->hard_negatives == 0)
+		return k;
+	size_t pool = o->hard_pool, dim = t->model->cfg.dim;
+	float dist[256];
+	size_t cand[256], order[256];
+	if (pool > 256)
+		pool = 256;
+	for (size_t i = 0; i < pool; i++) {
+		size_t p = draw(o->seed ^ 0x68617264ULL, epoch, idx, i) % n;
+		cand[i] = p;
+		dist[i] = p == e->product || is_positive(t->jud, e->query, p)
+				  ? INFINITY
+				  : geo_box_dist(&t->model->space, dim, q->c1->val,
+						 q->l1->val, t->points + p * dim,
+						 t->model->cfg.gamma, NULL, NULL);
+	}
+	size_t m = ath_topk(dist, pool, o->hard_negatives, order);
+	for (size_t i = 0; i < m && isfinite(dist[order[i]]); i++)
+		neg[k++] = cand[order[i]];
+	return k;
+}
+
+/* Forward (and backward when the tape wants gradients) of one example;
+ * returns its loss. */
+static double run_example(anthem_trainer *t, worker *w, ag_param *params,
+			  uint64_t epoch, size_t idx, const example *e,
+			  int mine)
+{
+	ag_tape *tape = &w->tape;
+	const anthem_model_config *cfg = &t->model->cfg;
+	ath_query q;
+	ath_net_query(tape, cfg, params, t->qtok + t->qoff[e->query],
+		      t->qoff[e->query + 1] - t->qoff[e->query], &q);
+	size_t neg[MAX_NEG];
+	size_t nn = tape->failed ? 0 : negatives(t, epoch, idx, e, &q, neg, mine);
+	const uint32_t *tids[MAX_NEG + 1];
+	size_t T[MAX_NEG + 1];
+	for (size_t k = 0; k <= nn; k++) {
+		size_t p = k == 0 ? e->product : neg[k - 1];
+		tids[k] = t->ttok + t->toff[p];
+		T[k] = t->toff[p + 1] - t->toff[p];
+	}
+	ag_node *loss = ath_net_loss_query(tape, cfg, params, &q, tids, T,
+					   nn + 1, NULL, NULL);
+	double l = tape->failed ? NAN : loss->val[0];
+	if (tape->want_grad)
+		ag_backward(tape, loss);
+	ag_tape_reset(tape);
+	return l;
+}
+
+/* ---- one epoch ------------------------------------------------------------ */
+
+typedef struct batch_ctx {
+	anthem_trainer *t;
+	const size_t *order;
+	size_t begin, end;
+	uint64_t epoch;
+	int mine;
+} batch_ctx;
+
+/* worker k takes examples begin + k, begin + k + T, ... */
+static void batch_slice(size_t k, size_t tid, void *arg)
+{
+	batch_ctx *b = arg;
+	anthem_trainer *t = b->t;
+	worker *w = &t->w[k];
+	(void)tid;
+	for (size_t i = b->begin + k; i < b->end; i += t->nthreads) {
+		size_t idx = b->order[i];
+		double l = run_example(t, w, w->params, b->epoch, idx,
+				       &t->train[idx], b->mine);
+		w->loss += l;
+		w->count++;
+	}
+}
+
+/* Sum the workers' gradients into worker 0's, in worker order. */
+static void reduce(anthem_trainer *t)
+{
+	ag_param *dst = t->w[0].params;
+	for (size_t k = 1; k < t->nthreads; k++) {
+		ag_param *src = t->w[k].params;
+		for (int i = 0; i < P_COUNT; i++) {
+			size_t cols = src[i].cols;
+			if (!src[i].touched) {
+				for (size_t x = 0; x < src[i].rows * cols; x++)
+					dst[i].grad[x] += src[i].grad[x];
+				continue;
+			}
+			for (size_t r = 0; r < src[i].ntouched; r++) {
+				uint32_t row = src[i].touched[r];
+				float *g = dst[i].grad + (size_t)row * cols;
+				const float *s = src[i].grad + (size_t)row * cols;
+				for (size_t x = 0; x < cols; x++)
+					g[x] += s[x];
+				if (!dst[i].mark[row]) {
+					dst[i].mark[row] = 1;
+					dst[i].touched[dst[i].ntouched++] = row;
+				}
+			}
+		}
+	}
+}
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void embed_point(size_t i, size_t tid, void *arg)
+{
+	anthem_trainer *t = arg;
+	(void)tid;
+	anthem_model_embed_products(t->model, &t->cat->titles[i], 1,
+				    t->points + i * t->model->cfg.dim);
+}
+
+typedef struct valid_ctx {
+	anthem_trainer *t;
+	double *loss;
+} valid_ctx;
+
+static void valid_one(size_t i, size_t tid, void *arg)
+{
+	valid_ctx *v = arg;
+	anthem_trainer *t = v->t;
+	worker *w = &t->w[tid];
+	/* fixed negatives (epoch 0, uniform only) so that epochs compare */
+	int want = w->tape.want_grad;
+	w->tape.want_grad = 0;
+	v->loss[i] = run_example(t, w, w->params, 0, i, &t->valid[i], 0);
+	w->tape.want_grad = want;
+}
+
+static double validate(anthem_trainer *t)
+{
+	if (t->nvalid == 0)
+		return NAN;
+	valid_ctx v = {t, malloc(t->nvalid * sizeof(double))};
+	if (!v.loss)
+		return NAN;
+	ath_parallel_for(t->nvalid, t->nthreads, valid_one, &v);
+	double s = 0.0;
+	for (size_t i = 0; i < t->nvalid; i++)
+		s += v.loss[i];
+	free(v.loss);
+	return s / (double)t->nvalid;
+}
+
+static int report(anthem_trainer *t, anthem_train_progress *p)
+{
+	return t->opt.progress && t->opt.progress(p, t->opt.progress_user);
+}
+
+static int run_epoch(anthem_trainer *t, const char *fn)
+{
+	uint64_t epoch = t->epoch + 1;
+	size_t n = t->ntrain, B = t->opt.batch;
+	size_t *order = malloc(n * sizeof *order);
+	if (!order)
+		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
+	/* Fisher-Yates with the epoch's draws */
+	for (size_t i = 0; i < n; i++)
+		order[i] = i;
+	for (size_t i = n; i > 1; i--) {
+		size_t k = draw(t->opt.seed, epoch, i, 0xffff) % i;
+		size_t tmp = order[i - 1];
+		order[i - 1] = order[k];
+		order[k] = tmp;
+	}
+	int mine = t->opt.hard_negatives > 0 && epoch > 1;
+	if (mine) {
+		ath_parallel_for(t->cat->n, t->nthreads, embed_point, t);
+		t->have_points = 1;
+	}
+	double lr_epoch = t->opt.lr * pow(t->opt.lr_decay, (double)t->epoch);
+	anthem_train_progress p = {.epoch = epoch, .epochs = t->opt.epochs,
+				   .steps = (n + B - 1) / B, .valid_loss = NAN};
+	double loss = 0.0, t0 = now(), last = t0;
+	size_t seen = 0;
+	int rc = ANTHEM_OK;
+	for (size_t begin = 0; begin < n && !rc; begin += B) {
+		batch_ctx b = {t, order, begin, begin + B < n ? begin + B : n,
+			       epoch, mine};
+		for (size_t k = 0; k < t->nthreads; k++)
+			t->w[k].loss = 0.0, t->w[k].count = 0;
+		ath_parallel_for(t->nthreads, t->nthreads, batch_slice, &b);
+		for (size_t k = 0; k < t->nthreads; k++) {
+			loss += t->w[k].loss;
+			seen += t->w[k].count;
+			if (t->w[k].tape.failed)
+				rc = ath_error(ANTHEM_ENOMEM, "%s: out of memory "
+					       "in a training step", fn);
+		}
+		if (rc)
+			break;
+		reduce(t);
+		t->step++;
+		double warm = t->opt.warmup ? fmin(1.0, (double)t->step /
+						   (double)t->opt.warmup) : 1.0;
+		ath_adam a = {lr_epoch * warm, 0.9, 0.999, 1e-8, t->step};
+		size_t off = 0;
+		for (int i = 0; i < P_COUNT; i++) {
+			ag_param *prm = &t->w[0].params[i];
+			ath_adam_param(&a, prm, t->adam_m + off, t->adam_v + off);
+			off += prm->rows * prm->cols;
+		}
+		for (size_t k = 0; k < t->nthreads; k++)
+			for (int i = 0; i < P_COUNT; i++)
+				ag_param_zero_grad(&t->w[k].params[i]);
+		p.step++;
+		double tn = now();
+		if (tn - last > 0.5 || p.step == p.steps) {
+			last = tn;
+			p.loss = loss / (double)seen;
+			p.examples_per_sec = (double)seen / (tn - t0);
+			if (p.step < p.steps && report(t, &p))
+				rc = ath_error(ANTHEM_ECANCELED, "%s: canceled by "
+					       "the progress callback", fn);
+		}
+	}
+	free(order);
+	if (rc)
+		return rc;
+	if (!isfinite(loss))
+		return ath_error(ANTHEM_ERANGE, "%s: epoch %llu: the loss is not "
+				 "finite (lower the learning rate?)", fn,
+				 (unsigned long long)epoch);
+	t->epoch = (size_t)epoch;
+	double vl = validate(t);
+	p.valid_loss = vl;
+	/* keep the best; with nothing held out, the last is the best */
+	if (isnan(vl) || vl < t->best_valid - 1e-6) {
+		t->best_valid = isnan(vl) ? t->best_valid : vl;
+		t->bad_epochs = 0;
+		memcpy(t->best->owned, t->model->owned,
+		       t->model->nweights * sizeof(float));
+	} else if (++t->bad_epochs >= t->opt.patience && t->opt.patience) {
+		t->stopped = 1;
+	}
+	p.epoch_done = 1;
+	p.stopped_early = t->stopped;
+	p.loss = loss / (double)(seen ? seen : 1);
+	p.examples_per_sec = (double)seen / (now() - t0);
+	if (t->opt.checkpoint &&
+	    (rc = anthem_trainer_checkpoint(t, t->opt.checkpoint)))
+		return rc;
+	if (report(t, &p))
+		return ath_error(ANTHEM_ECANCELED, "%s: canceled by the progress "
+				 "callback", fn);
+	return ANTHEM_OK;
+}
+
+int anthem_trainer_run(anthem_trainer *t)
+{
+	static const char fn[] = "anthem_trainer_run";
+	ATH_CHECK_ARG(t, fn, "t");
+	while (t->epoch < t->opt.epochs && !t->stopped) {
+		int rc = run_epoch(t, fn);
+		if (rc)
+			return rc;
+	}
+	return ANTHEM_OK;
+}
+
+/* ---- checkpoints ---------------------------------------------------------- */
+
+#define CK_PREFIX_M "adam.m."
+#define CK_PREFIX_V "adam.v."
+#define CK_PREFIX_B "best."
+
+int anthem_trainer_checkpoint(const anthem_trainer *t, const char *path)
+{
+	static const char fn[] = "anthem_trainer_checkpoint";
+	ATH_CHECK_ARG(t, fn, "t");
+	ATH_CHECK_ARG(path, fn, "path");
+	ath_kv kv[32];
+	size_t nkv = ath_model_kvs(t->model, kv);
+	kv[nkv++] = (ath_kv){.key = "train.epoch", .type = ATH_KV_U64, .u = t->epoch};
+	kv[nkv++] = (ath_kv){.key = "train.step", .type = ATH_KV_U64, .u = t->step};
+	kv[nkv++] = (ath_kv){.key = "train.bad_epochs", .type = ATH_KV_U64, .u = t->bad_epochs};
+	kv[nkv++] = (ath_kv){.key = "train.stopped", .type = ATH_KV_U64, .u = (uint64_t)t->stopped};
+	kv[nkv++] = (ath_kv){.key = "train.best_valid", .type = ATH_KV_F64, .f = t->best_valid};
+	kv[nkv++] = (ath_kv){.key = "train.seed", .type = ATH_KV_U64, .u = t->opt.seed};
+	kv[nkv++] = (ath_kv){.key = "train.data_fingerprint", .type = ATH_KV_U64, .u = t->data_fp};
+	ath_tensor ten[4 * P_COUNT];
+	char names[3 * P_COUNT][ATH_MAX_KEY];
+	size_t nt = ath_model_tensors(t->model, ten);
+	const char *prefix[3] = {CK_PREFIX_M, CK_PREFIX_V, CK_PREFIX_B};
+	const float *base[3] = {t->adam_m, t->adam_v, t->best->owned};
+	for (int s = 0; s < 3; s++) {
+		size_t off = 0;
+		for (int i = 0; i < P_COUNT; i++) {
+			const ag_param *p = &t->model->params[i];
+			char *nm = names[s * P_COUNT + i];
+			snprintf(nm, ATH_MAX_KEY, "%s%s", prefix[s], p->name);
+			ten[nt++] = (ath_tensor){.name = nm, .rows = p->rows,
+						 .cols = p->cols,
+						 .data = base[s] + off};
+			off += p->rows * p->cols;
+		}
+	}
+	return ath_container_write(path, ckpt_magic, kv, nkv, ten, nt, fn);
+}
+
+static uint64_t kv_u64(const ath_container *f, const char *key, int *ok)
+{
+	const ath_kv *kv = ath_container_kv(f, key);
+	if (!kv || kv->type != ATH_KV_U64) {
+		*ok = 0;
+		return 0;
+	}
+	return kv->u;
+}
+
+int anthem_trainer_resume(anthem_trainer **out, const char *path,
+			  const anthem_catalog *c, const anthem_judgments *j,
+			  const anthem_train_options *o)
+{
+	static const char fn[] = "anthem_trainer_resume";
+	ATH_CHECK_ARG(path, fn, "checkpoint");
+	anthem_trainer *t;
+	int rc = trainer_new(&t, c, j, o, fn);
+	if (rc)
+		return rc;
+	ath_container f;
+	if ((rc = ath_container_open(&f, path, ckpt_magic, 0, fn))) {
+		anthem_trainer_free(t);
+		return rc;
+	}
+	anthem_model_config cfg;
+	uint64_t data_fp;
+	int ok = 1;
+	rc = ath_model_config_from(&f, &cfg, &data_fp, path, fn);
+	if (!rc)
+		rc = ath_model_new(&t->model, &cfg, fn);
+	if (!rc)
+		rc = ath_model_new(&t->best, &cfg, fn);
+	if (!rc && kv_u64(&f, "train.data_fingerprint", &ok) != t->data_fp)
+		rc = ath_error(ANTHEM_EMISMATCH, "%s: %s: the checkpoint was made "
+			       "with other training data", fn, path);
+	if (!rc) {
+		t->model->data_fingerprint = t->best->data_fingerprint = t->data_fp;
+		t->epoch = (size_t)kv_u64(&f, "train.epoch", &ok);
+		t->step = kv_u64(&f, "train.step", &ok);
+		t->bad_epochs = (size_t)kv_u64(&f, "train.bad_epochs", &ok);
+		t->stopped = (int)kv_u64(&f, "train.stopped", &ok);
+		const ath_kv *bv = ath_container_kv(&f, "train.best_valid");
+		if (!ok || !bv || bv->type != ATH_KV_F64)
+			rc = ath_error(ANTHEM_EFORMAT, "%s: %s: training state "
+				       "metadata is missing", fn, path);
+		else
+			t->best_valid = bv->f;
+	}
+	if (!rc)
+		rc = ath_model_bind_tensors(t->model, &f, "", 1, path, fn);
+	if (!rc)
+		rc = ath_model_bind_tensors(t->best, &f, CK_PREFIX_B, 1, path, fn);
+	if (!rc)
+		rc = finish_setup(t, fn);
+	/* the optimiser's moments, laid out like the weights */
+	const char *prefix[2] = {CK_PREFIX_M, CK_PREFIX_V};
+	float *dst[2] = {t->adam_m, t->adam_v};
+	for (int s = 0; !rc && s < 2; s++) {
+		anthem_model view = *t->model;
+		ath_params_bind(&cfg, dst[s], NULL, view.params);
+		rc = ath_model_bind_tensors(&view, &f, prefix[s], 1, path, fn);
+	}
+	ath_container_close(&f);
+	if (rc) {
+		anthem_trainer_free(t);
+		return rc;
+	}
+	*out = t;
+	return ANTHEM_OK;
+}

@@ -1,0 +1,56 @@
+/* The `anthem` command: shared helpers of the subcommands. */
+#ifndef ANTHEM_CLI_H
+#define ANTHEM_CLI_H
+
+#include <anthem/anthem.h>
+
+#include <stddef.h>
+
+/* Exit codes: 0 ok, 1 a file or the library refused, 2 bad arguments. */
+#define EXIT_DATA 1
+#define EXIT_USAGE 2
+
+/* One option of a subcommand: --name VALUE, or a flag when value is NULL. */
+typedef struct opt {
+	const char *name;  /* without the leading "--" */
+	const char *arg;   /* "N", "FILE", ... or NULL for a flag */
+	const char *help;
+	const char **value; /* receives the argument (or "1" for a flag) */
+	int repeat;         /* may be given several times (values collected) */
+	const char **list;  /* for repeat: up to 16 values */
+	size_t *count;
+} opt;
+
+typedef struct command {
+	const char *name, *summary, *usage;
+	int (*run)(int argc, char **argv);
+} command;
+
+/* Parse argv[1..] against opts; positional arguments land in pos (up to
+ * maxpos).  On --help prints help and returns 1 with *exit_code = 0; on
+ * an error prints a usage line and returns 1 with *exit_code = 2. */
+int cli_parse(const command *cmd, const opt *opts, int argc, char **argv,
+	      const char **pos, size_t maxpos, size_t *npos, int *exit_code);
+
+/* Report a library failure: "anthem CMD: message" on stderr; returns 1. */
+int cli_fail(const char *cmd, int rc);
+
+/* Parse a number option; on error prints usage and returns -1. */
+int cli_size(const command *cmd, const char *name, const char *s,
+	     size_t *out);
+int cli_float(const command *cmd, const char *name, const char *s,
+	      float *out);
+int cli_geometry(const command *cmd, const char *s, anthem_geometry *out);
+const char *cli_geometry_name(anthem_geometry g);
+
+/* Print a JSON string literal. */
+void cli_json_string(const char *s);
+
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+
+extern const command cli_commands[];
+extern const size_t cli_ncommands;
+
+#endif

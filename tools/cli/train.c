@@ -1,0 +1,294 @@
+/* anthem train / eval / info */
+#include "cli.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- progress on stderr -------------------------------------------------- */
+
+typedef struct progress {
+	int tty;
+	double last_rate;
+} progress;
+
+static int on_progress(const anthem_train_progress *p, void *user)
+{
+	progress *pr = user;
+	if (p->epoch_done) {
+		pr->last_rate = p->examples_per_sec;
+		fprintf(stderr, "%sepoch %zu/%zu: loss %.4f, held-out loss %.4f, "
+			"%.0f examples/s%s\n", pr->tty ? "\r\033[K" : "",
+			p->epoch, p->epochs, p->loss, p->valid_loss,
+			p->examples_per_sec,
+			p->stopped_early ? " (no gain: stopping early)" : "");
+	} else if (pr->tty) {
+		int width = 30, done = (int)(width * p->step / (p->steps ? p->steps : 1));
+		fprintf(stderr, "\r\033[Kepoch %zu/%zu [%.*s%*s] %zu/%zu loss %.4f "
+			"%.0f ex/s", p->epoch, p->epochs, done,
+			"##############################", width - done, "",
+			p->step, p->steps, p->loss, p->examples_per_sec);
+	}
+	return 0;
+}
+
+/* ---- train -------------------------------------------------------------------- */
+
+int cmd_train(int argc, char **argv)
+{
+	const command *cmd = &cli_commands[0];
+	const char *catalog = NULL, *judgments = NULL, *out = NULL,
+		   *geometry = NULL, *dim = NULL, *epochs = NULL, *seed = NULL,
+		   *threads = NULL, *lr = NULL, *batch = NULL, *negatives = NULL,
+		   *hard = NULL, *curvature = NULL, *buckets = NULL,
+		   *checkpoint = NULL, *resume = NULL, *lenient = NULL,
+		   *valid = NULL, *patience = NULL, *gamma = NULL;
+	const opt opts[] = {
+		{"catalog", "FILE", "products: product_id<TAB>title", &catalog},
+		{"judgments", "FILE", "query<TAB>product_id<TAB>grade (0-3)", &judgments},
+		{"out", "MODEL", "where to write the model (atomically)", &out},
+		{"geometry", "G", "hyperbolic (default), euclidean or vector", &geometry},
+		{"dim", "D", "dimension (32)", &dim},
+		{"curvature", "C", "curvature of the ball (1)", &curvature},
+		{"buckets", "B", "trigram hash buckets (262144)", &buckets},
+		{"gamma", "G", "inside weight of the distance (0.5)", &gamma},
+		{"epochs", "N", "epochs at most (10)", &epochs},
+		{"batch", "N", "examples per step (32)", &batch},
+		{"lr", "X", "Adam learning rate (0.01)", &lr},
+		{"negatives", "N", "uniform negatives per example (4)", &negatives},
+		{"hard-negatives", "N", "mined negatives per example (4)", &hard},
+		{"valid-frac", "X", "share of queries held out for early stopping (0.1)", &valid},
+		{"patience", "N", "epochs without held-out gain before stopping (2)", &patience},
+		{"seed", "S", "seed of initialisation and sampling (1)", &seed},
+		{"threads", "T", "threads (all cores)", &threads},
+		{"checkpoint", "FILE", "write the training state here after every epoch", &checkpoint},
+		{"resume", "FILE", "continue from a checkpoint", &resume},
+		{"lenient", NULL, "skip malformed input lines (counted) instead of failing", &lenient},
+		{NULL, NULL, NULL, NULL},
+	};
+	const char *pos[1];
+	size_t npos;
+	int code;
+	if (cli_parse(cmd, opts, argc, argv, pos, 0, &npos, &code))
+		return code;
+	if (!catalog || !judgments || !out) {
+		fprintf(stderr, "anthem train: --catalog, --judgments and --out are "
+			"required\nusage: %s\n", cmd->usage);
+		return EXIT_USAGE;
+	}
+	anthem_model_config cfg;
+	anthem_train_options o;
+	anthem_model_config_init(&cfg);
+	anthem_train_options_init(&o);
+	size_t s;
+	if ((geometry && cli_geometry(cmd, geometry, &cfg.geometry)) ||
+	    (dim && cli_size(cmd, "dim", dim, &cfg.dim)) ||
+	    (buckets && cli_size(cmd, "buckets", buckets, &cfg.buckets)) ||
+	    (curvature && cli_float(cmd, "curvature", curvature, &cfg.curvature)) ||
+	    (gamma && cli_float(cmd, "gamma", gamma, &cfg.gamma)) ||
+	    (epochs && cli_size(cmd, "epochs", epochs, &o.epochs)) ||
+	    (batch && cli_size(cmd, "batch", batch, &o.batch)) ||
+	    (lr && cli_float(cmd, "lr", lr, &o.lr)) ||
+	    (negatives && cli_size(cmd, "negatives", negatives, &o.negatives)) ||
+	    (hard && cli_size(cmd, "hard-negatives", hard, &o.hard_negatives)) ||
+	    (valid && cli_float(cmd, "valid-frac", valid, &o.valid_frac)) ||
+	    (patience && cli_size(cmd, "patience", patience, &o.patience)) ||
+	    (threads && cli_size(cmd, "threads", threads, &o.threads)))
+		return EXIT_USAGE;
+	if (seed) {
+		if (cli_size(cmd, "seed", seed, &s))
+			return EXIT_USAGE;
+		cfg.seed = o.seed = s;
+	}
+	unsigned flags = lenient ? ANTHEM_READ_LENIENT : ANTHEM_READ_STRICT;
+	progress pr = {isatty(2), 0.0};
+	o.progress = on_progress;
+	o.progress_user = &pr;
+	o.checkpoint = checkpoint;
+	anthem_catalog *c = NULL;
+	anthem_judgments *j = NULL;
+	anthem_trainer *t = NULL;
+	int rc = anthem_catalog_load(&c, catalog, flags);
+	if (!rc)
+		rc = anthem_judgments_load(&j, judgments, c, flags);
+	if (rc) {
+		cli_fail("train", rc);
+		goto out;
+	}
+	if (lenient && (anthem_catalog_skipped(c) || anthem_judgments_skipped(j)))
+		fprintf(stderr, "anthem train: skipped %zu malformed catalogue "
+			"lines and %zu malformed judgement lines\n",
+			anthem_catalog_skipped(c), anthem_judgments_skipped(j));
+	fprintf(stderr, "anthem train: %zu products, %zu queries, %s geometry, "
+		"dim %zu\n", anthem_catalog_count(c),
+		anthem_judgments_query_count(j), cli_geometry_name(cfg.geometry),
+		cfg.dim);
+	rc = resume ? anthem_trainer_resume(&t, resume, c, j, &o)
+		    : anthem_trainer_create(&t, &cfg, c, j, &o);
+	if (!rc)
+		rc = anthem_trainer_run(t);
+	if (!rc)
+		rc = anthem_model_save(anthem_trainer_model(t), out);
+	if (rc) {
+		cli_fail("train", rc);
+		goto out;
+	}
+	fprintf(stderr, "anthem train: %zu epochs, %.0f examples/s; wrote %s\n",
+		anthem_trainer_epoch(t), pr.last_rate, out);
+out:
+	anthem_trainer_free(t);
+	anthem_judgments_free(j);
+	anthem_catalog_free(c);
+	return rc ? EXIT_DATA : 0;
+}
+
+/* ---- eval ---------------------------------------------------------------------- */
+
+static void print_metrics(const anthem_metrics *m, int json, double seconds)
+{
+	if (json) {
+		printf("{\"ndcg@3\": %.6f, \"ndcg@5\": %.6f, \"ndcg@10\": %.6f, "
+		       "\"map\": %.6f, \"mrr\": %.6f, \"queries\": %zu, "
+		       "\"skipped\": %zu", m->ndcg3, m->ndcg5, m->ndcg10, m->map,
+		       m->mrr, m->queries, m->skipped);
+		if (m->k1)
+			printf(", \"k1\": %zu, \"recall@k1\": %.6f", m->k1,
+			       m->recall_k1);
+		printf(", \"seconds\": %.3f}\n", seconds);
+		return;
+	}
+	printf("%-10s %8s\n", "metric", "value");
+	printf("%-10s %8.4f\n%-10s %8.4f\n%-10s %8.4f\n%-10s %8.4f\n%-10s %8.4f\n",
+	       "NDCG@3", m->ndcg3, "NDCG@5", m->ndcg5, "NDCG@10", m->ndcg10,
+	       "MAP", m->map, "MRR", m->mrr);
+	if (m->k1)
+		printf("%-10s %8.4f  (stage 1 keeps this share of the relevant "
+		       "products in its top %zu)\n", "recall@K1", m->recall_k1,
+		       m->k1);
+	printf("%zu queries (%zu without a relevant product skipped), %.1f s\n",
+	       m->queries, m->skipped, seconds);
+}
+
+#include <time.h>
+
+static double wall(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int cmd_eval(int argc, char **argv)
+{
+	const command *cmd = &cli_commands[1];
+	const char *model = NULL, *ranking = NULL, *catalog = NULL,
+		   *judgments = NULL, *json = NULL, *k1 = NULL, *maxq = NULL,
+		   *threads = NULL;
+	const opt opts[] = {
+		{"model", "MODEL", "the model to evaluate", &model},
+		{"ranking", "FILE", "or: a ranking made elsewhere (query<TAB>product_id<TAB>rank)", &ranking},
+		{"catalog", "FILE", "the products ranked", &catalog},
+		{"judgments", "FILE", "the relevance judgements", &judgments},
+		{"k1", "N", "stage-1 candidates reranked by the full model (200; 0: stage 1 only)", &k1},
+		{"max-queries", "N", "evaluate only the first N queries", &maxq},
+		{"threads", "T", "threads (all cores)", &threads},
+		{"json", NULL, "print one JSON object", &json},
+		{NULL, NULL, NULL, NULL},
+	};
+	const char *pos[1];
+	size_t npos;
+	int code;
+	if (cli_parse(cmd, opts, argc, argv, pos, 0, &npos, &code))
+		return code;
+	if (!catalog || !judgments || (!model == !ranking)) {
+		fprintf(stderr, "anthem eval: --catalog, --judgments and one of "
+			"--model or --ranking are required\nusage: %s\n",
+			cmd->usage);
+		return EXIT_USAGE;
+	}
+	anthem_eval_options o;
+	anthem_eval_options_init(&o);
+	if ((k1 && cli_size(cmd, "k1", k1, &o.k1)) ||
+	    (maxq && cli_size(cmd, "max-queries", maxq, &o.max_queries)) ||
+	    (threads && cli_size(cmd, "threads", threads, &o.threads)))
+		return EXIT_USAGE;
+	anthem_catalog *c = NULL;
+	anthem_judgments *j = NULL;
+	anthem_model *m = NULL;
+	anthem_metrics met;
+	anthem_metrics_init(&met);
+	double t0 = wall();
+	int rc = anthem_catalog_load(&c, catalog, 0);
+	if (!rc)
+		rc = anthem_judgments_load(&j, judgments, c, 0);
+	if (!rc && model)
+		rc = anthem_model_load(&m, model);
+	if (!rc)
+		rc = model ? anthem_evaluate(m, c, j, &o, &met)
+			   : anthem_evaluate_ranking(ranking, c, j, &met);
+	if (!rc)
+		print_metrics(&met, json != NULL, wall() - t0);
+	else
+		cli_fail("eval", rc);
+	anthem_model_free(m);
+	anthem_judgments_free(j);
+	anthem_catalog_free(c);
+	return rc ? EXIT_DATA : 0;
+}
+
+/* ---- info ------------------------------------------------------------------------ */
+
+int cmd_info(int argc, char **argv)
+{
+	const command *cmd = &cli_commands[2];
+	const char *model = NULL, *json = NULL;
+	const opt opts[] = {
+		{"model", "MODEL", "the model file", &model},
+		{"json", NULL, "print one JSON object", &json},
+		{NULL, NULL, NULL, NULL},
+	};
+	const char *pos[1];
+	size_t npos;
+	int code;
+	if (cli_parse(cmd, opts, argc, argv, pos, 1, &npos, &code))
+		return code;
+	if (!model && npos == 1)
+		model = pos[0];
+	if (!model) {
+		fprintf(stderr, "anthem info: --model is required\nusage: %s\n",
+			cmd->usage);
+		return EXIT_USAGE;
+	}
+	anthem_model *m;
+	int rc = anthem_model_load(&m, model);
+	if (rc)
+		return cli_fail("info", rc);
+	anthem_model_config c;
+	anthem_model_config_init(&c);
+	anthem_model_get_config(m, &c);
+	size_t weights = 3 * c.buckets * c.dim + 7 * c.dim * c.dim + 8 * c.dim;
+	if (json) {
+		printf("{\"geometry\": \"%s\", \"dim\": %zu, \"curvature\": %g, "
+		       "\"buckets\": %zu, \"gamma\": %g, \"max_query_trigrams\": %zu, "
+		       "\"max_title_trigrams\": %zu, \"weights\": %zu, "
+		       "\"fingerprint\": \"%016llx\", \"mapped\": %s}\n",
+		       cli_geometry_name(c.geometry), c.dim, c.curvature, c.buckets,
+		       c.gamma, c.max_query_trigrams, c.max_title_trigrams, weights,
+		       (unsigned long long)anthem_model_fingerprint(m),
+		       anthem_model_is_mapped(m) ? "true" : "false");
+	} else {
+		printf("model        %s\ngeometry     %s\ndimension    %zu\n"
+		       "curvature    %g\nbuckets      %zu\ngamma        %g\n"
+		       "trigrams     query <= %zu, title <= %zu\n"
+		       "weights      %zu floats (%.1f MiB)\nfingerprint  %016llx\n",
+		       model, cli_geometry_name(c.geometry), c.dim, c.curvature,
+		       c.buckets, c.gamma, c.max_query_trigrams,
+		       c.max_title_trigrams, weights,
+		       (double)weights * 4.0 / 1048576.0,
+		       (unsigned long long)anthem_model_fingerprint(m));
+	}
+	anthem_model_free(m);
+	return 0;
+}
