@@ -74,7 +74,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: twin-dump OUT_DIR [--geometry hyperbolic|euclidean|vector]\n"
 		   "                 [--cases N] [--negatives K] [--dim D] [--buckets B]\n"
-		   "                 [--curvature C]\n");
+		   "                 [--curvature C] [--tie 0|1]\n");
 }
 
 int main(int argc, char **argv)
@@ -109,6 +109,8 @@ int main(int argc, char **argv)
 			cfg.dim = strtoul(v, NULL, 10);
 		} else if (!strcmp(a, "--buckets")) {
 			cfg.buckets = strtoul(v, NULL, 10);
+		} else if (!strcmp(a, "--tie")) {
+			cfg.tie_embeddings = atoi(v);
 		} else if (!strcmp(a, "--curvature")) {
 			cfg.curvature = strtof(v, NULL);
 		} else {
@@ -140,10 +142,11 @@ int main(int argc, char **argv)
 		return 1;
 	fprintf(f, "geometry %s\ndim %zu\ncurvature %.9g\nbuckets %zu\n"
 		   "gamma %.9g\nhash_seed %llu\nmax_query_trigrams %zu\n"
-		   "max_title_trigrams %zu\nnegatives %zu\n",
+		   "max_title_trigrams %zu\nnegatives %zu\ntie_embeddings %d\n",
 		gname[cfg.geometry], cfg.dim, cfg.curvature, cfg.buckets,
 		cfg.gamma, (unsigned long long)cfg.hash_seed,
-		cfg.max_query_trigrams, cfg.max_title_trigrams, nneg);
+		cfg.max_query_trigrams, cfg.max_title_trigrams, nneg,
+		cfg.tie_embeddings);
 	fclose(f);
 	for (int i = 0; i < P_COUNT; i++)
 		if (write_f32(dir, m->params[i].name, m->params[i].val,

@@ -13,7 +13,10 @@ fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 for g in hyperbolic euclidean vector; do
-	echo "== $g"
+	echo "== $g (tied tables)"
 	"$dump" "$tmp/$g" --geometry "$g" --cases 200
 	"$py" "$compare" "$tmp/$g"
 done
+echo "== hyperbolic, separate title table"
+"$dump" "$tmp/untied" --geometry hyperbolic --cases 100 --tie 0
+"$py" "$compare" "$tmp/untied"

@@ -263,11 +263,13 @@ PARAM_NAMES = [
 ]
 
 
-def param_shapes(buckets, d):
+def param_shapes(buckets, d, tie=0):
+    """Shapes of the parameters; with tied tables title_point is empty and
+    title trigrams use query_centre (docs/network.md, step 2)."""
     h = d
     return {
         "query_centre": (buckets, d), "query_limit": (buckets, d),
-        "title_point": (buckets, d),
+        "title_point": (0 if tie else buckets, d),
         "inter_att_W": (d, d), "inter_att_b": (d,), "inter_att_u": (d,),
         "query_att_W": (d, d), "query_att_b": (d,), "query_att_u": (d,),
         "title_att_W": (d, d), "title_att_b": (d,), "title_att_u": (d,),
@@ -288,7 +290,7 @@ def read_config(path):
             cfg[key] = value.strip()
     out = dict(cfg)
     for k in ("dim", "buckets", "max_query_trigrams", "max_title_trigrams",
-              "negatives", "hash_seed"):
+              "negatives", "hash_seed", "tie_embeddings"):
         if k in cfg:
             out[k] = int(cfg[k])
     for k in ("curvature", "gamma"):
@@ -296,6 +298,7 @@ def read_config(path):
             out[k] = float(cfg[k])
     out.setdefault("max_query_trigrams", 28)
     out.setdefault("max_title_trigrams", 100)
+    out.setdefault("tie_embeddings", 0)
     out["hash_seed"] = out["hash_seed"] & MASK64
     return out
 
@@ -324,7 +327,7 @@ class Model:
 
 def load(dump_dir, requires_grad=True):
     cfg = read_config(os.path.join(dump_dir, "config.txt"))
-    shapes = param_shapes(cfg["buckets"], cfg["dim"])
+    shapes = param_shapes(cfg["buckets"], cfg["dim"], cfg["tie_embeddings"])
     params = {}
     for name in PARAM_NAMES:
         a = read_f32(os.path.join(dump_dir, name + ".f32"), shapes[name])
@@ -382,7 +385,8 @@ def encode_title(model, t_ids):
     """Steps 2 and 5: title trigram points P (T,d) and the product point v."""
     p, sp, c = model.params, model.space, model.space.c
     idx = torch.tensor(t_ids, dtype=torch.long)
-    P = sp.exp0(p["title_point"][idx], c)
+    table = p["query_centre"] if model.config["tie_embeddings"] else p["title_point"]
+    P = sp.exp0(table[idx], c)
     rho = torch.softmax(att_score(sp.log0(P, c), p, "title_att"), 0)
     v = sp.mean(rho, P, c)
     return P, v

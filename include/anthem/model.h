@@ -27,6 +27,11 @@ typedef struct anthem_model_config {
 	uint64_t hash_seed;        /* trigram hash seed */
 	size_t max_query_trigrams; /* default 28, 1 to 64 */
 	size_t max_title_trigrams; /* default 100, 1 to 1024 */
+	/* 1 (default): title trigrams are points of the same table as the
+	 * query trigrams' centres, so a query and a title that share
+	 * trigrams start out close and a query never seen in training still
+	 * lands near the titles that spell it; 0: a table of their own. */
+	int tie_embeddings;
 } anthem_model_config;
 
 ANTHEM_API void anthem_model_config_init(anthem_model_config *cfg);

@@ -219,15 +219,45 @@ static void gemm(int ta, int tb, size_t m, size_t n, size_t k,
 			  tb ? (inc_t)k : (inc_t)n, 1, &beta, C, (inc_t)n, 1);
 		return;
 	}
-	for (size_t i = 0; i < m; i++)
-		for (size_t j = 0; j < n; j++) {
-			float acc = 0.0f;
-			for (size_t p = 0; p < k; p++) {
-				float a = ta ? A[p * m + i] : A[i * k + p];
-				float b = tb ? B[j * k + p] : B[p * n + j];
-				acc += a * b;
+	if (!ta && tb) { /* rows of A against rows of B: contiguous dots */
+		for (size_t i = 0; i < m; i++)
+			for (size_t j = 0; j < n; j++) {
+				const float *a = A + i * k, *b = B + j * k;
+				/* eight independent sums, so that the compiler can
+				 * vectorise without reassociating one */
+				float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+				size_t p = 0;
+				for (; p + 8 <= k; p += 8)
+					for (size_t q = 0; q < 8; q++)
+						acc[q] += a[p + q] * b[p + q];
+				float sum = 0.0f;
+				for (; p < k; p++)
+					sum += a[p] * b[p];
+				sum += ((acc[0] + acc[4]) + (acc[1] + acc[5])) +
+				       ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+				C[i * n + j] = beta == 0.0f ? sum : beta * C[i * n + j] + sum;
 			}
-			C[i * n + j] = beta * C[i * n + j] + acc;
+		return;
+	}
+	/* otherwise accumulate scaled rows of B into rows of C, so that the
+	 * inner loop runs along contiguous memory and vectorises */
+	if (beta == 0.0f)
+		memset(C, 0, m * n * sizeof *C); /* as BLIS: C is not read */
+	else
+		for (size_t i = 0; i < m * n; i++)
+			C[i] *= beta;
+	for (size_t i = 0; i < m; i++)
+		for (size_t p = 0; p < k; p++) {
+			float a = ta ? A[p * m + i] : A[i * k + p];
+			float *c = C + i * n;
+			if (!tb) {
+				const float *b = B + p * n;
+				for (size_t j = 0; j < n; j++)
+					c[j] += a * b[j];
+			} else {
+				for (size_t j = 0; j < n; j++)
+					c[j] += a * B[j * k + p];
+			}
 		}
 }
 

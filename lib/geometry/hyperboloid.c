@@ -114,7 +114,7 @@ int anthem_hyperboloid_create(anthem_hyperboloid **out,
 	if ((rc = check_in_ball(&s, fn, "centre", centre, dim)) ||
 	    (rc = check_in_ball(&s, fn, "limit", limit, dim)))
 		return rc;
-	anthem_hyperboloid *h;
+	anthem_hyperboloid *h = NULL;
 	if ((rc = alloc_h(&h, &s, geometry, dim, 1, 1, fn)))
 		return rc;
 	h->branch_off[0] = 0;
@@ -230,7 +230,7 @@ int anthem_hyperboloid_intersect(anthem_hyperboloid **out,
 			if (nt > MAX_TERMS)
 				break;
 		}
-	anthem_hyperboloid *h;
+	anthem_hyperboloid *h = NULL;
 	if ((rc = alloc_h(&h, &a->space, a->geometry, a->dim, nb, nt, fn)))
 		return rc;
 	size_t dim = a->dim, br = 0, t = 0;
@@ -271,7 +271,7 @@ int anthem_hyperboloid_union(anthem_hyperboloid **out,
 	int rc = check_pair(a, b, fn);
 	if (rc)
 		return rc;
-	anthem_hyperboloid *h;
+	anthem_hyperboloid *h = NULL;
 	if ((rc = alloc_h(&h, &a->space, a->geometry, a->dim,
 			  a->nbranches + b->nbranches, a->nterms + b->nterms,
 			  fn)))

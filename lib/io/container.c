@@ -68,7 +68,7 @@ static void hash_init(hasher *s)
 static void hash_feed(hasher *s, const unsigned char *p, size_t len)
 {
 	s->total += len;
-	while (len > 0 && s->n > 0) {
+	while (len > 0 && s->n > 0 && s->n < 8) { /* finish a partial word */
 		s->buf[s->n++] = *p++;
 		len--;
 		if (s->n == 8) {
@@ -78,7 +78,7 @@ static void hash_feed(hasher *s, const unsigned char *p, size_t len)
 	}
 	for (; len >= 8; p += 8, len -= 8)
 		s->h = (s->h ^ rd64(p)) * CK_PRIME;
-	for (; len > 0; len--)
+	for (; len > 0 && s->n < 8; len--)
 		s->buf[s->n++] = *p++;
 }
 

@@ -30,6 +30,7 @@ size_t ath_model_kvs(const anthem_model *m, ath_kv *kv)
 	U64("anthem.hash_seed", c->hash_seed);
 	U64("anthem.max_query_trigrams", c->max_query_trigrams);
 	U64("anthem.max_title_trigrams", c->max_title_trigrams);
+	U64("anthem.tie_embeddings", (uint64_t)c->tie_embeddings);
 	U64("anthem.data_fingerprint", m->data_fingerprint);
 	STR("anthem.library_version", ANTHEM_VERSION_STRING);
 #undef U64
@@ -107,6 +108,9 @@ int ath_model_config_from(const ath_container *f, anthem_model_config *cfg,
 	if ((rc = need_kv(f, "anthem.hash_seed", ATH_KV_U64, &kv, what, fn)))
 		return rc;
 	c.hash_seed = kv->u;
+	if ((rc = need_kv(f, "anthem.tie_embeddings", ATH_KV_U64, &kv, what, fn)))
+		return rc;
+	c.tie_embeddings = kv->u > 1 ? 2 : (int)kv->u; /* 2: refused below */
 	kv = ath_container_kv(f, "anthem.data_fingerprint");
 	*data_fingerprint = kv && kv->type == ATH_KV_U64 ? kv->u : 0;
 	/* the same checks as for a caller's configuration */

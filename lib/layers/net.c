@@ -38,8 +38,10 @@ void ath_param_shape(const anthem_model_config *cfg, int i, size_t *rows,
 	switch (i) {
 	case P_QUERY_CENTRE:
 	case P_QUERY_LIMIT:
-	case P_TITLE_POINT:
 		*rows = cfg->buckets;
+		break;
+	case P_TITLE_POINT: /* empty when titles share the query table */
+		*rows = cfg->tie_embeddings ? 0 : cfg->buckets;
 		break;
 	case P_INTER_ATT_W: case P_QUERY_ATT_W: case P_TITLE_ATT_W:
 	case P_CROSS_W: case P_INTER_PRE_W: case P_INTER_POST_W:
@@ -181,9 +183,9 @@ void ath_net_title(ag_tape *t, const anthem_model_config *cfg,
 		   ag_param *params, const uint32_t *ids, size_t T,
 		   ath_title *ti)
 {
-	(void)cfg;
+	int table = cfg->tie_embeddings ? P_QUERY_CENTRE : P_TITLE_POINT;
 	ti->T = T;
-	ti->P = ag_unary(t, AG_EXP0, ag_gather(t, &params[P_TITLE_POINT], ids, T));
+	ti->P = ag_unary(t, AG_EXP0, ag_gather(t, &params[table], ids, T));
 	ti->logP = ag_unary(t, AG_LOG0, ti->P);
 	ag_node *rho = ag_softmax(t, attention(t, params, P_TITLE_ATT_W, ti->logP));
 	ti->v = ag_gyromean(t, rho, ti->P);

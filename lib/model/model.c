@@ -30,6 +30,7 @@ void anthem_model_config_init(anthem_model_config *cfg)
 	cfg->hash_seed = 0x616e7468656d3031ULL; /* "anthem01" */
 	cfg->max_query_trigrams = 28;
 	cfg->max_title_trigrams = 100;
+	cfg->tie_embeddings = 1;
 }
 
 int ath_config_check(const anthem_model_config *in, anthem_model_config *out,
@@ -78,6 +79,9 @@ int ath_config_check(const anthem_model_config *in, anthem_model_config *out,
 		return ath_error(ANTHEM_ERANGE,
 				 "%s: max_title_trigrams is %zu, must be 1 to %d",
 				 fn, c->max_title_trigrams, MAX_TITLE_TRIGRAMS);
+	if (c->tie_embeddings != 0 && c->tie_embeddings != 1)
+		return ath_error(ANTHEM_EINVAL, "%s: tie_embeddings is %d, must "
+				 "be 0 or 1", fn, c->tie_embeddings);
 	/* 3 tables of buckets x dim floats must be addressable */
 	size_t cells;
 	if (ath_mul_overflow(c->buckets, c->dim, &cells) ||
