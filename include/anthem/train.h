@@ -29,6 +29,8 @@ typedef int (*anthem_progress_fn)(const anthem_train_progress *p, void *user);
 typedef struct anthem_train_options {
 	size_t struct_size;     /* set by anthem_train_options_init */
 	size_t epochs;          /* default 10 */
+	size_t epoch_examples;  /* examples per epoch, a fresh sample each
+				   epoch; 0 (default): all of them */
 	size_t batch;           /* examples per Adam step, default 32 */
 	size_t negatives;       /* uniform negatives per example, default 4 */
 	size_t hard_negatives;  /* negatives mined with the current model,

@@ -312,6 +312,8 @@ int anthem_trainer_create(anthem_trainer **out, const anthem_model_config *cfg,
 			  const anthem_train_options *o)
 {
 	static const char fn[] = "anthem_trainer_create";
+	ATH_CHECK_ARG(out, fn, "out");
+	*out = NULL;
 	anthem_trainer *t;
 	int rc = trainer_new(&t, c, j, o, fn);
 	if (rc)
@@ -543,6 +545,8 @@ static int run_epoch(anthem_trainer *t, const char *fn)
 {
 	uint64_t epoch = t->epoch + 1;
 	size_t n = t->ntrain, B = t->opt.batch;
+	size_t take = t->opt.epoch_examples && t->opt.epoch_examples < n
+			      ? t->opt.epoch_examples : n;
 	size_t *order = malloc(n * sizeof *order);
 	if (!order)
 		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
@@ -562,12 +566,12 @@ static int run_epoch(anthem_trainer *t, const char *fn)
 	}
 	double lr_epoch = t->opt.lr * pow(t->opt.lr_decay, (double)t->epoch);
 	anthem_train_progress p = {.epoch = epoch, .epochs = t->opt.epochs,
-				   .steps = (n + B - 1) / B, .valid_loss = NAN};
+				   .steps = (take + B - 1) / B, .valid_loss = NAN};
 	double loss = 0.0, t0 = now(), last = t0;
 	size_t seen = 0;
 	int rc = ANTHEM_OK;
-	for (size_t begin = 0; begin < n && !rc; begin += B) {
-		batch_ctx b = {t, order, begin, begin + B < n ? begin + B : n,
+	for (size_t begin = 0; begin < take && !rc; begin += B) {
+		batch_ctx b = {t, order, begin, begin + B < take ? begin + B : take,
 			       epoch, mine};
 		for (size_t k = 0; k < t->nthreads; k++)
 			t->w[k].loss = 0.0, t->w[k].count = 0;
@@ -705,6 +709,8 @@ int anthem_trainer_resume(anthem_trainer **out, const char *path,
 			  const anthem_train_options *o)
 {
 	static const char fn[] = "anthem_trainer_resume";
+	ATH_CHECK_ARG(out, fn, "out");
+	*out = NULL;
 	ATH_CHECK_ARG(path, fn, "checkpoint");
 	anthem_trainer *t;
 	int rc = trainer_new(&t, c, j, o, fn);

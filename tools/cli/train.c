@@ -44,7 +44,8 @@ int cmd_train(int argc, char **argv)
 		   *threads = NULL, *lr = NULL, *batch = NULL, *negatives = NULL,
 		   *hard = NULL, *curvature = NULL, *buckets = NULL,
 		   *checkpoint = NULL, *resume = NULL, *lenient = NULL,
-		   *valid = NULL, *patience = NULL, *gamma = NULL;
+		   *valid = NULL, *patience = NULL, *gamma = NULL,
+		   *per_epoch = NULL;
 	const opt opts[] = {
 		{"catalog", "FILE", "products: product_id<TAB>title", &catalog},
 		{"judgments", "FILE", "query<TAB>product_id<TAB>grade (0-3)", &judgments},
@@ -55,6 +56,7 @@ int cmd_train(int argc, char **argv)
 		{"buckets", "B", "trigram hash buckets (262144)", &buckets},
 		{"gamma", "G", "inside weight of the distance (0.5)", &gamma},
 		{"epochs", "N", "epochs at most (10)", &epochs},
+		{"epoch-examples", "N", "examples per epoch, sampled afresh (all)", &per_epoch},
 		{"batch", "N", "examples per step (32)", &batch},
 		{"lr", "X", "Adam learning rate (0.01)", &lr},
 		{"negatives", "N", "uniform negatives per example (4)", &negatives},
@@ -89,6 +91,7 @@ int cmd_train(int argc, char **argv)
 	    (curvature && cli_float(cmd, "curvature", curvature, &cfg.curvature)) ||
 	    (gamma && cli_float(cmd, "gamma", gamma, &cfg.gamma)) ||
 	    (epochs && cli_size(cmd, "epochs", epochs, &o.epochs)) ||
+	    (per_epoch && cli_size(cmd, "epoch-examples", per_epoch, &o.epoch_examples)) ||
 	    (batch && cli_size(cmd, "batch", batch, &o.batch)) ||
 	    (lr && cli_float(cmd, "lr", lr, &o.lr)) ||
 	    (negatives && cli_size(cmd, "negatives", negatives, &o.negatives)) ||

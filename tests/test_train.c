@@ -1,0 +1,517 @@
+/* Metrics against hand-computed cases, the data readers' refusals, model
+ * files, and the trainer (learning, determinism, resume). */
+#include "eval/eval.h"
+
+#include <anthem/anthem.h>
+
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef FIXTURE_DIR
+#error "FIXTURE_DIR must point at tests/data/wordnet-fixture"
+#endif
+#define FIXTURE(f) FIXTURE_DIR "/" f
+
+static char tmpdir[256];
+
+static const char *tmp_path(const char *name)
+{
+	static char buf[4][512];
+	static int k;
+	k = (k + 1) % 4;
+	snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
+	return buf[k];
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "wb");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void setup(void)
+{
+	snprintf(tmpdir, sizeof tmpdir, "/tmp/anthem-test-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static void teardown(void)
+{
+	char cmd[600];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* ---- metrics by hand ------------------------------------------------------------
+ * Judged: product 1 grade 3, 2 grade 2, 5 grade 1, 7 grade 0; ranking
+ * 2, 7, 1, 9, 5.  Gains 2^g - 1: 3, 0, 7, 0, 1 at ranks 1..5.
+ *   DCG@3 = 3/1 + 0/log2 3 + 7/2 = 6.5;  IDCG@3 = 7 + 3/log2 3 + 1/2
+ *   DCG@5 = 6.5 + 1/log2 6;  IDCG@5 = IDCG@10 = IDCG@3 (3 relevant)
+ *   AP = (1/1 + 2/3 + 3/5) / 3;  RR = 1 */
+#define IDCG3 (7.0 + 3.0 / log2(3.0) + 0.5)
+#define Q1_NDCG3 (6.5 / IDCG3)
+#define Q1_NDCG5 ((6.5 + 1.0 / log2(6.0)) / IDCG3)
+#define Q1_AP ((1.0 + 2.0 / 3.0 + 3.0 / 5.0) / 3.0)
+
+START_TEST(metrics_by_hand)
+{
+	const size_t prod[4] = {1, 2, 5, 7};
+	const int grade[4] = {3, 2, 1, 0};
+	const size_t ranked[5] = {2, 7, 1, 9, 5};
+	double m[ATH_NMETRICS];
+	ck_assert_int_eq(ath_query_metrics(ranked, 5, prod, grade, 4, m), 1);
+	ck_assert_double_eq_tol(m[0], Q1_NDCG3, 1e-12);
+	ck_assert_double_eq_tol(m[1], Q1_NDCG5, 1e-12);
+	ck_assert_double_eq_tol(m[2], Q1_NDCG5, 1e-12);
+	ck_assert_double_eq_tol(m[3], Q1_AP, 1e-12);
+	ck_assert_double_eq_tol(m[4], 1.0, 1e-12);
+	/* first relevant at rank 2: RR 1/2 */
+	const size_t ranked2[2] = {7, 5};
+	ck_assert_int_eq(ath_query_metrics(ranked2, 2, prod, grade, 4, m), 1);
+	ck_assert_double_eq_tol(m[4], 0.5, 1e-12);
+	ck_assert_double_eq_tol(m[3], (1.0 / 2.0) / 3.0, 1e-12);
+	/* only irrelevant judgements: skipped */
+	const int zero[1] = {0};
+	ck_assert_int_eq(ath_query_metrics(ranked, 5, prod, zero, 1, m), 0);
+}
+END_TEST
+
+/* AP and RR look at the list cut at 1000: a relevant product at rank 1001
+ * counts for nothing. */
+START_TEST(metrics_cut_at_1000)
+{
+	size_t *ranked = malloc(1001 * sizeof *ranked);
+	for (size_t i = 0; i < 1001; i++)
+		ranked[i] = i + 10;
+	const size_t prod[1] = {1010}; /* at rank 1001 */
+	const int grade[1] = {1};
+	double m[ATH_NMETRICS];
+	ck_assert_int_eq(ath_query_metrics(ranked, 1001, prod, grade, 1, m), 1);
+	ck_assert_double_eq(m[3], 0.0);
+	ck_assert_double_eq(m[4], 0.0);
+	const size_t prod2[1] = {1009}; /* rank 1000 */
+	ck_assert_int_eq(ath_query_metrics(ranked, 1001, prod2, grade, 1, m), 1);
+	ck_assert_double_eq_tol(m[4], 1.0 / 1000.0, 1e-15);
+	free(ranked);
+}
+END_TEST
+
+START_TEST(ranking_file_means)
+{
+	write_file(tmp_path("c.tsv"), "# products\np1\tone\np2\ttwo\np5\tfive\n"
+				      "p7\tseven\np9\tnine\np4\tfour\n");
+	write_file(tmp_path("j.tsv"), "q1\tp1\t3\nq1\tp2\t2\nq1\tp5\t1\n"
+				      "q1\tp7\t0\nq2\tp1\t0\nq3\tp4\t2\n");
+	/* q1 ranked as above; q3's only relevant product is not ranked;
+	 * q2 has no relevant product: skipped */
+	write_file(tmp_path("r.tsv"), "# query\tproduct\trank\tscore\n"
+				      "q1\tp5\t5\t0.1\nq1\tp2\t1\t0.9\nq1\tp7\t2\t0.8\n"
+				      "q1\tp1\t3\t0.7\nq1\tp9\t4\t0.2\n"
+				      "q3\tp1\t1\t1\nunjudged\tp1\t1\t1\n");
+	anthem_catalog *c;
+	anthem_judgments *j;
+	ck_assert_int_eq(anthem_catalog_load(&c, tmp_path("c.tsv"), 0), 0);
+	ck_assert_int_eq(anthem_judgments_load(&j, tmp_path("j.tsv"), c, 0), 0);
+	anthem_metrics m;
+	anthem_metrics_init(&m);
+	ck_assert_int_eq(anthem_evaluate_ranking(tmp_path("r.tsv"), c, j, &m), 0);
+	ck_assert_uint_eq(m.queries, 2);
+	ck_assert_uint_eq(m.skipped, 1);
+	ck_assert_double_eq_tol(m.ndcg3, Q1_NDCG3 / 2, 1e-12);
+	ck_assert_double_eq_tol(m.ndcg10, Q1_NDCG5 / 2, 1e-12);
+	ck_assert_double_eq_tol(m.map, Q1_AP / 2, 1e-12);
+	ck_assert_double_eq_tol(m.mrr, 0.5, 1e-12);
+	/* a ranking naming an unknown product is refused with its line */
+	write_file(tmp_path("bad.tsv"), "q1\tp1\t1\nq1\tnope\t2\n");
+	ck_assert_int_eq(anthem_evaluate_ranking(tmp_path("bad.tsv"), c, j, &m),
+			 ANTHEM_EFORMAT);
+	ck_assert_ptr_nonnull(strstr(anthem_last_error(), "bad.tsv:2:"));
+	anthem_judgments_free(j);
+	anthem_catalog_free(c);
+}
+END_TEST
+
+/* ---- data files ----------------------------------------------------------------- */
+
+static void expect_catalog_error(const char *text, const char *where)
+{
+	anthem_catalog *c = (anthem_catalog *)&c;
+	write_file(tmp_path("bad.tsv"), text);
+	ck_assert_int_eq(anthem_catalog_load(&c, tmp_path("bad.tsv"), 0),
+			 ANTHEM_EFORMAT);
+	ck_assert_ptr_null(c);
+	ck_assert_msg(strstr(anthem_last_error(), where), "'%s' lacks '%s'",
+		      anthem_last_error(), where);
+}
+
+START_TEST(catalog_refusals)
+{
+	expect_catalog_error("a\tA\nb B\n", "bad.tsv:2: expected 2 fields");
+	expect_catalog_error("a\tA\n\tB\n", "bad.tsv:2: empty product_id");
+	expect_catalog_error("a\tA\n# c\na\tB\n", "bad.tsv:3: duplicate product_id a");
+	expect_catalog_error("a\tA\nb\tB\xff\n", "bad.tsv:2: invalid UTF-8");
+	expect_catalog_error("a\tA\tx\n", "bad.tsv:1: expected 2 fields");
+	anthem_catalog *c;
+	ck_assert_int_eq(anthem_catalog_load(&c, tmp_path("none.tsv"), 0),
+			 ANTHEM_ENOTFOUND);
+	/* CRLF, a blank line, comments and no final newline are fine */
+	write_file(tmp_path("ok.tsv"), "# x\r\na\tA A\r\n\r\nb\tB\xc3\xa9");
+	ck_assert_int_eq(anthem_catalog_load(&c, tmp_path("ok.tsv"), 0), 0);
+	ck_assert_uint_eq(anthem_catalog_count(c), 2);
+	ck_assert_str_eq(anthem_catalog_title(c, 0), "A A");
+	ck_assert_str_eq(anthem_catalog_id(c, 1), "b");
+	size_t i;
+	ck_assert_int_eq(anthem_catalog_find(c, "b", &i), 0);
+	ck_assert_uint_eq(i, 1);
+	ck_assert_int_eq(anthem_catalog_find(c, "zz", &i), ANTHEM_ENOTFOUND);
+	anthem_catalog_free(c);
+	/* lenient: bad lines skipped and counted */
+	write_file(tmp_path("mixed.tsv"), "a\tA\nbroken\nb\tB\na\tdup\n");
+	ck_assert_int_eq(anthem_catalog_load(&c, tmp_path("mixed.tsv"),
+					     ANTHEM_READ_LENIENT), 0);
+	ck_assert_uint_eq(anthem_catalog_count(c), 2);
+	ck_assert_uint_eq(anthem_catalog_skipped(c), 2);
+	anthem_catalog_free(c);
+}
+END_TEST
+
+START_TEST(judgment_refusals)
+{
+	anthem_catalog *c;
+	anthem_judgments *j;
+	write_file(tmp_path("c.tsv"), "a\tA\nb\tB\n");
+	ck_assert_int_eq(anthem_catalog_load(&c, tmp_path("c.tsv"), 0), 0);
+	const char *bad[][2] = {
+		{"q\ta\t1\nq\tzz\t1\n", "j.tsv:2: product_id is not in the catalogue"},
+		{"q\ta\t4\n", "j.tsv:1: grade must be an integer from 0 to 3"},
+		{"q\ta\tx\n", "j.tsv:1: grade must"},
+		{"q\ta\t1.5\n", "j.tsv:1: grade must"},
+		{"q\ta\n", "j.tsv:1: expected 3 fields"},
+		{"\ta\t1\n", "j.tsv:1: empty query"},
+	};
+	for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+		write_file(tmp_path("j.tsv"), bad[k][0]);
+		ck_assert_int_eq(anthem_judgments_load(&j, tmp_path("j.tsv"), c, 0),
+				 ANTHEM_EFORMAT);
+		ck_assert_msg(strstr(anthem_last_error(), bad[k][1]), "'%s'",
+			      anthem_last_error());
+	}
+	/* repeated pairs keep the last grade; queries in first-seen order */
+	write_file(tmp_path("j.tsv"), "q2\tb\t1\nq1\ta\t3\nq2\tb\t2\nq2\ta\t0\n");
+	ck_assert_int_eq(anthem_judgments_load(&j, tmp_path("j.tsv"), c, 0), 0);
+	ck_assert_uint_eq(anthem_judgments_query_count(j), 2);
+	ck_assert_str_eq(anthem_judgments_query(j, 0), "q2");
+	const size_t *p;
+	const int *g;
+	size_t n;
+	ck_assert_int_eq(anthem_judgments_get(j, 0, &p, &g, &n), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_uint_eq(p[0], 0); /* a */
+	ck_assert_int_eq(g[0], 0);
+	ck_assert_uint_eq(p[1], 1); /* b, last grade 2 */
+	ck_assert_int_eq(g[1], 2);
+	anthem_judgments_free(j);
+	anthem_catalog_free(c);
+}
+END_TEST
+
+/* ---- model files ---------------------------------------------------------------- */
+
+static anthem_model *small_model(void)
+{
+	anthem_model_config cfg;
+	anthem_model_config_init(&cfg);
+	cfg.dim = 8;
+	cfg.buckets = 1024;
+	anthem_model *m;
+	ck_assert_int_eq(anthem_model_create(&m, &cfg), 0);
+	return m;
+}
+
+static long file_size(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	ck_assert_ptr_nonnull(f);
+	fseek(f, 0, SEEK_END);
+	long n = ftell(f);
+	fclose(f);
+	return n;
+}
+
+static void patch_byte(const char *path, long at, unsigned char xor_mask)
+{
+	FILE *f = fopen(path, "r+b");
+	ck_assert_ptr_nonnull(f);
+	fseek(f, at, SEEK_SET);
+	int c = fgetc(f);
+	fseek(f, at, SEEK_SET);
+	fputc(c ^ xor_mask, f);
+	fclose(f);
+}
+
+START_TEST(model_file_round_trip)
+{
+	anthem_model *m = small_model(), *l;
+	const char *path = tmp_path("m.anthem");
+	ck_assert_int_eq(anthem_model_save(m, path), 0);
+	ck_assert_int_eq(anthem_model_load(&l, path), 0);
+	ck_assert_int_eq(anthem_model_is_mapped(l), 1);
+	ck_assert_uint_ne(anthem_model_fingerprint(l), 0);
+	float a, b;
+	ck_assert_int_eq(anthem_model_score(m, "wool hat", "bowler hat", &a), 0);
+	ck_assert_int_eq(anthem_model_score(l, "wool hat", "bowler hat", &b), 0);
+	ck_assert_mem_eq(&a, &b, sizeof a); /* bit-identical */
+	anthem_model_config cfg;
+	anthem_model_config_init(&cfg);
+	ck_assert_int_eq(anthem_model_read_config(path, &cfg), 0);
+	ck_assert_uint_eq(cfg.dim, 8);
+	anthem_model_free(l);
+	/* from a buffer */
+	FILE *f = fopen(path, "rb");
+	long n = file_size(path);
+	char *buf = malloc((size_t)n);
+	ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	ck_assert_int_eq(anthem_model_load_buffer(&l, buf, (size_t)n), 0);
+	free(buf);
+	ck_assert_int_eq(anthem_model_score(l, "wool hat", "bowler hat", &b), 0);
+	ck_assert_mem_eq(&a, &b, sizeof a);
+	anthem_model_free(l);
+	anthem_model_free(m);
+}
+END_TEST
+
+START_TEST(model_file_refusals)
+{
+	anthem_model *m = small_model(), *l = (anthem_model *)&l;
+	const char *good = tmp_path("good.anthem"), *bad = tmp_path("bad.anthem");
+	ck_assert_int_eq(anthem_model_save(m, good), 0);
+	long n = file_size(good);
+	char cmd[1200];
+	struct {
+		long at;
+		unsigned char mask;
+		int code;
+		const char *msg;
+	} cases[] = {
+		{0, 0x20, ANTHEM_EFORMAT, "wrong magic"},
+		{8, 0x02, ANTHEM_EVERSION, "newer than this library"},
+		{n / 2, 0x01, ANTHEM_ECHECKSUM, "checksum mismatch"},
+		{n - 1, 0x80, ANTHEM_ECHECKSUM, "checksum mismatch"},
+	};
+	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+		snprintf(cmd, sizeof cmd, "cp '%s' '%s'", good, bad);
+		ck_assert_int_eq(system(cmd), 0);
+		patch_byte(bad, cases[k].at, cases[k].mask);
+		ck_assert_int_eq(anthem_model_load(&l, bad), cases[k].code);
+		ck_assert_ptr_null(l);
+		ck_assert_msg(strstr(anthem_last_error(), cases[k].msg) &&
+				      strstr(anthem_last_error(), "bad.anthem"),
+			      "%s", anthem_last_error());
+	}
+	/* truncated */
+	snprintf(cmd, sizeof cmd, "head -c %ld '%s' > '%s'", n - 100, good, bad);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(anthem_model_load(&l, bad), ANTHEM_ETRUNCATED);
+	write_file(bad, "");
+	ck_assert_int_eq(anthem_model_load(&l, bad), ANTHEM_ETRUNCATED);
+	ck_assert_int_eq(anthem_model_load(&l, tmp_path("missing")), ANTHEM_ENOTFOUND);
+	/* a save into a directory that does not exist fails cleanly */
+	ck_assert_int_eq(anthem_model_save(m, tmp_path("no/such/dir/m.anthem")),
+			 ANTHEM_EIO);
+	anthem_model_free(m);
+}
+END_TEST
+
+/* ---- the trainer --------------------------------------------------------------- */
+
+typedef struct fixture {
+	anthem_catalog *c;
+	anthem_judgments *train, *test;
+} fixture;
+
+static void load_fixture(fixture *f)
+{
+	ck_assert_int_eq(anthem_catalog_load(&f->c, FIXTURE("catalog.tsv"), 0), 0);
+	ck_assert_int_eq(anthem_judgments_load(&f->train, FIXTURE("train.tsv"), f->c, 0), 0);
+	ck_assert_int_eq(anthem_judgments_load(&f->test, FIXTURE("test.tsv"), f->c, 0), 0);
+}
+
+static void free_fixture(fixture *f)
+{
+	anthem_judgments_free(f->train);
+	anthem_judgments_free(f->test);
+	anthem_catalog_free(f->c);
+}
+
+static void small_options(anthem_model_config *cfg, anthem_train_options *o)
+{
+	anthem_model_config_init(cfg);
+	cfg->dim = 8;
+	cfg->buckets = 4096;
+	anthem_train_options_init(o);
+	o->epochs = 3;
+	o->epoch_examples = 256;
+	o->threads = 2;
+	o->patience = 0;
+}
+
+static void train(fixture *f, const anthem_model_config *cfg,
+		  const anthem_train_options *o, const char *resume,
+		  const char *out)
+{
+	anthem_trainer *t;
+	int rc = resume ? anthem_trainer_resume(&t, resume, f->c, f->train, o)
+			: anthem_trainer_create(&t, cfg, f->c, f->train, o);
+	ck_assert_msg(rc == 0, "%s", anthem_last_error());
+	rc = anthem_trainer_run(t);
+	ck_assert_msg(rc == 0, "%s", anthem_last_error());
+	ck_assert_int_eq(anthem_model_save(anthem_trainer_model(t), out), 0);
+	anthem_trainer_free(t);
+}
+
+/* the weights of two model files are the same bytes (the files differ in
+ * nothing else either: same metadata) */
+static int same_file(const char *a, const char *b)
+{
+	char cmd[1200];
+	snprintf(cmd, sizeof cmd, "cmp -s '%s' '%s'", a, b);
+	return system(cmd) == 0;
+}
+
+START_TEST(training_learns)
+{
+	fixture f;
+	load_fixture(&f);
+	anthem_model_config cfg;
+	anthem_train_options o;
+	small_options(&cfg, &o);
+	int quick = getenv("ANTHEM_TEST_QUICK") != NULL;
+	o.epochs = quick ? 1 : 6;
+	o.epoch_examples = quick ? 64 : 0;
+	anthem_model *untrained;
+	ck_assert_int_eq(anthem_model_create(&untrained, &cfg), 0);
+	train(&f, &cfg, &o, NULL, tmp_path("t.anthem"));
+	anthem_model *trained;
+	ck_assert_int_eq(anthem_model_load(&trained, tmp_path("t.anthem")), 0);
+	anthem_metrics before, after;
+	anthem_metrics_init(&before);
+	anthem_metrics_init(&after);
+	ck_assert_int_eq(anthem_evaluate(untrained, f.c, f.test, NULL, &before), 0);
+	ck_assert_int_eq(anthem_evaluate(trained, f.c, f.test, NULL, &after), 0);
+	/* unseen test queries rank clearly better after training (not
+	 * asserted after the few steps of a quick run) */
+	ck_assert_msg(quick || (after.ndcg10 > before.ndcg10 + 0.05 &&
+				after.map > before.map),
+		      "NDCG@10 %.3f -> %.3f, MAP %.3f -> %.3f", before.ndcg10,
+		      after.ndcg10, before.map, after.map);
+	ck_assert_uint_eq(after.queries, anthem_judgments_query_count(f.test));
+	anthem_model_free(untrained);
+	anthem_model_free(trained);
+	free_fixture(&f);
+}
+END_TEST
+
+START_TEST(training_is_reproducible_and_resumable)
+{
+	fixture f;
+	load_fixture(&f);
+	anthem_model_config cfg;
+	anthem_train_options o;
+	small_options(&cfg, &o);
+	if (getenv("ANTHEM_TEST_QUICK")) {
+		o.epochs = 2;
+		o.epoch_examples = 32;
+	}
+	train(&f, &cfg, &o, NULL, tmp_path("a.anthem"));
+	train(&f, &cfg, &o, NULL, tmp_path("b.anthem"));
+	ck_assert_msg(same_file(tmp_path("a.anthem"), tmp_path("b.anthem")),
+		      "two runs with one seed differ");
+	/* interrupted after epoch 1 (its checkpoint), then resumed */
+	anthem_train_options one = o;
+	one.epochs = 1;
+	one.checkpoint = tmp_path("ck");
+	train(&f, &cfg, &one, NULL, tmp_path("partial.anthem"));
+	train(&f, &cfg, &o, tmp_path("ck"), tmp_path("resumed.anthem"));
+	ck_assert_msg(same_file(tmp_path("a.anthem"), tmp_path("resumed.anthem")),
+		      "the resumed run differs from the uninterrupted one");
+	/* another seed, another model */
+	o.seed = 2;
+	cfg.seed = 2;
+	train(&f, &cfg, &o, NULL, tmp_path("c.anthem"));
+	ck_assert(!same_file(tmp_path("a.anthem"), tmp_path("c.anthem")));
+	/* a checkpoint does not resume on other data */
+	anthem_trainer *t = (anthem_trainer *)&t;
+	ck_assert_int_eq(anthem_trainer_resume(&t, tmp_path("ck"), f.c, f.test, &o),
+			 ANTHEM_EMISMATCH);
+	ck_assert_ptr_null(t);
+	free_fixture(&f);
+}
+END_TEST
+
+static int cancel_at_first(const anthem_train_progress *p, void *user)
+{
+	(*(int *)user)++;
+	return p->epoch_done; /* stop at the end of epoch 1 */
+}
+
+START_TEST(training_can_be_canceled)
+{
+	fixture f;
+	load_fixture(&f);
+	anthem_model_config cfg;
+	anthem_train_options o;
+	small_options(&cfg, &o);
+	int calls = 0;
+	o.progress = cancel_at_first;
+	o.progress_user = &calls;
+	anthem_trainer *t;
+	ck_assert_int_eq(anthem_trainer_create(&t, &cfg, f.c, f.train, &o), 0);
+	ck_assert_int_eq(anthem_trainer_run(t), ANTHEM_ECANCELED);
+	ck_assert_uint_eq(anthem_trainer_epoch(t), 1);
+	ck_assert_int_ge(calls, 1);
+	ck_assert_ptr_nonnull(anthem_trainer_model(t));
+	anthem_trainer_free(t);
+	/* bad options are refused up front */
+	o.batch = 0;
+	ck_assert_int_eq(anthem_trainer_create(&t, &cfg, f.c, f.train, &o),
+			 ANTHEM_ERANGE);
+	free_fixture(&f);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("train");
+	TCase *t = tcase_create("metrics");
+	tcase_add_checked_fixture(t, setup, teardown);
+	tcase_add_test(t, metrics_by_hand);
+	tcase_add_test(t, metrics_cut_at_1000);
+	tcase_add_test(t, ranking_file_means);
+	suite_add_tcase(s, t);
+	t = tcase_create("files");
+	tcase_add_checked_fixture(t, setup, teardown);
+	tcase_add_test(t, catalog_refusals);
+	tcase_add_test(t, judgment_refusals);
+	tcase_add_test(t, model_file_round_trip);
+	tcase_add_test(t, model_file_refusals);
+	suite_add_tcase(s, t);
+	t = tcase_create("trainer");
+	tcase_add_checked_fixture(t, setup, teardown);
+	tcase_add_test(t, training_learns);
+	tcase_add_test(t, training_is_reproducible_and_resumable);
+	tcase_add_test(t, training_can_be_canceled);
+	tcase_set_timeout(t, 600);
+	suite_add_tcase(s, t);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
