@@ -13,5 +13,6 @@
 #include <anthem/data.h>
 #include <anthem/eval.h>
 #include <anthem/train.h>
+#include <anthem/search.h>
 
 #endif

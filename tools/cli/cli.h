@@ -49,6 +49,9 @@ void cli_json_string(const char *s);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_index(int argc, char **argv);
+int cmd_search(int argc, char **argv);
+int cmd_explain(int argc, char **argv);
 
 extern const command cli_commands[];
 extern const size_t cli_ncommands;

@@ -17,6 +17,15 @@ const command cli_commands[] = {
 	 cmd_eval},
 	{"info", "show a model file's configuration",
 	 "anthem info --model MODEL [--json]", cmd_info},
+	{"index", "embed a catalogue's products into an index file",
+	 "anthem index --model MODEL --catalog FILE --out INDEX", cmd_index},
+	{"search", "answer queries from an index (two stages)",
+	 "anthem search --model MODEL --index INDEX [--k 10] [--json] "
+	 "[--and Q]... [--or Q]... [QUERY]",
+	 cmd_search},
+	{"explain", "show which title trigrams each query trigram attends to",
+	 "anthem explain --model MODEL --query Q --title T [--svg FILE] [--json]",
+	 cmd_explain},
 };
 const size_t cli_ncommands = sizeof cli_commands / sizeof cli_commands[0];
 
