@@ -504,6 +504,10 @@ static void embed_point(size_t i, size_t tid, void *arg)
 				    t->points + i * t->model->cfg.dim);
 }
 
+/* The held-out loss over at most MAX_VALID examples (spread evenly over
+ * the held-out ones), the same every epoch so that epochs compare. */
+#define MAX_VALID 2000
+
 typedef struct valid_ctx {
 	anthem_trainer *t;
 	double *loss;
@@ -517,23 +521,26 @@ static void valid_one(size_t i, size_t tid, void *arg)
 	/* fixed negatives (epoch 0, uniform only) so that epochs compare */
 	int want = w->tape.want_grad;
 	w->tape.want_grad = 0;
-	v->loss[i] = run_example(t, w, w->params, 0, i, &t->valid[i], 0);
+	size_t n = t->nvalid < MAX_VALID ? t->nvalid : MAX_VALID;
+	size_t e = i * (t->nvalid / n); /* evenly spread */
+	v->loss[i] = run_example(t, w, w->params, 0, e, &t->valid[e], 0);
 	w->tape.want_grad = want;
 }
 
 static double validate(anthem_trainer *t)
 {
-	if (t->nvalid == 0)
+	size_t n = t->nvalid < MAX_VALID ? t->nvalid : MAX_VALID;
+	if (n == 0)
 		return NAN;
-	valid_ctx v = {t, malloc(t->nvalid * sizeof(double))};
+	valid_ctx v = {t, malloc(n * sizeof(double))};
 	if (!v.loss)
 		return NAN;
-	ath_parallel_for(t->nvalid, t->nthreads, valid_one, &v);
+	ath_parallel_for(n, t->nthreads, valid_one, &v);
 	double s = 0.0;
-	for (size_t i = 0; i < t->nvalid; i++)
+	for (size_t i = 0; i < n; i++)
 		s += v.loss[i];
 	free(v.loss);
-	return s / (double)t->nvalid;
+	return s / (double)n;
 }
 
 static int report(anthem_trainer *t, anthem_train_progress *p)

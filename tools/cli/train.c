@@ -45,7 +45,7 @@ int cmd_train(int argc, char **argv)
 		   *hard = NULL, *curvature = NULL, *buckets = NULL,
 		   *checkpoint = NULL, *resume = NULL, *lenient = NULL,
 		   *valid = NULL, *patience = NULL, *gamma = NULL,
-		   *per_epoch = NULL;
+		   *per_epoch = NULL, *maxq = NULL, *maxt = NULL;
 	const opt opts[] = {
 		{"catalog", "FILE", "products: product_id<TAB>title", &catalog},
 		{"judgments", "FILE", "query<TAB>product_id<TAB>grade (0-3)", &judgments},
@@ -55,6 +55,8 @@ int cmd_train(int argc, char **argv)
 		{"curvature", "C", "curvature of the ball (1)", &curvature},
 		{"buckets", "B", "trigram hash buckets (262144)", &buckets},
 		{"gamma", "G", "inside weight of the distance (0.5)", &gamma},
+		{"query-trigrams", "N", "trigrams kept of a query (28)", &maxq},
+		{"title-trigrams", "N", "trigrams kept of a title (100)", &maxt},
 		{"epochs", "N", "epochs at most (10)", &epochs},
 		{"epoch-examples", "N", "examples per epoch, sampled afresh (all)", &per_epoch},
 		{"batch", "N", "examples per step (32)", &batch},
@@ -90,6 +92,8 @@ int cmd_train(int argc, char **argv)
 	    (buckets && cli_size(cmd, "buckets", buckets, &cfg.buckets)) ||
 	    (curvature && cli_float(cmd, "curvature", curvature, &cfg.curvature)) ||
 	    (gamma && cli_float(cmd, "gamma", gamma, &cfg.gamma)) ||
+	    (maxq && cli_size(cmd, "query-trigrams", maxq, &cfg.max_query_trigrams)) ||
+	    (maxt && cli_size(cmd, "title-trigrams", maxt, &cfg.max_title_trigrams)) ||
 	    (epochs && cli_size(cmd, "epochs", epochs, &o.epochs)) ||
 	    (per_epoch && cli_size(cmd, "epoch-examples", per_epoch, &o.epoch_examples)) ||
 	    (batch && cli_size(cmd, "batch", batch, &o.batch)) ||
