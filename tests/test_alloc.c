@@ -70,7 +70,7 @@ static void step(ag_tape *t, anthem_model *m, ag_param *params,
 	for (int i = 0; i < P_COUNT; i++)
 		ag_param_zero_grad(&params[i]);
 	ag_node *loss = ath_net_loss(t, &m->cfg, params, qids, L, tp, T, n,
-				     NULL, NULL);
+				     10.0f, NULL, NULL);
 	ag_backward(t, loss);
 	step_failed |= t->failed;
 	ag_tape_reset(t);

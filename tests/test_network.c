@@ -213,7 +213,7 @@ START_TEST(stage1_matches_training_graph)
 		ag_tape t;
 		ag_tape_init(&t, &m->space, 0);
 		ag_node *d1, *d2;
-		ath_net_loss(&t, &m->cfg, m->params, q, L, tp, T, 3, &d1, &d2);
+		ath_net_loss(&t, &m->cfg, m->params, q, L, tp, T, 3, 1.0f, &d1, &d2);
 		ck_assert(!t.failed);
 		anthem_hyperboloid *h;
 		float v[3 * 16], d;

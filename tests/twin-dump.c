@@ -86,6 +86,7 @@ int main(int argc, char **argv)
 	cfg.buckets = 4096;
 	cfg.seed = 7;
 	size_t ncases = 200, nneg = 4;
+	float logit_scale = 2.0f; /* not 1, so that the scale is checked too */
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -142,11 +143,12 @@ int main(int argc, char **argv)
 		return 1;
 	fprintf(f, "geometry %s\ndim %zu\ncurvature %.9g\nbuckets %zu\n"
 		   "gamma %.9g\nhash_seed %llu\nmax_query_trigrams %zu\n"
-		   "max_title_trigrams %zu\nnegatives %zu\ntie_embeddings %d\n",
+		   "max_title_trigrams %zu\nnegatives %zu\ntie_embeddings %d\n"
+		   "logit_scale %.9g\n",
 		gname[cfg.geometry], cfg.dim, cfg.curvature, cfg.buckets,
 		cfg.gamma, (unsigned long long)cfg.hash_seed,
 		cfg.max_query_trigrams, cfg.max_title_trigrams, nneg,
-		cfg.tie_embeddings);
+		cfg.tie_embeddings, logit_scale);
 	fclose(f);
 	for (int i = 0; i < P_COUNT; i++)
 		if (write_f32(dir, m->params[i].name, m->params[i].val,
@@ -189,7 +191,7 @@ int main(int argc, char **argv)
 		fputc('\n', cases);
 		ag_node *d1, *d2;
 		ag_node *loss = ath_net_loss(&t, &m->cfg, params, qids, L, tp,
-					     T, n, &d1, &d2);
+					     T, n, logit_scale, &d1, &d2);
 		if (t.failed) {
 			fprintf(stderr, "twin-dump: out of memory\n");
 			return 1;

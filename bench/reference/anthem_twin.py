@@ -299,6 +299,7 @@ def read_config(path):
     out.setdefault("max_query_trigrams", 28)
     out.setdefault("max_title_trigrams", 100)
     out.setdefault("tie_embeddings", 0)
+    out["logit_scale"] = float(cfg.get("logit_scale", 1.0))
     out["hash_seed"] = out["hash_seed"] & MASK64
     return out
 
@@ -436,16 +437,18 @@ def scores_all(model, query, titles):
     return [score_ids(model, q_ids, trigrams(model, t, "t"), enc) for t in titles]
 
 
-def loss_from_scores(ds):
-    """Step 7: sum over stages of -log softmax(-d)[0] (positive first)."""
+def loss_from_scores(ds, scale=1.0):
+    """Step 7: sum over stages of -log softmax(-s d)[0] (positive first)."""
     d1 = torch.stack([x[0] for x in ds])
     d2 = torch.stack([x[1] for x in ds])
-    return -torch.log_softmax(-d1, 0)[0] - torch.log_softmax(-d2, 0)[0]
+    return (-torch.log_softmax(-scale * d1, 0)[0]
+            - torch.log_softmax(-scale * d2, 0)[0])
 
 
 def loss(model, query, titles):
     """Loss of one training example; titles[0] is the positive."""
-    return loss_from_scores(scores_all(model, query, titles))
+    return loss_from_scores(scores_all(model, query, titles),
+                            model.config["logit_scale"])
 
 
 def explanation(model, query, title):

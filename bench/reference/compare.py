@@ -162,7 +162,7 @@ def main():
                     r = float("inf")
                 if worst[key][1] is None or r > worst[key][0]:
                     worst[key] = (r, (ci, pi, cv, tv))
-        total = total + tw.loss_from_scores(ds)
+        total = total + tw.loss_from_scores(ds, cfg["logit_scale"])
     for key in ("d1", "d2"):
         r, where = worst[key]
         rows.append(("scores %s" % key, "max rel diff", r, args.score_tol,

@@ -80,19 +80,20 @@ void ath_net_stage2(ag_tape *t, const anthem_model_config *cfg,
 		    ag_param *params, const ath_query *q, const ath_title *ti,
 		    ath_stage2 *out);
 
-/* Loss of one example (docs/network.md, step 7): titles[0] is the positive.
- * d1, d2 (when not NULL) receive the [n x 1] distance nodes. */
+/* Loss of one example (docs/network.md, step 7): titles[0] is the positive,
+ * logits are -scale * distance.  d1, d2 (when not NULL) receive the
+ * [n x 1] distance nodes (unscaled). */
 ag_node *ath_net_loss(ag_tape *t, const anthem_model_config *cfg,
 		      ag_param *params, const uint32_t *qids, size_t L,
 		      const uint32_t *const *tids, const size_t *T, size_t n,
-		      ag_node **d1, ag_node **d2);
+		      float scale, ag_node **d1, ag_node **d2);
 
 /* The same, for a query built already (the trainer mines hard negatives
  * with its stage-1 hyperboloid first). */
 ag_node *ath_net_loss_query(ag_tape *t, const anthem_model_config *cfg,
 			    ag_param *params, const ath_query *q,
 			    const uint32_t *const *tids, const size_t *T,
-			    size_t n, ag_node **d1, ag_node **d2);
+			    size_t n, float scale, ag_node **d1, ag_node **d2);
 
 geo_space ath_space(const anthem_model_config *cfg);
 

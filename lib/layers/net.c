@@ -206,7 +206,8 @@ void ath_net_stage2(ag_tape *t, const anthem_model_config *cfg,
 ag_node *ath_net_loss_query(ag_tape *t, const anthem_model_config *cfg,
 			    ag_param *params, const ath_query *q,
 			    const uint32_t *const *tids, const size_t *T,
-			    size_t n, ag_node **d1_out, ag_node **d2_out)
+			    size_t n, float scale, ag_node **d1_out,
+			    ag_node **d2_out)
 {
 	ag_node *V = NULL, *D2 = NULL;
 	for (size_t k = 0; k < n; k++) {
@@ -223,16 +224,20 @@ ag_node *ath_net_loss_query(ag_tape *t, const anthem_model_config *cfg,
 		*d1_out = D1;
 	if (d2_out)
 		*d2_out = D2;
+	if (scale != 1.0f) {
+		D1 = ag_scale(t, D1, scale);
+		D2 = ag_scale(t, D2, scale);
+	}
 	return ag_add(t, ag_xent(t, D1), ag_xent(t, D2));
 }
 
 ag_node *ath_net_loss(ag_tape *t, const anthem_model_config *cfg,
 		      ag_param *params, const uint32_t *qids, size_t L,
 		      const uint32_t *const *tids, const size_t *T, size_t n,
-		      ag_node **d1_out, ag_node **d2_out)
+		      float scale, ag_node **d1_out, ag_node **d2_out)
 {
 	ath_query q;
 	ath_net_query(t, cfg, params, qids, L, &q);
-	return ath_net_loss_query(t, cfg, params, &q, tids, T, n, d1_out,
-				  d2_out);
+	return ath_net_loss_query(t, cfg, params, &q, tids, T, n, scale,
+				  d1_out, d2_out);
 }

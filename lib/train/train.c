@@ -46,6 +46,7 @@ void anthem_train_options_init(anthem_train_options *o)
 	o->seed = 1;
 	o->valid_frac = 0.1f;
 	o->patience = 2;
+	o->logit_scale = 10.0f;
 }
 
 typedef struct example {
@@ -262,6 +263,9 @@ static int check_options(anthem_train_options *dst,
 	    !(isfinite(dst->lr_decay) && dst->lr_decay > 0.0f))
 		return ath_error(ANTHEM_EINVAL, "%s: lr and lr_decay must be "
 				 "finite and > 0", fn);
+	if (!(isfinite(dst->logit_scale) && dst->logit_scale > 0.0f))
+		return ath_error(ANTHEM_EINVAL, "%s: logit_scale is %g, must be "
+				 "finite and > 0", fn, dst->logit_scale);
 	if (!(dst->valid_frac >= 0.0f && dst->valid_frac < 1.0f))
 		return ath_error(ANTHEM_EINVAL, "%s: valid_frac is %g, must be in "
 				 "[0, 1)", fn, dst->valid_frac);
@@ -427,7 +431,7 @@ static double run_example(anthem_trainer *t, worker *w, ag_param *params,
 		T[k] = t->toff[p + 1] - t->toff[p];
 	}
 	ag_node *loss = ath_net_loss_query(tape, cfg, params, &q, tids, T,
-					   nn + 1, NULL, NULL);
+					   nn + 1, t->opt.logit_scale, NULL, NULL);
 	double l = tape->failed ? NAN : loss->val[0];
 	if (tape->want_grad)
 		ag_backward(tape, loss);

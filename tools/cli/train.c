@@ -45,7 +45,7 @@ int cmd_train(int argc, char **argv)
 		   *hard = NULL, *curvature = NULL, *buckets = NULL,
 		   *checkpoint = NULL, *resume = NULL, *lenient = NULL,
 		   *valid = NULL, *patience = NULL, *gamma = NULL,
-		   *per_epoch = NULL, *maxq = NULL, *maxt = NULL;
+		   *per_epoch = NULL, *maxq = NULL, *maxt = NULL, *scale = NULL;
 	const opt opts[] = {
 		{"catalog", "FILE", "products: product_id<TAB>title", &catalog},
 		{"judgments", "FILE", "query<TAB>product_id<TAB>grade (0-3)", &judgments},
@@ -61,6 +61,7 @@ int cmd_train(int argc, char **argv)
 		{"epoch-examples", "N", "examples per epoch, sampled afresh (all)", &per_epoch},
 		{"batch", "N", "examples per step (32)", &batch},
 		{"lr", "X", "Adam learning rate (0.01)", &lr},
+		{"logit-scale", "X", "the loss's logits are -X x distance (10)", &scale},
 		{"negatives", "N", "uniform negatives per example (4)", &negatives},
 		{"hard-negatives", "N", "mined negatives per example (4)", &hard},
 		{"valid-frac", "X", "share of queries held out for early stopping (0.1)", &valid},
@@ -98,6 +99,7 @@ int cmd_train(int argc, char **argv)
 	    (per_epoch && cli_size(cmd, "epoch-examples", per_epoch, &o.epoch_examples)) ||
 	    (batch && cli_size(cmd, "batch", batch, &o.batch)) ||
 	    (lr && cli_float(cmd, "lr", lr, &o.lr)) ||
+	    (scale && cli_float(cmd, "logit-scale", scale, &o.logit_scale)) ||
 	    (negatives && cli_size(cmd, "negatives", negatives, &o.negatives)) ||
 	    (hard && cli_size(cmd, "hard-negatives", hard, &o.hard_negatives)) ||
 	    (valid && cli_float(cmd, "valid-frac", valid, &o.valid_frac)) ||
