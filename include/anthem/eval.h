@@ -33,6 +33,10 @@ typedef struct anthem_eval_options {
 				0 ranks by stage 1 alone */
 	size_t threads;      /* 0: all cores */
 	size_t max_queries;  /* 0: all; else the first max_queries */
+	/* when not NULL, stage 1 scans this index (built by the model from
+	 * the same catalogue: ANTHEM_EMISMATCH otherwise) instead of
+	 * embedding the catalogue first: the search path a server runs */
+	const struct anthem_index *index;
 } anthem_eval_options;
 
 ANTHEM_API void anthem_eval_options_init(anthem_eval_options *o);

@@ -7,6 +7,8 @@
 #include "io/tsv.h"
 #include "search/rank.h"
 
+#include <anthem/search.h>
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -269,12 +271,29 @@ int anthem_evaluate(const anthem_model *m, const anthem_catalog *c,
 		if (!x.dist[t] || !x.idx[t])
 			rc = ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
 	}
-	if (!rc) {
+	if (!rc && opt.index) {
+		/* the index's points, if it is this catalogue under this model */
+		const anthem_index *ix = opt.index;
+		if (anthem_index_count(ix) != n || anthem_index_dim(ix) != d ||
+		    anthem_index_model_fingerprint(ix) != anthem_model_fingerprint(m))
+			rc = ath_error(ANTHEM_EMISMATCH, "%s: the index was not "
+				       "built by this model from this catalogue",
+				       fn);
+		for (size_t i = 0; !rc && i < n; i++)
+			if (strcmp(anthem_index_id(ix, i), c->ids[i]) != 0)
+				rc = ath_error(ANTHEM_EMISMATCH, "%s: product %zu is "
+					       "'%s' in the index, '%s' in the "
+					       "catalogue", fn, i,
+					       anthem_index_id(ix, i), c->ids[i]);
+		if (!rc)
+			memcpy(x.points, anthem_vectors_data(anthem_index_vectors(ix)),
+			       n * d * sizeof(float));
+	} else if (!rc) {
 		ath_parallel_for(n, x.threads, embed_one, &x);
-		if (!x.failed &&
-		    (rc = anthem_vectors_wrap(&x.vec, n, d, x.points)) != 0)
-			fail(&x, rc);
 	}
+	if (!rc && !x.failed &&
+	    (rc = anthem_vectors_wrap(&x.vec, n, d, x.points)) != 0)
+		fail(&x, rc);
 	if (!rc && !x.failed)
 		ath_parallel_for(x.nq, x.threads, rank_one, &x);
 	if (!rc && x.failed)

@@ -194,12 +194,13 @@ int cmd_eval(int argc, char **argv)
 	const command *cmd = &cli_commands[1];
 	const char *model = NULL, *ranking = NULL, *catalog = NULL,
 		   *judgments = NULL, *json = NULL, *k1 = NULL, *maxq = NULL,
-		   *threads = NULL;
+		   *threads = NULL, *index = NULL;
 	const opt opts[] = {
 		{"model", "MODEL", "the model to evaluate", &model},
 		{"ranking", "FILE", "or: a ranking made elsewhere (query<TAB>product_id<TAB>rank)", &ranking},
 		{"catalog", "FILE", "the products ranked", &catalog},
 		{"judgments", "FILE", "the relevance judgements", &judgments},
+		{"index", "INDEX", "scan this index (anthem index) as a search server would", &index},
 		{"k1", "N", "stage-1 candidates reranked by the full model (200; 0: stage 1 only)", &k1},
 		{"max-queries", "N", "evaluate only the first N queries", &maxq},
 		{"threads", "T", "threads (all cores)", &threads},
@@ -232,8 +233,13 @@ int cmd_eval(int argc, char **argv)
 	int rc = anthem_catalog_load(&c, catalog, 0);
 	if (!rc)
 		rc = anthem_judgments_load(&j, judgments, c, 0);
+	anthem_index *ix = NULL;
 	if (!rc && model)
 		rc = anthem_model_load(&m, model);
+	if (!rc && index) {
+		rc = model ? anthem_index_load(&ix, index, m) : ANTHEM_EINVAL;
+		o.index = ix;
+	}
 	if (!rc)
 		rc = model ? anthem_evaluate(m, c, j, &o, &met)
 			   : anthem_evaluate_ranking(ranking, c, j, &met);
@@ -241,6 +247,7 @@ int cmd_eval(int argc, char **argv)
 		print_metrics(&met, json != NULL, wall() - t0);
 	else
 		cli_fail("eval", rc);
+	anthem_index_free(ix);
 	anthem_model_free(m);
 	anthem_judgments_free(j);
 	anthem_catalog_free(c);
