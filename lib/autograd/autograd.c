@@ -87,6 +87,29 @@ void ag_tape_reset(ag_tape *t)
 	t->failed = 0;
 }
 
+ag_mark ag_tape_mark(const ag_tape *t)
+{
+	return (ag_mark){t->chunks, t->used, t->nnodes};
+}
+
+void ag_tape_rewind(ag_tape *t, ag_mark m)
+{
+	/* chunks pushed since the mark go (the step's size stays recorded
+	 * in their step_used for ag_tape_reset's sizing) */
+	while (t->chunks && t->chunks != m.chunk) {
+		ag_chunk *n = t->chunks->next;
+		size_t total = t->chunks->step_used + t->used;
+		if (total > t->high)
+			t->high = total;
+		free(t->chunks);
+		t->chunks = n;
+		t->used = n ? n->size : 0;
+	}
+	t->used = m.used;
+	t->nnodes = m.nnodes;
+	t->failed = 0;
+}
+
 void ag_tape_free(ag_tape *t)
 {
 	free_chunks(t);

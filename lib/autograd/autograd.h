@@ -121,6 +121,17 @@ ag_node *ag_boxdist(ag_tape *t, ag_node *c, ag_node *l, ag_node *v,
 		    float gamma);
 ag_node *ag_xent(ag_tape *t, ag_node *d);
 
+/* A point of the tape to come back to: everything recorded after it is
+ * forgotten by ag_tape_rewind (the reranker builds a query once and many
+ * titles against it). */
+typedef struct ag_mark {
+	ag_chunk *chunk;
+	size_t used, nnodes;
+} ag_mark;
+
+ag_mark ag_tape_mark(const ag_tape *t);
+void ag_tape_rewind(ag_tape *t, ag_mark m);
+
 /* Seed d(out)/d(out) = 1 for the scalar `out` and run every backward rule
  * in reverse order, accumulating into the parameters' gradients. */
 void ag_backward(ag_tape *t, ag_node *out);
