@@ -279,10 +279,9 @@ static int write_svg(const char *path, const anthem_explanation *e,
 		perror(path);
 		return -1;
 	}
-	float mx = 0.0f;
-	for (size_t i = 0; i < R * C; i++)
-		mx = w[i] > mx ? w[i] : mx;
-	int W = left + (int)C * cell + 20, H = top + (int)R * cell + 50;
+	int W = left + (int)C * cell + 20, H = top + (int)R * cell + 64;
+	if (W < 560)
+		W = 560;
 	fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
 		   "height=\"%d\" font-family=\"monospace\" font-size=\"11\">\n"
 		   "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
@@ -290,12 +289,15 @@ static int write_svg(const char *path, const anthem_explanation *e,
 	fprintf(f, "<text x=\"%d\" y=\"14\" font-size=\"12\">query: ", left);
 	label(f, query, 1);
 	fprintf(f, "</text>\n<text x=\"%d\" y=\"%d\" font-size=\"12\">title: ",
-		left, H - 28);
+		left, H - 42);
 	label(f, title, 1);
 	fprintf(f, "</text>\n<text x=\"%d\" y=\"%d\" font-size=\"10\" "
 		   "fill=\"#555\">attention of each query trigram (row) over the "
-		   "title trigrams; darker = more; distance %.4f</text>\n",
-		left, H - 12, anthem_explanation_distance(e));
+		   "title trigrams (columns; \xc2\xb7 is a space)</text>\n"
+		   "<text x=\"%d\" y=\"%d\" font-size=\"10\" fill=\"#555\">each "
+		   "row shaded from its smallest (white) to its largest weight "
+		   "(blue); distance %.4f</text>\n",
+		left, H - 24, left, H - 10, anthem_explanation_distance(e));
 	for (size_t c = 0; c < C; c++) {
 		int x = left + (int)c * cell + cell / 2 + 4, y = top - 6;
 		fprintf(f, "<text transform=\"translate(%d,%d) rotate(-60)\">", x, y);
@@ -308,8 +310,15 @@ static int write_svg(const char *path, const anthem_explanation *e,
 			y + cell - 5);
 		label(f, anthem_explanation_row_label(e, r), 1);
 		fprintf(f, "</text>\n");
+		/* a row is a distribution: shade it from its own min to max so
+		 * that its preferences show even when they are mild */
+		float lo = w[r * C], hi = w[r * C];
+		for (size_t c = 1; c < C; c++) {
+			lo = w[r * C + c] < lo ? w[r * C + c] : lo;
+			hi = w[r * C + c] > hi ? w[r * C + c] : hi;
+		}
 		for (size_t c = 0; c < C; c++) {
-			double v = mx > 0 ? w[r * C + c] / mx : 0.0;
+			double v = hi > lo ? (w[r * C + c] - lo) / (hi - lo) : 0.0;
 			int shade = (int)(255 - 215 * v);
 			fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" "
 				   "fill=\"rgb(%d,%d,255)\"><title>%.4f</title></rect>\n",
