@@ -154,6 +154,47 @@ START_TEST(two_stages_agree_with_the_parts)
 }
 END_TEST
 
+/* The scan's tight loop gives the general distance, in every geometry. */
+START_TEST(scan_equals_general_distance)
+{
+	const anthem_geometry g[3] = {ANTHEM_GEOMETRY_HYPERBOLIC,
+				      ANTHEM_GEOMETRY_EUCLIDEAN,
+				      ANTHEM_GEOMETRY_VECTOR};
+	for (int k = 0; k < 3; k++) {
+		anthem_model_config cfg;
+		anthem_model_config_init(&cfg);
+		cfg.dim = 8;
+		cfg.buckets = 4096;
+		cfg.geometry = g[k];
+		anthem_model *m;
+		anthem_index *ix;
+		ck_assert_int_eq(anthem_model_create(&m, &cfg), 0);
+		ck_assert_int_eq(anthem_index_build(&ix, m, catalog, 1), 0);
+		anthem_hyperboloid *h;
+		ck_assert_int_eq(anthem_model_embed_query(m, "wool winter hat", &h), 0);
+		size_t n = anthem_index_count(ix), ns;
+		anthem_hit *hits = malloc(n * sizeof *hits);
+		ck_assert_int_eq(anthem_index_scan(ix, h, 0.5f, n, hits, &ns), 0);
+		ck_assert_uint_eq(ns, n);
+		const float *pts = anthem_vectors_data(anthem_index_vectors(ix));
+		double worst = 0.0;
+		for (size_t i = 0; i < n; i++) {
+			float d;
+			ck_assert_int_eq(anthem_hyperboloid_distance(
+						 h, pts + hits[i].index * 8, 8, 0.5f, &d), 0);
+			double rel = fabs(d - hits[i].distance) / fmax(1e-6, fabs(d));
+			worst = fmax(worst, rel);
+		}
+		/* both compute in double and round once; allow a few ulps */
+		ck_assert_msg(worst < 1e-6, "geometry %d: max rel diff %g", k, worst);
+		free(hits);
+		anthem_hyperboloid_free(h);
+		anthem_index_free(ix);
+		anthem_model_free(m);
+	}
+}
+END_TEST
+
 typedef struct job {
 	const anthem_model *m;
 	const anthem_index *ix;
@@ -207,6 +248,7 @@ int main(void)
 	tcase_add_test(t, index_round_trip);
 	tcase_add_test(t, index_refusals);
 	tcase_add_test(t, two_stages_agree_with_the_parts);
+	tcase_add_test(t, scan_equals_general_distance);
 	tcase_add_test(t, eight_threads_one_model);
 	tcase_set_timeout(t, 300);
 	suite_add_tcase(s, t);

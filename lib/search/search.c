@@ -1,6 +1,7 @@
 /* Indexes (product points + ids + titles, in a container file) and the
  * two-stage search of DESIGN.md. */
 #include "search/rank.h"
+#include "search/scan.h"
 
 #include "common/internal.h"
 #include "common/parallel.h"
@@ -21,6 +22,7 @@ struct anthem_index {
 	const float *points;  /* n x dim: owned or mapped */
 	float *owned_points;
 	anthem_vectors *vec;  /* wraps points */
+	double *norm2;        /* squared norm of every point, for the scan */
 	char *strings;        /* ids and titles, NUL-separated */
 	const char **ids, **titles;
 	uint64_t model_fp;
@@ -32,6 +34,7 @@ void anthem_index_free(anthem_index *ix)
 	if (!ix)
 		return;
 	anthem_vectors_free(ix->vec);
+	free(ix->norm2);
 	free(ix->owned_points);
 	free(ix->strings);
 	free(ix->ids);
@@ -67,6 +70,26 @@ uint64_t anthem_index_model_fingerprint(const anthem_index *ix)
 }
 
 /* ids and titles: copies of n + n strings into one buffer */
+/* Squared norms for the scan; also where a loaded file's points are checked
+ * (finite, so that no NaN reaches a ranking). */
+static int set_norms(anthem_index *ix, const char *what, const char *fn)
+{
+	ix->norm2 = malloc((ix->n ? ix->n : 1) * sizeof *ix->norm2);
+	if (!ix->norm2)
+		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
+	for (size_t i = 0; i < ix->n; i++) {
+		const float *v = ix->points + i * ix->dim;
+		double s = 0.0;
+		for (size_t k = 0; k < ix->dim; k++)
+			s += (double)v[k] * v[k];
+		if (!isfinite(s))
+			return ath_error(ANTHEM_EFORMAT, "%s: %s: point %zu is not "
+					 "finite", fn, what, i);
+		ix->norm2[i] = s;
+	}
+	return ANTHEM_OK;
+}
+
 static int set_strings(anthem_index *ix, const char *const *ids,
 		       const char *const *titles, const char *fn)
 {
@@ -137,6 +160,8 @@ int anthem_index_build(anthem_index **out, const anthem_model *m,
 	ix->points = ix->owned_points;
 	if (!rc)
 		rc = set_strings(ix, c->ids, c->titles, fn);
+	if (!rc)
+		rc = set_norms(ix, "index", fn);
 	if (!rc)
 		rc = anthem_vectors_wrap(&ix->vec, ix->n, ix->dim, ix->points);
 	if (rc) {
@@ -279,6 +304,8 @@ int anthem_index_load(anthem_index **out, const char *path,
 				       "do not hold %zu entries", fn, path, ix->n);
 	}
 	if (!rc)
+		rc = set_norms(ix, path, fn);
+	if (!rc)
 		rc = anthem_vectors_wrap(&ix->vec, ix->n, ix->dim, ix->points);
 	if (rc) {
 		anthem_index_free(ix);
@@ -301,10 +328,39 @@ int anthem_index_scan(const anthem_index *ix, const anthem_hyperboloid *h,
 	if (k == 0)
 		return ANTHEM_OK;
 	ATH_CHECK_ARG(out, fn, "out");
+	if (anthem_hyperboloid_dim(h) != ix->dim)
+		return ath_error(ANTHEM_EMISMATCH, "%s: hyperboloid dim %zu, index "
+				 "%zu", fn, anthem_hyperboloid_dim(h), ix->dim);
+	if (!(isfinite(gamma) && gamma >= 0.0f))
+		return ath_error(ANTHEM_EINVAL, "%s: gamma is %g, must be finite "
+				 "and >= 0", fn, gamma);
 	float *d = malloc((ix->n ? ix->n : 1) * sizeof *d);
 	size_t *idx = malloc((k < ix->n ? k : ix->n) * sizeof *idx + 1);
-	int rc = d && idx ? anthem_hyperboloid_distances(h, ix->vec, gamma, d)
+	int rc = d && idx ? ANTHEM_OK
 			  : ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
+	int simple = anthem_hyperboloid_branch_count(h) == 1 &&
+		     anthem_hyperboloid_term_count(h, 0) == 1 &&
+		     ix->dim <= ATH_SCAN_MAX_DIM;
+	if (!rc && simple) {
+		/* the common case: one query region, the tight loop */
+		float c[ATH_SCAN_MAX_DIM], l[ATH_SCAN_MAX_DIM];
+		anthem_hyperboloid_get(h, 0, 0, c, l);
+		geo_space s = {anthem_hyperboloid_geometry(h) == ANTHEM_GEOMETRY_HYPERBOLIC
+				       ? GEO_HYPERBOLIC : GEO_EUCLIDEAN,
+			       anthem_hyperboloid_curvature(h)};
+		ath_scan_query *q = malloc(sizeof *q);
+		if (!q) {
+			rc = ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
+		} else {
+			ath_scan_prepare(&s, ix->dim, c, l, gamma, q);
+			for (size_t i = 0; i < ix->n; i++)
+				d[i] = ath_scan_one(q, ix->points + i * ix->dim,
+						    ix->norm2[i]);
+			free(q);
+		}
+	} else if (!rc) {
+		rc = anthem_hyperboloid_distances(h, ix->vec, gamma, d);
+	}
 	if (!rc) {
 		size_t m = ath_topk(d, ix->n, k, idx);
 		for (size_t i = 0; i < m; i++)
