@@ -47,45 +47,46 @@ void ath_scan_prepare(const geo_space *s, size_t d, const float *c,
 float ath_scan_one(const ath_scan_query *q, const float *v, double v2)
 {
 	size_t d = q->d;
-	double cc = q->cc, vmax = 0.0, vmin = 0.0, vd[ATH_SCAN_MAX_DIM];
+	double cc = q->cc, vmax = 0.0, vmin = 0.0;
+	/* pass 1: the two products with the corners */
 	for (size_t i = 0; i < d; i++) {
-		vd[i] = v[i];
-		vmax += vd[i] * q->qmax[i];
-		vmin += vd[i] * q->qmin[i];
+		vmax += v[i] * q->qmax[i];
+		vmin += v[i] * q->qmin[i];
 	}
-	/* a = v (+) (-qmax): x = v, y = -qmax, <x,y> = -vmax */
-	double A = 1.0 - 2.0 * cc * vmax + cc * q->qmax2, B = 1.0 - cc * v2;
-	double D = fmax(1.0 - 2.0 * cc * vmax + cc * cc * v2 * q->qmax2,
-			GEO_MIN_NORM);
-	double out = 0.0;
+	/* a = v (+) (-qmax) and b = qmin (+) (-v) need only these scalars
+	 * (x (+) y = (A x + B y) / D, DESIGN.md), so pass 2 forms both outside
+	 * parts, and the clamp t = min(qmax, max(qmin, v)) with <c,t>, |t|^2.
+	 * Ternaries, not fmin/fmax: the points are finite (checked when the
+	 * index is built or loaded) and the loop then vectorises. */
+	double Aa = 1.0 - 2.0 * cc * vmax + cc * q->qmax2, Ba = 1.0 - cc * v2;
+	double Da = 1.0 - 2.0 * cc * vmax + cc * cc * v2 * q->qmax2;
+	double Ab = 1.0 - 2.0 * cc * vmin + cc * v2, Bb = 1.0 - cc * q->qmin2;
+	double Db = 1.0 - 2.0 * cc * vmin + cc * cc * q->qmin2 * v2;
+	double pa = 0.0, pb = 0.0, ct = 0.0, t2 = 0.0;
+	double t[ATH_SCAN_MAX_DIM];
 	for (size_t i = 0; i < d; i++) {
-		double a = A * vd[i] - B * q->qmax[i];
-		out += a > 0.0 ? a : 0.0;
+		double x = v[i];
+		double a = Aa * x - Ba * q->qmax[i];
+		double b = Ab * q->qmin[i] - Bb * x;
+		pa += a > 0.0 ? a : 0.0;
+		pb += b > 0.0 ? b : 0.0;
+		double lo = q->qmin[i] > x ? q->qmin[i] : x;
+		double ti = q->qmax[i] < lo ? q->qmax[i] : lo;
+		t[i] = ti;
+		ct += q->c[i] * ti;
+		t2 += ti * ti;
 	}
-	out /= D;
-	/* b = qmin (+) (-v): x = qmin, y = -v, <x,y> = -vmin */
-	A = 1.0 - 2.0 * cc * vmin + cc * v2;
-	B = 1.0 - cc * q->qmin2;
-	D = fmax(1.0 - 2.0 * cc * vmin + cc * cc * q->qmin2 * v2, GEO_MIN_NORM);
-	double b = 0.0;
-	for (size_t i = 0; i < d; i++) {
-		double x = A * q->qmin[i] - B * vd[i];
-		b += x > 0.0 ? x : 0.0;
-	}
-	out += b / D;
-	/* e = c (+) (-t), t = min(qmax, max(qmin, v)) */
-	double ct = 0.0, t2 = 0.0, t[ATH_SCAN_MAX_DIM];
-	for (size_t i = 0; i < d; i++) {
-		double x = fmin(q->qmax[i], fmax(q->qmin[i], vd[i]));
-		t[i] = x;
-		ct += q->c[i] * x;
-		t2 += x * x;
-	}
-	A = 1.0 - 2.0 * cc * ct + cc * t2;
-	B = 1.0 - cc * q->c2;
-	D = fmax(1.0 - 2.0 * cc * ct + cc * cc * q->c2 * t2, GEO_MIN_NORM);
+	/* pass 3: e = c (+) (-t) */
+	double Ae = 1.0 - 2.0 * cc * ct + cc * t2, Be = 1.0 - cc * q->c2;
+	double De = 1.0 - 2.0 * cc * ct + cc * cc * q->c2 * t2;
 	double in = 0.0;
-	for (size_t i = 0; i < d; i++)
-		in += fabs(A * q->c[i] - B * t[i]);
-	return (float)(out + q->gamma * in / D);
+	for (size_t i = 0; i < d; i++) {
+		double e = Ae * q->c[i] - Be * t[i];
+		in += e < 0.0 ? -e : e;
+	}
+	/* the same floor under the denominators as geo_box_dist */
+	Da = Da > GEO_MIN_NORM ? Da : GEO_MIN_NORM;
+	Db = Db > GEO_MIN_NORM ? Db : GEO_MIN_NORM;
+	De = De > GEO_MIN_NORM ? De : GEO_MIN_NORM;
+	return (float)(pa / Da + pb / Db + q->gamma * in / De);
 }
