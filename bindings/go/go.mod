@@ -1,0 +1,3 @@
+module libanthem.example/anthem
+
+go 1.19

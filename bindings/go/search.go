@@ -1,0 +1,418 @@
+package anthem
+
+/*
+#include <stdlib.h>
+#include <anthem/anthem.h>
+*/
+import "C"
+
+import (
+	"runtime"
+	"unsafe"
+)
+
+// Index is the product points of a catalogue under one model, with the
+// products' ids and titles (anthem_index).  Read-only: safe to share
+// between goroutines.
+type Index struct {
+	obj *object
+}
+
+// Hit is one search result; smaller distances are better.
+type Hit struct {
+	Index     int    // position in the index (and in its catalogue)
+	ProductID string // anthem_index_id
+	Title     string // anthem_index_title
+	Distance  float32
+}
+
+func newIndex(p *C.anthem_index) *Index {
+	ix := &Index{obj: newObject("index", unsafe.Pointer(p), func(p unsafe.Pointer) {
+		C.anthem_index_free((*C.anthem_index)(p))
+	})}
+	runtime.SetFinalizer(ix, (*Index).Close)
+	return ix
+}
+
+// BuildIndex embeds every product of a catalogue with a model
+// (anthem_index_build; threads 0 = all cores).  The index copies what it
+// needs: the model and the catalogue may be closed afterwards.
+func BuildIndex(m *Model, c *Catalog, threads int) (*Index, error) {
+	mp, err := m.acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer m.obj.release()
+	cp, err := c.acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer c.obj.release()
+	th, err := size("threads", threads)
+	if err != nil {
+		return nil, err
+	}
+	var p *C.anthem_index
+	if err := call(func() C.int { return C.anthem_index_build(&p, mp, cp, th) }); err != nil {
+		return nil, err
+	}
+	return newIndex(p), nil
+}
+
+// LoadIndex maps an index file (anthem_index_load).  With a model, it
+// checks that the index was built with that model's file (ErrMismatch
+// otherwise); a nil model skips the check.
+func LoadIndex(path string, m *Model) (*Index, error) {
+	var mp *C.anthem_model
+	if m != nil {
+		var err error
+		if mp, err = m.acquire(); err != nil {
+			return nil, err
+		}
+		defer m.obj.release()
+	}
+	cpath, err := cstring("path", path)
+	if err != nil {
+		return nil, err
+	}
+	defer C.free(unsafe.Pointer(cpath))
+	var p *C.anthem_index
+	if err := call(func() C.int { return C.anthem_index_load(&p, cpath, mp) }); err != nil {
+		return nil, err
+	}
+	return newIndex(p), nil
+}
+
+// Close frees the index.  Idempotent.
+func (ix *Index) Close() error {
+	if ix != nil {
+		ix.obj.close()
+	}
+	return nil
+}
+
+func (ix *Index) acquire() (*C.anthem_index, error) {
+	if ix == nil {
+		return nil, goError(CodeInvalid, "nil *Index")
+	}
+	p, err := ix.obj.acquire()
+	return (*C.anthem_index)(p), err
+}
+
+// Save writes the index atomically (anthem_index_save).
+func (ix *Index) Save(path string) error {
+	p, err := ix.acquire()
+	if err != nil {
+		return err
+	}
+	defer ix.obj.release()
+	cpath, err := cstring("path", path)
+	if err != nil {
+		return err
+	}
+	defer C.free(unsafe.Pointer(cpath))
+	return call(func() C.int { return C.anthem_index_save(p, cpath) })
+}
+
+// Len is the number of products.
+func (ix *Index) Len() int {
+	p, err := ix.acquire()
+	if err != nil {
+		return 0
+	}
+	defer ix.obj.release()
+	return int(C.anthem_index_count(p))
+}
+
+// Dim is the dimension of the points.
+func (ix *Index) Dim() int {
+	p, err := ix.acquire()
+	if err != nil {
+		return 0
+	}
+	defer ix.obj.release()
+	return int(C.anthem_index_dim(p))
+}
+
+// ID is the product id at position i; "" out of range.
+func (ix *Index) ID(i int) string {
+	if i < 0 {
+		return ""
+	}
+	p, err := ix.acquire()
+	if err != nil {
+		return ""
+	}
+	defer ix.obj.release()
+	return C.GoString(C.anthem_index_id(p, C.size_t(i)))
+}
+
+// Title is the product title at position i; "" out of range.
+func (ix *Index) Title(i int) string {
+	if i < 0 {
+		return ""
+	}
+	p, err := ix.acquire()
+	if err != nil {
+		return ""
+	}
+	defer ix.obj.release()
+	return C.GoString(C.anthem_index_title(p, C.size_t(i)))
+}
+
+// ModelFingerprint is the fingerprint of the model the index was built
+// with (anthem_index_model_fingerprint).
+func (ix *Index) ModelFingerprint() uint64 {
+	p, err := ix.acquire()
+	if err != nil {
+		return 0
+	}
+	defer ix.obj.release()
+	return uint64(C.anthem_index_model_fingerprint(p))
+}
+
+// Vectors returns the index's points as a set (anthem_index_vectors).  The
+// set is a view: it keeps the index's memory alive until the set is closed
+// too, and its Close frees nothing of its own.
+func (ix *Index) Vectors() (*Vectors, error) {
+	p, err := ix.acquire() // held by the view, released when it is freed
+	if err != nil {
+		return nil, err
+	}
+	vp := C.anthem_index_vectors(p)
+	v := &Vectors{obj: newObject("vector set", unsafe.Pointer(vp), nil, ix.obj)}
+	runtime.SetFinalizer(v, (*Vectors).Close)
+	return v, nil
+}
+
+func (ix *Index) hits(p *C.anthem_index, raw []C.anthem_hit) []Hit {
+	out := make([]Hit, len(raw))
+	for i, h := range raw {
+		out[i] = Hit{
+			Index:     int(h.index),
+			ProductID: C.GoString(C.anthem_index_id(p, h.index)),
+			Title:     C.GoString(C.anthem_index_title(p, h.index)),
+			Distance:  float32(h.distance),
+		}
+	}
+	return out
+}
+
+// Scan is stage 1 alone: the k products nearest to a query region, best
+// first (anthem_index_scan).  gamma is the model's Config.Gamma.
+func (ix *Index) Scan(h *Hyperboloid, gamma float32, k int) ([]Hit, error) {
+	p, err := ix.acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer ix.obj.release()
+	hp, err := h.acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer h.obj.release()
+	ck, err := size("k", k)
+	if err != nil {
+		return nil, err
+	}
+	if n := int(C.anthem_index_count(p)); k > n {
+		k = n // the library returns at most count hits: size the buffer to fit
+		ck = C.size_t(k)
+	}
+	raw := make([]C.anthem_hit, k)
+	var rawp *C.anthem_hit
+	if k > 0 {
+		rawp = &raw[0]
+	}
+	var n C.size_t
+	if err := call(func() C.int { return C.anthem_index_scan(p, hp, C.float(gamma), ck, rawp, &n) }); err != nil {
+		return nil, err
+	}
+	return ix.hits(p, raw[:int(n)]), nil
+}
+
+// Search runs both stages: stage 1 keeps the k1 nearest products (0 means
+// 200; raised to k if smaller), the full model reranks them, and the best
+// k are returned, best first (anthem_search).
+func (ix *Index) Search(m *Model, query string, k, k1 int) ([]Hit, error) {
+	p, err := ix.acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer ix.obj.release()
+	mp, err := m.acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer m.obj.release()
+	ck, err := size("k", k)
+	if err != nil {
+		return nil, err
+	}
+	ck1, err := size("k1", k1)
+	if err != nil {
+		return nil, err
+	}
+	cq, err := cstring("query", query)
+	if err != nil {
+		return nil, err
+	}
+	defer C.free(unsafe.Pointer(cq))
+	if n := int(C.anthem_index_count(p)); k > n {
+		k = n
+		ck = C.size_t(k)
+	}
+	raw := make([]C.anthem_hit, k)
+	var rawp *C.anthem_hit
+	if k > 0 {
+		rawp = &raw[0]
+	}
+	var n C.size_t
+	if err := call(func() C.int { return C.anthem_search(mp, p, cq, ck, ck1, rawp, &n) }); err != nil {
+		return nil, err
+	}
+	return ix.hits(p, raw[:int(n)]), nil
+}
+
+// Score is stage 2 on candidates an engine brings: the full model's
+// distance of each candidate (index positions) to the query (anthem_score).
+func (ix *Index) Score(m *Model, query string, candidates []int) ([]float32, error) {
+	p, err := ix.acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer ix.obj.release()
+	mp, err := m.acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer m.obj.release()
+	cq, err := cstring("query", query)
+	if err != nil {
+		return nil, err
+	}
+	defer C.free(unsafe.Pointer(cq))
+	cand := make([]C.size_t, len(candidates))
+	for i, c := range candidates {
+		if c < 0 {
+			return nil, goError(CodeRange, "candidates[%d] is %d, must be >= 0", i, c)
+		}
+		cand[i] = C.size_t(c)
+	}
+	dist := make([]float32, len(candidates))
+	if len(candidates) == 0 {
+		return dist, nil
+	}
+	if err := call(func() C.int {
+		return C.anthem_score(mp, p, cq, &cand[0], C.size_t(len(cand)), floatPtr(dist))
+	}); err != nil {
+		return nil, err
+	}
+	return dist, nil
+}
+
+// Metrics are ranking quality measures over the queries of a judgement set
+// (anthem_metrics).
+type Metrics struct {
+	NDCG3, NDCG5, NDCG10 float64
+	MAP, MRR             float64
+	Queries              int     // queries that count
+	Skipped              int     // queries with no relevant product
+	RecallK1             float64 // share of relevant products stage 1 keeps in its top K1
+	K1                   int
+}
+
+func metricsFromC(m *C.anthem_metrics) Metrics {
+	return Metrics{
+		NDCG3: float64(m.ndcg3), NDCG5: float64(m.ndcg5), NDCG10: float64(m.ndcg10),
+		MAP: float64(m._map), MRR: float64(m.mrr),
+		Queries: int(m.queries), Skipped: int(m.skipped),
+		RecallK1: float64(m.recall_k1), K1: int(m.k1),
+	}
+}
+
+// EvalOptions tune Evaluate (anthem_eval_options).  Start from
+// DefaultEvalOptions: zero means "all" for Threads and MaxQueries and
+// "stage 1 alone" for K1.
+type EvalOptions struct {
+	K1         int // stage-1 candidates reranked by stage 2 (200); 0: stage 1 alone
+	Threads    int // 0: all cores
+	MaxQueries int // 0: all
+}
+
+// DefaultEvalOptions returns the library's defaults (anthem_eval_options_init).
+func DefaultEvalOptions() EvalOptions {
+	var o C.anthem_eval_options
+	C.anthem_eval_options_init(&o)
+	return EvalOptions{K1: int(o.k1), Threads: int(o.threads), MaxQueries: int(o.max_queries)}
+}
+
+// Evaluate ranks the whole catalogue for every query of the judgements with
+// the model and measures the ranking (anthem_evaluate).  A nil opts means
+// DefaultEvalOptions().
+func Evaluate(m *Model, c *Catalog, j *Judgments, opts *EvalOptions) (Metrics, error) {
+	o := DefaultEvalOptions()
+	if opts != nil {
+		o = *opts
+	}
+	var co C.anthem_eval_options
+	C.anthem_eval_options_init(&co)
+	var err error
+	if co.k1, err = size("EvalOptions.K1", o.K1); err != nil {
+		return Metrics{}, err
+	}
+	if co.threads, err = size("EvalOptions.Threads", o.Threads); err != nil {
+		return Metrics{}, err
+	}
+	if co.max_queries, err = size("EvalOptions.MaxQueries", o.MaxQueries); err != nil {
+		return Metrics{}, err
+	}
+	mp, err := m.acquire()
+	if err != nil {
+		return Metrics{}, err
+	}
+	defer m.obj.release()
+	cp, err := c.acquire()
+	if err != nil {
+		return Metrics{}, err
+	}
+	defer c.obj.release()
+	jp, err := j.acquire()
+	if err != nil {
+		return Metrics{}, err
+	}
+	defer j.obj.release()
+	var out C.anthem_metrics
+	C.anthem_metrics_init(&out)
+	if err := call(func() C.int { return C.anthem_evaluate(mp, cp, jp, &co, &out) }); err != nil {
+		return Metrics{}, err
+	}
+	return metricsFromC(&out), nil
+}
+
+// EvaluateRanking measures a ranking made elsewhere, read from
+// `query<TAB>product_id<TAB>rank[<TAB>score]` lines
+// (anthem_evaluate_ranking).
+func EvaluateRanking(path string, c *Catalog, j *Judgments) (Metrics, error) {
+	cp, err := c.acquire()
+	if err != nil {
+		return Metrics{}, err
+	}
+	defer c.obj.release()
+	jp, err := j.acquire()
+	if err != nil {
+		return Metrics{}, err
+	}
+	defer j.obj.release()
+	cpath, err := cstring("path", path)
+	if err != nil {
+		return Metrics{}, err
+	}
+	defer C.free(unsafe.Pointer(cpath))
+	var out C.anthem_metrics
+	C.anthem_metrics_init(&out)
+	if err := call(func() C.int { return C.anthem_evaluate_ranking(cpath, cp, jp, &out) }); err != nil {
+		return Metrics{}, err
+	}
+	return metricsFromC(&out), nil
+}
