@@ -195,6 +195,56 @@ START_TEST(scan_equals_general_distance)
 }
 END_TEST
 
+/* Models that were never saved are told apart too; huge k and k1 are
+ * clamped, not allocated; judgements belong to their catalogue. */
+START_TEST(unsaved_models_and_limits)
+{
+	anthem_model_config cfg;
+	anthem_model_config_init(&cfg);
+	cfg.dim = 8;
+	cfg.buckets = 4096;
+	anthem_model *a, *b;
+	ck_assert_int_eq(anthem_model_create(&a, &cfg), 0);
+	cfg.seed = 7;
+	ck_assert_int_eq(anthem_model_create(&b, &cfg), 0);
+	ck_assert_uint_ne(anthem_model_fingerprint(a), anthem_model_fingerprint(b));
+	anthem_index *ix, *ld;
+	ck_assert_int_eq(anthem_index_build(&ix, a, catalog, 1), 0);
+	ck_assert_int_eq(anthem_index_save(ix, path_in("a.idx")), 0);
+	ck_assert_int_eq(anthem_index_load(&ld, path_in("a.idx"), b), ANTHEM_EMISMATCH);
+	ck_assert_int_eq(anthem_index_load(&ld, path_in("a.idx"), a), 0);
+	anthem_index_free(ld);
+	/* the same model saved and loaded keeps its fingerprint */
+	anthem_model *l;
+	ck_assert_int_eq(anthem_model_save(a, path_in("a.anthem")), 0);
+	ck_assert_int_eq(anthem_model_load(&l, path_in("a.anthem")), 0);
+	ck_assert_uint_eq(anthem_model_fingerprint(l), anthem_model_fingerprint(a));
+	anthem_hit hits[4];
+	size_t n;
+	ck_assert_int_eq(anthem_search(a, ix, "hat", 3, (size_t)1 << 62, hits, &n), 0);
+	ck_assert_uint_eq(n, 3);
+	anthem_hit *all = malloc(561 * sizeof *all);
+	ck_assert_int_eq(anthem_search(a, ix, "hat", (size_t)1 << 62, 0, all, &n), 0);
+	ck_assert_uint_eq(n, 561);
+	free(all);
+	/* judgements read against another catalogue */
+	anthem_catalog *other;
+	anthem_judgments *j;
+	ck_assert_int_eq(anthem_catalog_load(&other, FIXTURE("catalog.tsv"), 0), 0);
+	ck_assert_int_eq(anthem_judgments_load(&j, FIXTURE("test.tsv"), other, 0), 0);
+	anthem_metrics m;
+	anthem_metrics_init(&m);
+	ck_assert_int_eq(anthem_evaluate(a, catalog, j, NULL, &m), ANTHEM_EMISMATCH);
+	ck_assert_float_eq(anthem_model_gamma(a), 0.5f);
+	anthem_judgments_free(j);
+	anthem_catalog_free(other);
+	anthem_model_free(l);
+	anthem_index_free(ix);
+	anthem_model_free(a);
+	anthem_model_free(b);
+}
+END_TEST
+
 typedef struct job {
 	const anthem_model *m;
 	const anthem_index *ix;
@@ -249,6 +299,7 @@ int main(void)
 	tcase_add_test(t, index_refusals);
 	tcase_add_test(t, two_stages_agree_with_the_parts);
 	tcase_add_test(t, scan_equals_general_distance);
+	tcase_add_test(t, unsaved_models_and_limits);
 	tcase_add_test(t, eight_threads_one_model);
 	tcase_set_timeout(t, 300);
 	suite_add_tcase(s, t);

@@ -907,3 +907,18 @@ func TestConcurrentUseAndClose(t *testing.T) {
 	m.Close()
 	wg.Wait()
 }
+
+func TestGammaMatchesConfig(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Dim = 8
+	cfg.Buckets = 1024
+	cfg.Gamma = 0.25
+	m, err := NewModel(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if g := m.Gamma(); g != 0.25 {
+		t.Fatalf("Gamma() = %v, want 0.25", g)
+	}
+}

@@ -236,6 +236,17 @@ func (m *Model) Dim() int {
 	return int(C.anthem_model_dim(p))
 }
 
+// Gamma is the inside weight of the distance, what Scan wants
+// (anthem_model_gamma).
+func (m *Model) Gamma() float32 {
+	p, err := m.acquire()
+	if err != nil {
+		return 0
+	}
+	defer m.obj.release()
+	return float32(C.anthem_model_gamma(p))
+}
+
 // Geometry is the model's space (anthem_model_geometry).
 func (m *Model) Geometry() Geometry {
 	p, err := m.acquire()

@@ -32,8 +32,9 @@ ANTHEM_API int anthem_model_save(const anthem_model *m, const char *path);
 ANTHEM_API int anthem_model_read_config(const char *path,
 					anthem_model_config *cfg);
 
-/* The checksum of the file the model was loaded from, which identifies it
- * (an index records it); 0 for a model that was created, not loaded. */
+/* A hash of the configuration and every weight, which identifies the model
+ * (an index records the fingerprint of the model that built it): the same
+ * for a model, its saved file and every load of it. */
 ANTHEM_API uint64_t anthem_model_fingerprint(const anthem_model *m);
 
 /* 1 if the weights are used in place from a mapped file, else 0. */

@@ -50,6 +50,8 @@ ANTHEM_API int anthem_model_get_config(const anthem_model *m,
 				       anthem_model_config *cfg);
 
 ANTHEM_API size_t anthem_model_dim(const anthem_model *m);
+/* The inside weight of the distance (what anthem_index_scan wants). */
+ANTHEM_API float anthem_model_gamma(const anthem_model *m);
 ANTHEM_API anthem_geometry anthem_model_geometry(const anthem_model *m);
 
 /* Distance of a product to a query with the full attentive model (stage 2

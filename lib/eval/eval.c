@@ -238,6 +238,9 @@ int anthem_evaluate(const anthem_model *m, const anthem_catalog *c,
 	ATH_CHECK_ARG(m, fn, "m");
 	ATH_CHECK_ARG(c, fn, "catalog");
 	ATH_CHECK_ARG(j, fn, "judgments");
+	if (j->catalog != c)
+		return ath_error(ANTHEM_EMISMATCH, "%s: the judgements were read "
+				 "against another catalogue", fn);
 	int rc = check_out(out, fn);
 	if (rc)
 		return rc;
@@ -339,6 +342,9 @@ int anthem_evaluate_ranking(const char *path, const anthem_catalog *c,
 	ATH_CHECK_ARG(path, fn, "path");
 	ATH_CHECK_ARG(c, fn, "catalog");
 	ATH_CHECK_ARG(j, fn, "judgments");
+	if (j->catalog != c)
+		return ath_error(ANTHEM_EMISMATCH, "%s: the judgements were read "
+				 "against another catalogue", fn);
 	int rc = check_out(out, fn);
 	if (rc)
 		return rc;

@@ -52,21 +52,16 @@ static void wr32(unsigned char *p, uint32_t v)
 		p[i] = (unsigned char)v;
 }
 
-typedef struct hasher {
-	uint64_t h, total;
-	unsigned char buf[8];
-	size_t n;
-} hasher;
-
-static void hash_init(hasher *s)
+void ath_hash_init(ath_hasher *s)
 {
 	s->h = CK_BASIS;
 	s->total = 0;
 	s->n = 0;
 }
 
-static void hash_feed(hasher *s, const unsigned char *p, size_t len)
+void ath_hash_feed(ath_hasher *s, const void *data, size_t len)
 {
+	const unsigned char *p = data;
 	s->total += len;
 	while (len > 0 && s->n > 0 && s->n < 8) { /* finish a partial word */
 		s->buf[s->n++] = *p++;
@@ -82,7 +77,7 @@ static void hash_feed(hasher *s, const unsigned char *p, size_t len)
 		s->buf[s->n++] = *p++;
 }
 
-static uint64_t hash_done(hasher *s)
+uint64_t ath_hash_done(ath_hasher *s)
 {
 	uint64_t h = s->h;
 	if (s->n > 0) { /* the tail, zero-padded to a word */
@@ -94,10 +89,10 @@ static uint64_t hash_done(hasher *s)
 
 uint64_t ath_checksum(const unsigned char *p, size_t n)
 {
-	hasher s;
-	hash_init(&s);
-	hash_feed(&s, p, n);
-	return hash_done(&s);
+	ath_hasher s;
+	ath_hash_init(&s);
+	ath_hash_feed(&s, p, n);
+	return ath_hash_done(&s);
 }
 
 /* ---- writing ------------------------------------------------------------------ */
@@ -112,7 +107,7 @@ static size_t kv_size(const ath_kv *kv)
 
 typedef struct out {
 	int fd;
-	hasher h;
+	ath_hasher h;
 	const char *path;
 	int err; /* errno of the first failure */
 } out;
@@ -120,7 +115,7 @@ typedef struct out {
 static void put(out *o, const void *p, size_t n)
 {
 	const unsigned char *b = p;
-	hash_feed(&o->h, b, n);
+	ath_hash_feed(&o->h, b, n);
 	while (n > 0 && !o->err) {
 		ssize_t w = write(o->fd, b, n);
 		if (w < 0 && errno == EINTR)
@@ -226,7 +221,7 @@ int ath_container_write(const char *path, const char magic[8],
 		return ath_error(ANTHEM_EIO, "%s: %s: cannot create a temporary "
 				 "file beside it: %s", fn, path, strerror(e));
 	}
-	hash_init(&o.h);
+	ath_hash_init(&o.h);
 	put(&o, head, data_off);
 	for (size_t i = 0; i < nt && !o.err; i++) {
 		size_t bytes = t[i].rows * t[i].cols * sizeof(float);
@@ -234,7 +229,7 @@ int ath_container_write(const char *path, const char magic[8],
 		put_zeros(&o, align_up(bytes) - bytes);
 	}
 	unsigned char trailer[8];
-	wr64(trailer, hash_done(&o.h));
+	wr64(trailer, ath_hash_done(&o.h));
 	put(&o, trailer, 8);
 	free(head);
 	if (!o.err && fsync(o.fd) != 0)

@@ -188,7 +188,7 @@ static int load(anthem_model **out, ath_container *f, const char *what,
 		return rc;
 	}
 	m->file = f;
-	m->fingerprint = f->checksum;
+	m->fingerprint = ath_model_fingerprint_compute(m);
 	m->data_fingerprint = data_fp;
 	*out = m;
 	return ANTHEM_OK;

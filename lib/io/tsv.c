@@ -267,6 +267,7 @@ int anthem_judgments_load(anthem_judgments **out, const char *path,
 	anthem_judgments *j = calloc(1, sizeof *j);
 	if (!j)
 		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
+	j->catalog = cat;
 	raw *r = NULL;
 	size_t nr = 0, cap = 0;
 	int rc = ath_read_file(path, &j->buf, &j->len, fn);

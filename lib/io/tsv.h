@@ -24,6 +24,7 @@ struct anthem_judgments {
 	int *grades;
 	ath_strmap map;   /* query -> index */
 	uint64_t fingerprint;
+	const anthem_catalog *catalog; /* the one the product ids refer to */
 };
 
 int ath_utf8_valid(const unsigned char *s, size_t n);

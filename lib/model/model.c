@@ -114,6 +114,26 @@ int ath_model_new(anthem_model **out, const anthem_model_config *cfg,
 	return ANTHEM_OK;
 }
 
+uint64_t ath_model_fingerprint_compute(const anthem_model *m)
+{
+	/* the configuration field by field (no padding bytes), then every
+	 * parameter: equal models, created, trained, saved or loaded, have
+	 * equal fingerprints */
+	const anthem_model_config *c = &m->cfg;
+	uint64_t fields[] = {(uint64_t)c->geometry, c->dim, c->buckets,
+			     c->seed, c->hash_seed, c->max_query_trigrams,
+			     c->max_title_trigrams, (uint64_t)c->tie_embeddings};
+	float reals[] = {c->curvature, c->gamma};
+	ath_hasher h;
+	ath_hash_init(&h);
+	ath_hash_feed(&h, fields, sizeof fields);
+	ath_hash_feed(&h, reals, sizeof reals);
+	for (int i = 0; i < P_COUNT; i++)
+		ath_hash_feed(&h, m->params[i].val,
+			      m->params[i].rows * m->params[i].cols * sizeof(float));
+	return ath_hash_done(&h);
+}
+
 int ath_model_wrap(anthem_model **out, const anthem_model_config *cfg,
 		   const char *fn)
 {
@@ -141,6 +161,7 @@ int anthem_model_create(anthem_model **out, const anthem_model_config *cfg)
 	if ((rc = ath_model_new(&m, &c, fn)))
 		return rc;
 	ath_params_init(&c, m->owned);
+	m->fingerprint = ath_model_fingerprint_compute(m);
 	*out = m;
 	return ANTHEM_OK;
 }
@@ -174,6 +195,11 @@ int anthem_model_get_config(const anthem_model *m, anthem_model_config *cfg)
 }
 
 size_t anthem_model_dim(const anthem_model *m) { return m ? m->cfg.dim : 0; }
+
+float anthem_model_gamma(const anthem_model *m)
+{
+	return m ? m->cfg.gamma : 0.0f;
+}
 
 anthem_geometry anthem_model_geometry(const anthem_model *m)
 {

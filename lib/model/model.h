@@ -32,6 +32,9 @@ int ath_model_new(anthem_model **out, const anthem_model_config *cfg,
 int ath_model_wrap(anthem_model **out, const anthem_model_config *cfg,
 		   const char *fn);
 
+/* Hash of the configuration and the weights (anthem_model_fingerprint). */
+uint64_t ath_model_fingerprint_compute(const anthem_model *m);
+
 /* Trigram bucket ids of a query (title = 0) or title (title = 1). */
 size_t ath_model_tokens(const anthem_model *m, const char *text, int title,
 			uint32_t *ids, char (*labels)[4]);

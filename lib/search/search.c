@@ -334,8 +334,10 @@ int anthem_index_scan(const anthem_index *ix, const anthem_hyperboloid *h,
 	if (!(isfinite(gamma) && gamma >= 0.0f))
 		return ath_error(ANTHEM_EINVAL, "%s: gamma is %g, must be finite "
 				 "and >= 0", fn, gamma);
+	if (k > ix->n)
+		k = ix->n;
 	float *d = malloc((ix->n ? ix->n : 1) * sizeof *d);
-	size_t *idx = malloc((k < ix->n ? k : ix->n) * sizeof *idx + 1);
+	size_t *idx = malloc(k * sizeof *idx + 1);
 	int rc = d && idx ? ANTHEM_OK
 			  : ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
 	int simple = anthem_hyperboloid_branch_count(h) == 1 &&
@@ -414,10 +416,18 @@ int anthem_search(const anthem_model *m, const anthem_index *ix,
 	if (k == 0)
 		return ANTHEM_OK;
 	ATH_CHECK_ARG(out, fn, "out");
+	/* nothing beyond the index size is needed (and huge values must not
+	 * reach the allocations below) */
+	if (k > ix->n)
+		k = ix->n;
 	if (k1 == 0)
 		k1 = 200;
+	if (k1 > ix->n)
+		k1 = ix->n;
 	if (k1 < k)
 		k1 = k;
+	if (k == 0)
+		return ANTHEM_OK;
 	if (anthem_model_dim(m) != ix->dim)
 		return ath_error(ANTHEM_EMISMATCH, "%s: model dimension %zu, "
 				 "index %zu", fn, anthem_model_dim(m), ix->dim);

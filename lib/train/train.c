@@ -74,6 +74,7 @@ struct anthem_trainer {
 	size_t bad_epochs;
 	int stopped;
 	uint64_t data_fp;
+	char *checkpoint;    /* our copy of opt.checkpoint */
 	/* examples, by query split */
 	example *train, *valid;
 	size_t ntrain, nvalid;
@@ -232,6 +233,7 @@ static int copy_model(anthem_model **out, const anthem_model *m,
 		return rc;
 	memcpy((*out)->owned, m->owned, m->nweights * sizeof(float));
 	(*out)->data_fingerprint = m->data_fingerprint;
+	(*out)->fingerprint = ath_model_fingerprint_compute(*out);
 	return ANTHEM_OK;
 }
 
@@ -280,6 +282,9 @@ static int trainer_new(anthem_trainer **out, const anthem_catalog *c,
 	*out = NULL;
 	ATH_CHECK_ARG(c, fn, "catalog");
 	ATH_CHECK_ARG(j, fn, "judgments");
+	if (j->catalog != c)
+		return ath_error(ANTHEM_EMISMATCH, "%s: the judgements were read "
+				 "against another catalogue", fn);
 	anthem_trainer *t = calloc(1, sizeof *t);
 	if (!t)
 		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
@@ -292,6 +297,15 @@ static int trainer_new(anthem_trainer **out, const anthem_catalog *c,
 		free(t);
 		return ath_error(ANTHEM_EINVAL, "%s: the catalogue has %zu "
 				 "products, training needs at least 2", fn, c->n);
+	}
+	if (t->opt.checkpoint) {
+		/* the caller's string need not outlive this call */
+		t->checkpoint = strdup(t->opt.checkpoint);
+		if (!t->checkpoint) {
+			free(t);
+			return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
+		}
+		t->opt.checkpoint = t->checkpoint;
 	}
 	t->cat = c;
 	t->jud = j;
@@ -359,6 +373,7 @@ void anthem_trainer_free(anthem_trainer *t)
 	free(t->ttok);
 	free(t->toff);
 	free(t->points);
+	free(t->checkpoint);
 	free(t);
 }
 
@@ -637,6 +652,7 @@ static int run_epoch(anthem_trainer *t, const char *fn)
 		t->bad_epochs = 0;
 		memcpy(t->best->owned, t->model->owned,
 		       t->model->nweights * sizeof(float));
+		t->best->fingerprint = ath_model_fingerprint_compute(t->best);
 	} else if (++t->bad_epochs >= t->opt.patience && t->opt.patience) {
 		t->stopped = 1;
 	}
@@ -760,6 +776,8 @@ int anthem_trainer_resume(anthem_trainer **out, const char *path,
 		rc = ath_model_bind_tensors(t->model, &f, "", 1, path, fn);
 	if (!rc)
 		rc = ath_model_bind_tensors(t->best, &f, CK_PREFIX_B, 1, path, fn);
+	if (!rc)
+		t->best->fingerprint = ath_model_fingerprint_compute(t->best);
 	if (!rc)
 		rc = finish_setup(t, fn);
 	/* the optimiser's moments, laid out like the weights */

@@ -321,6 +321,8 @@ _proto("anthem_model_free", None, ModelP)
 _proto("anthem_model_get_config", c_int, ModelP, POINTER(anthem_model_config))
 # size_t anthem_model_dim(const anthem_model *m);
 _proto("anthem_model_dim", c_size_t, ModelP)
+# float anthem_model_gamma(const anthem_model *m);
+_proto("anthem_model_gamma", c_float, ModelP)
 # anthem_geometry anthem_model_geometry(const anthem_model *m);
 _proto("anthem_model_geometry", c_int, ModelP)
 # int anthem_model_score(const anthem_model *m, const char *query, const char *title, float *distance);

@@ -163,6 +163,11 @@ class Model(Handle):
         return lib.anthem_model_fingerprint(self._h)
 
     @property
+    def gamma(self):
+        """The inside weight of the distance (what scans use)."""
+        return lib.anthem_model_gamma(self._h)
+
+    @property
     def is_mapped(self):
         return bool(lib.anthem_model_is_mapped(self._h))
 

@@ -27,7 +27,9 @@ class TestModel(TempDirCase):
                       "tie_embeddings"):
                 self.assertEqual(cfg[k], defaults[k], k)
             info = m.info()
-            self.assertEqual(info["fingerprint"], 0)
+            # a created model has a fingerprint too (config + weights)
+            self.assertNotEqual(info["fingerprint"], 0)
+            self.assertAlmostEqual(m.gamma, cfg["gamma"], places=6)
             self.assertFalse(info["mapped"])
             self.assertEqual(info["library_version"], anthem.version())
             # a config dict goes back in as it came out
