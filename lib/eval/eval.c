@@ -148,7 +148,8 @@ typedef struct eval_ctx {
 	double *per, *recall;
 	int *counted;
 	float **dist;  /* per thread: catalogue */
-	size_t **idx;  /* per thread: ATH_RANK_CUT */
+	size_t **idx;  /* per thread: depth entries */
+	size_t depth;  /* stage-1 list kept: max(ATH_RANK_CUT, k1), <= n */
 	int failed;
 	char error[512];
 	int code;
@@ -196,7 +197,9 @@ static void rank_one(size_t q, size_t tid, void *ctx)
 		return;
 	}
 	size_t *idx = x->idx[tid];
-	size_t nr = ath_topk(x->dist[tid], n, ATH_RANK_CUT, idx);
+	/* deep enough for the metrics' cut and for the reranked candidates
+	 * (k1 may be the whole catalogue: the full model ranks everything) */
+	size_t nr = ath_topk(x->dist[tid], n, x->depth, idx);
 	if (x->k1 > 0) {
 		size_t k1 = x->k1 < nr ? x->k1 : nr, relevant = 0, kept = 0;
 		for (size_t i = 0; i < nj; i++)
@@ -258,6 +261,9 @@ int anthem_evaluate(const anthem_model *m, const anthem_catalog *c,
 	if (opt.max_queries && opt.max_queries < x.nq)
 		x.nq = opt.max_queries;
 	x.threads = opt.threads ? opt.threads : ath_cores();
+	x.depth = opt.k1 > ATH_RANK_CUT ? opt.k1 : ATH_RANK_CUT;
+	if (x.depth > c->n)
+		x.depth = c->n;
 	size_t d = m->cfg.dim, n = c->n;
 	x.points = malloc((n ? n : 1) * d * sizeof(float));
 	x.per = calloc(x.nq + 1, ATH_NMETRICS * sizeof(double));
@@ -270,7 +276,7 @@ int anthem_evaluate(const anthem_model *m, const anthem_catalog *c,
 		     : ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
 	for (size_t t = 0; !rc && t < x.threads; t++) {
 		x.dist[t] = malloc((n ? n : 1) * sizeof(float));
-		x.idx[t] = malloc(ATH_RANK_CUT * sizeof(size_t));
+		x.idx[t] = malloc((x.depth ? x.depth : 1) * sizeof(size_t));
 		if (!x.dist[t] || !x.idx[t])
 			rc = ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
 	}
