@@ -45,7 +45,8 @@ if command -v go >/dev/null 2>&1; then
 fi
 # SQLite
 if [ -n "$sqlite_module" ]; then
-	python3 - "$sqlite_module" "$tmp/m.anthem" "$tmp/i.index" "$q" > "$tmp/sqlite.tsv" <<'PY'
+	# Debian's python3: its sqlite3 module can load extensions
+	/usr/bin/python3 - "$sqlite_module" "$tmp/m.anthem" "$tmp/i.index" "$q" > "$tmp/sqlite.tsv" <<'PY'
 import sqlite3, sys
 mod, model, index, q = sys.argv[1:5]
 db = sqlite3.connect(":memory:")
