@@ -152,18 +152,24 @@ int ath_model_bind_tensors(anthem_model *m, const ath_container *f,
 	return ANTHEM_OK;
 }
 
-/* Weights that are NaN or infinite would poison every score; refuse them
- * at load rather than at query time. */
+/* Weights that are NaN, infinite or absurdly large would poison every
+ * score (a finite 1e38 overflows in the first product: found by fuzzing);
+ * refuse them at load rather than at query time.  Training keeps weights
+ * many orders of magnitude below the bound. */
+#define MAX_WEIGHT 1e4f
+
 static int check_weights(const anthem_model *m, const char *what,
 			 const char *fn)
 {
 	for (int i = 0; i < P_COUNT; i++) {
 		const ag_param *p = &m->params[i];
 		for (size_t k = 0; k < p->rows * p->cols; k++)
-			if (!isfinite(p->val[k]))
+			if (!(fabsf(p->val[k]) <= MAX_WEIGHT))
 				return ath_error(ANTHEM_EFORMAT, "%s: %s: tensor "
-						 "'%s' holds a non-finite value "
-						 "at %zu", fn, what, p->name, k);
+						 "'%s' holds %g at %zu (weights "
+						 "must be finite, |w| <= %g)", fn,
+						 what, p->name, p->val[k], k,
+						 (double)MAX_WEIGHT);
 	}
 	return ANTHEM_OK;
 }
