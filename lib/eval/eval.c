@@ -136,6 +136,18 @@ static int check_out(anthem_metrics *out, const char *fn)
 	return ANTHEM_OK;
 }
 
+/* The catalogue, its judgements and the caller's metrics struct. */
+static int check_data(const anthem_catalog *c, const anthem_judgments *j,
+		      anthem_metrics *out, const char *fn)
+{
+	ATH_CHECK_ARG(c, fn, "catalog");
+	ATH_CHECK_ARG(j, fn, "judgments");
+	if (j->catalog != c)
+		return ath_error(ANTHEM_EMISMATCH, "%s: the judgements were read "
+				 "against another catalogue", fn);
+	return check_out(out, fn);
+}
+
 /* ---- a model's rankings ----------------------------------------------------- */
 
 typedef struct eval_ctx {
@@ -239,12 +251,7 @@ int anthem_evaluate(const anthem_model *m, const anthem_catalog *c,
 {
 	static const char fn[] = "anthem_evaluate";
 	ATH_CHECK_ARG(m, fn, "m");
-	ATH_CHECK_ARG(c, fn, "catalog");
-	ATH_CHECK_ARG(j, fn, "judgments");
-	if (j->catalog != c)
-		return ath_error(ANTHEM_EMISMATCH, "%s: the judgements were read "
-				 "against another catalogue", fn);
-	int rc = check_out(out, fn);
+	int rc = check_data(c, j, out, fn);
 	if (rc)
 		return rc;
 	anthem_eval_options opt;
@@ -346,12 +353,7 @@ int anthem_evaluate_ranking(const char *path, const anthem_catalog *c,
 {
 	static const char fn[] = "anthem_evaluate_ranking";
 	ATH_CHECK_ARG(path, fn, "path");
-	ATH_CHECK_ARG(c, fn, "catalog");
-	ATH_CHECK_ARG(j, fn, "judgments");
-	if (j->catalog != c)
-		return ath_error(ANTHEM_EMISMATCH, "%s: the judgements were read "
-				 "against another catalogue", fn);
-	int rc = check_out(out, fn);
+	int rc = check_data(c, j, out, fn);
 	if (rc)
 		return rc;
 	char *buf;

@@ -92,28 +92,6 @@ int ath_config_check(const anthem_model_config *in, anthem_model_config *out,
 	return ANTHEM_OK;
 }
 
-int ath_model_new(anthem_model **out, const anthem_model_config *cfg,
-		  const char *fn)
-{
-	anthem_model *m = calloc(1, sizeof *m);
-	if (!m)
-		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
-	m->cfg = *cfg;
-	m->space = ath_space(cfg);
-	m->nweights = ath_param_floats(cfg);
-	m->owned = malloc(m->nweights * sizeof(float));
-	if (!m->owned) {
-		size_t n = m->nweights;
-		free(m);
-		return ath_error(ANTHEM_ENOMEM,
-				 "%s: out of memory for %zu weights", fn, n);
-	}
-	m->weights = m->owned;
-	ath_params_bind(cfg, m->owned, NULL, m->params);
-	*out = m;
-	return ANTHEM_OK;
-}
-
 uint64_t ath_model_fingerprint_compute(const anthem_model *m)
 {
 	/* the configuration field by field (no padding bytes), then every
@@ -144,6 +122,26 @@ int ath_model_wrap(anthem_model **out, const anthem_model_config *cfg,
 	m->space = ath_space(cfg);
 	m->nweights = ath_param_floats(cfg);
 	ath_params_bind(cfg, NULL, NULL, m->params);
+	*out = m;
+	return ANTHEM_OK;
+}
+
+int ath_model_new(anthem_model **out, const anthem_model_config *cfg,
+		  const char *fn)
+{
+	anthem_model *m;
+	int rc = ath_model_wrap(&m, cfg, fn);
+	if (rc)
+		return rc;
+	m->owned = malloc(m->nweights * sizeof(float));
+	if (!m->owned) {
+		size_t n = m->nweights;
+		free(m);
+		return ath_error(ANTHEM_ENOMEM,
+				 "%s: out of memory for %zu weights", fn, n);
+	}
+	m->weights = m->owned;
+	ath_params_bind(cfg, m->owned, NULL, m->params);
 	*out = m;
 	return ANTHEM_OK;
 }
