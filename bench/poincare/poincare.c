@@ -3,10 +3,11 @@
  * (geo_dist, geo_dist_backward, geo_project) and optimiser
  * (ath_rsgd_update), in the Poincaré ball or in flat space.
  *
- * Training (as in the paper and its public code):
+ * Training:
  *   - the training set is every closure pair, taken in both orientations
- *     (u, v) and (v, u): the graph is treated as symmetric;
- *   - loss of a positive pair (u, v):
+ *     (u, v) and (v, u): the graph is treated as symmetric (`--directed`
+ *     switches to the reference code's protocol, see below);
+ *   - loss of a positive pair (u, v), as in the paper:
  *       -log( e^{-d(u,v)} / sum_{v' in N(u) + {v}} e^{-d(u,v')} )
  *     with N(u) = `--negatives` distinct nodes drawn uniformly among the nodes
  *     that are neither u nor connected to u (ancestor or descendant);
@@ -27,6 +28,15 @@
  * d(u, v)} (scikit-learn's average_precision_score with -d as score, ties
  * grouped); MAP is the mean of AP over u.  `--self-test` checks this on
  * hand-computed cases and against a brute-force evaluator.
+ *
+ * `--directed` (the reference code, facebookresearch/poincare-embeddings):
+ * the neighbours of u are its ancestors only, in training (pairs (child,
+ * ancestor); negatives are the non-ancestors, so descendants can be
+ * negatives) and in the evaluation (u's ancestors ranked among its
+ * non-ancestors).
+ *
+ * Diagnostic: the fraction of row updates whose step was rounded away
+ * entirely by the float32 storage of the points ("lost").
  *
  * Output: progress on stderr, one `RESULT key=value ...` line on stdout. */
 #include <anthem/common.h>
@@ -136,10 +146,11 @@ static int cmp_float(const void *a, const void *b)
  * unique rows and no self loops. */
 typedef struct graph {
 	uint32_t n;       /* nodes */
-	size_t nedges;    /* undirected closure pairs (each counted once) */
+	size_t nedges;    /* closure pairs (each counted once) */
 	size_t *off;      /* n + 1 */
 	uint32_t *adj;    /* off[n] = 2 * nedges */
 	char **names;     /* node ids as read, NULL for synthetic graphs */
+	int directed;     /* rows hold ancestors only (--directed) */
 } graph;
 
 static int graph_has(const graph *g, uint32_t u, uint32_t w)
@@ -160,17 +171,19 @@ static uint32_t graph_deg(const graph *g, uint32_t u)
 	return (uint32_t)(g->off[u + 1] - g->off[u]);
 }
 
-/* Build from m directed pairs (a[i], b[i]); duplicates and self pairs are
- * dropped. */
-static void graph_build(graph *g, uint32_t n, size_t m, const uint32_t *a,
-			const uint32_t *b)
+/* Build from m pairs (a[i], b[i]) = (child, ancestor); duplicates and self
+ * pairs are dropped.  Symmetric: each pair in both rows.  Directed: only
+ * a -> b (a node's row is its ancestors). */
+static void graph_build_dir(graph *g, uint32_t n, size_t m, const uint32_t *a,
+			    const uint32_t *b, int directed)
 {
 	g->n = n;
 	size_t *cnt = xcalloc((size_t)n + 1, sizeof *cnt);
 	for (size_t i = 0; i < m; i++)
 		if (a[i] != b[i]) {
 			cnt[a[i]]++;
-			cnt[b[i]]++;
+			if (!directed)
+				cnt[b[i]]++;
 		}
 	size_t *off = xmalloc(((size_t)n + 1) * sizeof *off);
 	off[0] = 0;
@@ -182,7 +195,8 @@ static void graph_build(graph *g, uint32_t n, size_t m, const uint32_t *a,
 	for (size_t i = 0; i < m; i++)
 		if (a[i] != b[i]) {
 			adj[cnt[a[i]]++] = b[i];
-			adj[cnt[b[i]]++] = a[i];
+			if (!directed)
+				adj[cnt[b[i]]++] = a[i];
 		}
 	/* sort and deduplicate each row, compacting in place */
 	size_t w = 0;
@@ -200,9 +214,16 @@ static void graph_build(graph *g, uint32_t n, size_t m, const uint32_t *a,
 	off[n] = w;
 	g->off = off;
 	g->adj = adj;
-	g->nedges = w / 2;
+	g->nedges = directed ? w : w / 2;
+	g->directed = directed;
 	g->names = NULL;
 	free(cnt);
+}
+
+static void graph_build(graph *g, uint32_t n, size_t m, const uint32_t *a,
+			const uint32_t *b)
+{
+	graph_build_dir(g, n, m, a, b, 0);
 }
 
 static void graph_free(graph *g)
@@ -275,7 +296,7 @@ static uint32_t strmap_get(strmap *m, const char *key, char ***names,
 
 /* Read `child<TAB>ancestor` lines ('#' comments and blank lines skipped;
  * further columns ignored). */
-static void graph_read(graph *g, const char *path)
+static void graph_read(graph *g, const char *path, int directed)
 {
 	FILE *f = fopen(path, "r");
 	if (!f) {
@@ -321,7 +342,7 @@ static void graph_read(graph *g, const char *path)
 	fclose(f);
 	if (m.n < 2)
 		die("%s: fewer than two nodes", path);
-	graph_build(g, (uint32_t)m.n, npairs, a, b);
+	graph_build_dir(g, (uint32_t)m.n, npairs, a, b, directed);
 	g->names = names;
 	for (size_t i = 0; i < m.cap; i++)
 		free(m.keys[i]);
@@ -365,7 +386,8 @@ static void dist_row(const dist_src *s, uint32_t u, float *d)
 typedef struct eval_job {
 	const graph *g;
 	const dist_src *src;
-	uint32_t u0, u1;
+	const uint32_t *nodes; /* evaluate nodes[i0..i1), or u in [i0, i1) if NULL */
+	size_t i0, i1;
 	double sum_rank, sum_ap;
 	size_t npairs, nnodes, ties;
 	int bad;
@@ -386,7 +408,8 @@ static void *eval_worker(void *arg)
 			maxdeg = graph_deg(g, u);
 	float *dn = xmalloc(((size_t)maxdeg + 1) * sizeof *dn);
 	size_t *hist = xmalloc(((size_t)maxdeg + 1) * sizeof *hist);
-	for (uint32_t u = J->u0; u < J->u1; u++) {
+	for (size_t i = J->i0; i < J->i1; i++) {
+		uint32_t u = J->nodes ? J->nodes[i] : (uint32_t)i;
 		uint32_t k = graph_deg(g, u);
 		if (k == 0)
 			continue;
@@ -441,19 +464,21 @@ static void *eval_worker(void *arg)
 	return NULL;
 }
 
-static eval_result evaluate(const graph *g, const dist_src *src, int threads)
+/* Evaluate every node, or only the nn nodes listed in `nodes` (a sample). */
+static eval_result evaluate_nodes(const graph *g, const dist_src *src,
+				  int threads, const uint32_t *nodes, size_t nn)
 {
 	if (threads < 1)
 		threads = 1;
 	eval_job *jobs = xcalloc((size_t)threads, sizeof *jobs);
 	pthread_t *tid = xcalloc((size_t)threads, sizeof *tid);
-	/* interleave-free contiguous split balanced by the work n per node;
-	 * high-degree nodes are few, so equal node counts are balanced enough */
+	size_t total = nodes ? nn : g->n;
 	for (int t = 0; t < threads; t++) {
 		jobs[t].g = g;
 		jobs[t].src = src;
-		jobs[t].u0 = (uint32_t)((uint64_t)g->n * t / threads);
-		jobs[t].u1 = (uint32_t)((uint64_t)g->n * (t + 1) / threads);
+		jobs[t].nodes = nodes;
+		jobs[t].i0 = total * (size_t)t / (size_t)threads;
+		jobs[t].i1 = total * (size_t)(t + 1) / (size_t)threads;
 	}
 	for (int t = 1; t < threads; t++)
 		if (pthread_create(&tid[t], NULL, eval_worker, &jobs[t]))
@@ -476,6 +501,11 @@ static eval_result evaluate(const graph *g, const dist_src *src, int threads)
 	free(jobs);
 	free(tid);
 	return r;
+}
+
+static eval_result evaluate(const graph *g, const dist_src *src, int threads)
+{
+	return evaluate_nodes(g, src, threads, NULL, 0);
 }
 
 /* Straight from the definitions, O(n^2 k): the self-test's reference. */
@@ -523,7 +553,8 @@ typedef struct config {
 	geo_kind kind;
 	double c;
 	size_t dim;
-	int epochs, burnin, negs, batch, threads, eval_every;
+	int epochs, burnin, negs, batch, threads, eval_every, retraction,
+	    directed, eval_sample, progress;
 	double lr, burnin_factor, init, time_limit;
 	uint64_t seed;
 } config;
@@ -557,6 +588,8 @@ typedef struct worker {
 	double *gd;
 	double loss;
 	size_t done, skipped;
+	size_t updates, lost; /* row updates, and those rounded away entirely */
+	size_t ep_updates, ep_lost; /* the counters at the start of the epoch */
 } worker;
 
 /* Distinct negatives for u (neither u nor a neighbour), at most cfg->negs. */
@@ -612,8 +645,30 @@ static void apply_batch(worker *W, size_t bsize)
 		float *gr = W->grad + (size_t)row * dim;
 		for (size_t j = 0; j < dim; j++)
 			gr[j] *= scale;
-		ath_rsgd_update(&T->space, dim, T->emb + (size_t)row * dim, gr,
-				W->lr);
+		float *x = T->emb + (size_t)row * dim;
+		float before[ANTHEM_MAX_DIM];
+		memcpy(before, x, dim * sizeof *x);
+		double g2 = 0;
+		for (size_t j = 0; j < dim; j++)
+			g2 += (double)gr[j] * gr[j];
+		if (T->cfg->retraction && T->space.kind == GEO_HYPERBOLIC) {
+			/* Nickel and Kiela's first-order retraction, for comparison */
+			double x2 = 0;
+			for (size_t j = 0; j < dim; j++)
+				x2 += (double)x[j] * x[j];
+			double k = (1.0 - T->space.c * x2) * (1.0 - T->space.c * x2) / 4.0;
+			for (size_t j = 0; j < dim; j++)
+				x[j] = (float)(x[j] - W->lr * k * gr[j]);
+			geo_project(&T->space, dim, x);
+		} else {
+			ath_rsgd_update(&T->space, dim, x, gr, W->lr);
+		}
+		/* a non-zero step that left every float32 coordinate unchanged */
+		if (g2 > 0) {
+			W->updates++;
+			if (!memcmp(before, x, dim * sizeof *x))
+				W->lost++;
+		}
 		memset(gr, 0, dim * sizeof *gr);
 		W->mark[row] = 0;
 	}
@@ -697,7 +752,10 @@ static void norm_stats(const trainer *T, double *mean, double *max,
 		       double *frac_edge)
 {
 	size_t n = T->g->n, dim = T->cfg->dim, edge = 0;
-	double s = 0, mx = 0, lim = 0.999 * geo_max_norm(&T->space);
+	double s = 0, mx = 0,
+	       lim = T->space.kind == GEO_HYPERBOLIC
+			     ? (1.0 - 2.0 * GEO_BALL_EPS) / sqrt(T->space.c)
+			     : INFINITY;
 	for (size_t i = 0; i < n; i++) {
 		double a = 0;
 		for (size_t j = 0; j < dim; j++)
@@ -723,6 +781,7 @@ typedef struct run_result {
 	eval_result ev;
 	int epochs;
 	double train_s, eval_s, final_loss;
+	double lost_frac; /* over the whole run; see worker.lost */
 } run_result;
 
 static run_result train_and_eval(const config *cfg, const graph *g, int quiet)
@@ -740,7 +799,7 @@ static run_result train_and_eval(const config *cfg, const graph *g, int quiet)
 	for (size_t i = 0; i < n * dim; i++)
 		T.emb[i] = (float)((2.0 * rng_unit(&master) - 1.0) * cfg->init);
 
-	T.np = 2 * g->nedges;
+	T.np = g->off[n]; /* every row entry is an oriented training pair */
 	T.pu = xmalloc(T.np * sizeof *T.pu);
 	T.pv = xmalloc(T.np * sizeof *T.pv);
 	size_t q = 0;
@@ -782,6 +841,29 @@ static run_result train_and_eval(const config *cfg, const graph *g, int quiet)
 	}
 
 	dist_src src = {&T.space, dim, T.emb, NULL, (uint32_t)n};
+	/* --eval-sample: a fixed uniform sample of the nodes that have
+	 * neighbours (partial Fisher-Yates with its own seed) */
+	uint32_t *sample = NULL;
+	size_t nsample = 0;
+	if (cfg->eval_sample > 0) {
+		rng sr;
+		rng_seed(&sr, cfg->seed ^ 0x5eedULL);
+		sample = xmalloc(n * sizeof *sample);
+		for (uint32_t u = 0; u < n; u++)
+			if (graph_deg(g, u) > 0)
+				sample[nsample++] = u;
+		size_t want = (size_t)cfg->eval_sample < nsample
+				      ? (size_t)cfg->eval_sample
+				      : nsample;
+		for (size_t i = 0; i < want; i++) {
+			size_t j = i + (size_t)(((unsigned __int128)rng_next(&sr) *
+						 (nsample - i)) >> 64);
+			uint32_t t = sample[i];
+			sample[i] = sample[j];
+			sample[j] = t;
+		}
+		nsample = want;
+	}
 	run_result R = {0};
 	double t_train = 0, t_eval = 0, t_start = now_s();
 	for (int ep = 0; ep < cfg->epochs; ep++) {
@@ -795,6 +877,8 @@ static run_result train_and_eval(const config *cfg, const graph *g, int quiet)
 			W[t].lr = lr;
 			W[t].loss = 0;
 			W[t].done = 0;
+			W[t].ep_updates = W[t].updates;
+			W[t].ep_lost = W[t].lost;
 		}
 		for (int t = 1; t < nt; t++)
 			if (pthread_create(&tid[t], NULL, train_worker, &W[t]))
@@ -805,24 +889,31 @@ static run_result train_and_eval(const config *cfg, const graph *g, int quiet)
 		double dt = now_s() - t0;
 		t_train += dt;
 		double loss = 0;
-		size_t done = 0;
+		size_t done = 0, ep_up = 0, ep_lost = 0;
 		for (int t = 0; t < nt; t++) {
 			loss += W[t].loss;
 			done += W[t].done;
+			ep_up += W[t].updates - W[t].ep_updates;
+			ep_lost += W[t].lost - W[t].ep_lost;
 		}
 		R.final_loss = done ? loss / (double)done : NAN;
 		R.epochs = ep + 1;
 		int last = ep + 1 == cfg->epochs ||
 			   (cfg->time_limit > 0 && now_s() - t_start >= cfg->time_limit);
-		if (!quiet) {
+		int show = last || ep < cfg->burnin ||
+			   (cfg->progress > 0 && (ep + 1) % cfg->progress == 0) ||
+			   (cfg->eval_every > 0 && (ep + 1) % cfg->eval_every == 0);
+		if (!quiet && show) {
 			fprintf(stderr,
-				"[%s %zud] epoch %4d/%d lr %.3g loss %.5f  %.0f pairs/s  %.1fs",
+				"[%s %zud] epoch %4d/%d lr %.3g loss %.5f  %.0f pairs/s  %.1fs  lost %.1f%%",
 				kind_name(cfg->kind), dim, ep + 1, cfg->epochs, lr,
-				R.final_loss, (double)done / dt, now_s() - t_start);
+				R.final_loss, (double)done / dt, now_s() - t_start,
+				ep_up ? 100.0 * (double)ep_lost / (double)ep_up : 0.0);
 			if (cfg->eval_every > 0 && !last &&
 			    (ep + 1) % cfg->eval_every == 0) {
 				double te = now_s();
-				eval_result ev = evaluate(g, &src, nt);
+				eval_result ev = evaluate_nodes(g, &src, nt, sample,
+								nsample);
 				t_eval += now_s() - te;
 				fprintf(stderr, "  mean rank %.3f MAP %.4f", ev.mean_rank,
 					ev.map);
@@ -839,21 +930,26 @@ static run_result train_and_eval(const config *cfg, const graph *g, int quiet)
 	}
 	R.train_s = t_train;
 	double te = now_s();
-	R.ev = evaluate(g, &src, nt);
+	R.ev = evaluate_nodes(g, &src, nt, sample, nsample);
+	free(sample);
 	R.eval_s = now_s() - te;
 	(void)t_eval;
 
-	size_t skipped = 0;
-	for (int t = 0; t < nt; t++)
+	size_t skipped = 0, updates = 0, lost = 0;
+	for (int t = 0; t < nt; t++) {
 		skipped += W[t].skipped;
+		updates += W[t].updates;
+		lost += W[t].lost;
+	}
+	R.lost_frac = updates ? (double)lost / (double)updates : 0;
 	skipped /= (size_t)(R.epochs ? R.epochs : 1);
 	if (!quiet) {
 		double mn, mx, fe;
 		norm_stats(&T, &mn, &mx, &fe);
 		fprintf(stderr,
-			"[%s %zud] norms: mean %.4f max %.6f, %.1f%% of points within 0.1%% of the %s; skipped pairs per epoch %zu\n",
+			"[%s %zud] norms: mean %.4f max %.6f, %.1f%% of points at the projection radius (|x| >= 1 - 2 eps)%s; skipped pairs per epoch %zu\n",
 			kind_name(cfg->kind), dim, mn, mx, 100.0 * fe,
-			cfg->kind == GEO_HYPERBOLIC ? "ball's edge" : "(no edge)",
+			cfg->kind == GEO_HYPERBOLIC ? "" : " (none: flat)",
 			skipped);
 	}
 	if (cfg->save) {
@@ -984,6 +1080,32 @@ static int self_test(void)
 	      "chain in order: mean rank 1, MAP 1");
 	graph_free(&chain);
 
+	/* 3b. Directed protocol on the tree 1 -> 0, 2 -> 0, 3 -> 1 -> 0 (closure
+	 * pairs (1,0) (2,0) (3,1) (3,0)) at x = 0, 2, -1, 2.5.  By hand:
+	 *   u=1: anc 0 (2); non 2 (3), 3 (0.5)        rank 2;     AP 1/2
+	 *   u=2: anc 0 (1); non 1 (3), 3 (3.5)        rank 1;     AP 1
+	 *   u=3: anc 0 (2.5), 1 (0.5); non 2 (3.5)    ranks 1, 1; AP 1
+	 * mean rank 5/4, MAP 5/6; symmetric, the same points rank perfectly
+	 * (u=1's descendant 3 is then a neighbour). */
+	{
+		uint32_t ta[] = {1, 2, 3, 3}, tb[] = {0, 0, 1, 0};
+		float tx[] = {0, 2, -1, 2.5f};
+		graph tg;
+		dist_src ts = {&flat, 1, tx, NULL, 4};
+		graph_build_dir(&tg, 4, 4, ta, tb, 1);
+		e = evaluate(&tg, &ts, 1);
+		check(near(e.mean_rank, 1.25, 1e-12) &&
+			      near(e.map, 5.0 / 6.0, 1e-12) && e.nnodes == 3,
+		      "tree, directed: mean rank 5/4, MAP 5/6");
+		graph_free(&tg);
+		graph_build_dir(&tg, 4, 4, ta, tb, 0);
+		e = evaluate(&tg, &ts, 1);
+		check(near(e.mean_rank, 1.0, 0) && near(e.map, 1.0, 0) &&
+			      e.nnodes == 4,
+		      "tree, symmetric: mean rank 1, MAP 1");
+		graph_free(&tg);
+	}
+
 	/* 4. Fast evaluator == brute force on random closures, with quantised
 	 * coordinates so that ties (between neighbours and non-neighbours, and
 	 * among neighbours) occur. */
@@ -1003,6 +1125,15 @@ static int self_test(void)
 		dist_src s = {sp, dim, x, NULL, n};
 		eval_result a = evaluate(&g, &s, 1 + trial % 2);
 		eval_result b = evaluate_brute(&g, &s);
+		/* the node-list path, all nodes in reverse order, agrees too */
+		uint32_t *all = xmalloc(n * sizeof *all);
+		for (uint32_t i = 0; i < n; i++)
+			all[i] = n - 1 - i;
+		eval_result c = evaluate_nodes(&g, &s, 2, all, n);
+		free(all);
+		if (!(near(c.mean_rank, b.mean_rank, 1e-12) &&
+		      near(c.map, b.map, 1e-12)))
+			agree = 0;
 		ties_seen += a.ties;
 		if (!(near(a.mean_rank, b.mean_rank, 1e-12) &&
 		      near(a.map, b.map, 1e-12) && a.npairs == b.npairs &&
@@ -1037,7 +1168,7 @@ static int self_test(void)
 					  (float)gd[j], gu, gx + j * D);
 		double maxerr = 0;
 		for (int i = 0; i < (K + 2) * D; i++) {
-			double h = 1e-3, lp, lm;
+			double h = 1e-3, lp = 0, lm = 0;
 			float save = pts[i];
 			double gnum, gana = i < D ? gu[i] : gx[i - D];
 			for (int sgn = 0; sgn < 2; sgn++) {
@@ -1122,12 +1253,26 @@ static void usage(FILE *f)
 "  --threads N           Hogwild training threads, also used by the evaluation [1]\n"
 "  --seed N              random seed [1]\n"
 "  --time-limit S        stop training after the epoch that passes S seconds [0 = none]\n"
+"  --progress N          progress line every N epochs (and during burn-in) [1]\n"
 "  --eval-every N        also evaluate every N epochs (progress only) [0]\n"
+"  --retraction          update with the first-order retraction\n"
+"                        proj(x - lr (1 - c|x|^2)^2/4 g) of the reference code\n"
+"                        instead of ath_rsgd_update (diagnosis only)\n"
+"  --eval-sample N       evaluate a uniform sample of N nodes (with neighbours)\n"
+"                        instead of all of them [0 = all]\n"
 "  --save FILE           write the embedding (id<TAB>coordinates)\n"
+"  --directed            the reference code's protocol instead of the symmetric\n"
+"                        one: train on (child, ancestor) pairs only, negatives\n"
+"                        are the nodes that are not ancestors of the child, and\n"
+"                        the evaluation ranks each node's ancestors among its\n"
+"                        non-ancestors (descendants included)\n"
 "  --self-test           check the evaluation and the gradients, then exit\n"
 "  -h, --help            this text\n"
 "\n"
-"stdout: one line 'RESULT geometry=... dim=... mean_rank=... map=... ...'.\n");
+"stdout: one line 'RESULT geometry=... dim=... mean_rank=... map=... ...'.\n"
+"'lost' (stderr) and lost_updates (stdout) are the fraction of row updates\n"
+"with a non-zero gradient after which the float32 point was bit-for-bit\n"
+"unchanged: the step was rounded away (last epoch / whole run).\n");
 }
 
 static const char *need(int argc, char **argv, int *i)
@@ -1172,12 +1317,21 @@ int main(int argc, char **argv)
 	cfg.init = 1e-4;
 	cfg.threads = 1;
 	cfg.seed = 1;
+	cfg.progress = 1;
 	int selftest = 0;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			usage(stdout);
 			return 0;
+		} else if (!strcmp(a, "--progress")) {
+			cfg.progress = (int)parse_long(need(argc, argv, &i), a, 1);
+		} else if (!strcmp(a, "--eval-sample")) {
+			cfg.eval_sample = (int)parse_long(need(argc, argv, &i), a, 0);
+		} else if (!strcmp(a, "--directed")) {
+			cfg.directed = 1;
+		} else if (!strcmp(a, "--retraction")) {
+			cfg.retraction = 1;
 		} else if (!strcmp(a, "--self-test")) {
 			selftest = 1;
 		} else if (!strcmp(a, "--closure")) {
@@ -1237,14 +1391,11 @@ int main(int argc, char **argv)
 
 	double t0 = now_s();
 	graph g;
-	graph_read(&g, cfg.closure);
-	uint32_t isolated = 0;
-	for (uint32_t u = 0; u < g.n; u++)
-		isolated += graph_deg(&g, u) == 0;
+	graph_read(&g, cfg.closure, cfg.directed);
 	fprintf(stderr,
-		"closure %s: %u nodes, %zu pairs (%zu oriented training pairs), read in %.2fs\n",
-		cfg.closure, g.n, g.nedges, 2 * g.nedges, now_s() - t0);
-	(void)isolated;
+		"closure %s: %u nodes, %zu pairs (%zu oriented training pairs, %s), read in %.2fs\n",
+		cfg.closure, g.n, g.nedges, g.off[g.n],
+		cfg.directed ? "directed" : "symmetric", now_s() - t0);
 
 	run_result R = train_and_eval(&cfg, &g, 0);
 	if (R.ev.bad)
@@ -1253,14 +1404,16 @@ int main(int argc, char **argv)
 		"[%s %zud] mean rank %.4f  MAP %.4f  (%zu pairs over %zu nodes, %zu ties) train %.1fs eval %.1fs\n",
 		kind_name(cfg.kind), cfg.dim, R.ev.mean_rank, R.ev.map, R.ev.npairs,
 		R.ev.nnodes, R.ev.ties, R.train_s, R.eval_s);
-	printf("RESULT geometry=%s dim=%zu nodes=%u pairs=%zu lr=%g batch=%d "
+	printf("RESULT geometry=%s protocol=%s dim=%zu nodes=%u pairs=%zu lr=%g batch=%d "
 	       "negatives=%d epochs=%d burnin=%d threads=%d seed=%llu "
-	       "mean_rank=%.4f map=%.4f ties=%zu loss=%.5f train_s=%.1f "
-	       "eval_s=%.1f\n",
-	       kind_name(cfg.kind), cfg.dim, g.n, g.nedges, cfg.lr, cfg.batch,
+	       "mean_rank=%.4f map=%.4f eval_nodes=%zu ties=%zu loss=%.5f train_s=%.1f "
+	       "eval_s=%.1f lost_updates=%.4f\n",
+	       kind_name(cfg.kind), cfg.directed ? "directed" : "symmetric",
+	       cfg.dim, g.n, g.nedges, cfg.lr, cfg.batch,
 	       cfg.negs, R.epochs, cfg.burnin, cfg.threads,
-	       (unsigned long long)cfg.seed, R.ev.mean_rank, R.ev.map, R.ev.ties,
-	       R.final_loss, R.train_s, R.eval_s);
+	       (unsigned long long)cfg.seed, R.ev.mean_rank, R.ev.map,
+	       R.ev.nnodes, R.ev.ties,
+	       R.final_loss, R.train_s, R.eval_s, R.lost_frac);
 	graph_free(&g);
 	return R.ev.bad ? 1 : 0;
 }
