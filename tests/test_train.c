@@ -322,6 +322,13 @@ START_TEST(model_file_refusals)
 	write_file(bad, "");
 	ck_assert_int_eq(anthem_model_load(&l, bad), ANTHEM_ETRUNCATED);
 	ck_assert_int_eq(anthem_model_load(&l, tmp_path("missing")), ANTHEM_ENOTFOUND);
+	/* valid files whose weights would overflow (found by fuzzing) */
+	const char *huge[] = {FIXTURE_DIR "/../../fuzz/findings/model/euclidean-nan-score.anthem",
+			      FIXTURE_DIR "/../../fuzz/findings/model/hyperbolic-embed-einval.anthem"};
+	for (int k = 0; k < 2; k++) {
+		ck_assert_int_eq(anthem_model_load(&l, huge[k]), ANTHEM_EFORMAT);
+		ck_assert_ptr_nonnull(strstr(anthem_last_error(), "weights must be finite"));
+	}
 	/* a save into a directory that does not exist fails cleanly */
 	ck_assert_int_eq(anthem_model_save(m, tmp_path("no/such/dir/m.anthem")),
 			 ANTHEM_EIO);
