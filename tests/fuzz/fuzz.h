@@ -57,9 +57,8 @@ static char fz_dir[4096];
 
 static void fz_cleanup(void)
 {
-	static const char *const names[] = {"model.anthem", "model.fixed",
-					    "index.anthem", "catalog.tsv",
-					    "judgments.tsv"};
+	static const char *const names[] = {"model.anthem", "index.anthem",
+					    "catalog.tsv", "judgments.tsv"};
 	char p[4200];
 	if (!fz_dir[0])
 		return;

@@ -5,10 +5,76 @@
  * repaired so that mutations of the metadata and the points tensor get past
  * the checksum.  A loaded index is read back (ids, titles, points) and
  * scanned with a small hyperboloid of its dimension, in the ball and in
- * flat space. */
+ * flat space; then a small model (created once, dim 4 like the seed
+ * indexes) reranks two of its products (anthem_score: the index's titles
+ * go through the tokenizer) and, when the dimensions agree, runs the
+ * two-stage anthem_search over it. */
 #include "fuzz.h"
 
 #include <math.h>
+
+#define MODEL_DIM 4
+
+static anthem_model *model;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	anthem_model_config c;
+	anthem_model_config_init(&c);
+	c.dim = MODEL_DIM;
+	c.buckets = 256;
+	if (anthem_model_create(&model, &c) != ANTHEM_OK) {
+		fprintf(stderr, "fuzz_index: anthem_model_create: %s\n",
+			anthem_last_error());
+		abort();
+	}
+	return 0;
+}
+
+/* stage 2 on index products, and both stages when the model fits */
+static void search(const anthem_index *ix)
+{
+	size_t n = anthem_index_count(ix);
+	float d[2] = {-1.0f, -1.0f};
+	if (n > 0) {
+		size_t cand[2] = {0, n - 1};
+		fz_begin();
+		if (fz_status(anthem_score(model, ix, "headgear", cand, 2, d),
+			      "anthem_score"))
+			fz_fail("anthem_score of products 0 and %zu of %zu fails",
+				n - 1, n);
+		if (!(d[0] >= 0.0f) || !(d[1] >= 0.0f))
+			fz_fail("anthem_score gives %g, %g", d[0], d[1]);
+	}
+	size_t bad = n;
+	fz_begin();
+	if (fz_status(anthem_score(model, ix, "headgear", &bad, 1, d),
+		      "anthem_score") != ANTHEM_ERANGE)
+		fz_fail("anthem_score of product %zu of %zu is not ERANGE", n, n);
+	anthem_hit hits[3];
+	size_t k = 99;
+	fz_begin();
+	int rc = fz_status(anthem_search(model, ix, "headgear", 3, 0, hits, &k),
+			   "anthem_search");
+	if (anthem_index_dim(ix) != MODEL_DIM) {
+		if (n > 0 && rc != ANTHEM_EMISMATCH)
+			fz_fail("anthem_search with dims %d and %zu gave %d",
+				MODEL_DIM, anthem_index_dim(ix), rc);
+		return;
+	}
+	if (rc == ANTHEM_ERANGE) /* a point outside the ball */
+		return;
+	if (rc != ANTHEM_OK)
+		fz_fail("anthem_search failed with %d", rc);
+	if (k != (n < 3 ? n : 3))
+		fz_fail("anthem_search over %zu products returned %zu", n, k);
+	for (size_t i = 0; i < k; i++)
+		if (hits[i].index >= n || !(hits[i].distance >= 0.0f))
+			fz_fail("search hit %zu: product %zu of %zu, distance %g",
+				i, hits[i].index, n, hits[i].distance);
+}
 
 static void scan(const anthem_index *ix, anthem_geometry g)
 {
@@ -82,6 +148,7 @@ static void use_index(const anthem_index *ix)
 	(void)anthem_index_model_fingerprint(ix);
 	scan(ix, ANTHEM_GEOMETRY_HYPERBOLIC);
 	scan(ix, ANTHEM_GEOMETRY_EUCLIDEAN);
+	search(ix);
 }
 
 static void load(const char *path, int repaired)

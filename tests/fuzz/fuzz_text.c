@@ -4,8 +4,10 @@
  * euclidean, vector, and hyperbolic with its own title table and the
  * largest trigram cuts.  The first byte picks one.  The input, as a
  * NUL-terminated string, is the query; the bytes after its first 0x00 (or
- * the input again) are the title.  Score, embed and explain must succeed on
- * any text, and their outputs must agree with include/anthem/model.h. */
+ * the input again) are the title.  Explain, score (both ways round), embed
+ * the query and the title: each must succeed on any text, and the outputs
+ * must agree with include/anthem/model.h (an explanation's distance is the
+ * score, to the bit; its rows sum to 1; a distance is >= 0). */
 #include "fuzz.h"
 
 #include <math.h>
@@ -149,12 +151,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (zero)
 		t = text + (zero - data) + 1;
 
-	score(m, q, t);
-	score(m, t, q);
-	score(m, q, "abaya: a loose black robe from head to toe");
-	score(m, "academic gown", q);
+	explain(m, c, q, t); /* and score(q, t), which it must equal */
+	if (t != q)
+		score(m, t, q);
 	embed(m, c, q, t);
-	explain(m, c, q, t);
 	free(text);
 	return 0;
 }

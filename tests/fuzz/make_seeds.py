@@ -1,0 +1,272 @@
+#!/usr/bin/env python3
+"""Regenerate the seed corpora of tests/fuzz/corpus/ (docs/reliability.md).
+
+usage: tests/fuzz/make_seeds.py [--anthem build/tools/anthem] [--out DIR]
+
+Model and index seeds are real files written by the `anthem` tool from the
+WordNet fixture (small: 256 buckets, dim 4, or smaller); the TSV seeds are
+cut from the fixture; text seeds are queries and titles; hyperboloid seeds
+are programs in the byte code of fuzz_hyperboloid.c.  Training is
+deterministic (--seed 1, one thread), so the files are the same each time
+for one library version.
+"""
+import argparse
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
+FIXTURE = os.path.join(TOP, "tests", "data", "wordnet-fixture")
+
+
+def write(path, data):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def run(*args):
+    subprocess.run(args, check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+# ---- model and index -----------------------------------------------------------
+
+def containers(anthem, out, tmp):
+    cat = os.path.join(FIXTURE, "catalog.tsv")
+    train = os.path.join(FIXTURE, "train.tsv")
+    models = {
+        "hyperbolic-d4-b256": ["--dim", "4", "--buckets", "256"],
+        "euclidean-d4-b256": ["--geometry", "euclidean", "--dim", "4",
+                              "--buckets", "256"],
+        "vector-d4-b256": ["--geometry", "vector", "--dim", "4",
+                           "--buckets", "256"],
+        "euclidean-d2-b32": ["--geometry", "euclidean", "--dim", "2",
+                             "--buckets", "32"],
+        "hyperbolic-d1-b16-cuts": ["--dim", "1", "--buckets", "16",
+                                   "--query-trigrams", "4",
+                                   "--title-trigrams", "8"],
+    }
+    for name, opts in models.items():
+        path = os.path.join(tmp, name + ".model")
+        run(anthem, "train", "--catalog", cat, "--judgments", train,
+            "--out", path, "--epochs", "1", "--epoch-examples", "32",
+            "--seed", "1", "--threads", "1", *opts)
+        write(os.path.join(out, "model", name + ".anthem"), read(path))
+    lines = read(cat).splitlines(keepends=True)
+    cat12 = os.path.join(tmp, "cat12.tsv")
+    cat4 = os.path.join(tmp, "cat4.tsv")
+    write(cat12, b"".join(lines[:12]))
+    # short titles keep the index small
+    write(cat4, b"".join(l[:60].rstrip(b"\n") + b"\n" for l in lines[1:4]))
+    for model, catalogue, name in (
+            ("hyperbolic-d4-b256", cat12, "hyperbolic-d4-11"),
+            ("euclidean-d2-b32", cat4, "euclidean-d2-3"),
+            ("hyperbolic-d1-b16-cuts", cat4, "hyperbolic-d1-3")):
+        path = os.path.join(tmp, name + ".index")
+        run(anthem, "index", "--model", os.path.join(tmp, model + ".model"),
+            "--catalog", catalogue, "--out", path, "--threads", "1")
+        write(os.path.join(out, "index", name + ".anthem"), read(path))
+    # an empty catalogue gives an index of no products
+    empty = os.path.join(tmp, "empty.tsv")
+    write(empty, b"# nothing\n")
+    path = os.path.join(tmp, "empty.index")
+    run(anthem, "index", "--model",
+        os.path.join(tmp, "hyperbolic-d1-b16-cuts.model"), "--catalog", empty,
+        "--out", path, "--threads", "1")
+    write(os.path.join(out, "index", "empty.anthem"), read(path))
+
+
+# ---- TSV -------------------------------------------------------------------------
+
+def tsv(out):
+    cat = read(os.path.join(FIXTURE, "catalog.tsv")).splitlines(keepends=True)
+    part, size = [], 0
+    for line in cat:
+        if size + len(line) > 3000:
+            break
+        part.append(line)
+        size += len(line)
+    ids = {l.split(b"\t")[0] for l in part if not l.startswith(b"#")}
+    for split in ("train", "test"):
+        jud = read(os.path.join(FIXTURE, split + ".tsv")).splitlines(
+            keepends=True)
+        kept = [jud[0]] + [l for l in jud[1:] if l.split(b"\t")[1] in ids]
+        write(os.path.join(out, "tsv", "fixture-" + split),
+              b"".join(part) + b"\0" + b"".join(kept)[:3000])
+    small = {
+        "minimal": b"p1\tred shoe\np2\tblue hat\n\0red\tp1\t3\nred\tp2\t0\n",
+        "crlf-comments": b"# c\r\n\r\np1\ttitle one\r\np2\ttwo\r\n\0"
+                         b"# q\r\nq one\tp2\t2\r\nq one\tp2\t1\r\nq two\tp1\t0",
+        "bad-lines": b"p1\tok\n\tempty id\np1\tdup\nnotab\np2\ta\tb\n"
+                     b"p3\t\xff\xfe\n\0q\tp1\t4\nq\tnope\t1\n\tp1\t1\n"
+                     b"q\tp1\t1x\nq\tp1\n",
+        "utf8": "p\u00e9\tcaf\u00e9 cr\u00e8me \u2014 \U0001f600\n\0"
+                "caf\u00e9\tp\u00e9\t2\n".encode(),
+        "no-judgments": b"a\tb\nc\td",
+        "grades": b"x\tt\n\0q\tx\t0\nq\tx\t3\nr\tx\t-0\ns\tx\t+2\n"
+                  b"t\tx\t 1\nu\tx\t99999999999999999999\n",
+    }
+    for name, data in small.items():
+        write(os.path.join(out, "tsv", name), data)
+
+
+# ---- text ---------------------------------------------------------------------------
+
+def text(out):
+    seeds = {
+        "query": b"musical instrument",
+        "query-title": b"\x00headgear\x00niqab: a veil worn by some Muslim "
+                       b"women to cover the face",
+        "spaces": b"\x01  Red   SHOE \t\r\n  ",
+        "empty": b"",
+        "one": b"\x02a",
+        "utf8": "\x03caf\u00e9 \u2014 na\u00efve \U0001f600 \u4e2d\u6587"
+                .encode(),
+        "long-title": b"\x00q\x00" + b" ".join(
+            b"word%d" % i for i in range(300)),
+        "bytes": bytes([3]) + bytes(range(1, 256)),
+    }
+    for name, data in seeds.items():
+        write(os.path.join(out, "text", name), data)
+
+
+# ---- hyperboloid programs ------------------------------------------------------------
+
+def small(x):
+    """one byte that fval(raw = 0) reads as x (in [-1, 1))"""
+    return struct.pack("b", max(-128, min(127, round(x * 128))))
+
+
+def raw(x):
+    return struct.pack("<f", x)
+
+
+def create(slot, geometry, dim, curvature, centre, limit, rawmode=False,
+           neg=False):
+    # curvature: mode byte 2k means k/32
+    prog = bytes([0, slot, geometry, dim, int(curvature * 32) * 2])
+    mode = (3 if rawmode else 0) | (4 if neg else 0)
+    prog += bytes([mode])
+    f = raw if rawmode else small
+    return prog + b"".join(f(x) for x in centre) + b"".join(
+        f(x) for x in limit)
+
+
+def combine(union, dst, a, b):
+    return bytes([2 if union else 1, dst, a, b])
+
+
+def distance(slot, point, gamma=0.5):
+    return (bytes([3, slot, 0x80, 0]) + b"".join(small(x) for x in point)
+            + bytes([int(gamma * 32) * 2]))
+
+
+def contains(slot, point):
+    return bytes([4, slot, 0x80, 0]) + b"".join(small(x) for x in point)
+
+
+def readback(slot):
+    return bytes([5, slot])
+
+
+def distances(slot, points, gamma=0.5, wrap=0):
+    return (bytes([6, slot, len(points), 0x80, 0])
+            + b"".join(small(x) for p in points for x in p)
+            + bytes([int(gamma * 32) * 2, wrap]))
+
+
+def free(slot):
+    return bytes([7, slot])
+
+
+def hyperboloid(out):
+    p = {}
+    # the ball: two boxes, AND, OR, distances
+    p["ball-and-or"] = (
+        create(0, 0, 2, 1.0, [0.1, 0.2], [0.2, 0.1])
+        + create(1, 0, 2, 1.0, [0.2, 0.1], [0.1, 0.3])
+        + combine(False, 2, 0, 1) + combine(True, 3, 0, 1)
+        + combine(True, 4, 2, 3) + distance(2, [0.15, 0.15])
+        + contains(3, [0.15, 0.15]) + readback(4)
+        + distances(4, [[0.0, 0.0], [0.3, -0.2], [0.9, 0.0]]))
+    # flat space: disjoint boxes make an empty intersection
+    p["flat-empty"] = (
+        create(0, 1, 3, 0.0, [0, 0, 0], [0.1, 0.1, 0.1])
+        + create(1, 1, 3, 0.0, [0.5, 0.5, 0.5], [0.1, 0.1, 0.1])
+        + combine(False, 2, 0, 1) + readback(2) + distance(2, [0, 0, 0])
+        + contains(2, [0, 0, 0]) + combine(True, 3, 2, 0)
+        + combine(False, 4, 3, 3) + readback(4)
+        + distances(3, [[0, 0, 0], [0.5, 0.5, 0.5]], wrap=1))
+    # vector geometry: points, limit 0
+    p["vector"] = (
+        create(0, 2, 4, 0.0, [0.1, -0.2, 0.3, -0.4], [0, 0, 0, 0])
+        + create(1, 2, 4, 0.0, [0.5, 0.5, 0.5, 0.5], [0, 0, 0, 0])
+        + combine(True, 2, 0, 1) + distance(2, [0, 0, 0, 0], 0.0)
+        + readback(2))
+    # refusals: mismatched dims and geometries, bad values
+    p["mismatch"] = (
+        create(0, 0, 2, 1.0, [0.1, 0.1], [0.1, 0.1])
+        + create(1, 0, 3, 1.0, [0.1, 0.1, 0.1], [0.1, 0.1, 0.1])
+        + create(2, 1, 2, 0.0, [0.1, 0.1], [0.1, 0.1])
+        + create(3, 0, 2, 0.5, [0.1, 0.1], [0.1, 0.1])
+        + combine(False, 4, 0, 1) + combine(True, 4, 0, 2)
+        + combine(True, 4, 0, 3) + combine(False, 4, 0, 7)
+        + create(5, 3, 2, 1.0, [0, 0], [0, 0])
+        + create(5, 0, 0, 1.0, [], []) + create(5, 0, 2, 0.0, [0, 0], [0, 0])
+        + create(5, 1, 2, 0.0, [0.1, 0.1], [-0.1, 0.1], neg=True)
+        + create(5, 0, 2, 1.0, [0.9, 0.9], [0, 0]))
+    # raw floats: NaN, infinities, huge values, denormals
+    nan, inf = float("nan"), float("inf")
+    p["raw-floats"] = (
+        create(0, 1, 4, 0.0, [nan, 0, 0, 0], [0, 0, 0, 0], rawmode=True)
+        + create(0, 1, 4, 0.0, [3e38, -3e38, 1e-45, 0],
+                 [3e38, 3e38, 1e-45, 0], rawmode=True)
+        + create(1, 1, 4, 0.0, [inf, 0, 0, 0], [0, 0, 0, 0], rawmode=True)
+        + create(1, 1, 4, 0.0, [-3e38, 3e38, 0, 1], [3e38, 1e38, 5, 1],
+                 rawmode=True)
+        + combine(False, 2, 0, 1) + readback(2)
+        + bytes([3, 2, 0x80, 1]) + raw(3e38) + raw(-3e38) + raw(0) + raw(1)
+        + bytes([1]) + raw(1e38)
+        + bytes([3, 0, 0x80, 1]) + raw(nan) + raw(0) + raw(0) + raw(0)
+        + bytes([1]) + raw(-1.0))
+    # many branches: repeated unions, then AND of unions (term limit)
+    grow = create(0, 0, 2, 1.0, [0.1, 0.1], [0.05, 0.05])
+    for _ in range(7):
+        grow += combine(True, 0, 0, 0)
+    p["ball-grow"] = (grow + combine(False, 1, 0, 0) + combine(False, 2, 1, 1)
+                      + distance(1, [0.1, 0.1]) + readback(1) + free(1)
+                      + readback(1))
+    for name, data in p.items():
+        write(os.path.join(out, "hyperboloid", name), data)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--anthem",
+                    default=os.path.join(TOP, "build", "tools", "anthem"))
+    ap.add_argument("--out", default=os.path.join(HERE, "corpus"))
+    a = ap.parse_args()
+    if not os.access(a.anthem, os.X_OK):
+        sys.exit("make_seeds.py: %s is not there: build first (ninja -C build)"
+                 % a.anthem)
+    for t in ("model", "index", "tsv", "text", "hyperboloid"):
+        shutil.rmtree(os.path.join(a.out, t), ignore_errors=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        containers(a.anthem, a.out, tmp)
+    tsv(a.out)
+    text(a.out)
+    hyperboloid(a.out)
+
+
+if __name__ == "__main__":
+    main()
