@@ -8,6 +8,8 @@
 #include <anthem/anthem.h>
 
 #include <check.h>
+
+#include "testutil.h"
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,9 +139,5 @@ int main(void)
 	tcase_add_test(t, warm_step_allocates_nothing_euclidean);
 	tcase_set_timeout(t, 60);
 	suite_add_tcase(s, t);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(s);
 }

@@ -3,6 +3,8 @@
 #include <anthem/anthem.h>
 
 #include <check.h>
+
+#include "testutil.h"
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -427,9 +429,5 @@ static Suite *api_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(api_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(api_suite());
 }

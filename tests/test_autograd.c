@@ -12,6 +12,8 @@
  *    touched-row list, the arena's steady state, hand-computed forwards.
  * AG_TEST_VERBOSE=1 prints the largest error per op. */
 #include <check.h>
+
+#include "testutil.h"
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -62,25 +64,7 @@ static const geo_space SPACES[] = {
 #define NSPACES ((int)(sizeof SPACES / sizeof SPACES[0]))
 static int verbose;
 
-/* ---- PRNG (splitmix64) ----------------------------------------------- */
-typedef struct rng {
-	uint64_t s;
-} rng;
-
-static uint64_t next_u64(rng *r)
-{
-	uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-static double unif(rng *r) { return (double)(next_u64(r) >> 11) * 0x1.0p-53; }
-static double unif_ab(rng *r, double a, double b) { return a + (b - a) * unif(r); }
-static double gauss(rng *r)
-{
-	double u = unif(r);
-	return sqrt(-2.0 * log(u > 0 ? u : 1e-300)) * cos(6.283185307179586 * unif(r));
-}
+/* PRNG and runner: tests/testutil.h */
 
 /* ---- the ops under test ---------------------------------------------- */
 enum init { GAUSS, POS, BALL, HALF, TAN };
@@ -689,9 +673,5 @@ static Suite *autograd_suite(void)
 int main(void)
 {
 	verbose = getenv("AG_TEST_VERBOSE") != NULL;
-	SRunner *sr = srunner_create(autograd_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(autograd_suite());
 }

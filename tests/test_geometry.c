@@ -9,6 +9,8 @@
  *  - identities, the hyperboloid region, geo_project.
  * GEO_TEST_VERBOSE=1 prints the largest errors observed. */
 #include <check.h>
+
+#include "testutil.h"
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -54,25 +56,7 @@ static const geo_kind KINDS[2] = {GEO_HYPERBOLIC, GEO_EUCLIDEAN};
 static const char *const KIND_NAME[2] = {"hyperbolic", "euclidean"};
 static int verbose;
 
-/* ---- PRNG (splitmix64) ----------------------------------------------- */
-typedef struct rng {
-	uint64_t s;
-} rng;
-
-static uint64_t next_u64(rng *r)
-{
-	uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-static double unif(rng *r) { return (double)(next_u64(r) >> 11) * 0x1.0p-53; }
-static double unif_ab(rng *r, double a, double b) { return a + (b - a) * unif(r); }
-static double gauss(rng *r)
-{
-	double u = unif(r);
-	return sqrt(-2.0 * log(u > 0 ? u : 1e-300)) * cos(2.0 * PI * unif(r));
-}
+/* PRNG and runner: tests/testutil.h */
 
 /* ---- float64 reference ----------------------------------------------- */
 static int flat(const geo_space *s) { return s->kind == GEO_EUCLIDEAN; }
@@ -1062,9 +1046,5 @@ static Suite *geometry_suite(void)
 int main(void)
 {
 	verbose = getenv("GEO_TEST_VERBOSE") != NULL;
-	SRunner *sr = srunner_create(geometry_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(geometry_suite());
 }

@@ -6,6 +6,8 @@
 #include <anthem/anthem.h>
 
 #include <check.h>
+
+#include "testutil.h"
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -355,9 +357,5 @@ int main(void)
 	tcase_add_test(t, concurrent_scoring_is_consistent);
 	tcase_set_timeout(t, 120);
 	suite_add_tcase(s, t);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(s);
 }

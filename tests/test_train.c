@@ -5,6 +5,8 @@
 #include <anthem/anthem.h>
 
 #include <check.h>
+
+#include "testutil.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -516,9 +518,5 @@ int main(void)
 	tcase_add_test(t, training_can_be_canceled);
 	tcase_set_timeout(t, 600);
 	suite_add_tcase(s, t);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(s);
 }
