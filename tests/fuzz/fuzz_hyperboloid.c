@@ -10,19 +10,25 @@
  * curvatures any float.  Every error must be a status code with a message;
  * results are checked against the header's promises.
  *
- *   op % 8  operands
- *   0 create    slot, geometry, dim, curvature (mode + float), mode,
+ *   op % 8  operands (one byte each unless said)
+ *   0 create    slot, geometry % 4, dim % 17, curvature (scalar), mode,
  *               centre[dim], limit[dim]
  *   1 intersect dst, a, b        (an empty slot is passed as NULL)
  *   2 union     dst, a, b
- *   3 distance  slot, dim selector, mode, point[dim], gamma (mode + float)
+ *   3 distance  slot, dim selector, mode, point[dim], gamma (scalar)
  *   4 contains  slot, dim selector, mode, point[dim]
  *   5 read back slot: every branch, term, centre and limit
- *   6 distances slot, count 0..4, mode, points, gamma (mode + float),
- *               wrap or copy
+ *   6 distances slot, count % 5, dim selector, mode, points[count][dim],
+ *               gamma (scalar), wrap (odd) or copy (even)
  *   7 free      slot
  *
- * A dim selector byte with its high bit set means "the handle's dim". */
+ * A float is 4 raw little-endian bytes when its mode says raw, else one
+ * byte b read as (int8_t)b / 128.  Create's mode: bit 0 raw centre, bit 1
+ * raw limit, bit 2 keep the sign of small limits (else their absolute
+ * value), bit 3 pass centre as NULL, bit 4 pass limit as NULL; the other
+ * modes: bit 0 raw.  A scalar is a byte m, then 4 raw bytes if m is odd,
+ * else the value (m >> 1) / 32.  A dim selector with its high bit set
+ * means the handle's dim, else dim % 17. */
 #include "fuzz.h"
 
 #include <math.h>
