@@ -512,6 +512,94 @@ START_TEST(saved_files_follow_the_umask)
 }
 END_TEST
 
+/* ---- untrusted sizes in files ----------------------------------------------------- */
+
+static void wr64(unsigned char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++, v >>= 8)
+		p[i] = (unsigned char)v;
+}
+
+/* The trailing checksum and the header's file size made to agree with the
+ * bytes again, as docs/format.md defines them (FNV-1a style over
+ * little-endian 64-bit words, the tail zero-padded, then the length). */
+static void repair(unsigned char *p, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	size_t i = 0;
+	for (; i + 8 <= n - 8; i += 8) {
+		uint64_t w = 0;
+		for (int k = 7; k >= 0; k--)
+			w = w << 8 | p[i + k];
+		h = (h ^ w) * 0x100000001b3ULL;
+	}
+	if (i < n - 8) {
+		uint64_t w = 0;
+		for (size_t k = n - 8; k-- > i;)
+			w = w << 8 | p[k];
+		h = (h ^ w) * 0x100000001b3ULL;
+	}
+	wr64(p + 16, n);
+	wr64(p + n - 8, (h ^ (uint64_t)(n - 8)) * 0x100000001b3ULL);
+}
+
+static unsigned char *read_all(const char *path, size_t *n)
+{
+	FILE *f = fopen(path, "rb");
+	ck_assert_ptr_nonnull(f);
+	fseek(f, 0, SEEK_END);
+	*n = (size_t)ftell(f);
+	fseek(f, 0, SEEK_SET);
+	unsigned char *p = malloc(*n);
+	ck_assert_uint_eq(fread(p, 1, *n, f), *n);
+	fclose(f);
+	return p;
+}
+
+/* A checkpoint whose metadata claims 2^31 buckets (its tensors hold 256)
+ * is refused as malformed, before the ~100 GB that the claim would need
+ * are asked for (it used to fail with ANTHEM_ENOMEM, or abort under
+ * AddressSanitizer, which refuses such a malloc). */
+START_TEST(checkpoint_sizes_are_checked_before_allocating)
+{
+	anthem_catalog *c;
+	anthem_judgments *j;
+	ck_assert_int_eq(anthem_catalog_load(&c, FIXTURE("catalog.tsv"), 0), 0);
+	ck_assert_int_eq(anthem_judgments_load(&j, FIXTURE("train.tsv"), c, 0), 0);
+	anthem_model_config cfg;
+	anthem_model_config_init(&cfg);
+	cfg.dim = 4;
+	cfg.buckets = 256;
+	anthem_train_options o;
+	anthem_train_options_init(&o);
+	o.epochs = 1;
+	o.epoch_examples = 16;
+	o.threads = 1;
+	anthem_trainer *t;
+	ck_assert_int_eq(anthem_trainer_create(&t, &cfg, c, j, &o), 0);
+	ck_assert_int_eq(anthem_trainer_run(t), 0);
+	ck_assert_int_eq(anthem_trainer_checkpoint(t, tmp_path("ck")), 0);
+	anthem_trainer_free(t);
+	size_t n;
+	unsigned char *p = read_all(tmp_path("ck"), &n);
+	static const char key[] = "anthem.buckets";
+	unsigned char *at = memmem(p, n, key, sizeof key - 1);
+	ck_assert_ptr_nonnull(at);
+	wr64(at + sizeof key - 1 + 4, (uint64_t)1 << 31); /* after the type */
+	repair(p, n);
+	write_bytes(tmp_path("forged"), (const char *)p, n);
+	free(p);
+	expect_error(anthem_trainer_resume(&t, tmp_path("forged"), c, j, &o),
+		     ANTHEM_EFORMAT, "tensor");
+	ck_assert_ptr_null(t);
+	/* the unforged one resumes */
+	ck_assert_int_eq(anthem_trainer_resume(&t, tmp_path("ck"), c, j, &o), 0);
+	anthem_trainer_free(t);
+	anthem_judgments_free(j);
+	anthem_catalog_free(c);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("input");
@@ -537,6 +625,8 @@ int main(void)
 	tcase_add_test(t, judgments_strict_and_lenient);
 	tcase_add_test(t, rankings_are_validated);
 	tcase_add_test(t, saved_files_follow_the_umask);
+	tcase_add_test(t, checkpoint_sizes_are_checked_before_allocating);
+	tcase_set_timeout(t, 120);
 	suite_add_tcase(s, t);
 	return run_suite(s);
 }
