@@ -270,6 +270,8 @@ int anthem_evaluate(const anthem_model *m, const anthem_catalog *c,
 	x.threads = opt.threads ? opt.threads : ath_cores();
 	/* each worker gets buffers of the catalogue's size: never more
 	 * workers than queries (the caller's count is not trusted) */
+	if (x.threads > ATH_MAX_THREADS)
+		x.threads = ATH_MAX_THREADS;
 	if (x.threads > x.nq)
 		x.threads = x.nq ? x.nq : 1;
 	x.depth = opt.k1 > ATH_RANK_CUT ? opt.k1 : ATH_RANK_CUT;
