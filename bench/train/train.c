@@ -89,8 +89,19 @@ static int check_steps(const settings *s, const anthem_trainer *t)
 	return 0;
 }
 
+/* The trainer's mean loss over the epoch, reported at its end. */
+static int on_progress(const anthem_train_progress *p, void *user)
+{
+	if (p->epoch_done)
+		*(double *)user = p->loss;
+	return 0;
+}
+
 static int cmd_run(settings *s)
 {
+	double mean_loss = 0.0;
+	s->opt.progress = on_progress;
+	s->opt.progress_user = &mean_loss;
 	anthem_catalog *c = NULL;
 	anthem_judgments *j = NULL;
 	anthem_trainer *t = NULL;
@@ -113,8 +124,9 @@ static int cmd_run(settings *s)
 		size_t n = s->steps * s->opt.batch;
 		printf("anthem_examples=%zu anthem_seconds=%.3f "
 		       "anthem_examples_per_s=%.1f anthem_threads=%zu "
-		       "anthem_self_maxrss_kib=%ld\n", n, sec, (double)n / sec,
-		       s->opt.threads, ru.ru_maxrss);
+		       "anthem_self_maxrss_kib=%ld anthem_mean_loss=%.6f\n", n,
+		       sec, (double)n / sec, s->opt.threads, ru.ru_maxrss,
+		       mean_loss);
 	}
 	anthem_trainer_free(t);
 	anthem_judgments_free(j);
