@@ -170,22 +170,24 @@ def main():
               % (len(plan), steps, B, B * steps), file=sys.stderr)
         return 1
     opt = Adam({k: p for k, p in model.params.items() if p.numel()}, o)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     total = 0.0
     for s in range(steps):
         loss = tw.loss_batch(model, plan[s * B:(s + 1) * B])
         loss.backward()
         opt.step()
         total += loss.item()
-    sec = time.perf_counter() - t0
+    sec, csec = time.perf_counter() - t0, time.process_time() - c0
     os.makedirs(a.out_dir, exist_ok=True)
     for name, p in model.params.items():
         p.detach().to(torch.float32).numpy().astype("<f4").tofile(
             os.path.join(a.out_dir, name + ".f32"))
     n = B * steps
     print("torch_examples=%d torch_seconds=%.3f torch_examples_per_s=%.1f "
-          "torch_threads=%d torch_mean_loss=%.6f torch_dtype=%s"
-          % (n, sec, n / sec, torch.get_num_threads(), total / n, a.dtype))
+          "torch_threads=%d torch_mean_loss=%.6f torch_dtype=%s "
+          "torch_cpu_seconds=%.3f torch_examples_per_cpu_s=%.1f"
+          % (n, sec, n / sec, torch.get_num_threads(), total / n, a.dtype,
+             csec, n / csec))
     return 0
 
 

@@ -50,6 +50,13 @@ static double now(void)
 	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+static double cpu(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 static int fail(const char *what)
 {
 	fprintf(stderr, "train: %s: %s\n", what, anthem_last_error());
@@ -112,10 +119,10 @@ static int cmd_run(settings *s)
 		rc = check_steps(s, t);
 	/* only the training loop is timed: data loading and tokenising are
 	 * outside it on both sides */
-	double t0 = now();
+	double t0 = now(), c0 = cpu();
 	if (!rc && anthem_trainer_run(t))
 		rc = fail("anthem_trainer_run");
-	double sec = now() - t0;
+	double sec = now() - t0, csec = cpu() - c0;
 	if (!rc && anthem_model_save(anthem_trainer_model(t), s->out))
 		rc = fail(s->out);
 	if (!rc) {
@@ -124,9 +131,10 @@ static int cmd_run(settings *s)
 		size_t n = s->steps * s->opt.batch;
 		printf("anthem_examples=%zu anthem_seconds=%.3f "
 		       "anthem_examples_per_s=%.1f anthem_threads=%zu "
-		       "anthem_self_maxrss_kib=%ld anthem_mean_loss=%.6f\n", n,
-		       sec, (double)n / sec, s->opt.threads, ru.ru_maxrss,
-		       mean_loss);
+		       "anthem_self_maxrss_kib=%ld anthem_mean_loss=%.6f "
+		       "anthem_cpu_seconds=%.3f anthem_examples_per_cpu_s=%.1f\n",
+		       n, sec, (double)n / sec, s->opt.threads, ru.ru_maxrss,
+		       mean_loss, csec, (double)n / csec);
 	}
 	anthem_trainer_free(t);
 	anthem_judgments_free(j);
