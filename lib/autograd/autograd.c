@@ -228,6 +228,20 @@ ag_node *ag_gather(ag_tape *t, ag_param *table, const uint32_t *ids,
 	return o;
 }
 
+/* y += a x over n floats.  Blocks of eight with a fixed inner loop: at -O2
+ * GCC's cheap vectoriser leaves a loop of unknown length scalar, but turns
+ * the unrolled block into vector code (restrict: the rows never overlap). */
+static inline void axpy(size_t n, float a, const float *restrict x,
+			float *restrict y)
+{
+	size_t j = 0;
+	for (; j + 8 <= n; j += 8)
+		for (size_t q = 0; q < 8; q++)
+			y[j + q] += a * x[j + q];
+	for (; j < n; j++)
+		y[j] += a * x[j];
+}
+
 /* C (m x n) = op(A) op(B) + beta C, row-major; op(A) is m x k: A is stored
  * k x m when ta.  BLIS where the product is large enough to pay. */
 static void gemm(int ta, int tb, size_t m, size_t n, size_t k,
@@ -274,9 +288,7 @@ static void gemm(int ta, int tb, size_t m, size_t n, size_t k,
 			float a = ta ? A[p * m + i] : A[i * k + p];
 			float *c = C + i * n;
 			if (!tb) {
-				const float *b = B + p * n;
-				for (size_t j = 0; j < n; j++)
-					c[j] += a * b[j];
+				axpy(n, a, B + p * n, c);
 			} else {
 				for (size_t j = 0; j < n; j++)
 					c[j] += a * B[j * k + p];
