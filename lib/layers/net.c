@@ -173,6 +173,10 @@ void ath_net_query(ag_tape *t, const anthem_model_config *cfg,
 	q->Lm = Lm;
 	q->logC = ag_unary(t, AG_LOG0, C);
 	q->s = attention(t, params, P_QUERY_ATT_W, q->logC);
+	/* step 4's query factor, once per query rather than once per title
+	 * (and scaled here: E x d values, not E x T per title) */
+	q->X = ag_scale(t, ag_matmul_nt(t, q->logC, LEAF(P_CROSS_W)),
+			(float)(1.0 / sqrt((double)d)));
 	/* step 6, stage 1 */
 	ag_node *alpha = ag_softmax(t, q->s);
 	q->c1 = ag_gyromean(t, alpha, C);
@@ -195,9 +199,7 @@ void ath_net_stage2(ag_tape *t, const anthem_model_config *cfg,
 		    ag_param *params, const ath_query *q, const ath_title *ti,
 		    ath_stage2 *out)
 {
-	ag_node *x = ag_matmul_nt(t, q->logC, LEAF(P_CROSS_W));
-	out->A = ag_scale(t, ag_matmul_nt(t, x, ti->logP),
-			  (float)(1.0 / sqrt((double)cfg->dim)));
+	out->A = ag_matmul_nt(t, q->X, ti->logP);
 	ag_node *beta = ag_softmax(t, ag_add(t, q->s, ag_logsumexp(t, out->A)));
 	out->c2 = ag_gyromean(t, beta, q->C);
 	out->l2 = ag_matmul_nn(t, beta, q->Lm);
