@@ -11,6 +11,16 @@
 /* Below this many multiply-adds a plain loop beats BLIS's packing. */
 #define GEMM_BLIS_MIN 32768
 
+/* Rows of a trigram table are scattered over megabytes: ask for a row a
+ * few iterations before it is used, so that gathers and gradient
+ * scatters overlap their cache misses. */
+#define PREFETCH_AHEAD 4
+#if defined(__GNUC__)
+#define prefetch(p) __builtin_prefetch(p)
+#else
+#define prefetch(p) ((void)(p))
+#endif
+
 struct ag_chunk {
 	ag_chunk *next;
 	size_t size;
@@ -221,10 +231,14 @@ ag_node *ag_gather(ag_tape *t, ag_param *table, const uint32_t *ids,
 	memcpy(copy, ids, n * sizeof *copy);
 	o->param = table;
 	o->ids = copy;
-	for (size_t r = 0; r < n; r++)
+	for (size_t r = 0; r < n; r++) {
+		if (r + PREFETCH_AHEAD < n)
+			prefetch(table->val + (size_t)ids[r + PREFETCH_AHEAD] *
+						      table->cols);
 		memcpy(o->val + r * table->cols,
 		       table->val + (size_t)ids[r] * table->cols,
 		       table->cols * sizeof(float));
+	}
 	return o;
 }
 
@@ -401,22 +415,44 @@ ag_node *ag_softmax(ag_tape *t, ag_node *x)
 	return o;
 }
 
-static float logsumexp_row(size_t n, const float *x)
+/* log sum exp x, in double; with p not NULL also the softmax of x there
+ * (the exponentials are computed anyway). */
+static float logsumexp_row_p(size_t n, const float *x, float *p)
 {
 	float m = -INFINITY;
 	for (size_t j = 0; j < n; j++)
 		m = fmaxf(m, x[j]);
 	double s = 0.0;
-	for (size_t j = 0; j < n; j++)
-		s += exp((double)x[j] - m);
+	for (size_t j = 0; j < n; j++) {
+		double e = exp((double)x[j] - m);
+		s += e;
+		if (p)
+			p[j] = (float)e;
+	}
+	double inv = 1.0 / s; /* one division, not one per element */
+	for (size_t j = 0; p && j < n; j++)
+		p[j] = (float)(p[j] * inv);
 	return (float)(m + log(s));
+}
+
+static float logsumexp_row(size_t n, const float *x)
+{
+	return logsumexp_row_p(n, x, NULL);
 }
 
 ag_node *ag_logsumexp(ag_tape *t, ag_node *x)
 {
 	ag_node *o = new_node(t, AG_LOGSUMEXP, x->rows, 1, x, NULL, NULL);
+	/* keep the softmax for backward rather than recompute one expf per
+	 * element there: the query-title grid is the largest softmax of a
+	 * step */
+	if (!t->failed && o->grad)
+		o->aux = ag_alloc(t, x->rows * x->cols * sizeof(float));
+	if (!t->failed && o->grad && !o->aux)
+		return fail(t, x->rows, 1);
 	for (size_t r = 0; !t->failed && r < x->rows; r++)
-		o->val[r] = logsumexp_row(x->cols, x->val + r * x->cols);
+		o->val[r] = logsumexp_row_p(x->cols, x->val + r * x->cols,
+					    o->aux ? o->aux + r * x->cols : NULL);
 	return o;
 }
 
@@ -538,6 +574,9 @@ static void backward_node(ag_tape *t, ag_node *n)
 		ag_param *p = n->param;
 		for (size_t r = 0; r < n->rows; r++) {
 			float *dst = p->grad + (size_t)n->ids[r] * p->cols;
+			if (r + PREFETCH_AHEAD < n->rows)
+				prefetch(p->grad + (size_t)n->ids[r + PREFETCH_AHEAD] *
+						   p->cols);
 			for (size_t q = 0; q < d; q++)
 				dst[q] += g[r * d + q];
 			mark_row(p, n->ids[r]);
@@ -564,13 +603,12 @@ static void backward_node(ag_tape *t, ag_node *n)
 				b->grad[i] += g[i];
 		}
 		break;
-	case AG_ADD_ROW:
-		for (size_t i = 0; i < cnt; i++) {
-			if (a->grad)
-				a->grad[i] += g[i];
-			if (b->grad)
-				b->grad[i % d] += g[i];
-		}
+	case AG_ADD_ROW: /* row by row: an i % d per element cost more than
+			    the additions */
+		for (size_t i = 0; a->grad && i < cnt; i++)
+			a->grad[i] += g[i];
+		for (size_t r = 0; b->grad && r < n->rows; r++)
+			axpy(d, 1.0f, g + r * d, b->grad);
 		break;
 	case AG_MUL:
 		for (size_t i = 0; i < cnt; i++) {
@@ -617,12 +655,9 @@ static void backward_node(ag_tape *t, ag_node *n)
 		}
 		break;
 	case AG_LOGSUMEXP: /* gx = g softmax(x) per row */
-		for (size_t r = 0; r < n->rows; r++) {
-			size_t m = a->cols;
-			for (size_t q = 0; q < m; q++)
-				a->grad[r * m + q] +=
-					g[r] * expf(a->val[r * m + q] - n->val[r]);
-		}
+		for (size_t r = 0; r < n->rows; r++)
+			axpy(a->cols, g[r], n->aux + r * a->cols,
+			     a->grad + r * a->cols);
 		break;
 	case AG_GYROMEAN:
 		for (size_t r = 0; r < n->rows; r++)

@@ -73,6 +73,7 @@ struct ag_node {
 	float f;     /* scalar argument: SCALE factor, BOXDIST gamma */
 	ag_param *param;     /* LEAF of a parameter, GATHER */
 	const uint32_t *ids; /* GATHER rows (copied into the arena) */
+	float *aux;  /* LOGSUMEXP: softmax of each row, kept for backward */
 };
 
 typedef struct ag_chunk ag_chunk;

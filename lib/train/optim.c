@@ -4,6 +4,13 @@
 
 #include <math.h>
 
+#define ADAM_AHEAD 4
+#if defined(__GNUC__)
+#define prefetch(p) __builtin_prefetch(p)
+#else
+#define prefetch(p) ((void)(p))
+#endif
+
 /* The step's constants, computed once per step rather than once per row
  * (pow and sqrt per touched row were a measurable share of a step). */
 typedef struct adam_k {
@@ -46,6 +53,17 @@ void ath_adam_param(const ath_adam *a, ag_param *p, float *m, float *v)
 	}
 	for (size_t i = 0; i < p->ntouched; i++) {
 		size_t off = (size_t)p->touched[i] * p->cols;
+		/* the touched rows are scattered over four tables of
+		 * megabytes (weights, gradient, both moments), and each
+		 * row's first load was most of Adam's time: ask for the rows
+		 * a few iterations ahead */
+		if (i + ADAM_AHEAD < p->ntouched) {
+			size_t o = (size_t)p->touched[i + ADAM_AHEAD] * p->cols;
+			prefetch(p->val + o);
+			prefetch(p->grad + o);
+			prefetch(m + o);
+			prefetch(v + o);
+		}
 		adam_run(&k, p->cols, p->val + off, p->grad + off, m + off,
 			 v + off);
 	}
