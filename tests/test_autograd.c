@@ -105,6 +105,7 @@ BUILD(b_relu, ag_unary(t, AG_RELU, in[0]))
 BUILD(b_softplus, ag_unary(t, AG_SOFTPLUS, in[0]))
 BUILD(b_exp0, ag_unary(t, AG_EXP0, in[0]))
 BUILD(b_log0, ag_unary(t, AG_LOG0, in[0]))
+BUILD(b_clip0, ag_unary(t, AG_CLIP0, in[0]))
 BUILD(b_softmax, ag_softmax(t, in[0]))
 BUILD(b_lse, ag_logsumexp(t, in[0]))
 BUILD(b_gyromean, ag_gyromean(t, in[0], in[1]))
@@ -200,6 +201,7 @@ static const opcase CASES[] = {
 	{"SOFTPLUS", b_softplus, NULL, NL, 1, 0, 0, {{3, 4, GAUSS}}},
 	{"EXP0", b_exp0, NULL, NL, 1, 0, 1, {{3, 4, TAN}}},
 	{"LOG0", b_log0, NULL, NL, 1, 0, 1, {{3, 4, BALL}}},
+	{"CLIP0", b_clip0, NULL, NL, 1, 0, 1, {{3, 4, TAN}}},
 	{"SOFTMAX", b_softmax, NULL, NL, 1, 0, 0, {{3, 5, GAUSS}}},
 	{"LOGSUMEXP", b_lse, NULL, NL, 1, 0, 0, {{3, 5, GAUSS}}},
 	{"GYROMEAN", b_gyromean, NULL, NL, 2, 0, 1, {{2, 4, POS}, {4, 3, BALL}}},

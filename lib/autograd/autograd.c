@@ -378,11 +378,14 @@ ag_node *ag_unary(ag_tape *t, ag_op op, ag_node *x)
 	if (t->failed)
 		return o;
 	size_t n = numel(x), d = x->cols;
-	for (size_t r = 0; (op == AG_EXP0 || op == AG_LOG0) && r < x->rows; r++) {
+	for (size_t r = 0; (op == AG_EXP0 || op == AG_LOG0 || op == AG_CLIP0) &&
+			   r < x->rows; r++) {
 		if (op == AG_EXP0)
 			geo_exp0(&t->space, d, x->val + r * d, o->val + r * d);
-		else
+		else if (op == AG_LOG0)
 			geo_log0(&t->space, d, x->val + r * d, o->val + r * d);
+		else
+			geo_clip0(&t->space, d, x->val + r * d, o->val + r * d);
 	}
 	for (size_t i = 0; i < n; i++) {
 		float v = x->val[i];
@@ -645,8 +648,11 @@ static void backward_node(ag_tape *t, ag_node *n)
 		break;
 	case AG_EXP0:
 	case AG_LOG0:
+	case AG_CLIP0:
 		for (size_t r = 0; r < n->rows; r++)
-			(n->op == AG_EXP0 ? geo_exp0_backward : geo_log0_backward)(
+			(n->op == AG_EXP0   ? geo_exp0_backward
+			 : n->op == AG_LOG0 ? geo_log0_backward
+					    : geo_clip0_backward)(
 				sp, d, a->val + r * d, g + r * d, a->grad + r * d);
 		break;
 	case AG_SOFTMAX: /* gx = y (g - <g, y>) per row */

@@ -387,6 +387,50 @@ void geo_log0_backward(const geo_space *s, size_t n, const float *y,
 	radial_op_bwd(s, n, y, gout, gy, radial_log);
 }
 
+/* the largest sqrt(c)|v| that exp0 does not project */
+static double clip_u(void)
+{
+	return atanh(1.0 - GEO_BALL_EPS);
+}
+
+static double tangent_u(const geo_space *s, size_t n, const float *v)
+{
+	double v2 = 0.0;
+	for (size_t i = 0; i < n; i++)
+		v2 += (double)v[i] * v[i];
+	return sqrt(s->c * v2);
+}
+
+void geo_clip0(const geo_space *s, size_t n, const float *v, float *out)
+{
+	double u = flat(s) ? 0.0 : tangent_u(s, n, v), R = clip_u();
+	if (u <= R) {
+		memmove(out, v, n * sizeof *out);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		out[i] = (float)(R / u * v[i]);
+}
+
+void geo_clip0_backward(const geo_space *s, size_t n, const float *v,
+			const float *gout, float *gv)
+{
+	if (!gv)
+		return;
+	double u = flat(s) ? 0.0 : tangent_u(s, n, v), R = clip_u();
+	if (u <= R) {
+		for (size_t i = 0; i < n; i++)
+			gv[i] += gout[i];
+		return;
+	}
+	/* out = R v / (sqrt(c)|v|): gv = (R/u) (g - v <v,g> / |v|^2) */
+	double vg = 0.0, v2 = u * u / s->c;
+	for (size_t i = 0; i < n; i++)
+		vg += (double)v[i] * gout[i];
+	for (size_t i = 0; i < n; i++)
+		gv[i] += (float)(R / u * (gout[i] - v[i] * vg / v2));
+}
+
 void geo_scal(const geo_space *s, size_t n, float r, const float *x,
 	      float *out)
 {

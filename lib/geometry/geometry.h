@@ -58,6 +58,16 @@ void geo_log0(const geo_space *s, size_t n, const float *y, float *out);
 void geo_log0_backward(const geo_space *s, size_t n, const float *y,
 		       const float *gout, float *gy);
 
+/* out = log0(exp0(v)) with exp0's projection: v itself while
+ * sqrt(c)|v| <= artanh(1 - GEO_BALL_EPS), else v shortened to that length
+ * (exp0 sends v to radius tanh(sqrt(c)|v|)/sqrt(c), the projection caps
+ * it at (1 - eps)/sqrt(c), log0 brings it back).  The network needs both a
+ * trigram's point and its tangent vector: this is the tangent vector in
+ * one norm, without a tanh, an artanh and a float rounding in between. */
+void geo_clip0(const geo_space *s, size_t n, const float *v, float *out);
+void geo_clip0_backward(const geo_space *s, size_t n, const float *v,
+			const float *gout, float *gv);
+
 /* out = r (*) x = exp0(r log0(x)) (Möbius scalar multiplication). */
 void geo_scal(const geo_space *s, size_t n, float r, const float *x,
 	      float *out);
