@@ -1,5 +1,6 @@
 /* The tape, its arena and one forward and one backward rule per op. */
 #include "autograd.h"
+#include "vmath.h"
 
 #include <blis.h>
 #include <math.h>
@@ -387,10 +388,11 @@ ag_node *ag_unary(ag_tape *t, ag_op op, ag_node *x)
 		else
 			geo_clip0(&t->space, d, x->val + r * d, o->val + r * d);
 	}
-	for (size_t i = 0; i < n; i++) {
+	if (op == AG_TANH) /* the attention layers: many, vectorised */
+		vm_tanh(n, x->val, o->val);
+	for (size_t i = 0; op != AG_TANH && i < n; i++) {
 		float v = x->val[i];
 		switch (op) {
-		case AG_TANH: o->val[i] = tanhf(v); break;
 		case AG_SIGMOID: o->val[i] = sigmoid(v); break;
 		case AG_RELU: o->val[i] = v > 0.0f ? v : 0.0f; break;
 		case AG_SOFTPLUS: o->val[i] = softplus(v); break;
@@ -405,9 +407,12 @@ static void softmax_row(size_t n, const float *x, float *y)
 	float m = -INFINITY;
 	for (size_t j = 0; j < n; j++)
 		m = fmaxf(m, x[j]);
+	for (size_t j = 0; j < n; j++)
+		y[j] = x[j] - m;
+	vm_exp(n, y, y);
 	double s = 0.0;
 	for (size_t j = 0; j < n; j++)
-		s += y[j] = expf(x[j] - m);
+		s += y[j];
 	for (size_t j = 0; j < n; j++)
 		y[j] = (float)(y[j] / s);
 }
@@ -421,21 +426,24 @@ ag_node *ag_softmax(ag_tape *t, ag_node *x)
 }
 
 /* log sum exp x, summed in double; with p not NULL also the softmax of x
- * there (the exponentials are computed anyway).  Each term is expf of a
- * float argument <= 0: a float result, correctly rounded to within an ulp,
- * is all that the float output can hold, and the double exp was a fifth
- * of a training step (the query-title grid is E x T per title). */
+ * there (the exponentials are computed anyway).  The terms are float
+ * exponentials (vmath.h, within an ulp) of float arguments <= 0: a double
+ * exp per cell of the query-title grid was a fifth of a training step. */
 static float logsumexp_row_p(size_t n, const float *x, float *p)
 {
 	float m = -INFINITY;
 	for (size_t j = 0; j < n; j++)
 		m = fmaxf(m, x[j]);
+	float buf[64];
 	double s = 0.0;
-	for (size_t j = 0; j < n; j++) {
-		float e = expf(x[j] - m);
-		s += e;
-		if (p)
-			p[j] = e;
+	for (size_t j0 = 0; j0 < n; j0 += 64) {
+		size_t len = n - j0 < 64 ? n - j0 : 64;
+		float *e = p ? p + j0 : buf;
+		for (size_t j = 0; j < len; j++)
+			e[j] = x[j0 + j] - m;
+		vm_exp(len, e, e);
+		for (size_t j = 0; j < len; j++)
+			s += e[j];
 	}
 	double inv = 1.0 / s; /* one division, not one per element */
 	for (size_t j = 0; p && j < n; j++)
