@@ -406,7 +406,7 @@ static void softmax_row(size_t n, const float *x, float *y)
 {
 	float m = -INFINITY;
 	for (size_t j = 0; j < n; j++)
-		m = fmaxf(m, x[j]);
+		m = x[j] > m ? x[j] : m; /* fmaxf, inlined */
 	for (size_t j = 0; j < n; j++)
 		y[j] = x[j] - m;
 	vm_exp(n, y, y);
@@ -433,7 +433,7 @@ static float logsumexp_row_p(size_t n, const float *x, float *p)
 {
 	float m = -INFINITY;
 	for (size_t j = 0; j < n; j++)
-		m = fmaxf(m, x[j]);
+		m = x[j] > m ? x[j] : m; /* fmaxf, inlined */
 	float buf[64];
 	double s = 0.0;
 	for (size_t j0 = 0; j0 < n; j0 += 64) {
@@ -476,8 +476,21 @@ ag_node *ag_gyromean(ag_tape *t, ag_node *w, ag_node *x)
 {
 	size_t d = x->cols, k = x->rows;
 	ag_node *o = new_node(t, AG_GYROMEAN, w->rows, d, w, x, NULL);
-	for (size_t g = 0; !t->failed && g < w->rows; g++)
-		geo_mean(&t->space, k, d, w->val + g * k, x->val, o->val + g * d);
+	size_t keep = geo_mean_keep_size(k, d);
+	/* what backward would compute again (the stage-2 means run over
+	 * every query element, for every title) */
+	if (!t->failed && o->grad)
+		o->kept = ag_alloc(t, w->rows * keep * sizeof(double));
+	if (!t->failed && o->grad && !o->kept)
+		return fail(t, w->rows, d);
+	for (size_t g = 0; !t->failed && g < w->rows; g++) {
+		if (o->kept)
+			geo_mean_kept(&t->space, k, d, w->val + g * k, x->val,
+				      o->val + g * d, o->kept + g * keep);
+		else
+			geo_mean(&t->space, k, d, w->val + g * k, x->val,
+				 o->val + g * d);
+	}
 	return o;
 }
 
@@ -680,10 +693,11 @@ static void backward_node(ag_tape *t, ag_node *n)
 		break;
 	case AG_GYROMEAN:
 		for (size_t r = 0; r < n->rows; r++)
-			geo_mean_backward(sp, b->rows, d, a->val + r * a->cols,
-					  b->val, g + r * d,
-					  a->grad ? a->grad + r * a->cols : NULL,
-					  b->grad);
+			geo_mean_backward_kept(
+				sp, b->rows, d, a->val + r * a->cols, b->val,
+				n->kept + r * geo_mean_keep_size(b->rows, d),
+				g + r * d, a->grad ? a->grad + r * a->cols : NULL,
+				b->grad);
 		break;
 	case AG_PAIRMEAN: {
 		float *two = ag_alloc(t, 4 * d * sizeof(float));

@@ -75,6 +75,7 @@ struct ag_node {
 	ag_param *param;     /* LEAF of a parameter, GATHER */
 	const uint32_t *ids; /* GATHER rows (copied into the arena) */
 	float *aux;  /* LOGSUMEXP: softmax of each row, kept for backward */
+	double *kept; /* GYROMEAN: geo_mean's forward values, for backward */
 };
 
 typedef struct ag_chunk ag_chunk;

@@ -110,6 +110,17 @@ void geo_mean_backward(const geo_space *s, size_t k, size_t n, const float *w,
 		       const float *X, const float *gout, float *gw,
 		       float *gX);
 
+/* The same two, with the forward's intermediate values (the Klein sum,
+ * its denominator and every point's lambda) kept in `keep`, of
+ * geo_mean_keep_size(k, n) doubles, so that backward does not compute them
+ * again; the same results bit for bit. */
+size_t geo_mean_keep_size(size_t k, size_t n);
+void geo_mean_kept(const geo_space *s, size_t k, size_t n, const float *w,
+		   const float *X, float *out, double *keep);
+void geo_mean_backward_kept(const geo_space *s, size_t k, size_t n,
+			    const float *w, const float *X, const double *keep,
+			    const float *gout, float *gw, float *gX);
+
 /* Point-to-hyperboloid distance (HypE / Query2Box with Möbius operations):
  *   qmin = c (-) l, qmax = c (+) l,
  *   d_out = | max(v (-) qmax, 0) + max(qmin (-) v, 0) |_1,
