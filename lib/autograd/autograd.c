@@ -402,17 +402,51 @@ ag_node *ag_unary(ag_tape *t, ag_op op, ag_node *x)
 	return o;
 }
 
+/* max of x[0..n), eight running maxima so that the loop vectorises
+ * (a single one is a chain of dependent compares) */
+static float row_max(size_t n, const float *x)
+{
+	float m8[8] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY,
+		       -INFINITY, -INFINITY, -INFINITY, -INFINITY};
+	size_t j = 0;
+	for (; j + 8 <= n; j += 8)
+		for (size_t q = 0; q < 8; q++)
+			m8[q] = x[j + q] > m8[q] ? x[j + q] : m8[q];
+	float m = -INFINITY;
+	for (; j < n; j++)
+		m = x[j] > m ? x[j] : m;
+	for (size_t q = 0; q < 8; q++)
+		m = m8[q] > m ? m8[q] : m;
+	return m;
+}
+
+/* sum of x[0..n) in double, four running sums (one is a chain of
+ * dependent additions) */
+static double row_sum(size_t n, const float *x)
+{
+	double s4[4] = {0.0, 0.0, 0.0, 0.0};
+	size_t j = 0;
+	for (; j + 4 <= n; j += 4)
+		for (size_t q = 0; q < 4; q++)
+			s4[q] += x[j + q];
+	double s = (s4[0] + s4[2]) + (s4[1] + s4[3]);
+	for (; j < n; j++)
+		s += x[j];
+	return s;
+}
+
+/* e[j] = exp(x[j] - m), in place when e == x */
+static void exp_shifted(size_t n, const float *x, float m, float *e)
+{
+	for (size_t j = 0; j < n; j++)
+		e[j] = x[j] - m;
+	vm_exp(n, e, e);
+}
+
 static void softmax_row(size_t n, const float *x, float *y)
 {
-	float m = -INFINITY;
-	for (size_t j = 0; j < n; j++)
-		m = x[j] > m ? x[j] : m; /* fmaxf, inlined */
-	for (size_t j = 0; j < n; j++)
-		y[j] = x[j] - m;
-	vm_exp(n, y, y);
-	double s = 0.0;
-	for (size_t j = 0; j < n; j++)
-		s += y[j];
+	exp_shifted(n, x, row_max(n, x), y);
+	double s = row_sum(n, y);
 	for (size_t j = 0; j < n; j++)
 		y[j] = (float)(y[j] / s);
 }
@@ -431,23 +465,18 @@ ag_node *ag_softmax(ag_tape *t, ag_node *x)
  * exp per cell of the query-title grid was a fifth of a training step. */
 static float logsumexp_row_p(size_t n, const float *x, float *p)
 {
-	float m = -INFINITY;
-	for (size_t j = 0; j < n; j++)
-		m = x[j] > m ? x[j] : m; /* fmaxf, inlined */
+	float m = row_max(n, x);
 	float buf[64];
 	double s = 0.0;
 	for (size_t j0 = 0; j0 < n; j0 += 64) {
 		size_t len = n - j0 < 64 ? n - j0 : 64;
 		float *e = p ? p + j0 : buf;
-		for (size_t j = 0; j < len; j++)
-			e[j] = x[j0 + j] - m;
-		vm_exp(len, e, e);
-		for (size_t j = 0; j < len; j++)
-			s += e[j];
+		exp_shifted(len, x + j0, m, e);
+		s += row_sum(len, e);
 	}
-	double inv = 1.0 / s; /* one division, not one per element */
+	float inv = (float)(1.0 / s); /* one division, not one per element */
 	for (size_t j = 0; p && j < n; j++)
-		p[j] = (float)(p[j] * inv);
+		p[j] *= inv;
 	return (float)(m + log(s));
 }
 
