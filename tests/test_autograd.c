@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "autograd/autograd.h"
+#include "autograd/vmath.h"
 
 /* ---- tolerances ------------------------------------------------------ */
 /* Gradient check, per checked coordinate:
@@ -105,6 +106,7 @@ BUILD(b_relu, ag_unary(t, AG_RELU, in[0]))
 BUILD(b_softplus, ag_unary(t, AG_SOFTPLUS, in[0]))
 BUILD(b_exp0, ag_unary(t, AG_EXP0, in[0]))
 BUILD(b_log0, ag_unary(t, AG_LOG0, in[0]))
+BUILD(b_clip0, ag_unary(t, AG_CLIP0, in[0]))
 BUILD(b_softmax, ag_softmax(t, in[0]))
 BUILD(b_lse, ag_logsumexp(t, in[0]))
 BUILD(b_gyromean, ag_gyromean(t, in[0], in[1]))
@@ -200,6 +202,7 @@ static const opcase CASES[] = {
 	{"SOFTPLUS", b_softplus, NULL, NL, 1, 0, 0, {{3, 4, GAUSS}}},
 	{"EXP0", b_exp0, NULL, NL, 1, 0, 1, {{3, 4, TAN}}},
 	{"LOG0", b_log0, NULL, NL, 1, 0, 1, {{3, 4, BALL}}},
+	{"CLIP0", b_clip0, NULL, NL, 1, 0, 1, {{3, 4, TAN}}},
 	{"SOFTMAX", b_softmax, NULL, NL, 1, 0, 0, {{3, 5, GAUSS}}},
 	{"LOGSUMEXP", b_lse, NULL, NL, 1, 0, 0, {{3, 5, GAUSS}}},
 	{"GYROMEAN", b_gyromean, NULL, NL, 2, 0, 1, {{2, 4, POS}, {4, 3, BALL}}},
@@ -611,6 +614,46 @@ static float run1(ag_op op, size_t rows, size_t cols, const float *x, size_t at)
 	return v;
 }
 
+/* vmath.h's exp and tanh against double libm, in ulps of the float
+ * result, over the float range the tape meets, and their saturation. */
+static double ulps(float got, double want)
+{
+	float w = (float)want;
+	double u = (double)nextafterf(fabsf(w), INFINITY) - fabsf(w);
+	return fabs((double)got - want) / u;
+}
+
+START_TEST(test_vector_exp_tanh_accuracy)
+{
+	enum { N = 200001 };
+	static float x[N], y[N];
+	double worst = 0.0;
+	for (size_t i = 0; i < N; i++)
+		x[i] = -87.0f + 175.0f * (float)i / (float)(N - 1);
+	vm_exp(N, x, y);
+	for (size_t i = 0; i < N; i++)
+		worst = fmax(worst, ulps(y[i], exp((double)x[i])));
+	ck_assert_msg(worst <= 3.0, "exp: %g ulp", worst);
+	worst = 0.0;
+	for (size_t i = 0; i < N; i++)
+		x[i] = -12.0f + 24.0f * (float)i / (float)(N - 1);
+	vm_tanh(N, x, y);
+	for (size_t i = 0; i < N; i++)
+		worst = fmax(worst, ulps(y[i], tanh((double)x[i])));
+	ck_assert_msg(worst <= 3.0, "tanh: %g ulp", worst);
+	/* tails, signs, lengths that are not a multiple of the lanes */
+	float e[5] = {-1000.0f, 0.0f, 1000.0f, -1e-30f, 1.0f};
+	vm_exp(5, e, e);
+	ck_assert(e[0] >= 0.0f && e[0] < 1e-37f && e[1] == 1.0f && isfinite(e[2]) &&
+		  e[3] == 1.0f && fabs(e[4] - M_E) < 1e-6);
+	float t[7] = {100.0f, -100.0f, 1e-30f, -1e-30f, 0.0f, 9.5f, -0.3f};
+	vm_tanh(7, t, t);
+	ck_assert(t[0] == 1.0f && t[1] == -1.0f && t[2] == 1e-30f &&
+		  t[3] == -1e-30f && t[4] == 0.0f && t[5] == 1.0f &&
+		  fabs(t[6] - tanh(-0.3)) < 1e-7);
+}
+END_TEST
+
 START_TEST(test_forward_hand_values)
 {
 	static const float d123[] = {1, 2, 3}, dbig[] = {1000, 1001},
@@ -663,6 +706,7 @@ static Suite *autograd_suite(void)
 	tcase_add_test(mech, test_gather_touched_rows);
 	tcase_add_test(mech, test_arena_steady_state);
 	tcase_add_test(fwd, test_forward_hand_values);
+	tcase_add_test(fwd, test_vector_exp_tanh_accuracy);
 	for (int i = 0; i < 4; i++) {
 		tcase_set_timeout(all[i], 600); /* generous: valgrind */
 		suite_add_tcase(s, all[i]);

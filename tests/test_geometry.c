@@ -758,6 +758,65 @@ START_TEST(test_log0_exp0_roundtrip)
 }
 END_TEST
 
+/* geo_clip0 is log0(exp0(v)) with exp0's projection, in one step: the
+ * same values as the composition (inside, where it is the identity, and
+ * far out, where the projection caps the radius), and a backward that
+ * matches central differences of the float64 composition on both sides
+ * of the cap. */
+static void r_clip0(const geo_space *s, size_t n, const double *v, double *out)
+{
+	double y[MAXN];
+	r_exp0(s, n, v, y);
+	r_project(s, n, y);
+	r_log0(s, n, y, out);
+}
+
+START_TEST(test_clip0_is_log0_of_exp0)
+{
+	rng r = {29};
+	float v[MAXN], y[MAXN], out[MAXN], want[MAXN], g[MAXN], gv[MAXN];
+	FOR_SPACES(s, n, &r, 50, 2) {
+		/* sqrt(c)|v| up to 12, past the cap at artanh(1 - 1e-5) = 6.1 */
+		double u = unif(&r) * 12.0;
+		vec_of_norm(&r, n, u / sqrt(s.c), v);
+		geo_clip0(&s, n, v, out);
+		if (u < 2.0) { /* the float composition is accurate there */
+			geo_exp0(&s, n, v, y);
+			geo_log0(&s, n, y, want);
+			expect_vec(&s, n, out, want, IDENT_TOL, "clip0 = log0(exp0)");
+		}
+		double vd[MAXN], od[MAXN];
+		for (size_t j = 0; j < n; j++)
+			vd[j] = v[j];
+		r_clip0(&s, n, vd, od);
+		for (size_t j = 0; j < n; j++)
+			want[j] = (float)od[j];
+		expect_vec(&s, n, out, want, IDENT_TOL, "clip0 = float64 reference");
+		/* backward: <g, d clip0> against central differences */
+		if (fabs(u - atanh(1.0 - GEO_BALL_EPS)) < 0.05)
+			continue; /* too near the kink for differences */
+		for (size_t j = 0; j < n; j++)
+			g[j] = (float)unif_ab(&r, -1, 1), gv[j] = 0.0f;
+		geo_clip0_backward(&s, n, v, g, gv);
+		for (size_t j = 0; j < n; j++) {
+			double h = 1e-6 * fmax(1.0, fabs(vd[j])), p[MAXN], m[MAXN];
+			double save = vd[j], fp = 0.0, fm = 0.0;
+			vd[j] = save + h;
+			r_clip0(&s, n, vd, p);
+			vd[j] = save - h;
+			r_clip0(&s, n, vd, m);
+			vd[j] = save;
+			for (size_t i = 0; i < n; i++)
+				fp += g[i] * p[i], fm += g[i] * m[i];
+			double fd = (fp - fm) / (2 * h);
+			ck_assert_msg(fabs(gv[j] - fd) <= 1e-4 * fmax(1.0, fabs(fd)),
+				      "clip0 backward: %g, differences %g (u %g, c %g)",
+				      gv[j], fd, u, s.c);
+		}
+	}
+}
+END_TEST
+
 START_TEST(test_dist_symmetric)
 {
 	rng r = {14};
@@ -1026,6 +1085,7 @@ static Suite *geometry_suite(void)
 	tcase_add_test(idn, test_add_zero_is_identity);
 	tcase_add_test(idn, test_add_left_inverse);
 	tcase_add_test(idn, test_log0_exp0_roundtrip);
+	tcase_add_test(idn, test_clip0_is_log0_of_exp0);
 	tcase_add_test(idn, test_dist_symmetric);
 	tcase_add_test(idn, test_triangle_inequality);
 	tcase_add_test(idn, test_expmap_logmap_roundtrip);

@@ -44,6 +44,32 @@ DENOM_FLOOR = 1e-15
 
 MASK64 = (1 << 64) - 1
 
+# Table rows are read with plain indexing (dense gradients: simple, and what
+# the correctness check uses).  The speed mode of bench/train reads them
+# with F.embedding(sparse=True) instead, so that a step's gradient of a
+# 2^18-row table holds only the rows used, as the C trainer's does.
+SPARSE_ROWS = False
+
+
+def use_speed_mode(dtype=torch.float32):
+    """Switch the module to the speed mode of bench/train: parameters in
+    `dtype` (float32 by default, the C library's storage type) and sparse
+    table gradients.  The artanh clamp 1 - 1e-12 rounds to 1 in float32,
+    so there it becomes 1 - 2^-23, the largest float32 below 1 that keeps
+    artanh finite (points are kept at radius (1 - 1e-5)/sqrt(c) anyway).
+    The default (float64, dense) is the correctness mode of compare.py."""
+    global DTYPE, ARTANH_CLAMP, SPARSE_ROWS
+    DTYPE = dtype
+    ARTANH_CLAMP = 1.0 - 1e-12 if dtype == torch.float64 else 1.0 - 2.0 ** -23
+    SPARSE_ROWS = True
+
+
+def rows(table, idx):
+    """table[idx] (idx a LongTensor of any shape)."""
+    if SPARSE_ROWS:
+        return torch.nn.functional.embedding(idx, table, sparse=True)
+    return table[idx]
+
 
 # ---------------------------------------------------------------------------
 # Step 1: trigrams and the bucket hash (pure bytes, 64-bit arithmetic)
@@ -327,12 +353,14 @@ class Model:
 
 
 def load(dump_dir, requires_grad=True):
+    """Parameters in the module's DTYPE (float64 unless use_speed_mode)."""
     cfg = read_config(os.path.join(dump_dir, "config.txt"))
     shapes = param_shapes(cfg["buckets"], cfg["dim"], cfg["tie_embeddings"])
     params = {}
+    np_dtype = np.float64 if DTYPE == torch.float64 else np.float32
     for name in PARAM_NAMES:
         a = read_f32(os.path.join(dump_dir, name + ".f32"), shapes[name])
-        t = torch.from_numpy(a.astype(np.float64))
+        t = torch.from_numpy(a.astype(np_dtype))
         params[name] = t.requires_grad_(requires_grad)
     return Model(cfg, params)
 
@@ -357,11 +385,11 @@ def encode_query(model, q_ids):
     the L trigram elements first, then the pairs i<j in lexicographic order."""
     p, sp, c = model.params, model.space, model.space.c
     idx = torch.tensor(q_ids, dtype=torch.long)
-    C = sp.exp0(p["query_centre"][idx], c)                       # (L, d)
+    C = sp.exp0(rows(p["query_centre"], idx), c)                 # (L, d)
     if sp.zero_limits:
         Lam = torch.zeros_like(C)
     else:
-        Lam = sp.exp0(softplus(p["query_limit"][idx]), c)
+        Lam = sp.exp0(softplus(rows(p["query_limit"], idx)), c)
     L = len(q_ids)
     if L < 2:
         return C, Lam
@@ -387,7 +415,7 @@ def encode_title(model, t_ids):
     p, sp, c = model.params, model.space, model.space.c
     idx = torch.tensor(t_ids, dtype=torch.long)
     table = p["query_centre"] if model.config["tie_embeddings"] else p["title_point"]
-    P = sp.exp0(table[idx], c)
+    P = sp.exp0(rows(table, idx), c)
     rho = torch.softmax(att_score(sp.log0(P, c), p, "title_att"), 0)
     v = sp.mean(rho, P, c)
     return P, v
@@ -459,3 +487,96 @@ def explanation(model, query, title):
     P, _ = encode_title(model, t_ids)
     A = cross_attention(model, C[:len(q_ids)], P)
     return torch.softmax(A, 1)
+
+
+# ---------------------------------------------------------------------------
+# The loss of a batch, computed with batched tensors (the speed mode)
+# ---------------------------------------------------------------------------
+
+def encode_titles(model, t_lists):
+    """Step 2 and 5 for many titles at once: P (N, T, d) padded, its log0,
+    the mask of real trigrams (N, T) and the product points v (N, d).
+    Padding repeats a title's first trigram and gets weight exactly 0 from
+    the masked softmax, so it changes neither values nor gradients."""
+    p, sp, c = model.params, model.space, model.space.c
+    idx, mask = padded(t_lists)
+    table = p["query_centre"] if model.config["tie_embeddings"] else p["title_point"]
+    P = sp.exp0(rows(table, idx), c)
+    logP = sp.log0(P, c)
+    a = att_score(logP, p, "title_att").masked_fill(~mask, float("-inf"))
+    v = sp.mean(torch.softmax(a, -1), P, c)
+    return P, logP, mask, v
+
+
+def padded(lists):
+    """LongTensor (N, max len) of the lists, each padded with its first id,
+    and the mask of real entries."""
+    m = max(len(x) for x in lists)
+    idx = torch.tensor([x + [x[0]] * (m - len(x)) for x in lists],
+                       dtype=torch.long)
+    lens = torch.tensor([len(x) for x in lists])
+    return idx, torch.arange(m).unsqueeze(0) < lens.unsqueeze(1)
+
+
+def encode_queries(model, q_lists):
+    """Steps 2-3 for many queries at once: element centres C and limits Lam
+    (B, E, d) with E = Lmax + Lmax(Lmax-1)/2 (the Lmax trigram slots, then
+    the pairs i < j of encode_query's order), and the mask (B, E) of the
+    elements that exist (both trigrams of a pair real)."""
+    p, sp, c = model.params, model.space, model.space.c
+    idx, mask = padded(q_lists)
+    C = sp.exp0(rows(p["query_centre"], idx), c)                 # (B, L, d)
+    if sp.zero_limits:
+        Lam = torch.zeros_like(C)
+    else:
+        Lam = sp.exp0(softplus(rows(p["query_limit"], idx)), c)
+    L = idx.shape[1]
+    if L < 2:
+        return C, Lam, mask
+    I, J = torch.triu_indices(L, L, offset=1)
+    a = att_score(sp.log0(C, c), p, "inter_att")                 # (B, L)
+    w = torch.softmax(torch.stack([a[:, I], a[:, J]], -1), -1)   # (B, P, 2)
+    Cij = sp.mean(w, torch.stack([C[:, I], C[:, J]], 2), c)      # (B, P, d)
+    if sp.zero_limits:
+        Lij = torch.zeros_like(Cij)
+    else:
+        H = torch.relu(sp.log0(Lam, c) @ p["inter_pre_W"].T + p["inter_pre_b"])
+        shrink = torch.sigmoid(((H[:, I] + H[:, J]) / 2) @ p["inter_post_W"].T
+                               + p["inter_post_b"])
+        Lij = torch.minimum(Lam[:, I], Lam[:, J]) * shrink
+    # I < J, so J real means the pair is
+    pmask = mask[:, J]
+    return (torch.cat([C, Cij], 1), torch.cat([Lam, Lij], 1),
+            torch.cat([mask, pmask], 1))
+
+
+def loss_batch(model, examples):
+    """Summed loss (step 7) of examples [(q_ids, [t_ids of the positive,
+    negatives...]), ...]: the sum of loss() over them, for examples with
+    equal numbers of products, computed as a PyTorch user would for speed:
+    the whole batch in padded tensors (queries to the longest query of the
+    batch, titles to the longest title), padding masked out of every
+    softmax, so that it gets weight exactly 0 and no gradient."""
+    sp, c, p = model.space, model.space.c, model.params
+    B, n = len(examples), len(examples[0][1])
+    P, logP, tmask, v = encode_titles(model, [t for _, ts in examples for t in ts])
+    T, d = P.shape[1], model.d
+    C, Lam, emask = encode_queries(model, [q for q, _ in examples])
+    logC = sp.log0(C, c)                                          # (B, E, d)
+    s = att_score(logC, p, "query_att").masked_fill(~emask, float("-inf"))
+    alpha = torch.softmax(s, -1)                                  # (B, E)
+    c1 = sp.mean(alpha, C, c)                                     # (B, d)
+    l1 = (alpha.unsqueeze(-1) * Lam).sum(1)
+    # step 4: A (B, n, E, T), title padding at -inf
+    X = logC @ p["cross_W"].T
+    A = torch.einsum("bed,bntd->bnet", X, logP.view(B, n, T, d)) / math.sqrt(d)
+    A = A.masked_fill(~tmask.view(B, n, 1, T), float("-inf"))
+    beta = torch.softmax(s.unsqueeze(1) + torch.logsumexp(A, -1), -1)  # (B, n, E)
+    c2 = sp.mean(beta, C.unsqueeze(1).expand(-1, n, -1, -1), c)   # (B, n, d)
+    l2 = beta @ Lam
+    V = v.view(B, n, d)
+    d1 = box_distance(sp, V, c1.unsqueeze(1), l1.unsqueeze(1), model.gamma)
+    d2 = box_distance(sp, V, c2, l2, model.gamma)                 # (B, n)
+    scale = model.config["logit_scale"]
+    return -(torch.log_softmax(-scale * d1, -1)[:, 0]
+             + torch.log_softmax(-scale * d2, -1)[:, 0]).sum()

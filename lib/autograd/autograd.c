@@ -1,5 +1,6 @@
 /* The tape, its arena and one forward and one backward rule per op. */
 #include "autograd.h"
+#include "vmath.h"
 
 #include <blis.h>
 #include <math.h>
@@ -8,8 +9,20 @@
 
 #define ARENA_ALIGN 64
 #define ARENA_MIN_CHUNK ((size_t)1 << 16)
-/* Below this many multiply-adds a plain loop beats BLIS's packing. */
-#define GEMM_BLIS_MIN 32768
+/* Below this many multiply-adds a plain loop beats BLIS's packing
+ * (bench/train: 8192 ran 4% faster than 32768, which left the backward
+ * products of the E x T query-title grid, about 30k each, to the loop). */
+#define GEMM_BLIS_MIN 8192
+
+/* Rows of a trigram table are scattered over megabytes: ask for a row a
+ * few iterations before it is used, so that gathers and gradient
+ * scatters overlap their cache misses. */
+#define PREFETCH_AHEAD 4
+#if defined(__GNUC__)
+#define prefetch(p) __builtin_prefetch(p)
+#else
+#define prefetch(p) ((void)(p))
+#endif
 
 struct ag_chunk {
 	ag_chunk *next;
@@ -221,11 +234,29 @@ ag_node *ag_gather(ag_tape *t, ag_param *table, const uint32_t *ids,
 	memcpy(copy, ids, n * sizeof *copy);
 	o->param = table;
 	o->ids = copy;
-	for (size_t r = 0; r < n; r++)
+	for (size_t r = 0; r < n; r++) {
+		if (r + PREFETCH_AHEAD < n)
+			prefetch(table->val + (size_t)ids[r + PREFETCH_AHEAD] *
+						      table->cols);
 		memcpy(o->val + r * table->cols,
 		       table->val + (size_t)ids[r] * table->cols,
 		       table->cols * sizeof(float));
+	}
 	return o;
+}
+
+/* y += a x over n floats.  Blocks of eight with a fixed inner loop: at -O2
+ * GCC's cheap vectoriser leaves a loop of unknown length scalar, but turns
+ * the unrolled block into vector code (restrict: the rows never overlap). */
+static inline void axpy(size_t n, float a, const float *restrict x,
+			float *restrict y)
+{
+	size_t j = 0;
+	for (; j + 8 <= n; j += 8)
+		for (size_t q = 0; q < 8; q++)
+			y[j + q] += a * x[j + q];
+	for (; j < n; j++)
+		y[j] += a * x[j];
 }
 
 /* C (m x n) = op(A) op(B) + beta C, row-major; op(A) is m x k: A is stored
@@ -274,9 +305,7 @@ static void gemm(int ta, int tb, size_t m, size_t n, size_t k,
 			float a = ta ? A[p * m + i] : A[i * k + p];
 			float *c = C + i * n;
 			if (!tb) {
-				const float *b = B + p * n;
-				for (size_t j = 0; j < n; j++)
-					c[j] += a * b[j];
+				axpy(n, a, B + p * n, c);
 			} else {
 				for (size_t j = 0; j < n; j++)
 					c[j] += a * B[j * k + p];
@@ -350,16 +379,20 @@ ag_node *ag_unary(ag_tape *t, ag_op op, ag_node *x)
 	if (t->failed)
 		return o;
 	size_t n = numel(x), d = x->cols;
-	for (size_t r = 0; (op == AG_EXP0 || op == AG_LOG0) && r < x->rows; r++) {
+	for (size_t r = 0; (op == AG_EXP0 || op == AG_LOG0 || op == AG_CLIP0) &&
+			   r < x->rows; r++) {
 		if (op == AG_EXP0)
 			geo_exp0(&t->space, d, x->val + r * d, o->val + r * d);
-		else
+		else if (op == AG_LOG0)
 			geo_log0(&t->space, d, x->val + r * d, o->val + r * d);
+		else
+			geo_clip0(&t->space, d, x->val + r * d, o->val + r * d);
 	}
-	for (size_t i = 0; i < n; i++) {
+	if (op == AG_TANH) /* the attention layers: many, vectorised */
+		vm_tanh(n, x->val, o->val);
+	for (size_t i = 0; op != AG_TANH && i < n; i++) {
 		float v = x->val[i];
 		switch (op) {
-		case AG_TANH: o->val[i] = tanhf(v); break;
 		case AG_SIGMOID: o->val[i] = sigmoid(v); break;
 		case AG_RELU: o->val[i] = v > 0.0f ? v : 0.0f; break;
 		case AG_SOFTPLUS: o->val[i] = softplus(v); break;
@@ -369,14 +402,51 @@ ag_node *ag_unary(ag_tape *t, ag_op op, ag_node *x)
 	return o;
 }
 
+/* max of x[0..n), eight running maxima so that the loop vectorises
+ * (a single one is a chain of dependent compares) */
+static float row_max(size_t n, const float *x)
+{
+	float m8[8] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY,
+		       -INFINITY, -INFINITY, -INFINITY, -INFINITY};
+	size_t j = 0;
+	for (; j + 8 <= n; j += 8)
+		for (size_t q = 0; q < 8; q++)
+			m8[q] = x[j + q] > m8[q] ? x[j + q] : m8[q];
+	float m = -INFINITY;
+	for (; j < n; j++)
+		m = x[j] > m ? x[j] : m;
+	for (size_t q = 0; q < 8; q++)
+		m = m8[q] > m ? m8[q] : m;
+	return m;
+}
+
+/* sum of x[0..n) in double, four running sums (one is a chain of
+ * dependent additions) */
+static double row_sum(size_t n, const float *x)
+{
+	double s4[4] = {0.0, 0.0, 0.0, 0.0};
+	size_t j = 0;
+	for (; j + 4 <= n; j += 4)
+		for (size_t q = 0; q < 4; q++)
+			s4[q] += x[j + q];
+	double s = (s4[0] + s4[2]) + (s4[1] + s4[3]);
+	for (; j < n; j++)
+		s += x[j];
+	return s;
+}
+
+/* e[j] = exp(x[j] - m), in place when e == x */
+static void exp_shifted(size_t n, const float *x, float m, float *e)
+{
+	for (size_t j = 0; j < n; j++)
+		e[j] = x[j] - m;
+	vm_exp(n, e, e);
+}
+
 static void softmax_row(size_t n, const float *x, float *y)
 {
-	float m = -INFINITY;
-	for (size_t j = 0; j < n; j++)
-		m = fmaxf(m, x[j]);
-	double s = 0.0;
-	for (size_t j = 0; j < n; j++)
-		s += y[j] = expf(x[j] - m);
+	exp_shifted(n, x, row_max(n, x), y);
+	double s = row_sum(n, y);
 	for (size_t j = 0; j < n; j++)
 		y[j] = (float)(y[j] / s);
 }
@@ -389,22 +459,45 @@ ag_node *ag_softmax(ag_tape *t, ag_node *x)
 	return o;
 }
 
+/* log sum exp x, summed in double; with p not NULL also the softmax of x
+ * there (the exponentials are computed anyway).  The terms are float
+ * exponentials (vmath.h, within an ulp) of float arguments <= 0: a double
+ * exp per cell of the query-title grid was a fifth of a training step. */
+static float logsumexp_row_p(size_t n, const float *x, float *p)
+{
+	float m = row_max(n, x);
+	float buf[64];
+	double s = 0.0;
+	for (size_t j0 = 0; j0 < n; j0 += 64) {
+		size_t len = n - j0 < 64 ? n - j0 : 64;
+		float *e = p ? p + j0 : buf;
+		exp_shifted(len, x + j0, m, e);
+		s += row_sum(len, e);
+	}
+	float inv = (float)(1.0 / s); /* one division, not one per element */
+	for (size_t j = 0; p && j < n; j++)
+		p[j] *= inv;
+	return (float)(m + log(s));
+}
+
 static float logsumexp_row(size_t n, const float *x)
 {
-	float m = -INFINITY;
-	for (size_t j = 0; j < n; j++)
-		m = fmaxf(m, x[j]);
-	double s = 0.0;
-	for (size_t j = 0; j < n; j++)
-		s += exp((double)x[j] - m);
-	return (float)(m + log(s));
+	return logsumexp_row_p(n, x, NULL);
 }
 
 ag_node *ag_logsumexp(ag_tape *t, ag_node *x)
 {
 	ag_node *o = new_node(t, AG_LOGSUMEXP, x->rows, 1, x, NULL, NULL);
+	/* keep the softmax for backward rather than recompute one expf per
+	 * element there: the query-title grid is the largest softmax of a
+	 * step */
+	if (!t->failed && o->grad)
+		o->aux = ag_alloc(t, x->rows * x->cols * sizeof(float));
+	if (!t->failed && o->grad && !o->aux)
+		return fail(t, x->rows, 1);
 	for (size_t r = 0; !t->failed && r < x->rows; r++)
-		o->val[r] = logsumexp_row(x->cols, x->val + r * x->cols);
+		o->val[r] = logsumexp_row_p(x->cols, x->val + r * x->cols,
+					    o->aux ? o->aux + r * x->cols : NULL);
 	return o;
 }
 
@@ -412,8 +505,21 @@ ag_node *ag_gyromean(ag_tape *t, ag_node *w, ag_node *x)
 {
 	size_t d = x->cols, k = x->rows;
 	ag_node *o = new_node(t, AG_GYROMEAN, w->rows, d, w, x, NULL);
-	for (size_t g = 0; !t->failed && g < w->rows; g++)
-		geo_mean(&t->space, k, d, w->val + g * k, x->val, o->val + g * d);
+	size_t keep = geo_mean_keep_size(k, d);
+	/* what backward would compute again (the stage-2 means run over
+	 * every query element, for every title) */
+	if (!t->failed && o->grad)
+		o->kept = ag_alloc(t, w->rows * keep * sizeof(double));
+	if (!t->failed && o->grad && !o->kept)
+		return fail(t, w->rows, d);
+	for (size_t g = 0; !t->failed && g < w->rows; g++) {
+		if (o->kept)
+			geo_mean_kept(&t->space, k, d, w->val + g * k, x->val,
+				      o->val + g * d, o->kept + g * keep);
+		else
+			geo_mean(&t->space, k, d, w->val + g * k, x->val,
+				 o->val + g * d);
+	}
 	return o;
 }
 
@@ -526,6 +632,9 @@ static void backward_node(ag_tape *t, ag_node *n)
 		ag_param *p = n->param;
 		for (size_t r = 0; r < n->rows; r++) {
 			float *dst = p->grad + (size_t)n->ids[r] * p->cols;
+			if (r + PREFETCH_AHEAD < n->rows)
+				prefetch(p->grad + (size_t)n->ids[r + PREFETCH_AHEAD] *
+						   p->cols);
 			for (size_t q = 0; q < d; q++)
 				dst[q] += g[r * d + q];
 			mark_row(p, n->ids[r]);
@@ -552,13 +661,12 @@ static void backward_node(ag_tape *t, ag_node *n)
 				b->grad[i] += g[i];
 		}
 		break;
-	case AG_ADD_ROW:
-		for (size_t i = 0; i < cnt; i++) {
-			if (a->grad)
-				a->grad[i] += g[i];
-			if (b->grad)
-				b->grad[i % d] += g[i];
-		}
+	case AG_ADD_ROW: /* row by row: an i % d per element cost more than
+			    the additions */
+		for (size_t i = 0; a->grad && i < cnt; i++)
+			a->grad[i] += g[i];
+		for (size_t r = 0; b->grad && r < n->rows; r++)
+			axpy(d, 1.0f, g + r * d, b->grad);
 		break;
 	case AG_MUL:
 		for (size_t i = 0; i < cnt; i++) {
@@ -590,8 +698,11 @@ static void backward_node(ag_tape *t, ag_node *n)
 		break;
 	case AG_EXP0:
 	case AG_LOG0:
+	case AG_CLIP0:
 		for (size_t r = 0; r < n->rows; r++)
-			(n->op == AG_EXP0 ? geo_exp0_backward : geo_log0_backward)(
+			(n->op == AG_EXP0   ? geo_exp0_backward
+			 : n->op == AG_LOG0 ? geo_log0_backward
+					    : geo_clip0_backward)(
 				sp, d, a->val + r * d, g + r * d, a->grad + r * d);
 		break;
 	case AG_SOFTMAX: /* gx = y (g - <g, y>) per row */
@@ -605,19 +716,17 @@ static void backward_node(ag_tape *t, ag_node *n)
 		}
 		break;
 	case AG_LOGSUMEXP: /* gx = g softmax(x) per row */
-		for (size_t r = 0; r < n->rows; r++) {
-			size_t m = a->cols;
-			for (size_t q = 0; q < m; q++)
-				a->grad[r * m + q] +=
-					g[r] * expf(a->val[r * m + q] - n->val[r]);
-		}
+		for (size_t r = 0; r < n->rows; r++)
+			axpy(a->cols, g[r], n->aux + r * a->cols,
+			     a->grad + r * a->cols);
 		break;
 	case AG_GYROMEAN:
 		for (size_t r = 0; r < n->rows; r++)
-			geo_mean_backward(sp, b->rows, d, a->val + r * a->cols,
-					  b->val, g + r * d,
-					  a->grad ? a->grad + r * a->cols : NULL,
-					  b->grad);
+			geo_mean_backward_kept(
+				sp, b->rows, d, a->val + r * a->cols, b->val,
+				n->kept + r * geo_mean_keep_size(b->rows, d),
+				g + r * d, a->grad ? a->grad + r * a->cols : NULL,
+				b->grad);
 		break;
 	case AG_PAIRMEAN: {
 		float *two = ag_alloc(t, 4 * d * sizeof(float));

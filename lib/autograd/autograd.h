@@ -51,6 +51,7 @@ typedef enum ag_op {
 	AG_SOFTPLUS,
 	AG_EXP0,      /* exp0 of every row */
 	AG_LOG0,      /* log0 of every row */
+	AG_CLIP0,     /* log0(exp0(row)) of every row (geo_clip0) */
 	AG_SOFTMAX,   /* softmax within every row */
 	AG_LOGSUMEXP, /* [m x n] -> [m x 1] */
 	AG_GYROMEAN,  /* weights W [g x k], points X [k x d] -> [g x d] */
@@ -73,6 +74,8 @@ struct ag_node {
 	float f;     /* scalar argument: SCALE factor, BOXDIST gamma */
 	ag_param *param;     /* LEAF of a parameter, GATHER */
 	const uint32_t *ids; /* GATHER rows (copied into the arena) */
+	float *aux;  /* LOGSUMEXP: softmax of each row, kept for backward */
+	double *kept; /* GYROMEAN: geo_mean's forward values, for backward */
 };
 
 typedef struct ag_chunk ag_chunk;
@@ -109,7 +112,7 @@ ag_node *ag_add(ag_tape *t, ag_node *x, ag_node *y);
 ag_node *ag_add_row(ag_tape *t, ag_node *x, ag_node *b);
 ag_node *ag_mul(ag_tape *t, ag_node *x, ag_node *y);
 ag_node *ag_scale(ag_tape *t, ag_node *x, float f);
-ag_node *ag_unary(ag_tape *t, ag_op op, ag_node *x); /* TANH..LOG0 */
+ag_node *ag_unary(ag_tape *t, ag_op op, ag_node *x); /* TANH..CLIP0 */
 ag_node *ag_softmax(ag_tape *t, ag_node *x);
 ag_node *ag_logsumexp(ag_tape *t, ag_node *x);
 ag_node *ag_gyromean(ag_tape *t, ag_node *w, ag_node *x);

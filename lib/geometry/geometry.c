@@ -387,6 +387,50 @@ void geo_log0_backward(const geo_space *s, size_t n, const float *y,
 	radial_op_bwd(s, n, y, gout, gy, radial_log);
 }
 
+/* the largest sqrt(c)|v| that exp0 does not project */
+static double clip_u(void)
+{
+	return atanh(1.0 - GEO_BALL_EPS);
+}
+
+static double tangent_u(const geo_space *s, size_t n, const float *v)
+{
+	double v2 = 0.0;
+	for (size_t i = 0; i < n; i++)
+		v2 += (double)v[i] * v[i];
+	return sqrt(s->c * v2);
+}
+
+void geo_clip0(const geo_space *s, size_t n, const float *v, float *out)
+{
+	double u = flat(s) ? 0.0 : tangent_u(s, n, v), R = clip_u();
+	if (u <= R) {
+		memmove(out, v, n * sizeof *out);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		out[i] = (float)(R / u * v[i]);
+}
+
+void geo_clip0_backward(const geo_space *s, size_t n, const float *v,
+			const float *gout, float *gv)
+{
+	if (!gv)
+		return;
+	double u = flat(s) ? 0.0 : tangent_u(s, n, v), R = clip_u();
+	if (u <= R) {
+		for (size_t i = 0; i < n; i++)
+			gv[i] += gout[i];
+		return;
+	}
+	/* out = R v / (sqrt(c)|v|): gv = (R/u) (g - v <v,g> / |v|^2) */
+	double vg = 0.0, v2 = u * u / s->c;
+	for (size_t i = 0; i < n; i++)
+		vg += (double)v[i] * gout[i];
+	for (size_t i = 0; i < n; i++)
+		gv[i] += (float)(R / u * (gout[i] - v[i] * vg / v2));
+}
+
 void geo_scal(const geo_space *s, size_t n, float r, const float *x,
 	      float *out)
 {
@@ -627,8 +671,10 @@ void geo_matvec_backward(const geo_space *s, size_t m, size_t n,
  * w_i (L_i - 1), and 1/2 (*) maps it back to the ball.  y receives
  * sum w_i L_i x_i / sum w_i (L_i - 1); returns 1 if that denominator had to
  * be floored (all weights zero). */
+/* lams, when not NULL, receives each point's lambda (the same bits as
+ * dlambda: backward needs them again). */
 static int mean_klein(const geo_space *s, size_t k, size_t n, const float *w,
-		      const float *X, double *y, double *den_out)
+		      const float *X, double *y, double *den_out, double *lams)
 {
 	double den = 0.0;
 	for (size_t j = 0; j < k; j++) {
@@ -637,6 +683,8 @@ static int mean_klein(const geo_space *s, size_t k, size_t n, const float *w,
 		for (size_t i = 0; i < n; i++)
 			x2 += (double)xj[i] * xj[i];
 		double L = flat(s) ? 2.0 : 2.0 / fmax(1.0 - s->c * x2, GEO_MIN_NORM);
+		if (lams)
+			lams[j] = L;
 		den += w[j] * (L - 1.0);
 		for (size_t i = 0; i < n; i++)
 			y[i] += w[j] * L * xj[i];
@@ -649,6 +697,28 @@ static int mean_klein(const geo_space *s, size_t k, size_t n, const float *w,
 	return clamped;
 }
 
+size_t geo_mean_keep_size(size_t k, size_t n)
+{
+	return n + 2 + k;
+}
+
+/* keep: y (n), den, clamped, lambdas (k) */
+static void mean_forward(const geo_space *s, size_t k, size_t n,
+			 const float *w, const float *X, float *out, double *y,
+			 double *lams, double *den, int *clamped)
+{
+	*clamped = mean_klein(s, k, n, w, X, y, den, lams);
+	scratch sc;
+	scratch_init(&sc, n);
+	double *z = vec(&sc, n);
+	if (z) {
+		dscal(s, n, 0.5, y, z);
+		dproject(s, n, z);
+		store(n, z, out);
+	}
+	done(&sc);
+}
+
 void geo_mean(const geo_space *s, size_t k, size_t n, const float *w,
 	      const float *X, float *out)
 {
@@ -656,7 +726,7 @@ void geo_mean(const geo_space *s, size_t k, size_t n, const float *w,
 	scratch_init(&sc, n);
 	double *y = vec(&sc, n), den;
 	if (y) {
-		mean_klein(s, k, n, w, X, y, &den);
+		mean_klein(s, k, n, w, X, y, &den, NULL);
 		dscal(s, n, 0.5, y, y);
 		dproject(s, n, y);
 		store(n, y, out);
@@ -664,25 +734,35 @@ void geo_mean(const geo_space *s, size_t k, size_t n, const float *w,
 	done(&sc);
 }
 
-void geo_mean_backward(const geo_space *s, size_t k, size_t n, const float *w,
-		       const float *X, const float *gout, float *gw, float *gX)
+void geo_mean_kept(const geo_space *s, size_t k, size_t n, const float *w,
+		   const float *X, float *out, double *keep)
+{
+	int clamped;
+	memset(keep, 0, n * sizeof *keep);
+	mean_forward(s, k, n, w, X, out, keep, keep + n + 2, &keep[n],
+		     &clamped);
+	keep[n + 1] = clamped;
+}
+
+static void mean_backward(const geo_space *s, size_t k, size_t n,
+			  const float *w, const float *X, const double *y,
+			  double den, int den_clamped, const double *lams,
+			  const float *gout, float *gw, float *gX)
 {
 	scratch sc;
 	scratch_init(&sc, 7 * n);
-	double *y = vec(&sc, n), *g = load(&sc, n, gout), *gy = vec(&sc, n),
-	       *xj = vec(&sc, n), den;
+	double *g = load(&sc, n, gout), *gy = vec(&sc, n), *xj = vec(&sc, n);
 	if (!xj) {
 		done(&sc);
 		return;
 	}
-	int den_clamped = mean_klein(s, k, n, w, X, y, &den);
 	dscal_bwd(s, n, 0.5, y, g, NULL, gy, &sc);
 	/* y = num / den: gnum = gy / den, gden = -<gy, y> / den */
 	double gden = den_clamped ? 0.0 : -ddot(n, gy, y) / den;
 	for (size_t j = 0; j < k; j++) {
 		for (size_t i = 0; i < n; i++)
 			xj[i] = X[j * n + i];
-		double L = flat(s) ? 2.0 : dlambda(s, n, xj);
+		double L = lams[j];
 		double gyx = ddot(n, gy, xj) / den;
 		/* num += w L x, den += w (L - 1) */
 		if (gw)
@@ -700,6 +780,28 @@ void geo_mean_backward(const geo_space *s, size_t k, size_t n, const float *w,
 		}
 	}
 	done(&sc);
+}
+
+void geo_mean_backward(const geo_space *s, size_t k, size_t n, const float *w,
+		       const float *X, const float *gout, float *gw, float *gX)
+{
+	scratch sc;
+	scratch_init(&sc, n + k);
+	double *y = vec(&sc, n), *lams = vec(&sc, k), den;
+	if (lams) {
+		int clamped = mean_klein(s, k, n, w, X, y, &den, lams);
+		mean_backward(s, k, n, w, X, y, den, clamped, lams, gout, gw,
+			      gX);
+	}
+	done(&sc);
+}
+
+void geo_mean_backward_kept(const geo_space *s, size_t k, size_t n,
+			    const float *w, const float *X, const double *keep,
+			    const float *gout, float *gw, float *gX)
+{
+	mean_backward(s, k, n, w, X, keep, keep[n], keep[n + 1] != 0.0,
+		      keep + n + 2, gout, gw, gX);
 }
 
 /* ---- point-to-hyperboloid distance ----------------------------------------- */

@@ -58,6 +58,16 @@ void geo_log0(const geo_space *s, size_t n, const float *y, float *out);
 void geo_log0_backward(const geo_space *s, size_t n, const float *y,
 		       const float *gout, float *gy);
 
+/* out = log0(exp0(v)) with exp0's projection: v itself while
+ * sqrt(c)|v| <= artanh(1 - GEO_BALL_EPS), else v shortened to that length
+ * (exp0 sends v to radius tanh(sqrt(c)|v|)/sqrt(c), the projection caps
+ * it at (1 - eps)/sqrt(c), log0 brings it back).  The network needs both a
+ * trigram's point and its tangent vector: this is the tangent vector in
+ * one norm, without a tanh, an artanh and a float rounding in between. */
+void geo_clip0(const geo_space *s, size_t n, const float *v, float *out);
+void geo_clip0_backward(const geo_space *s, size_t n, const float *v,
+			const float *gout, float *gv);
+
 /* out = r (*) x = exp0(r log0(x)) (Möbius scalar multiplication). */
 void geo_scal(const geo_space *s, size_t n, float r, const float *x,
 	      float *out);
@@ -99,6 +109,17 @@ void geo_mean(const geo_space *s, size_t k, size_t n, const float *w,
 void geo_mean_backward(const geo_space *s, size_t k, size_t n, const float *w,
 		       const float *X, const float *gout, float *gw,
 		       float *gX);
+
+/* The same two, with the forward's intermediate values (the Klein sum,
+ * its denominator and every point's lambda) kept in `keep`, of
+ * geo_mean_keep_size(k, n) doubles, so that backward does not compute them
+ * again; the same results bit for bit. */
+size_t geo_mean_keep_size(size_t k, size_t n);
+void geo_mean_kept(const geo_space *s, size_t k, size_t n, const float *w,
+		   const float *X, float *out, double *keep);
+void geo_mean_backward_kept(const geo_space *s, size_t k, size_t n,
+			    const float *w, const float *X, const double *keep,
+			    const float *gout, float *gw, float *gX);
 
 /* Point-to-hyperboloid distance (HypE / Query2Box with Möbius operations):
  *   qmin = c (-) l, qmax = c (+) l,

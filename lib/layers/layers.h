@@ -56,6 +56,8 @@ typedef struct ath_query {
 	ag_node *Lm;   /* [E x d] element limits */
 	ag_node *logC; /* [E x d] */
 	ag_node *s;    /* [1 x E] element self-attention scores */
+	ag_node *X;    /* [E x d] log0(C) cross_W^T / sqrt(d): the query side
+			  of step 4, shared by every title scored */
 	ag_node *c1, *l1; /* stage-1 hyperboloid, [1 x d] each */
 } ath_query;
 

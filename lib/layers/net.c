@@ -143,21 +143,26 @@ void ath_net_query(ag_tape *t, const anthem_model_config *cfg,
 	int vector = cfg->geometry == ANTHEM_GEOMETRY_VECTOR;
 	q->L = L;
 	q->E = L + P;
-	ag_node *C = ag_unary(t, AG_EXP0, ag_gather(t, &params[P_QUERY_CENTRE], ids, L));
-	ag_node *Lm = NULL;
-	if (!vector)
-		Lm = ag_unary(t, AG_EXP0,
-			      ag_unary(t, AG_SOFTPLUS,
-				       ag_gather(t, &params[P_QUERY_LIMIT], ids, L)));
+	/* log0 of a point that is exp0 of a parameter is that parameter
+	 * (clipped where exp0 projects): AG_CLIP0, not a log0 after the
+	 * exp0, wherever the network needs both */
+	ag_node *G = ag_gather(t, &params[P_QUERY_CENTRE], ids, L);
+	ag_node *C = ag_unary(t, AG_EXP0, G), *logC = ag_unary(t, AG_CLIP0, G);
+	ag_node *Lm = NULL, *S = NULL;
+	if (!vector) {
+		S = ag_unary(t, AG_SOFTPLUS,
+			     ag_gather(t, &params[P_QUERY_LIMIT], ids, L));
+		Lm = ag_unary(t, AG_EXP0, S);
+	}
 	if (P > 0) {
 		/* step 3: pairwise intersections with shared weights */
-		ag_node *a = attention(t, params, P_INTER_ATT_W,
-				       ag_unary(t, AG_LOG0, C));
+		ag_node *a = attention(t, params, P_INTER_ATT_W, logC);
 		ag_node *Cp = ag_pairmean(t, a, C);
 		C = ag_concat(t, C, Cp);
+		logC = ag_concat(t, logC, ag_unary(t, AG_LOG0, Cp));
 		if (!vector) {
 			ag_node *H = ag_unary(t, AG_RELU,
-				ag_add_row(t, ag_matmul_nt(t, ag_unary(t, AG_LOG0, Lm),
+				ag_add_row(t, ag_matmul_nt(t, ag_unary(t, AG_CLIP0, S),
 							   LEAF(P_INTER_PRE_W)),
 					   LEAF(P_INTER_PRE_B)));
 			ag_node *shrink = ag_unary(t, AG_SIGMOID,
@@ -171,8 +176,12 @@ void ath_net_query(ag_tape *t, const anthem_model_config *cfg,
 		Lm = ag_const(t, q->E, d, NULL);
 	q->C = C;
 	q->Lm = Lm;
-	q->logC = ag_unary(t, AG_LOG0, C);
+	q->logC = logC;
 	q->s = attention(t, params, P_QUERY_ATT_W, q->logC);
+	/* step 4's query factor, once per query rather than once per title
+	 * (and scaled here: E x d values, not E x T per title) */
+	q->X = ag_scale(t, ag_matmul_nt(t, q->logC, LEAF(P_CROSS_W)),
+			(float)(1.0 / sqrt((double)d)));
 	/* step 6, stage 1 */
 	ag_node *alpha = ag_softmax(t, q->s);
 	q->c1 = ag_gyromean(t, alpha, C);
@@ -185,8 +194,9 @@ void ath_net_title(ag_tape *t, const anthem_model_config *cfg,
 {
 	int table = cfg->tie_embeddings ? P_QUERY_CENTRE : P_TITLE_POINT;
 	ti->T = T;
-	ti->P = ag_unary(t, AG_EXP0, ag_gather(t, &params[table], ids, T));
-	ti->logP = ag_unary(t, AG_LOG0, ti->P);
+	ag_node *G = ag_gather(t, &params[table], ids, T);
+	ti->P = ag_unary(t, AG_EXP0, G);
+	ti->logP = ag_unary(t, AG_CLIP0, G);
 	ag_node *rho = ag_softmax(t, attention(t, params, P_TITLE_ATT_W, ti->logP));
 	ti->v = ag_gyromean(t, rho, ti->P);
 }
@@ -195,9 +205,7 @@ void ath_net_stage2(ag_tape *t, const anthem_model_config *cfg,
 		    ag_param *params, const ath_query *q, const ath_title *ti,
 		    ath_stage2 *out)
 {
-	ag_node *x = ag_matmul_nt(t, q->logC, LEAF(P_CROSS_W));
-	out->A = ag_scale(t, ag_matmul_nt(t, x, ti->logP),
-			  (float)(1.0 / sqrt((double)cfg->dim)));
+	out->A = ag_matmul_nt(t, q->X, ti->logP);
 	ag_node *beta = ag_softmax(t, ag_add(t, q->s, ag_logsumexp(t, out->A)));
 	out->c2 = ag_gyromean(t, beta, q->C);
 	out->l2 = ag_matmul_nn(t, beta, q->Lm);

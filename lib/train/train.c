@@ -9,6 +9,7 @@
  * order.  So a seed, the options, the data and the thread count fix the
  * model. */
 #include "train/optim.h"
+#include "train/trainer.h"
 
 #include "common/internal.h"
 #include "common/parallel.h"
@@ -567,16 +568,11 @@ static int report(anthem_trainer *t, anthem_train_progress *p)
 	return t->opt.progress && t->opt.progress(p, t->opt.progress_user);
 }
 
-static int run_epoch(anthem_trainer *t, const char *fn)
+/* The order of the training examples in an epoch: Fisher-Yates with the
+ * epoch's draws. */
+static void shuffle(const anthem_trainer *t, uint64_t epoch, size_t *order)
 {
-	uint64_t epoch = t->epoch + 1;
-	size_t n = t->ntrain, B = t->opt.batch;
-	size_t take = t->opt.epoch_examples && t->opt.epoch_examples < n
-			      ? t->opt.epoch_examples : n;
-	size_t *order = malloc(n * sizeof *order);
-	if (!order)
-		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
-	/* Fisher-Yates with the epoch's draws */
+	size_t n = t->ntrain;
 	for (size_t i = 0; i < n; i++)
 		order[i] = i;
 	for (size_t i = n; i > 1; i--) {
@@ -585,6 +581,61 @@ static int run_epoch(anthem_trainer *t, const char *fn)
 		order[i - 1] = order[k];
 		order[k] = tmp;
 	}
+}
+
+static size_t epoch_take(const anthem_trainer *t)
+{
+	size_t n = t->ntrain;
+	return t->opt.epoch_examples && t->opt.epoch_examples < n
+		       ? t->opt.epoch_examples : n;
+}
+
+int ath_trainer_plan(const anthem_trainer *t, uint64_t epoch,
+		     int (*fn)(const ath_planned *e, void *user), void *user)
+{
+	static const char fn_name[] = "ath_trainer_plan";
+	if (t->opt.hard_negatives > 0 && epoch > 1)
+		return ath_error(ANTHEM_EINVAL, "%s: epoch %llu mines hard "
+				 "negatives, which a plan cannot replay",
+				 fn_name, (unsigned long long)epoch);
+	size_t *order = malloc((t->ntrain + 1) * sizeof *order);
+	if (!order)
+		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn_name);
+	shuffle(t, epoch, order);
+	size_t take = epoch_take(t);
+	for (size_t i = 0; i < take; i++) {
+		size_t idx = order[i];
+		const example *e = &t->train[idx];
+		size_t prod[MAX_NEG + 1];
+		const uint32_t *tids[MAX_NEG + 1];
+		size_t T[MAX_NEG + 1];
+		/* as run_example draws them (q is read only when mining) */
+		size_t nn = negatives(t, epoch, idx, e, NULL, prod + 1, 0);
+		prod[0] = e->product;
+		for (size_t k = 0; k <= nn; k++) {
+			tids[k] = t->ttok + t->toff[prod[k]];
+			T[k] = t->toff[prod[k] + 1] - t->toff[prod[k]];
+		}
+		ath_planned p = {i, e->query, e->product,
+				 t->qtok + t->qoff[e->query],
+				 t->qoff[e->query + 1] - t->qoff[e->query],
+				 nn + 1, prod, tids, T};
+		if (fn(&p, user))
+			break;
+	}
+	free(order);
+	return ANTHEM_OK;
+}
+
+static int run_epoch(anthem_trainer *t, const char *fn)
+{
+	uint64_t epoch = t->epoch + 1;
+	size_t n = t->ntrain, B = t->opt.batch;
+	size_t take = epoch_take(t);
+	size_t *order = malloc(n * sizeof *order);
+	if (!order)
+		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
+	shuffle(t, epoch, order);
 	int mine = t->opt.hard_negatives > 0 && epoch > 1;
 	if (mine) {
 		ath_parallel_for(t->cat->n, t->nthreads, embed_point, t);
