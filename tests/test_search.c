@@ -156,7 +156,8 @@ START_TEST(two_stages_agree_with_the_parts)
 }
 END_TEST
 
-/* The scan's tight loop gives the general distance, in every geometry. */
+/* The scan's tight loop gives the general distance to float precision, in
+ * every geometry. */
 START_TEST(scan_equals_general_distance)
 {
 	const anthem_geometry g[3] = {ANTHEM_GEOMETRY_HYPERBOLIC,
@@ -187,8 +188,9 @@ START_TEST(scan_equals_general_distance)
 			double rel = fabs(d - hits[i].distance) / fmax(1e-6, fabs(d));
 			worst = fmax(worst, rel);
 		}
-		/* both compute in double and round once; allow a few ulps */
-		ck_assert_msg(worst < 1e-6, "geometry %d: max rel diff %g", k, worst);
+		/* the scan computes in float (tests/test_scan.c has the
+		 * details) */
+		ck_assert_msg(worst < 1e-5, "geometry %d: max rel diff %g", k, worst);
 		free(hits);
 		anthem_hyperboloid_free(h);
 		anthem_index_free(ix);
