@@ -147,6 +147,19 @@ START_TEST(two_stages_agree_with_the_parts)
 			found |= scan[j].index == hits[i].index;
 		ck_assert(found);
 	}
+	/* threads split both stages and change nothing */
+	for (size_t t = 0; t <= 3; t++) {
+		anthem_hit ht[20];
+		size_t nt;
+		ck_assert_int_eq(anthem_search_threads(model, ix, "winter hat", 20, 100,
+						       t, ht, &nt), 0);
+		ck_assert_uint_eq(nt, n);
+		for (size_t i = 0; i < n; i++) {
+			ck_assert_uint_eq(ht[i].index, hits[i].index);
+			ck_assert(memcmp(&ht[i].distance, &hits[i].distance,
+					 sizeof(float)) == 0);
+		}
+	}
 	/* candidate scoring refuses an index position past the end */
 	size_t bad = 561;
 	float d;

@@ -69,8 +69,9 @@ ANTHEM_API int anthem_search(const anthem_model *m, const anthem_index *ix,
 			     const char *query, size_t k, size_t k1,
 			     anthem_hit *out, size_t *n);
 
-/* The same with stage 1 split over `threads` threads (0: all cores), as
- * anthem_index_scan_threads; anthem_search uses 1. */
+/* The same on `threads` threads (0: all cores): stage 1 splits the
+ * products, as anthem_index_scan_threads, and stage 2 the candidates.  The
+ * hits do not depend on the number of threads; anthem_search uses 1. */
 ANTHEM_API int anthem_search_threads(const anthem_model *m,
 				     const anthem_index *ix, const char *query,
 				     size_t k, size_t k1, size_t threads,
