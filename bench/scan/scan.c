@@ -1,15 +1,23 @@
 /* bench/scan: stage-1 scan throughput (products per second) of libanthem's
- * tight loop on random points, against the memory-copy bandwidth of this
- * machine measured in the same process.  bench/scan/run adds faiss.
- * usage: scan N DIM [THREADS]  -> one line of key=value results */
+ * scan (anthem_index_scan_threads, top 200, the library's own path: blocked
+ * float loop, per-thread heaps, merge) on random points, against the
+ * memory-copy bandwidth of this machine measured in the same process, and
+ * the resident memory of the index loaded from a file.  bench/scan/run adds
+ * faiss.
+ * usage: scan N DIM [THREADS [DIR]]  -> one line of key=value results
+ * (DIR: where the index file for the memory measurement goes; default the
+ * current directory) */
 #include "common/parallel.h"
 #include "search/scan.h"
+
+#include <anthem/anthem.h>
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static double now(void)
 {
@@ -25,67 +33,105 @@ static float unif(void)
 	return (float)((rng * 0x2545f4914f6cdd1dULL) >> 40) / 16777216.0f - 0.5f;
 }
 
-typedef struct job {
-	const ath_scan_query *q;
-	const float *pts;
-	const double *n2;
-	float *out;
-	size_t n, d, chunks;
-} job;
-
-static void chunk(size_t c, size_t tid, void *arg)
+/* resident set size in bytes (VmRSS of /proc/self/status) */
+static double rss(void)
 {
-	job *j = arg;
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	double kb = -1;
+	while (f && fgets(line, sizeof line, f))
+		if (!strncmp(line, "VmRSS:", 6))
+			kb = strtod(line + 6, NULL);
+	if (f)
+		fclose(f);
+	return kb * 1024.0;
+}
+
+/* the copy bandwidth with the same number of threads as the scan */
+typedef struct copy_job {
+	float *dst;
+	const float *src;
+	size_t floats, chunks;
+} copy_job;
+
+static void copy_chunk(size_t c, size_t tid, void *arg)
+{
+	copy_job *j = arg;
 	(void)tid;
-	size_t lo = j->n * c / j->chunks, hi = j->n * (c + 1) / j->chunks;
-	for (size_t i = lo; i < hi; i++)
-		j->out[i] = ath_scan_one(j->q, j->pts + i * j->d, j->n2[i]);
+	size_t lo = j->floats * c / j->chunks, hi = j->floats * (c + 1) / j->chunks;
+	memcpy(j->dst + lo, j->src + lo, (hi - lo) * sizeof(float));
 }
 
 int main(int argc, char **argv)
 {
 	if (argc < 3 || !strcmp(argv[1], "--help")) {
-		printf("usage: scan N DIM [THREADS]\n");
+		printf("usage: scan N DIM [THREADS [DIR]]\n");
 		return argc < 3 ? 2 : 0;
 	}
 	size_t n = strtoul(argv[1], NULL, 10), d = strtoul(argv[2], NULL, 10);
 	size_t threads = argc > 3 ? strtoul(argv[3], NULL, 10) : 1;
+	const char *dir = argc > 4 ? argv[4] : ".";
 	if (!n || !d || d > ATH_SCAN_MAX_DIM || !threads) {
 		fprintf(stderr, "scan: bad N, DIM or THREADS\n");
 		return 2;
 	}
-	float *pts = malloc(n * d * sizeof *pts), *out = malloc(n * sizeof *out);
-	float *copy = malloc(n * d * sizeof *copy);
-	double *n2 = malloc(n * sizeof *n2);
-	if (!pts || !out || !copy || !n2) {
+	const size_t k = 200;
+	double rss0 = rss();
+	float *pts = malloc(n * d * sizeof *pts);
+	anthem_hit *hits = malloc(k * sizeof *hits);
+	if (!pts || !hits) {
 		fprintf(stderr, "scan: out of memory\n");
 		return 1;
 	}
 	/* points inside the unit ball, like a trained index */
-	for (size_t i = 0; i < n; i++) {
-		double s = 0.0;
-		for (size_t k = 0; k < d; k++) {
-			pts[i * d + k] = unif() * 1.6f / (float)d;
-			s += (double)pts[i * d + k] * pts[i * d + k];
-		}
-		n2[i] = s;
+	for (size_t i = 0; i < n * d; i++)
+		pts[i] = unif() * 1.6f / (float)d;
+	anthem_index *built, *ix;
+	char path[4096];
+	snprintf(path, sizeof path, "%s/anthem-bench-scan-%ld.idx", dir, (long)getpid());
+	if (ath_index_from_points(&built, pts, n, d) ||
+	    anthem_index_save(built, path)) {
+		fprintf(stderr, "scan: %s\n", anthem_last_error());
+		return 1;
 	}
+	anthem_index_free(built);
+	/* the memory of an index as a search process holds it: loaded */
+	double rss1 = rss();
+	if (anthem_index_load(&ix, path, NULL)) {
+		fprintf(stderr, "scan: %s\n", anthem_last_error());
+		return 1;
+	}
+	double index_rss = rss() - rss1;
+	unlink(path);
+	(void)rss0;
+
 	float c[ATH_SCAN_MAX_DIM], l[ATH_SCAN_MAX_DIM];
-	for (size_t k = 0; k < d; k++) {
-		c[k] = unif() * 0.2f;
-		l[k] = 0.05f + 0.05f * unif();
+	for (size_t i = 0; i < d; i++) {
+		c[i] = unif() * 0.2f;
+		l[i] = 0.05f + 0.05f * unif();
 	}
-	geo_space s = {GEO_HYPERBOLIC, 1.0};
-	ath_scan_query *q = malloc(sizeof *q);
-	ath_scan_prepare(&s, d, c, l, 0.5f, q);
-	job j = {q, pts, n2, out, n, d, threads * 8};
+	anthem_hyperboloid *h;
+	if (anthem_hyperboloid_create(&h, ANTHEM_GEOMETRY_HYPERBOLIC, 1.0f, d, c, l)) {
+		fprintf(stderr, "scan: %s\n", anthem_last_error());
+		return 1;
+	}
+	float *copy = malloc(n * d * sizeof *copy);
+	if (!copy) {
+		fprintf(stderr, "scan: out of memory\n");
+		return 1;
+	}
+	copy_job cj = {copy, pts, n * d, threads};
 	/* best of several runs, each at least 0.3 s */
 	double best_scan = 1e30, best_copy = 1e30;
+	size_t nh = 0;
 	for (int rep = 0; rep < 5; rep++) {
 		size_t iters = 0;
 		double t0 = now(), t;
 		do {
-			ath_parallel_for(j.chunks, threads, chunk, &j);
+			if (anthem_index_scan_threads(ix, h, 0.5f, k, threads, hits, &nh)) {
+				fprintf(stderr, "scan: %s\n", anthem_last_error());
+				return 1;
+			}
 			iters++;
 		} while ((t = now() - t0) < 0.3);
 		if (t / (double)iters < best_scan)
@@ -93,26 +139,26 @@ int main(int argc, char **argv)
 		iters = 0;
 		t0 = now();
 		do {
-			memcpy(copy, pts, n * d * sizeof *pts);
+			ath_parallel_for(threads, threads, copy_chunk, &cj);
 			iters++;
 		} while ((t = now() - t0) < 0.3);
 		if (t / (double)iters < best_copy)
 			best_copy = t / (double)iters;
 	}
-	double checksum = 0.0;
-	for (size_t i = 0; i < n; i++)
-		checksum += out[i];
-	double bytes = (double)n * (double)(d * sizeof(float) + sizeof(double));
+	/* what the scan streams per product: its floats and its float norm */
+	double bytes = (double)(d * sizeof(float) + sizeof(float));
 	double bw = (double)n * d * sizeof(float) / best_copy; /* bytes copied/s */
 	printf("n=%zu dim=%zu threads=%zu scan_products_per_s=%.4g "
 	       "copy_bytes_per_s=%.4g bound_products_per_s=%.4g "
-	       "bytes_per_product=%.0f checksum=%.6g\n",
-	       n, d, threads, (double)n / best_scan, bw, bw / (bytes / n),
-	       bytes / n, checksum);
-	free(q);
+	       "bytes_per_product=%.0f index_rss_bytes=%.0f "
+	       "rss_bound_bytes=%.0f first=%zu:%.6g\n",
+	       n, d, threads, (double)n / best_scan, bw, bw / bytes, bytes,
+	       index_rss, 1.1 * (double)n * (double)(4 * d + 8),
+	       nh ? hits[0].index : 0, nh ? hits[0].distance : 0.0);
+	anthem_hyperboloid_free(h);
+	anthem_index_free(ix);
 	free(pts);
-	free(out);
 	free(copy);
-	free(n2);
+	free(hits);
 	return 0;
 }
