@@ -235,7 +235,7 @@ INLINE vf vabs(vf a) { return (vf)((vi)a & 0x7fffffff); }
 /* The distances of the 16 products of one block: the algebra of
  * ath_scan_one with each product in a lane. */
 INLINE void block_dist(const fquery *q, const float *blk, const float *n2,
-		       float *out)
+		       float *tbuf, float *out)
 {
 	vf v2 = *(const vf *)n2;
 	size_t d = q->d;
@@ -274,26 +274,23 @@ INLINE void block_dist(const fquery *q, const float *blk, const float *n2,
 		pa += vmax(Aa * x - Ba * qx, zero);
 		pb += vmax(Ab * qn - Bb * x, zero);
 		vf t = vmin(qx, vmax(qn, x));
+		/* kept for pass 3: a store and a load cost less than the two
+		 * compares and blends of the clamp again */
+		*(vf *)(tbuf + k * W) = t;
 		ct += t * q->c[k];
 		t2 += t * t;
 	}
-	/* pass 3: e = c (+) (-t), the clamp recomputed (cheaper than storing) */
+	/* pass 3: e = c (+) (-t) */
 	vf Ae = 1.0f - 2.0f * cc * ct + cc * t2;
 	float Be = 1.0f - cc * q->c2;
 	vf De = 1.0f - 2.0f * cc * ct + cc * cc * q->c2 * t2;
 	vf in0 = zero, in1 = zero;
 	for (k = 0; k + 1 < d; k += 2) {
-		vf x0 = *(const vf *)(blk + k * W), x1 = *(const vf *)(blk + (k + 1) * W);
-		vf t0 = vmin(zero + q->qmax[k], vmax(zero + q->qmin[k], x0));
-		vf t1 = vmin(zero + q->qmax[k + 1], vmax(zero + q->qmin[k + 1], x1));
-		in0 += vabs(Ae * q->c[k] - Be * t0);
-		in1 += vabs(Ae * q->c[k + 1] - Be * t1);
+		in0 += vabs(Ae * q->c[k] - Be * *(const vf *)(tbuf + k * W));
+		in1 += vabs(Ae * q->c[k + 1] - Be * *(const vf *)(tbuf + (k + 1) * W));
 	}
-	if (k < d) {
-		vf x = *(const vf *)(blk + k * W);
-		vf t = vmin(zero + q->qmax[k], vmax(zero + q->qmin[k], x));
-		in0 += vabs(Ae * q->c[k] - Be * t);
-	}
+	if (k < d)
+		in0 += vabs(Ae * q->c[k] - Be * *(const vf *)(tbuf + k * W));
 	/* the floor under the denominators of geo_box_dist */
 	const vf floor_ = zero + (float)GEO_MIN_NORM;
 	Da = vmax(Da, floor_);
@@ -316,9 +313,11 @@ static void scan_range(const fquery *q, const float *blocks, const float *n2,
 		       size_t n, size_t b_lo, size_t b_hi, ath_heap *hp)
 {
 	size_t d = q->d;
+	/* the clamped block, 16 KiB at most: stays in L1 */
+	float tbuf[ATH_SCAN_MAX_DIM * W] __attribute__((aligned(64)));
 	for (size_t b = b_lo; b < b_hi; b++) {
 		float dist[W];
-		block_dist(q, blocks + b * d * W, n2 + b * W, dist);
+		block_dist(q, blocks + b * d * W, n2 + b * W, tbuf, dist);
 		/* the worst kept so far; a lane is offered only if it might beat
 		 * it (NaN passes: the heap decides) */
 		float worst = hp->n < hp->k || isnan(hp->h[0].distance)
