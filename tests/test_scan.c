@@ -251,7 +251,8 @@ START_TEST(file_layouts)
 	ath_kv kv2[7];
 	memcpy(kv2, kv, sizeof kv);
 	kv2[6] = (ath_kv){.key = "index.block", .type = ATH_KV_U64, .u = 16};
-	ath_tensor tb = {.name = "blocks", .rows = 2, .cols = 16 * d, .data = p};
+	float *zeros = calloc(3 * 16 * d, sizeof *zeros);
+	ath_tensor tb = {.name = "blocks", .rows = 2, .cols = 16 * d, .data = zeros};
 	ck_assert_int_eq(ath_container_write(path, "ANTHEMIX", kv2, 7, &tb, 1, "t"), 0);
 	ck_assert_int_eq(anthem_index_load(&ld, path, NULL), ANTHEM_EFORMAT);
 	/* ids that run out */
@@ -260,6 +261,7 @@ START_TEST(file_layouts)
 	ck_assert_int_eq(ath_container_write(path, "ANTHEMIX", kv2, 7, &tb, 1, "t"), 0);
 	ck_assert_int_eq(anthem_index_load(&ld, path, NULL), ANTHEM_EFORMAT);
 	ck_assert_ptr_nonnull(strstr(anthem_last_error(), "do not hold"));
+	free(zeros);
 
 	anthem_hyperboloid_free(h);
 	anthem_index_free(ix);
