@@ -215,6 +215,11 @@ typedef struct fquery {
 	size_t d;
 	float cc, gamma, qmax2, qmin2, c2;
 	float qmax[ATH_SCAN_MAX_DIM], qmin[ATH_SCAN_MAX_DIM], c[ATH_SCAN_MAX_DIM];
+	/* the corners again, each value repeated in 16 lanes: the compares of
+	 * the clamp then load a vector instead of broadcasting a scalar (a
+	 * shuffle, on the port the compares need too) */
+	const float *qmaxv, *qminv;
+	float *tbuf; /* the clamped block, d x 16 */
 } fquery;
 
 #define INLINE static inline __attribute__((always_inline))
@@ -235,8 +240,9 @@ INLINE vf vabs(vf a) { return (vf)((vi)a & 0x7fffffff); }
 /* The distances of the 16 products of one block: the algebra of
  * ath_scan_one with each product in a lane. */
 INLINE void block_dist(const fquery *q, const float *blk, const float *n2,
-		       float *tbuf, float *out)
+		       float *out)
 {
+	float *tbuf = q->tbuf;
 	vf v2 = *(const vf *)n2;
 	size_t d = q->d;
 	float cc = q->cc;
@@ -270,7 +276,7 @@ INLINE void block_dist(const fquery *q, const float *blk, const float *n2,
 	vf pa = zero, pb = zero, ct = zero, t2 = zero;
 	for (k = 0; k < d; k++) {
 		vf x = *(const vf *)(blk + k * W);
-		vf qx = zero + q->qmax[k], qn = zero + q->qmin[k];
+		vf qx = *(const vf *)(q->qmaxv + k * W), qn = *(const vf *)(q->qminv + k * W);
 		pa += vmax(Aa * x - Ba * qx, zero);
 		pb += vmax(Ab * qn - Bb * x, zero);
 		vf t = vmin(qx, vmax(qn, x));
@@ -313,11 +319,9 @@ static void scan_range(const fquery *q, const float *blocks, const float *n2,
 		       size_t n, size_t b_lo, size_t b_hi, ath_heap *hp)
 {
 	size_t d = q->d;
-	/* the clamped block, 16 KiB at most: stays in L1 */
-	float tbuf[ATH_SCAN_MAX_DIM * W] __attribute__((aligned(64)));
 	for (size_t b = b_lo; b < b_hi; b++) {
 		float dist[W];
-		block_dist(q, blocks + b * d * W, n2 + b * W, tbuf, dist);
+		block_dist(q, blocks + b * d * W, n2 + b * W, dist);
 		/* the worst kept so far; a lane is offered only if it might beat
 		 * it (NaN passes: the heap decides) */
 		float worst = hp->n < hp->k || isnan(hp->h[0].distance)
@@ -332,9 +336,14 @@ static void scan_range(const fquery *q, const float *blocks, const float *n2,
 	}
 }
 
+size_t ath_scan_work_floats(size_t d)
+{
+	return 3 * W * d;
+}
+
 void ath_scan_blocks(const ath_scan_query *q, const float *blocks,
 		     const float *n2, size_t n, size_t b_lo, size_t b_hi,
-		     ath_heap *hp)
+		     float *work, ath_heap *hp)
 {
 	fquery f;
 	f.d = q->d;
@@ -347,6 +356,13 @@ void ath_scan_blocks(const ath_scan_query *q, const float *blocks,
 		f.qmax[k] = (float)q->qmax[k];
 		f.qmin[k] = (float)q->qmin[k];
 		f.c[k] = (float)q->c[k];
+		for (size_t j = 0; j < W; j++) {
+			work[k * W + j] = f.qmax[k];
+			work[(q->d + k) * W + j] = f.qmin[k];
+		}
 	}
+	f.qmaxv = work;
+	f.qminv = work + q->d * W;
+	f.tbuf = work + 2 * q->d * W;
 	scan_range(&f, blocks, n2, n, b_lo, b_hi, hp);
 }

@@ -62,12 +62,16 @@ void ath_heap_push(ath_heap *hp, size_t index, float distance);
 /* Sort the kept hits best first (the heap is consumed). */
 void ath_heap_sort(ath_heap *hp);
 
+/* Floats of work space that ath_scan_blocks needs for dimension d (one
+ * buffer per thread, 64-byte aligned). */
+size_t ath_scan_work_floats(size_t d);
+
 /* Scan blocks [b_lo, b_hi) of an index of n products against the query,
  * offering every product to the heap.  The same product always gets the
  * same float distance, whatever the split into ranges. */
 void ath_scan_blocks(const ath_scan_query *q, const float *blocks,
 		     const float *n2, size_t n, size_t b_lo, size_t b_hi,
-		     ath_heap *hp);
+		     float *work, ath_heap *hp);
 
 /* Copy an index's points out, row-major (n x dim floats). */
 void ath_index_points(const anthem_index *ix, float *out);

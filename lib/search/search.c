@@ -511,7 +511,8 @@ typedef struct scan_job {
 	const ath_scan_query *q;
 	const anthem_index *ix;
 	ath_heap *heaps; /* one per thread */
-	size_t chunks, nblocks;
+	float *work;     /* ath_scan_work_floats per thread */
+	size_t chunks, nblocks, work_floats;
 } scan_job;
 
 static void scan_chunk(size_t c, size_t tid, void *arg)
@@ -519,7 +520,7 @@ static void scan_chunk(size_t c, size_t tid, void *arg)
 	scan_job *j = arg;
 	size_t lo = j->nblocks * c / j->chunks, hi = j->nblocks * (c + 1) / j->chunks;
 	ath_scan_blocks(j->q, j->ix->blocks, j->ix->norm2, j->ix->n, lo, hi,
-			&j->heaps[tid]);
+			j->work + tid * j->work_floats, &j->heaps[tid]);
 }
 
 /* Stage 1 of one simple region: each thread keeps its own bounded heap
@@ -545,15 +546,19 @@ static int scan_simple(const anthem_index *ix, const anthem_hyperboloid *h,
 	ath_scan_query *q = malloc(sizeof *q);
 	ath_heap *heaps = calloc(threads, sizeof *heaps);
 	anthem_hit *hits = malloc(threads * k * sizeof *hits);
-	int rc = q && heaps && hits ? ANTHEM_OK
-				    : ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
+	size_t wf = ath_scan_work_floats(ix->dim);
+	float *work = aligned_alloc(64, threads * wf * sizeof *work);
+	int rc = q && heaps && hits && work
+			 ? ANTHEM_OK
+			 : ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
 	if (!rc) {
 		ath_scan_prepare(&s, ix->dim, c, l, gamma, q);
 		for (size_t t = 0; t < threads; t++)
 			heaps[t] = (ath_heap){hits + t * k, 0, k};
 		/* several chunks per thread, so that a thread slowed by other
 		 * work on the machine does not hold the others up */
-		scan_job j = {q, ix, heaps, threads == 1 ? 1 : threads * 8, nblocks};
+		scan_job j = {q, ix, heaps, work, threads == 1 ? 1 : threads * 8,
+			      nblocks, wf};
 		if (j.chunks > nblocks)
 			j.chunks = nblocks ? nblocks : 1;
 		if (threads == 1)
@@ -573,6 +578,7 @@ static int scan_simple(const anthem_index *ix, const anthem_hyperboloid *h,
 	free(q);
 	free(heaps);
 	free(hits);
+	free(work);
 	return rc;
 }
 
