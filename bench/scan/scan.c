@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -89,6 +90,19 @@ static void read_chunk(size_t c, size_t tid, void *arg)
 	j->sums[c % 64] = s;
 }
 
+/* the arrays of the bounds in transparent huge pages, like the index
+ * (lib/search/search.c), so that the bounds pay no more TLB misses than
+ * the scan */
+static float *huge_floats(size_t n)
+{
+	const size_t huge = (size_t)2 << 20;
+	size_t bytes = (n * sizeof(float) + huge - 1) / huge * huge;
+	float *p = aligned_alloc(huge, bytes);
+	if (p)
+		madvise(p, bytes, MADV_HUGEPAGE);
+	return p;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3 || !strcmp(argv[1], "--help")) {
@@ -104,7 +118,7 @@ int main(int argc, char **argv)
 	}
 	const size_t k = 200;
 	double rss0 = rss();
-	float *pts = malloc(n * d * sizeof *pts);
+	float *pts = huge_floats(n * d);
 	anthem_hit *hits = malloc(k * sizeof *hits);
 	if (!pts || !hits) {
 		fprintf(stderr, "scan: out of memory\n");
@@ -142,7 +156,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "scan: %s\n", anthem_last_error());
 		return 1;
 	}
-	float *copy = malloc(n * d * sizeof *copy);
+	float *copy = huge_floats(n * d);
 	if (!copy) {
 		fprintf(stderr, "scan: out of memory\n");
 		return 1;
