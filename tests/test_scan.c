@@ -127,8 +127,8 @@ START_TEST(threads_do_not_change_the_hits)
 		size_t k = ks[ki], n1, nm;
 		ck_assert_int_eq(anthem_index_scan_threads(ix, h, 0.5f, k, 1, one, &n1), 0);
 		ck_assert_uint_eq(n1, k);
-		static const size_t th[] = {2, 3, 8, 0};
-		for (size_t ti = 0; ti < 4; ti++) {
+		static const size_t th[] = {2, 3, 8, 0, SIZE_MAX};
+		for (size_t ti = 0; ti < 5; ti++) {
 			ck_assert_int_eq(anthem_index_scan_threads(ix, h, 0.5f, k, th[ti],
 								   many, &nm), 0);
 			ck_assert_uint_eq(nm, n1);

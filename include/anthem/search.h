@@ -55,7 +55,7 @@ ANTHEM_API int anthem_index_scan(const anthem_index *ix,
 				 size_t k, anthem_hit *out, size_t *n);
 
 /* The same with the products split over `threads` threads (0: all
- * cores; small indexes use fewer).  The hits do not depend on the number
+ * cores; at most 256, and small indexes use fewer).  The hits do not depend on the number
  * of threads.  anthem_index_scan is this with 1 thread: a server that runs
  * queries side by side usually wants that. */
 ANTHEM_API int anthem_index_scan_threads(const anthem_index *ix,

@@ -43,6 +43,11 @@ struct anthem_index {
  * version 1: row-major "points").  Version 2 stores the blocked "blocks". */
 #define INDEX_VERSION 2
 
+/* Threads one scan or rerank starts at most, whatever is asked: each
+ * costs a heap of k hits, and a huge request must not become a huge
+ * allocation or thousands of threads. */
+#define MAX_THREADS 256
+
 void anthem_index_free(anthem_index *ix)
 {
 	if (!ix)
@@ -539,6 +544,8 @@ static int scan_simple(const anthem_index *ix, const anthem_hyperboloid *h,
 	size_t nblocks = (ix->n + ATH_SCAN_BLOCK - 1) / ATH_SCAN_BLOCK;
 	if (threads == 0)
 		threads = ath_cores();
+	if (threads > MAX_THREADS)
+		threads = MAX_THREADS;
 	/* a thread per 256 blocks at least: below that, starting one costs
 	 * more than it saves */
 	if (threads > nblocks / 256)
@@ -693,6 +700,8 @@ static int score_threads(const anthem_model *m, const anthem_index *ix,
 	ATH_CHECK_ARG(dist, fn, "distances");
 	if (threads == 0)
 		threads = ath_cores();
+	if (threads > MAX_THREADS)
+		threads = MAX_THREADS;
 	/* a part per 16 candidates at least */
 	if (threads > n / 16)
 		threads = n / 16 ? n / 16 : 1;
