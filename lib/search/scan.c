@@ -224,9 +224,13 @@ typedef struct fquery {
 
 #define INLINE static inline __attribute__((always_inline))
 
-/* GCC warns that passing 64-byte vectors by value has another ABI with and
- * without AVX-512; these helpers are always inlined, never called. */
-#if defined(__GNUC__) && !defined(__clang__)
+/* GCC and Clang warn that passing 64-byte vectors by value has another
+ * ABI with and without AVX-512; these helpers are always inlined, never
+ * called. */
+#if defined(__clang__)
+#pragma clang diagnostic ignored "-Wunknown-warning-option"
+#endif
+#if defined(__GNUC__)
 #pragma GCC diagnostic ignored "-Wpsabi"
 #endif
 
