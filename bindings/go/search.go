@@ -201,6 +201,16 @@ func (ix *Index) hits(p *C.anthem_index, raw []C.anthem_hit) []Hit {
 // Scan is stage 1 alone: the k products nearest to a query region, best
 // first (anthem_index_scan).  gamma is the model's Config.Gamma.
 func (ix *Index) Scan(h *Hyperboloid, gamma float32, k int) ([]Hit, error) {
+	return ix.ScanThreads(h, gamma, k, 1)
+}
+
+// ScanThreads is Scan with the products split over threads threads (0:
+// all cores); the hits do not depend on it (anthem_index_scan_threads).
+func (ix *Index) ScanThreads(h *Hyperboloid, gamma float32, k, threads int) ([]Hit, error) {
+	ct, err := size("threads", threads)
+	if err != nil {
+		return nil, err
+	}
 	p, err := ix.acquire()
 	if err != nil {
 		return nil, err
@@ -225,7 +235,7 @@ func (ix *Index) Scan(h *Hyperboloid, gamma float32, k int) ([]Hit, error) {
 		rawp = &raw[0]
 	}
 	var n C.size_t
-	if err := call(func() C.int { return C.anthem_index_scan(p, hp, C.float(gamma), ck, rawp, &n) }); err != nil {
+	if err := call(func() C.int { return C.anthem_index_scan_threads(p, hp, C.float(gamma), ck, ct, rawp, &n) }); err != nil {
 		return nil, err
 	}
 	return ix.hits(p, raw[:int(n)]), nil
@@ -235,6 +245,16 @@ func (ix *Index) Scan(h *Hyperboloid, gamma float32, k int) ([]Hit, error) {
 // 200; raised to k if smaller), the full model reranks them, and the best
 // k are returned, best first (anthem_search).
 func (ix *Index) Search(m *Model, query string, k, k1 int) ([]Hit, error) {
+	return ix.SearchThreads(m, query, k, k1, 1)
+}
+
+// SearchThreads is Search with stage 1 split over threads threads (0: all
+// cores) (anthem_search_threads).
+func (ix *Index) SearchThreads(m *Model, query string, k, k1, threads int) ([]Hit, error) {
+	ct, err := size("threads", threads)
+	if err != nil {
+		return nil, err
+	}
 	p, err := ix.acquire()
 	if err != nil {
 		return nil, err
@@ -268,7 +288,7 @@ func (ix *Index) Search(m *Model, query string, k, k1 int) ([]Hit, error) {
 		rawp = &raw[0]
 	}
 	var n C.size_t
-	if err := call(func() C.int { return C.anthem_search(mp, p, cq, ck, ck1, rawp, &n) }); err != nil {
+	if err := call(func() C.int { return C.anthem_search_threads(mp, p, cq, ck, ck1, ct, rawp, &n) }); err != nil {
 		return nil, err
 	}
 	return ix.hits(p, raw[:int(n)]), nil

@@ -33,7 +33,9 @@ ANTHEM_API size_t anthem_index_count(const anthem_index *ix);
 ANTHEM_API size_t anthem_index_dim(const anthem_index *ix);
 ANTHEM_API const char *anthem_index_id(const anthem_index *ix, size_t i);
 ANTHEM_API const char *anthem_index_title(const anthem_index *ix, size_t i);
-/* The points as a set (borrowed from the index). */
+/* The points as a row-major set (borrowed from the index).  The index
+ * keeps its points in the scan's blocked layout; this set is made on the
+ * first call (n x dim floats more), NULL if that fails. */
 ANTHEM_API const anthem_vectors *anthem_index_vectors(const anthem_index *ix);
 /* The model fingerprint recorded at build time. */
 ANTHEM_API uint64_t anthem_index_model_fingerprint(const anthem_index *ix);
@@ -52,11 +54,28 @@ ANTHEM_API int anthem_index_scan(const anthem_index *ix,
 				 const anthem_hyperboloid *h, float gamma,
 				 size_t k, anthem_hit *out, size_t *n);
 
+/* The same with the products split over `threads` threads (0: all
+ * cores; at most 256, and small indexes use fewer).  The hits do not depend on the number
+ * of threads.  anthem_index_scan is this with 1 thread: a server that runs
+ * queries side by side usually wants that. */
+ANTHEM_API int anthem_index_scan_threads(const anthem_index *ix,
+					 const anthem_hyperboloid *h,
+					 float gamma, size_t k, size_t threads,
+					 anthem_hit *out, size_t *n);
+
 /* Both stages: stage 1 keeps the k1 nearest (k1 >= k; 0 means 200), the
  * full model reranks them, the best k are returned. */
 ANTHEM_API int anthem_search(const anthem_model *m, const anthem_index *ix,
 			     const char *query, size_t k, size_t k1,
 			     anthem_hit *out, size_t *n);
+
+/* The same on `threads` threads (0: all cores): stage 1 splits the
+ * products, as anthem_index_scan_threads, and stage 2 the candidates.  The
+ * hits do not depend on the number of threads; anthem_search uses 1. */
+ANTHEM_API int anthem_search_threads(const anthem_model *m,
+				     const anthem_index *ix, const char *query,
+				     size_t k, size_t k1, size_t threads,
+				     anthem_hit *out, size_t *n);
 
 /* Stage 2 on candidates an engine brings: the full model's distance of
  * each candidate (index positions) to the query. */

@@ -6,6 +6,7 @@
 #include "common/parallel.h"
 #include "io/tsv.h"
 #include "search/rank.h"
+#include "search/scan.h"
 
 #include <anthem/search.h>
 
@@ -308,8 +309,7 @@ int anthem_evaluate(const anthem_model *m, const anthem_catalog *c,
 					       "catalogue", fn, i,
 					       anthem_index_id(ix, i), c->ids[i]);
 		if (!rc)
-			memcpy(x.points, anthem_vectors_data(anthem_index_vectors(ix)),
-			       n * d * sizeof(float));
+			ath_index_points(ix, x.points);
 	} else if (!rc) {
 		ath_parallel_for(n, x.threads, embed_one, &x);
 	}

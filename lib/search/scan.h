@@ -4,10 +4,19 @@
 
 #include "geometry/geometry.h"
 
+#include <anthem/search.h>
+
 #include <stddef.h>
 
 /* Larger dimensions take the general path (anthem_hyperboloid_distances). */
 #define ATH_SCAN_MAX_DIM 256
+
+/* Products per block of the index layout: block b holds products
+ * 16b .. 16b+15 as d rows of 16 floats (row k = dimension k of the 16
+ * products), so that the per-product scalars of the distance are the lanes
+ * of one vector and no loop needs a horizontal sum.  16 floats are one
+ * AVX-512 register, two AVX2 ones, one cache line. */
+#define ATH_SCAN_BLOCK 16
 
 /* What one query contributes to every product's distance, computed once. */
 typedef struct ath_scan_query {
@@ -23,8 +32,52 @@ typedef struct ath_scan_query {
 void ath_scan_prepare(const geo_space *s, size_t d, const float *c,
 		      const float *l, float gamma, ath_scan_query *q);
 
-/* The distance of point v, whose squared norm is v2 (geo_box_dist's value
- * up to rounding). */
+/* The distance of point v, whose squared norm is v2, in double (the
+ * reference for the blocked float loop; geo_box_dist's value up to
+ * rounding). */
 float ath_scan_one(const ath_scan_query *q, const float *v, double v2);
+
+/* Blocks for n products of dimension d: floats needed, and the copy of
+ * row-major points into blocks (padding lanes zero) and back. */
+size_t ath_scan_block_floats(size_t n, size_t d);
+void ath_scan_to_blocks(const float *points, size_t n, size_t d, float *blocks);
+void ath_scan_from_blocks(const float *blocks, size_t lo, size_t hi, size_t d,
+			  float *points);
+
+/* Squared norms of the products of the blocks (n2 holds a multiple of
+ * ATH_SCAN_BLOCK, padding lanes 0); returns the first product whose point
+ * is not finite, or n when all are. */
+size_t ath_scan_norms(const float *blocks, size_t n, size_t d, float *n2);
+
+/* A bounded max-heap of the k best hits so far (root: the worst kept),
+ * ordered by (distance, index), NaN last. */
+typedef struct ath_heap {
+	anthem_hit *h;
+	size_t n, k;
+} ath_heap;
+
+/* Offer one hit. */
+void ath_heap_push(ath_heap *hp, size_t index, float distance);
+
+/* Sort the kept hits best first (the heap is consumed). */
+void ath_heap_sort(ath_heap *hp);
+
+/* Floats of work space that ath_scan_blocks needs for dimension d (one
+ * buffer per thread, 64-byte aligned). */
+size_t ath_scan_work_floats(size_t d);
+
+/* Scan blocks [b_lo, b_hi) of an index of n products against the query,
+ * offering every product to the heap.  The same product always gets the
+ * same float distance, whatever the split into ranges. */
+void ath_scan_blocks(const ath_scan_query *q, const float *blocks,
+		     const float *n2, size_t n, size_t b_lo, size_t b_hi,
+		     float *work, ath_heap *hp);
+
+/* Copy an index's points out, row-major (n x dim floats). */
+void ath_index_points(const anthem_index *ix, float *out);
+
+/* An index of raw points with empty ids and titles (benchmarks, tests). */
+int ath_index_from_points(anthem_index **out, const float *points, size_t n,
+			  size_t d);
 
 #endif

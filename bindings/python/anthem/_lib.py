@@ -459,9 +459,15 @@ _proto("anthem_index_model_fingerprint", c_uint64, IndexP)
 # int anthem_index_scan(const anthem_index *ix, const anthem_hyperboloid *h, float gamma, size_t k, anthem_hit *out, size_t *n);
 _proto("anthem_index_scan", c_int, IndexP, HyperboloidP, c_float, c_size_t,
        POINTER(anthem_hit), SizeP)
+# int anthem_index_scan_threads(const anthem_index *ix, const anthem_hyperboloid *h, float gamma, size_t k, size_t threads, anthem_hit *out, size_t *n);
+_proto("anthem_index_scan_threads", c_int, IndexP, HyperboloidP, c_float,
+       c_size_t, c_size_t, POINTER(anthem_hit), SizeP)
 # int anthem_search(const anthem_model *m, const anthem_index *ix, const char *query, size_t k, size_t k1, anthem_hit *out, size_t *n);
 _proto("anthem_search", c_int, ModelP, IndexP, c_char_p, c_size_t, c_size_t,
        POINTER(anthem_hit), SizeP)
+# int anthem_search_threads(const anthem_model *m, const anthem_index *ix, const char *query, size_t k, size_t k1, size_t threads, anthem_hit *out, size_t *n);
+_proto("anthem_search_threads", c_int, ModelP, IndexP, c_char_p, c_size_t,
+       c_size_t, c_size_t, POINTER(anthem_hit), SizeP)
 # int anthem_score(const anthem_model *m, const anthem_index *ix, const char *query, const size_t *candidates, size_t n, float *distances);
 _proto("anthem_score", c_int, ModelP, IndexP, c_char_p, SizeP, c_size_t,
        FloatP)

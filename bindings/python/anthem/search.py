@@ -111,10 +111,11 @@ class Index(Handle):
                     decode(lib.anthem_index_title(h, out[i].index)),
                     out[i].distance, out[i].index) for i in range(n)]
 
-    def scan(self, hyperboloid, k=10, gamma=None):
+    def scan(self, hyperboloid, k=10, gamma=None, threads=1):
         """Stage 1 alone: the k products nearest to a query region, best
         first, as Hits.  gamma defaults to the region's own (the model's
-        for Model.embed_query)."""
+        for Model.embed_query).  threads splits the products (0: all
+        cores); the hits do not depend on it."""
         if not isinstance(hyperboloid, Hyperboloid):
             raise error(Status.EINVAL, "scan needs a Hyperboloid")
         h = self._h
@@ -123,14 +124,16 @@ class Index(Handle):
         g = hyperboloid.gamma if gamma is None else gamma
         out = (anthem_hit * max(k, 1))()
         n = c_size_t()
-        check(lib.anthem_index_scan(h, hyperboloid._h, float(g), k, out,
-                                    byref(n)))
+        check(lib.anthem_index_scan_threads(h, hyperboloid._h, float(g), k,
+                                            count_arg(threads, "threads"),
+                                            out, byref(n)))
         return self._hits(out, n.value)
 
-    def search(self, model, query, k=10, k1=200):
+    def search(self, model, query, k=10, k1=200, threads=1):
         """Both stages: stage 1 keeps the k1 nearest (k1 >= k; 0 means
         200), the full model reranks them, the best k are returned as
-        Hits (product_id, title, distance), best first."""
+        Hits (product_id, title, distance), best first.  threads splits
+        stage 1 over the products (0: all cores)."""
         h = self._h
         count = lib.anthem_index_count(h)
         k, k1 = count_arg(k, "k"), count_arg(k1, "k1")
@@ -142,8 +145,9 @@ class Index(Handle):
             k1 = count
         out = (anthem_hit * max(k, 1))()
         n = c_size_t()
-        check(lib.anthem_search(model._h, h, encode(query, "query"), k, k1,
-                                out, byref(n)))
+        check(lib.anthem_search_threads(model._h, h, encode(query, "query"),
+                                        k, k1, count_arg(threads, "threads"),
+                                        out, byref(n)))
         return self._hits(out, n.value)
 
     def score(self, model, query, candidates):

@@ -1,0 +1,419 @@
+/* bench/query: end-to-end query latency of anthem_search_threads (embed the
+ * query, stage 1 over the whole index keeping K1 = 200, stage 2 reranks
+ * them with the full model, top 10) on an index of N synthetic products;
+ * the resident memory of the loaded index; and a model shared by two query
+ * threads.
+ *
+ * usage: query [--n N] [--queries Q] [--dir DIR] [--model FILE] [--prepare]
+ * (--prepare: only make the cached model, catalogue and index, so that the
+ * measuring run starts from a fresh process whose RSS holds no freed
+ * memory of the build)
+ *
+ * The catalogue is synthetic: titles of 5 to 12 words drawn (Zipf-like)
+ * from the vocabulary of the WordNet fixture's titles, queries of 1 to 4
+ * such words; both are generated from fixed seeds.  Latency depends on the
+ * shapes (dimension, buckets, trigram cuts, K1), not on what the weights
+ * learnt, so without --model the model is libanthem's default
+ * configuration (dim 32, 2^18 buckets, hyperbolic) at its seeded
+ * initialisation, saved and loaded like a trained one.  Model, catalogue
+ * and index are cached in DIR (default build/bench-query) and reused when
+ * present: building the 1M index embeds 1M titles. */
+#include <anthem/anthem.h>
+
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* a field of /proc/self/status in bytes: VmRSS, RssAnon (malloc'ed),
+ * RssFile (mapped files) */
+static double status(const char *key)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	double kb = -1;
+	size_t len = strlen(key);
+	while (f && fgets(line, sizeof line, f))
+		if (!strncmp(line, key, len) && line[len] == ':')
+			kb = strtod(line + len + 1, NULL);
+	if (f)
+		fclose(f);
+	return kb * 1024.0;
+}
+
+static double rss(void) { return status("VmRSS"); }
+
+/* CPU time of the calling thread: what the query would take on a core of
+ * its own, when other jobs share the machine (1 thread per query only) */
+static double thread_cpu(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int exists(const char *p)
+{
+	struct stat st;
+	return stat(p, &st) == 0;
+}
+
+static void die(const char *what)
+{
+	fprintf(stderr, "query: %s: %s\n", what, anthem_last_error());
+	exit(1);
+}
+
+static uint64_t rng_state = 0x2545f4914f6cdd1dULL;
+static uint64_t rnd(void)
+{
+	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* ---- the vocabulary: lower-case words of the fixture's titles ---------- */
+
+static char **vocab;
+static size_t nvocab;
+
+static void load_vocab(const char *fixture)
+{
+	FILE *f = fopen(fixture, "r");
+	if (!f) {
+		perror(fixture);
+		exit(1);
+	}
+	char line[4096];
+	size_t cap = 0;
+	while (fgets(line, sizeof line, f)) {
+		if (line[0] == '#')
+			continue;
+		char *t = strchr(line, '\t');
+		if (!t)
+			continue;
+		for (char *w = strtok(t + 1, " \t\r\n;:,.()'\""); w;
+		     w = strtok(NULL, " \t\r\n;:,.()'\"")) {
+			if (strlen(w) < 2)
+				continue;
+			for (char *c = w; *c; c++)
+				if (*c >= 'A' && *c <= 'Z')
+					*c = (char)(*c - 'A' + 'a');
+			int dup = 0;
+			for (size_t i = 0; i < nvocab && !dup; i++)
+				dup = !strcmp(vocab[i], w);
+			if (dup)
+				continue;
+			if (nvocab == cap) {
+				cap = cap ? 2 * cap : 1024;
+				vocab = realloc(vocab, cap * sizeof *vocab);
+			}
+			vocab[nvocab++] = strdup(w);
+		}
+	}
+	fclose(f);
+}
+
+/* Zipf-like: word i with probability ~ 1 / (i + 10) */
+static const char *word(void)
+{
+	double u = (double)(rnd() >> 11) * 0x1.0p-53;
+	double lo = 10.0, hi = (double)nvocab + 10.0;
+	size_t i = (size_t)(lo * exp(u * log(hi / lo)) - lo);
+	return vocab[i < nvocab ? i : nvocab - 1];
+}
+
+static void phrase(char *buf, size_t size, size_t words)
+{
+	buf[0] = '\0';
+	for (size_t w = 0; w < words; w++) {
+		size_t len = strlen(buf);
+		snprintf(buf + len, size - len, "%s%s", w ? " " : "", word());
+	}
+}
+
+/* ---- the runs -------------------------------------------------------------- */
+
+typedef struct run {
+	const anthem_model *m;
+	const anthem_index *ix;
+	char **queries;
+	size_t nq, scan_threads;
+	double *lat, *cpu;
+	atomic_size_t next;
+	double rss_during;
+	int failed;
+} run;
+
+static void *worker(void *arg)
+{
+	run *r = arg;
+	anthem_hit hits[10];
+	for (;;) {
+		size_t q = atomic_fetch_add(&r->next, 1);
+		if (q >= r->nq)
+			break;
+		size_t n;
+		double t0 = now(), c0 = thread_cpu();
+		if (anthem_search_threads(r->m, r->ix, r->queries[q], 10, 200,
+					  r->scan_threads, hits, &n)) {
+			r->failed = 1;
+			break;
+		}
+		r->lat[q] = now() - t0;
+		r->cpu[q] = thread_cpu() - c0;
+		if (q == r->nq / 2)
+			r->rss_during = rss();
+	}
+	return NULL;
+}
+
+static int cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* Q queries on `workers` threads side by side, each query's stage 1 on
+ * scan_threads threads; prints p50, p99, queries/s. */
+static void measure(const char *label, run *r, size_t workers,
+		    size_t scan_threads, double rss_before)
+{
+	atomic_store(&r->next, 0);
+	r->scan_threads = scan_threads;
+	r->rss_during = 0;
+	pthread_t th[8];
+	double t0 = now();
+	for (size_t i = 0; i < workers; i++)
+		pthread_create(&th[i], NULL, worker, r);
+	for (size_t i = 0; i < workers; i++)
+		pthread_join(th[i], NULL);
+	double wall = now() - t0;
+	if (r->failed)
+		die(label);
+	double *s = malloc(r->nq * sizeof *s), *c = malloc(r->nq * sizeof *c);
+	memcpy(s, r->lat, r->nq * sizeof *s);
+	qsort(s, r->nq, sizeof *s, cmp);
+	memcpy(c, r->cpu, r->nq * sizeof *c);
+	qsort(c, r->nq, sizeof *c, cmp);
+	printf("run=%s workers=%zu scan_threads=%zu queries=%zu p50_ms=%.3f "
+	       "p99_ms=%.3f max_ms=%.3f qps=%.1f cpu_p50_ms=%.3f cpu_p99_ms=%.3f "
+	       "rss_growth_during_bytes=%.0f\n",
+	       label, workers, scan_threads, r->nq, 1e3 * s[r->nq / 2],
+	       1e3 * s[(r->nq * 99) / 100], 1e3 * s[r->nq - 1],
+	       (double)r->nq / wall, 1e3 * c[r->nq / 2],
+	       1e3 * c[(r->nq * 99) / 100], r->rss_during - rss_before);
+	fflush(stdout);
+	free(s);
+	free(c);
+}
+
+int main(int argc, char **argv)
+{
+	size_t n = 1000000, nq = 1000;
+	const char *dir = "build/bench-query", *model_path = NULL;
+	int prepare = 0;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--n") && i + 1 < argc)
+			n = strtoul(argv[++i], NULL, 10);
+		else if (!strcmp(argv[i], "--queries") && i + 1 < argc)
+			nq = strtoul(argv[++i], NULL, 10);
+		else if (!strcmp(argv[i], "--dir") && i + 1 < argc)
+			dir = argv[++i];
+		else if (!strcmp(argv[i], "--model") && i + 1 < argc)
+			model_path = argv[++i];
+		else if (!strcmp(argv[i], "--prepare"))
+			prepare = 1;
+		else {
+			printf("usage: query [--n N] [--queries Q] [--dir DIR] "
+			       "[--model FILE] [--prepare]\n");
+			return strcmp(argv[i], "--help") ? 2 : 0;
+		}
+	}
+	if (!n || !nq) {
+		fprintf(stderr, "query: N and Q must be > 0\n");
+		return 2;
+	}
+	mkdir(dir, 0755);
+	char path[4096], cat_path[4096], idx_path[4096];
+	load_vocab(FIXTURE_DIR "/catalog.tsv");
+
+	/* the model: a file, loaded (shared by every thread below) */
+	if (!model_path) {
+		snprintf(path, sizeof path, "%s/default-model.anthem", dir);
+		model_path = path;
+		if (!exists(path)) {
+			anthem_model_config cfg;
+			anthem_model_config_init(&cfg);
+			anthem_model *m0;
+			if (anthem_model_create(&m0, &cfg) || anthem_model_save(m0, path))
+				die("model");
+			anthem_model_free(m0);
+		}
+	}
+	double r0 = rss(), a0 = status("RssAnon");
+	anthem_model *m;
+	if (anthem_model_load(&m, model_path))
+		die(model_path);
+	double model_rss = rss() - r0, model_anon = status("RssAnon") - a0;
+	size_t d = anthem_model_dim(m);
+
+	/* the catalogue and its index, cached */
+	snprintf(cat_path, sizeof cat_path, "%s/catalog-%zu.tsv", dir, n);
+	snprintf(idx_path, sizeof idx_path, "%s/index-%zu-%016llx.anthem", dir, n,
+		 (unsigned long long)anthem_model_fingerprint(m));
+	if (!exists(cat_path)) {
+		char tmp[4200], title[1024];
+		snprintf(tmp, sizeof tmp, "%s.tmp", cat_path);
+		FILE *f = fopen(tmp, "w");
+		if (!f) {
+			perror(tmp);
+			return 1;
+		}
+		for (size_t i = 0; i < n; i++) {
+			phrase(title, sizeof title, 5 + rnd() % 8);
+			fprintf(f, "P%07zu\t%s\n", i, title);
+		}
+		if (fclose(f) || rename(tmp, cat_path)) {
+			perror(cat_path);
+			return 1;
+		}
+	}
+	double build_s = 0;
+	if (!exists(idx_path)) {
+		anthem_catalog *c;
+		anthem_index *b;
+		if (anthem_catalog_load(&c, cat_path, 0))
+			die(cat_path);
+		double t0 = now();
+		if (anthem_index_build(&b, m, c, 0))
+			die("index build");
+		build_s = now() - t0;
+		if (anthem_index_save(b, idx_path))
+			die("index save");
+		anthem_index_free(b);
+		anthem_catalog_free(c);
+		printf("index_build_s=%.1f n=%zu dim=%zu threads=all\n", build_s, n,
+		       d);
+	}
+	if (prepare) {
+		anthem_model_free(m);
+		return 0;
+	}
+
+	/* the index as a server holds it: loaded (blocks used in place) */
+	double r1 = rss(), a1 = status("RssAnon");
+	anthem_index *ix;
+	double t0 = now();
+	if (anthem_index_load(&ix, idx_path, m))
+		die(idx_path);
+	double load_s = now() - t0;
+	double index_rss = rss() - r1, index_anon = status("RssAnon") - a1;
+	double strings = 0;
+	for (size_t i = 0; i < n; i++)
+		strings += (double)strlen(anthem_index_id(ix, i)) +
+			   (double)strlen(anthem_index_title(ix, i)) + 2;
+	double nblk = (double)((n + 15) / 16 * 16);
+	double scan_bytes = nblk * 4.0 * (double)d + nblk * 4.0; /* points, norms */
+	double bound = 1.1 * (double)n * (4.0 * (double)d + 8.0);
+	printf("model=%s dim=%zu model_rss_bytes=%.0f model_anon_bytes=%.0f "
+	       "index_anon_bytes=%.0f n=%zu "
+	       "index_load_s=%.2f index_rss_bytes=%.0f scan_data_bytes=%.0f "
+	       "offsets_bytes=%.0f strings_bytes=%.0f bound_bytes=%.0f "
+	       "index_rss_minus_strings_over_bound=%.3f index_rss_over_bound=%.3f\n",
+	       model_path, d, model_rss, model_anon, index_anon, n, load_s, index_rss, scan_bytes,
+	       4.0 * (double)n, strings, bound, (index_rss - strings) / bound,
+	       index_rss / bound);
+	fflush(stdout);
+
+	/* queries */
+	char **queries = malloc(nq * sizeof *queries);
+	double *lat = malloc(nq * sizeof *lat), *cpu = malloc(nq * sizeof *cpu);
+	for (size_t i = 0; i < nq; i++) {
+		char q[256];
+		phrase(q, sizeof q, 1 + rnd() % 4);
+		queries[i] = strdup(q);
+	}
+	run r = {.m = m, .ix = ix, .queries = queries, .nq = nq, .lat = lat,
+		 .cpu = cpu};
+	/* warm up: page in what the first queries would */
+	r.nq = nq < 20 ? nq : 20;
+	measure("warmup", &r, 1, 1, rss());
+	r.nq = nq;
+
+	/* where the time of one query goes (1 thread, median over the set) */
+	double *te = malloc(nq * sizeof *te), *ts = malloc(nq * sizeof *ts),
+	       *tr = malloc(nq * sizeof *tr);
+	anthem_hit *c1 = malloc(200 * sizeof *c1);
+	size_t *cand = malloc(200 * sizeof *cand);
+	float *d2 = malloc(200 * sizeof *d2);
+	for (size_t i = 0; i < nq; i++) {
+		anthem_hyperboloid *h;
+		size_t nc;
+		double a = now();
+		if (anthem_model_embed_query(m, queries[i], &h))
+			die("embed");
+		double b = now();
+		if (anthem_index_scan(ix, h, anthem_model_gamma(m), 200, c1, &nc))
+			die("scan");
+		double c = now();
+		for (size_t j = 0; j < nc; j++)
+			cand[j] = c1[j].index;
+		if (anthem_score(m, ix, queries[i], cand, nc, d2))
+			die("score");
+		te[i] = b - a;
+		ts[i] = c - b;
+		tr[i] = now() - c;
+		anthem_hyperboloid_free(h);
+	}
+	qsort(te, nq, sizeof *te, cmp);
+	qsort(ts, nq, sizeof *ts, cmp);
+	qsort(tr, nq, sizeof *tr, cmp);
+	printf("stages: embed_p50_ms=%.3f scan_p50_ms=%.3f rerank200_p50_ms=%.3f "
+	       "embed_p99_ms=%.3f scan_p99_ms=%.3f rerank200_p99_ms=%.3f\n",
+	       1e3 * te[nq / 2], 1e3 * ts[nq / 2], 1e3 * tr[nq / 2],
+	       1e3 * te[nq * 99 / 100], 1e3 * ts[nq * 99 / 100],
+	       1e3 * tr[nq * 99 / 100]);
+	fflush(stdout);
+
+	/* 1 thread; one query's stage 1 on 2 threads; 2 queries side by side
+	 * on one shared model and index (the RSS growth while they run is what
+	 * two threads cost beyond one: no copy of the model) */
+	double before = rss();
+	measure("1-thread", &r, 1, 1, before);
+	measure("scan-on-2-threads", &r, 1, 2, before);
+	measure("2-threads-side-by-side", &r, 2, 1, before);
+	printf("shared: model_rss_bytes=%.0f (one copy, loaded once; both threads "
+	       "use the same anthem_model %p)\n", model_rss, (void *)m);
+
+	for (size_t i = 0; i < nq; i++)
+		free(queries[i]);
+	free(queries);
+	free(lat);
+	free(cpu);
+	free(te);
+	free(ts);
+	free(tr);
+	free(c1);
+	free(cand);
+	free(d2);
+	for (size_t i = 0; i < nvocab; i++)
+		free(vocab[i]);
+	free(vocab);
+	anthem_index_free(ix);
+	anthem_model_free(m);
+	return 0;
+}
