@@ -14,9 +14,10 @@ ANTHEM_BEGIN_DECLS
 #define ANTHEM_READ_LENIENT 1u
 
 /* A catalogue: `product_id<TAB>title` lines; `#` comment lines and blank
- * lines are ignored, CRLF line ends accepted.  Strictly read, a line with a
- * missing field, an empty id, a duplicate id or invalid UTF-8 fails with
- * ANTHEM_EFORMAT and the message "FILE:LINE: reason".  Immutable once
+ * lines are ignored, CRLF line ends accepted, a UTF-8 byte order mark at
+ * the start of the file skipped.  Strictly read, a line with a missing
+ * field, an empty id, a duplicate id, invalid UTF-8 or a NUL byte fails
+ * with ANTHEM_EFORMAT and the message "FILE:LINE: reason".  Immutable once
  * loaded. */
 typedef struct anthem_catalog anthem_catalog;
 

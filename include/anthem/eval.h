@@ -34,7 +34,7 @@ typedef struct anthem_eval_options {
 	size_t struct_size;  /* set by anthem_eval_options_init */
 	size_t k1;           /* stage-1 candidates reranked by stage 2 (200);
 				0 ranks by stage 1 alone */
-	size_t threads;      /* 0: all cores */
+	size_t threads;      /* 0: all cores; at most 256 (and the queries) */
 	size_t max_queries;  /* 0: all; else the first max_queries */
 	/* when not NULL, stage 1 scans this index (built by the model from
 	 * the same catalogue: ANTHEM_EMISMATCH otherwise) instead of

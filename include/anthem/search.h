@@ -17,7 +17,7 @@ ANTHEM_BEGIN_DECLS
  * threads. */
 typedef struct anthem_index anthem_index;
 
-/* Embed every product of c with m (threads: 0 = all cores). */
+/* Embed every product of c with m (threads: 0 = all cores; at most 256). */
 ANTHEM_API int anthem_index_build(anthem_index **out, const anthem_model *m,
 				  const anthem_catalog *c, size_t threads);
 

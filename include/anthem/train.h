@@ -39,7 +39,7 @@ typedef struct anthem_train_options {
 	float lr;               /* Adam learning rate, default 0.01 */
 	float lr_decay;         /* multiplier per epoch, default 0.85 */
 	size_t warmup;          /* steps of linear warm-up, default 100 */
-	size_t threads;         /* 0: all cores */
+	size_t threads;         /* 0: all cores; at most 64 */
 	uint64_t seed;          /* sampling seed, default 1 */
 	float valid_frac;       /* share of queries held out, default 0.1 */
 	size_t patience;        /* epochs without held-out gain, default 2 */

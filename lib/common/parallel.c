@@ -41,6 +41,8 @@ size_t ath_parallel_for(size_t n, size_t threads,
 {
 	if (threads == 0)
 		threads = ath_cores();
+	if (threads > ATH_MAX_THREADS)
+		threads = ATH_MAX_THREADS;
 	if (threads > n)
 		threads = n ? n : 1;
 	pool p = {.n = n, .fn = fn, .ctx = ctx};

@@ -4,11 +4,16 @@
 
 #include <stddef.h>
 
+/* More threads than this are never started, whatever the caller asks:
+ * a thread count is a caller's number, not a promise to start that many. */
+#define ATH_MAX_THREADS 256
+
 /* Online cores, at least 1. */
 size_t ath_cores(void);
 
 /* Call fn(i, tid, ctx) for every i in [0, n) on `threads` threads (0: all
- * cores), items handed out one at a time; tid is in [0, threads).  Returns
+ * cores; at most n and ATH_MAX_THREADS), items handed out one at a time;
+ * tid is in [0, threads).  Returns
  * the number of threads used, or 0 if threads could not be started (then
  * everything ran on the caller's thread). */
 size_t ath_parallel_for(size_t n, size_t threads,

@@ -267,6 +267,12 @@ int anthem_evaluate(const anthem_model *m, const anthem_catalog *c,
 	if (opt.max_queries && opt.max_queries < x.nq)
 		x.nq = opt.max_queries;
 	x.threads = opt.threads ? opt.threads : ath_cores();
+	/* each worker gets buffers of the catalogue's size: never more
+	 * workers than queries (the caller's count is not trusted) */
+	if (x.threads > ATH_MAX_THREADS)
+		x.threads = ATH_MAX_THREADS;
+	if (x.threads > x.nq)
+		x.threads = x.nq ? x.nq : 1;
 	x.depth = opt.k1 > ATH_RANK_CUT ? opt.k1 : ATH_RANK_CUT;
 	if (x.depth > c->n)
 		x.depth = c->n;
@@ -333,9 +339,19 @@ int anthem_evaluate(const anthem_model *m, const anthem_catalog *c,
 /* ---- a ranking file ----------------------------------------------------------- */
 
 typedef struct ranked_line {
-	size_t query, product;
+	size_t query, product, line;
 	long rank;
 } ranked_line;
+
+static int by_query_product_line(const void *a, const void *b)
+{
+	const ranked_line *x = a, *y = b;
+	if (x->query != y->query)
+		return x->query < y->query ? -1 : 1;
+	if (x->product != y->product)
+		return x->product < y->product ? -1 : 1;
+	return (x->line > y->line) - (x->line < y->line);
+}
 
 static int by_query_rank(const void *a, const void *b)
 {
@@ -399,8 +415,22 @@ int anthem_evaluate_ranking(const char *path, const anthem_catalog *c,
 				       "'%s' is not in the catalogue", fn, path,
 				       lineno, f[1]);
 		else if (ath_strmap_get(&j->map, f[0], &q))
-			r[nr++] = (ranked_line){q, p, rank};
+			r[nr++] = (ranked_line){q, p, lineno, rank};
 		/* queries without judgements are not measured */
+	}
+	if (!rc) {
+		/* a product twice in one query's list would count its gain
+		 * twice (NDCG above 1): refused at its second line */
+		qsort(r, nr, sizeof *r, by_query_product_line);
+		for (size_t i = 1; !rc && i < nr; i++)
+			if (r[i].query == r[i - 1].query &&
+			    r[i].product == r[i - 1].product)
+				rc = ath_error(ANTHEM_EFORMAT, "%s: %s:%zu: product "
+					       "%s is ranked twice for query %s "
+					       "(first at line %zu)", fn, path,
+					       r[i].line, c->ids[r[i].product],
+					       j->queries[r[i].query],
+					       r[i - 1].line);
 	}
 	if (!rc) {
 		qsort(r, nr, sizeof *r, by_query_rank);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define HEADER_SIZE 64
@@ -139,6 +140,39 @@ static void put_zeros(out *o, size_t n)
 	}
 }
 
+/* Create PATH.tmp.XXXXXX (6 random characters) exclusively, for writing,
+ * and return its descriptor, or -1 with errno set.  Not mkstemp(): that
+ * makes the file 0600 whatever the umask, and rename() would hand that
+ * mode to the model; a file the user saves should get the permissions any
+ * new file of theirs gets (0666 less the umask). */
+static int create_temporary(char *tmp, size_t size, const char *path)
+{
+	static const char abc[] = "abcdefghijklmnopqrstuvwxyz"
+				  "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+	static _Atomic uint64_t counter;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	uint64_t x = (uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec << 30 ^
+		     (uint64_t)getpid() << 16;
+	for (int attempt = 0; attempt < 100; attempt++) {
+		/* splitmix64 of the time, the process and a counter */
+		uint64_t z = x + ++counter * 0x9e3779b97f4a7c15ULL;
+		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+		z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+		z ^= z >> 31;
+		char name[7];
+		for (int i = 0; i < 6; i++, z /= 62)
+			name[i] = abc[z % 62];
+		name[6] = '\0';
+		snprintf(tmp, size, "%s.tmp.%s", path, name);
+		int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+		if (fd >= 0 || errno != EEXIST)
+			return fd;
+	}
+	errno = EEXIST;
+	return -1;
+}
+
 int ath_container_write(const char *path, const char magic[8],
 			const ath_kv *kv, size_t nkv, const ath_tensor *t,
 			size_t nt, const char *fn)
@@ -212,8 +246,7 @@ int ath_container_write(const char *path, const char magic[8],
 		free(head);
 		return ath_error(ANTHEM_ENOMEM, "%s: %s: out of memory", fn, path);
 	}
-	snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
-	out o = {.fd = mkstemp(tmp), .path = path};
+	out o = {.fd = create_temporary(tmp, plen + 16, path), .path = path};
 	if (o.fd < 0) {
 		int e = errno;
 		free(head);

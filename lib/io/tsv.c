@@ -83,13 +83,24 @@ int ath_read_file(const char *path, char **buf, size_t *len, const char *fn)
 }
 
 /* Iterate the lines of buf: each call NUL-terminates the next line (a
- * trailing CR dropped) and returns it, or NULL at the end. */
+ * trailing CR dropped) and returns it, or NULL at the end; *len is its
+ * length, which strlen() undercuts if the line holds a NUL byte. */
 typedef struct lines {
 	char *p, *end;
 	size_t lineno;
 } lines;
 
-static char *next_line(lines *L)
+static lines lines_of(char *buf, size_t len)
+{
+	lines L = {buf, buf + len, 0};
+	/* a UTF-8 byte order mark, as some spreadsheets write, is not part
+	 * of the first field */
+	if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
+		L.p += 3;
+	return L;
+}
+
+static char *next_line(lines *L, size_t *len)
 {
 	if (L->p >= L->end)
 		return NULL;
@@ -100,7 +111,18 @@ static char *next_line(lines *L)
 		e--;
 	*e = '\0';
 	L->lineno++;
+	*len = (size_t)(e - s);
 	return s;
+}
+
+/* Why a line is not text, or NULL. */
+static const char *not_text(const char *s, size_t len)
+{
+	if (strlen(s) != len)
+		return "NUL byte in the line";
+	if (!ath_utf8_valid((const unsigned char *)s, len))
+		return "invalid UTF-8";
+	return NULL;
 }
 
 /* Split a line at TABs into at most max fields; returns the count. */
@@ -158,16 +180,17 @@ int anthem_catalog_load(anthem_catalog **out, const char *path,
 		if (!c->ids || !c->titles || ath_strmap_init(&c->map, cap))
 			rc = ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
 	}
-	lines L = {c->buf, c->buf + c->len, 0};
+	lines L = lines_of(c->buf, c->len);
 	char *s;
-	while (!rc && (s = next_line(&L))) {
-		if (skip_line(s))
+	size_t len;
+	while (!rc && (s = next_line(&L, &len))) {
+		if (skip_line(s) && strlen(s) == len)
 			continue;
 		char *f[2];
-		const char *why = NULL;
-		if (!ath_utf8_valid((unsigned char *)s, strlen(s)))
-			why = "invalid UTF-8";
-		else if (split(s, f, 2) != 2)
+		const char *why = not_text(s, len);
+		if (why) {
+			/* not text: no field is looked at */
+		} else if (split(s, f, 2) != 2)
 			why = "expected 2 fields: product_id<TAB>title";
 		else if (!f[0][0])
 			why = "empty product_id";
@@ -281,30 +304,29 @@ int anthem_judgments_load(anthem_judgments **out, const char *path,
 		if (!r || !j->queries || ath_strmap_init(&j->map, 1024))
 			rc = ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
 	}
-	lines L = {j->buf, j->buf + j->len, 0};
+	lines L = lines_of(j->buf, j->len);
 	char *s;
-	while (!rc && (s = next_line(&L))) {
-		if (skip_line(s))
+	size_t len;
+	while (!rc && (s = next_line(&L, &len))) {
+		if (skip_line(s) && strlen(s) == len)
 			continue;
 		char *f[3];
-		const char *why = NULL;
+		const char *why = not_text(s, len);
 		size_t prod = 0;
 		long grade = -1;
-		if (!ath_utf8_valid((unsigned char *)s, strlen(s)))
-			why = "invalid UTF-8";
-		else if (split(s, f, 3) != 3)
+		if (why) {
+			/* not text: no field is looked at */
+		} else if (split(s, f, 3) != 3)
 			why = "expected 3 fields: query<TAB>product_id<TAB>grade";
 		else if (!f[0][0])
 			why = "empty query";
 		else if (!ath_strmap_get(&cat->map, f[1], &prod))
 			why = "product_id is not in the catalogue";
-		else {
-			char *end;
-			errno = 0;
-			grade = strtol(f[2], &end, 10);
-			if (end == f[2] || *end || errno || grade < 0 || grade > 3)
-				why = "grade must be an integer from 0 to 3";
-		}
+		else if (f[2][0] < '0' || f[2][0] > '3' || f[2][1])
+			/* one digit: no sign, space or leading zero slips by */
+			why = "grade must be an integer from 0 to 3";
+		else
+			grade = f[2][0] - '0';
 		if (why) {
 			rc = bad_line(path, L.lineno, flags, &j->skipped, fn, why);
 			continue;

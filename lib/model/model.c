@@ -61,6 +61,10 @@ int ath_config_check(const anthem_model_config *in, anthem_model_config *out,
 		return ath_error(ANTHEM_EINVAL,
 				 "%s: curvature is %g, must be finite and > 0",
 				 fn, c->curvature);
+	/* flat space ignores it, but it is saved and fingerprinted */
+	if (!isfinite(c->curvature))
+		return ath_error(ANTHEM_EINVAL, "%s: curvature is %g, must be "
+				 "finite", fn, c->curvature);
 	if (c->buckets < 1 || c->buckets > MAX_BUCKETS)
 		return ath_error(ANTHEM_ERANGE,
 				 "%s: buckets is %zu, must be 1 to %zu", fn,

@@ -752,6 +752,17 @@ int anthem_trainer_resume(anthem_trainer **out, const char *path,
 	uint64_t data_fp;
 	int ok = 1;
 	rc = ath_model_config_from(&f, &cfg, &data_fp, path, fn);
+	/* the metadata's sizes are untrusted until the file holds tensors of
+	 * those shapes (the container reader has checked those against the
+	 * file's size): check before allocating in proportion to them */
+	const char *sets[4] = {"", CK_PREFIX_B, CK_PREFIX_M, CK_PREFIX_V};
+	for (int s = 0; !rc && s < 4; s++) {
+		anthem_model *view = NULL;
+		rc = ath_model_wrap(&view, &cfg, fn);
+		if (!rc)
+			rc = ath_model_bind_tensors(view, &f, sets[s], 0, path, fn);
+		anthem_model_free(view);
+	}
 	if (!rc)
 		rc = ath_model_new(&t->model, &cfg, fn);
 	if (!rc)

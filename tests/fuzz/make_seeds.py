@@ -115,6 +115,9 @@ def tsv(out):
         "no-judgments": b"a\tb\nc\td",
         "grades": b"x\tt\n\0q\tx\t0\nq\tx\t3\nr\tx\t-0\ns\tx\t+2\n"
                   b"t\tx\t 1\nu\tx\t99999999999999999999\n",
+        # a byte order mark before each file; a NUL inside a judgement line
+        "bom-nul": b"\xef\xbb\xbfa\tA\r\nb\tB\r\n\0\xef\xbb\xbfq\ta\t1\r\n"
+                   b"q\tb\t2\0junk\r\nq\tb\t 2\n",
     }
     for name, data in small.items():
         write(os.path.join(out, "tsv", name), data)

@@ -206,11 +206,20 @@ int cmd_search(int argc, char **argv)
 	int rc = anthem_model_load(&m, model);
 	if (!rc)
 		rc = anthem_index_load(&ix, index, m);
-	anthem_hit *hits = malloc((nk1 > nk ? nk1 : nk) * sizeof *hits);
-	if (rc || !hits) {
-		free(hits);
+	if (rc) {
 		anthem_model_free(m);
-		return rc ? cli_fail("search", rc) : EXIT_DATA;
+		return cli_fail("search", rc);
+	}
+	/* stage 1 never keeps more than the index holds: a huge --k1 must
+	 * not size the buffers (2^62 x 16 bytes wrapped around to 0) */
+	if (nk1 > anthem_index_count(ix))
+		nk1 = anthem_index_count(ix);
+	anthem_hit *hits = malloc((nk1 > nk ? nk1 : nk) * sizeof *hits);
+	if (!hits) {
+		fprintf(stderr, "anthem search: out of memory\n");
+		anthem_index_free(ix);
+		anthem_model_free(m);
+		return EXIT_DATA;
 	}
 	query_set q = {.nand = nand, .nor = nor};
 	memcpy(q.and_, ands, nand * sizeof *ands);
@@ -222,10 +231,13 @@ int cmd_search(int argc, char **argv)
 		if (!rc)
 			print_hits(ix, q.main, hits, n, json != NULL);
 	} else { /* interactive: one query a line */
-		char line[4096];
+		char *line = NULL;
+		size_t cap = 0;
 		fprintf(stderr, "anthem search: %zu products; type a query, "
 			"end with Ctrl-D\n> ", anthem_index_count(ix));
-		while (!rc && fgets(line, sizeof line, stdin)) {
+		/* a whole line is one query, however long (only its first
+		 * trigrams count) */
+		while (!rc && getline(&line, &cap, stdin) >= 0) {
 			line[strcspn(line, "\r\n")] = '\0';
 			if (line[0]) {
 				q.main = line;
@@ -235,6 +247,7 @@ int cmd_search(int argc, char **argv)
 			}
 			fprintf(stderr, "> ");
 		}
+		free(line);
 		fprintf(stderr, "\n");
 	}
 	if (rc)

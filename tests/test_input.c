@@ -1,0 +1,632 @@
+/* Hostile input through the public API (docs/reliability.md, "Input
+ * validation"): text that is empty, huge or not UTF-8; NaN and infinities
+ * in the caller's numbers; zero and huge sizes; data files with NUL bytes,
+ * BOMs, CRLF, no final newline, duplicates and unknown ids.  Each case is
+ * either served sensibly or refused with a status and a message naming the
+ * place.  (The cases already covered by test_api.c, test_train.c and
+ * test_search.c are not repeated.) */
+#include <anthem/anthem.h>
+
+#include <check.h>
+
+#include "testutil.h"
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifndef FIXTURE_DIR
+#error "FIXTURE_DIR must point at tests/data/wordnet-fixture"
+#endif
+#define FIXTURE(f) FIXTURE_DIR "/" f
+
+static char tmpdir[256];
+
+static const char *tmp_path(const char *name)
+{
+	static char buf[4][512];
+	static int k;
+	k = (k + 1) % 4;
+	snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
+	return buf[k];
+}
+
+static void write_bytes(const char *path, const char *data, size_t n)
+{
+	FILE *f = fopen(path, "wb");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(data, 1, n, f), n);
+	fclose(f);
+}
+
+static void write_file(const char *path, const char *text)
+{
+	write_bytes(path, text, strlen(text));
+}
+
+static void setup(void)
+{
+	snprintf(tmpdir, sizeof tmpdir, "/tmp/anthem-input-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static void teardown(void)
+{
+	char cmd[600];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* The call failed with `status`, left a message containing `where`. */
+#define expect_error(call, status, where)                                      \
+	do {                                                                   \
+		anthem_clear_error();                                          \
+		ck_assert_int_eq((call), (status));                            \
+		ck_assert_msg(strstr(anthem_last_error(), (where)) != NULL,    \
+			      "message '%s' lacks '%s'", anthem_last_error(),  \
+			      (where));                                        \
+	} while (0)
+
+static anthem_model *small_model(anthem_geometry g)
+{
+	anthem_model_config cfg;
+	anthem_model_config_init(&cfg);
+	cfg.geometry = g;
+	cfg.dim = 8;
+	cfg.buckets = 1024;
+	anthem_model *m;
+	ck_assert_int_eq(anthem_model_create(&m, &cfg), 0);
+	return m;
+}
+
+/* ---- query and title text ------------------------------------------------------- */
+
+#define BIG (100 * 1024)
+
+/* Empty, blank, invalid UTF-8, NUL-free control bytes, and 100 kB: every
+ * text is served (bytes are bytes to the trigrams), and the distance is a
+ * number >= 0. */
+START_TEST(any_text_is_served)
+{
+	char *big = malloc(BIG + 1), *blank = malloc(BIG + 1);
+	rng r = {7};
+	for (size_t i = 0; i < BIG; i++) {
+		big[i] = (char)('a' + next_u64(&r) % 26);
+		blank[i] = i % 3 ? ' ' : '\t';
+	}
+	big[BIG] = blank[BIG] = '\0';
+	const char *texts[] = {"", " ", " \t\r\n ", "\xff\xfe\xfd",
+			       "caf\xc3", "\xc0\xaf overlong", "\xed\xa0\x80",
+			       "\x01\x02\x1b[31m", big, blank};
+	const size_t nt = sizeof texts / sizeof texts[0];
+	for (int g = 0; g < 3; g++) {
+		anthem_model *m = small_model((anthem_geometry)g);
+		for (size_t a = 0; a < nt; a++) {
+			float d;
+			ck_assert_int_eq(anthem_model_score(m, texts[a], "felt hat", &d), 0);
+			ck_assert_msg(isfinite(d) && d >= 0, "query %zu: %g", a, d);
+			ck_assert_int_eq(anthem_model_score(m, "hat", texts[a], &d), 0);
+			ck_assert_msg(isfinite(d) && d >= 0, "title %zu: %g", a, d);
+			anthem_hyperboloid *h;
+			ck_assert_int_eq(anthem_model_embed_query(m, texts[a], &h), 0);
+			anthem_hyperboloid_free(h);
+			anthem_explanation *e;
+			ck_assert_int_eq(anthem_model_explain(m, texts[a], texts[a], &e), 0);
+			ck_assert_uint_ge(anthem_explanation_rows(e), 1);
+			anthem_explanation_free(e);
+			float pt[8];
+			ck_assert_int_eq(anthem_model_embed_products(m, &texts[a], 1, pt), 0);
+			for (int k = 0; k < 8; k++)
+				ck_assert(isfinite(pt[k]));
+		}
+		anthem_model_free(m);
+	}
+	free(big);
+	free(blank);
+}
+END_TEST
+
+/* Only the first max_query_trigrams distinct trigrams of a query count
+ * (max_title_trigrams of a title): the rest of a 100 kB text is not read,
+ * so it scores exactly like a prefix that already holds them. */
+START_TEST(long_text_is_cut_at_the_trigram_limit)
+{
+	char *big = malloc(BIG + 1);
+	rng r = {11};
+	for (size_t i = 0; i < BIG; i++)
+		big[i] = (char)('a' + next_u64(&r) % 26);
+	big[BIG] = '\0';
+	anthem_model *m = small_model(ANTHEM_GEOMETRY_HYPERBOLIC);
+	float whole, prefix;
+	ck_assert_int_eq(anthem_model_score(m, big, "felt hat", &whole), 0);
+	big[2000] = '\0'; /* 2000 random letters hold > 100 distinct trigrams */
+	ck_assert_int_eq(anthem_model_score(m, big, "felt hat", &prefix), 0);
+	ck_assert_float_eq(whole, prefix);
+	big[2000] = 'x';
+	ck_assert_int_eq(anthem_model_score(m, "hat", big, &whole), 0);
+	big[2000] = '\0';
+	ck_assert_int_eq(anthem_model_score(m, "hat", big, &prefix), 0);
+	ck_assert_float_eq(whole, prefix);
+	big[2000] = 'x';
+	anthem_explanation *e;
+	ck_assert_int_eq(anthem_model_explain(m, big, big, &e), 0);
+	ck_assert_uint_eq(anthem_explanation_rows(e) >= 28, 1); /* 28 + pairs */
+	ck_assert_uint_eq(anthem_explanation_cols(e), 100);
+	anthem_explanation_free(e);
+	anthem_model_free(m);
+	free(big);
+}
+END_TEST
+
+/* Search and score take the same texts; NULL is an error, not a crash. */
+START_TEST(search_takes_any_text)
+{
+	anthem_model *m = small_model(ANTHEM_GEOMETRY_HYPERBOLIC);
+	anthem_catalog *c;
+	ck_assert_int_eq(anthem_catalog_load(&c, FIXTURE("catalog.tsv"), 0), 0);
+	anthem_index *ix;
+	ck_assert_int_eq(anthem_index_build(&ix, m, c, 1), 0);
+	char *big = malloc(BIG + 1);
+	memset(big, 'q', BIG);
+	big[BIG] = '\0';
+	const char *texts[] = {"", "\xff\xfe", big};
+	anthem_hit hits[5];
+	size_t n, cand[2] = {0, 0};
+	float d[2];
+	for (size_t a = 0; a < 3; a++) {
+		ck_assert_int_eq(anthem_search(m, ix, texts[a], 5, 0, hits, &n), 0);
+		ck_assert_uint_eq(n, 5);
+		/* a candidate given twice is scored twice, alike */
+		ck_assert_int_eq(anthem_score(m, ix, texts[a], cand, 2, d), 0);
+		ck_assert_float_eq(d[0], d[1]);
+	}
+	expect_error(anthem_search(m, ix, NULL, 5, 0, hits, &n), ANTHEM_EINVAL, "query");
+	expect_error(anthem_model_score(m, NULL, "x", d), ANTHEM_EINVAL, "query");
+	const char *titles[2] = {"hat", NULL};
+	float pts[16];
+	expect_error(anthem_model_embed_products(m, titles, 2, pts), ANTHEM_EINVAL, "1");
+	/* k = 0 asks for nothing and gets nothing */
+	ck_assert_int_eq(anthem_search(m, ix, "hat", 0, 0, hits, &n), 0);
+	ck_assert_uint_eq(n, 0);
+	/* gamma must be a number >= 0 */
+	anthem_hyperboloid *h;
+	ck_assert_int_eq(anthem_model_embed_query(m, "hat", &h), 0);
+	expect_error(anthem_index_scan(ix, h, NAN, 5, hits, &n), ANTHEM_EINVAL, "gamma");
+	expect_error(anthem_index_scan(ix, h, INFINITY, 5, hits, &n), ANTHEM_EINVAL, "gamma");
+	expect_error(anthem_index_scan(ix, h, -1.0f, 5, hits, &n), ANTHEM_EINVAL, "gamma");
+	anthem_hyperboloid_free(h);
+	free(big);
+	anthem_index_free(ix);
+	anthem_catalog_free(c);
+	anthem_model_free(m);
+}
+END_TEST
+
+/* ---- the caller's numbers and sizes ---------------------------------------------- */
+
+START_TEST(model_config_refuses_bad_numbers)
+{
+	anthem_model_config cfg;
+	anthem_model *m = (anthem_model *)&cfg;
+	const size_t dims[] = {0, anthem_max_dim() + 1, SIZE_MAX};
+	for (size_t i = 0; i < 3; i++) {
+		anthem_model_config_init(&cfg);
+		cfg.dim = dims[i];
+		expect_error(anthem_model_create(&m, &cfg), ANTHEM_ERANGE, "dim");
+		ck_assert_ptr_null(m);
+	}
+	const size_t buckets[] = {0, ((size_t)1 << 31) + 1, SIZE_MAX};
+	for (size_t i = 0; i < 3; i++) {
+		anthem_model_config_init(&cfg);
+		cfg.buckets = buckets[i];
+		expect_error(anthem_model_create(&m, &cfg), ANTHEM_ERANGE, "buckets");
+	}
+	const float bad[] = {NAN, INFINITY, -INFINITY, 0.0f, -1.0f};
+	for (size_t i = 0; i < 5; i++) {
+		anthem_model_config_init(&cfg);
+		cfg.curvature = bad[i];
+		expect_error(anthem_model_create(&m, &cfg), ANTHEM_EINVAL, "curvature");
+		anthem_model_config_init(&cfg);
+		cfg.gamma = bad[i];
+		if (bad[i] == 0.0f) /* gamma 0: the outside distance alone */
+			continue;
+		expect_error(anthem_model_create(&m, &cfg), ANTHEM_EINVAL, "gamma");
+	}
+	/* flat geometries ignore the curvature, but a NaN there would be
+	 * saved into the file: refused too */
+	anthem_model_config_init(&cfg);
+	cfg.geometry = ANTHEM_GEOMETRY_EUCLIDEAN;
+	cfg.curvature = NAN;
+	expect_error(anthem_model_create(&m, &cfg), ANTHEM_EINVAL, "curvature");
+	anthem_model_config_init(&cfg);
+	cfg.geometry = (anthem_geometry)7;
+	expect_error(anthem_model_create(&m, &cfg), ANTHEM_EINVAL, "geometry");
+	anthem_model_config_init(&cfg);
+	cfg.max_query_trigrams = 0;
+	expect_error(anthem_model_create(&m, &cfg), ANTHEM_ERANGE, "max_query_trigrams");
+	anthem_model_config_init(&cfg);
+	cfg.max_title_trigrams = 100000;
+	expect_error(anthem_model_create(&m, &cfg), ANTHEM_ERANGE, "max_title_trigrams");
+}
+END_TEST
+
+/* Sizes whose product overflows are refused before anything is read or
+ * allocated. */
+START_TEST(huge_sizes_are_refused_before_use)
+{
+	float pts[4] = {0.1f, 0.2f, 0.3f, 0.4f};
+	anthem_vectors *v = (anthem_vectors *)pts;
+	expect_error(anthem_vectors_copy(&v, SIZE_MAX / 2, 4, pts), ANTHEM_ERANGE, "");
+	ck_assert_ptr_null(v);
+	expect_error(anthem_vectors_wrap(&v, 4, SIZE_MAX, pts), ANTHEM_ERANGE, "");
+	expect_error(anthem_vectors_copy(&v, 1, 0, pts), ANTHEM_ERANGE, "");
+	/* count 0 is an empty set, not an error */
+	ck_assert_int_eq(anthem_vectors_copy(&v, 0, 2, pts), 0);
+	ck_assert_uint_eq(anthem_vectors_count(v), 0);
+	anthem_vectors_free(v);
+	anthem_hyperboloid *h = (anthem_hyperboloid *)pts;
+	const float l[2] = {0.1f, 0.1f};
+	expect_error(anthem_hyperboloid_create(&h, ANTHEM_GEOMETRY_HYPERBOLIC, 1.0f,
+					       SIZE_MAX, pts, l), ANTHEM_ERANGE, "dim");
+	ck_assert_ptr_null(h);
+	expect_error(anthem_hyperboloid_create(&h, ANTHEM_GEOMETRY_HYPERBOLIC, 1.0f,
+					       0, pts, l), ANTHEM_ERANGE, "dim");
+	/* a model buffer shorter than a header, or absent */
+	anthem_model *m = (anthem_model *)pts;
+	expect_error(anthem_model_load_buffer(&m, pts, 0), ANTHEM_ETRUNCATED, "");
+	ck_assert_ptr_null(m);
+	expect_error(anthem_model_load_buffer(&m, pts, sizeof pts), ANTHEM_ETRUNCATED, "");
+	expect_error(anthem_model_load_buffer(&m, NULL, 64), ANTHEM_EINVAL, "buf");
+}
+END_TEST
+
+/* NaN and infinities in training options: refused, naming the field. */
+START_TEST(train_options_refuse_bad_numbers)
+{
+	anthem_catalog *c;
+	anthem_judgments *j;
+	ck_assert_int_eq(anthem_catalog_load(&c, FIXTURE("catalog.tsv"), 0), 0);
+	ck_assert_int_eq(anthem_judgments_load(&j, FIXTURE("train.tsv"), c, 0), 0);
+	anthem_model_config cfg;
+	anthem_model_config_init(&cfg);
+	cfg.dim = 4;
+	cfg.buckets = 256;
+	anthem_train_options o;
+	anthem_trainer *t = (anthem_trainer *)&o;
+	struct {
+		size_t off;
+		float v;
+		const char *name;
+	} cases[] = {
+		{offsetof(anthem_train_options, lr), NAN, "lr"},
+		{offsetof(anthem_train_options, lr), INFINITY, "lr"},
+		{offsetof(anthem_train_options, lr), -0.1f, "lr"},
+		{offsetof(anthem_train_options, logit_scale), NAN, "logit_scale"},
+		{offsetof(anthem_train_options, valid_frac), NAN, "valid_frac"},
+		{offsetof(anthem_train_options, valid_frac), 1.0f, "valid_frac"},
+		{offsetof(anthem_train_options, valid_frac), -INFINITY, "valid_frac"},
+	};
+	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+		anthem_train_options_init(&o);
+		memcpy((char *)&o + cases[k].off, &cases[k].v, sizeof(float));
+		expect_error(anthem_trainer_create(&t, &cfg, c, j, &o), ANTHEM_EINVAL,
+			     cases[k].name);
+		ck_assert_ptr_null(t);
+	}
+	anthem_train_options_init(&o);
+	o.batch = 0;
+	expect_error(anthem_trainer_create(&t, &cfg, c, j, &o), ANTHEM_ERANGE, "batch");
+	anthem_judgments_free(j);
+	anthem_catalog_free(c);
+}
+END_TEST
+
+/* Evaluation with absurd thread counts: workers are never more than the
+ * queries, and no per-thread buffer is allocated for threads that will
+ * not run. */
+START_TEST(huge_thread_counts_are_bounded)
+{
+	anthem_model *m = small_model(ANTHEM_GEOMETRY_HYPERBOLIC);
+	anthem_catalog *c;
+	anthem_judgments *j;
+	ck_assert_int_eq(anthem_catalog_load(&c, FIXTURE("catalog.tsv"), 0), 0);
+	ck_assert_int_eq(anthem_judgments_load(&j, FIXTURE("test.tsv"), c, 0), 0);
+	anthem_eval_options o;
+	anthem_eval_options_init(&o);
+	o.max_queries = 3;
+	o.k1 = 0;
+	anthem_metrics a, b;
+	anthem_metrics_init(&a);
+	anthem_metrics_init(&b);
+	o.threads = 1;
+	ck_assert_int_eq(anthem_evaluate(m, c, j, &o, &a), 0);
+	o.threads = SIZE_MAX / 2;
+	ck_assert_int_eq(anthem_evaluate(m, c, j, &o, &b), 0);
+	ck_assert_double_eq(a.ndcg10, b.ndcg10);
+	anthem_index *ix;
+	ck_assert_int_eq(anthem_index_build(&ix, m, c, SIZE_MAX), 0);
+	ck_assert_uint_eq(anthem_index_count(ix), anthem_catalog_count(c));
+	anthem_index_free(ix);
+	anthem_judgments_free(j);
+	anthem_catalog_free(c);
+	anthem_model_free(m);
+}
+END_TEST
+
+/* ---- data files ------------------------------------------------------------------- */
+
+static void load_catalog(anthem_catalog **c, const char *text)
+{
+	write_file(tmp_path("c.tsv"), text);
+	ck_assert_int_eq(anthem_catalog_load(c, tmp_path("c.tsv"), 0), 0);
+}
+
+/* A NUL byte is not text: refused at its line, not silently cut. */
+START_TEST(nul_bytes_are_refused)
+{
+	anthem_catalog *c;
+	write_bytes(tmp_path("c.tsv"), "a\tA\nb\tti\0tle\n", 13);
+	expect_error(anthem_catalog_load(&c, tmp_path("c.tsv"), 0), ANTHEM_EFORMAT,
+		     "c.tsv:2: NUL byte");
+	ck_assert_int_eq(anthem_catalog_load(&c, tmp_path("c.tsv"), ANTHEM_READ_LENIENT), 0);
+	ck_assert_uint_eq(anthem_catalog_count(c), 1);
+	ck_assert_uint_eq(anthem_catalog_skipped(c), 1);
+	anthem_judgments *j;
+	write_bytes(tmp_path("j.tsv"), "q\ta\t1\0junk\n", 11);
+	expect_error(anthem_judgments_load(&j, tmp_path("j.tsv"), c, 0), ANTHEM_EFORMAT,
+		     "j.tsv:1: NUL byte");
+	anthem_catalog_free(c);
+}
+END_TEST
+
+/* A UTF-8 byte order mark (as some spreadsheets write) is not part of the
+ * first product id or query. */
+START_TEST(a_leading_bom_is_skipped)
+{
+	anthem_catalog *c;
+	load_catalog(&c, "\xef\xbb\xbf" "a\tA\nb\tB\n");
+	size_t i;
+	ck_assert_int_eq(anthem_catalog_find(c, "a", &i), 0);
+	ck_assert_uint_eq(i, 0);
+	anthem_judgments *j;
+	write_file(tmp_path("j.tsv"), "\xef\xbb\xbfq\ta\t1\n");
+	ck_assert_int_eq(anthem_judgments_load(&j, tmp_path("j.tsv"), c, 0), 0);
+	ck_assert_str_eq(anthem_judgments_query(j, 0), "q");
+	anthem_judgments_free(j);
+	/* only at the very start: elsewhere it is a character like any other */
+	write_file(tmp_path("j.tsv"), "q\ta\t1\n\xef\xbb\xbfq\tb\t1\n");
+	ck_assert_int_eq(anthem_judgments_load(&j, tmp_path("j.tsv"), c, 0), 0);
+	ck_assert_uint_eq(anthem_judgments_query_count(j), 2);
+	anthem_judgments_free(j);
+	anthem_catalog_free(c);
+}
+END_TEST
+
+/* Judgements: CRLF, comments, no final newline; every malformed line is
+ * refused at its line when strict and counted when lenient. */
+START_TEST(judgments_strict_and_lenient)
+{
+	anthem_catalog *c;
+	load_catalog(&c, "a\tA\r\nb\tB\r\nc\tC");
+	anthem_judgments *j;
+	write_file(tmp_path("j.tsv"), "# q\tp\tg\r\nq1\ta\t3\r\n\r\nq1\tc\t0\r\nq2\tb\t2");
+	ck_assert_int_eq(anthem_judgments_load(&j, tmp_path("j.tsv"), c, 0), 0);
+	ck_assert_uint_eq(anthem_judgments_query_count(j), 2);
+	const size_t *p;
+	const int *g;
+	size_t n;
+	ck_assert_int_eq(anthem_judgments_get(j, 1, &p, &g, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(p[0], 1);
+	ck_assert_int_eq(g[0], 2); /* "2" at the end of the file, no newline */
+	anthem_judgments_free(j);
+	const char *mixed = "q1\ta\t3\n"
+			    "q1\tzz\t1\n"        /* unknown id */
+			    "q1\tb\n"            /* missing field */
+			    "q1\tb\t9\n"         /* bad grade */
+			    "q1\tb\t-1\n"        /* bad grade */
+			    "q1\tb\t 2\n"        /* bad grade (space) */
+			    "q\xff\tb\t1\n"      /* invalid UTF-8 */
+			    "q2\tb\t1\t\n"       /* a fourth field */
+			    "q2\tc\t2\n";
+	write_file(tmp_path("j.tsv"), mixed);
+	expect_error(anthem_judgments_load(&j, tmp_path("j.tsv"), c, 0), ANTHEM_EFORMAT,
+		     "j.tsv:2: product_id is not in the catalogue");
+	ck_assert_ptr_null(j);
+	ck_assert_int_eq(anthem_judgments_load(&j, tmp_path("j.tsv"), c,
+					       ANTHEM_READ_LENIENT), 0);
+	ck_assert_uint_eq(anthem_judgments_skipped(j), 7);
+	ck_assert_uint_eq(anthem_judgments_query_count(j), 2);
+	anthem_judgments_free(j);
+	/* an empty file is no judgement at all, and training refuses it */
+	write_file(tmp_path("j.tsv"), "");
+	ck_assert_int_eq(anthem_judgments_load(&j, tmp_path("j.tsv"), c, 0), 0);
+	ck_assert_uint_eq(anthem_judgments_query_count(j), 0);
+	anthem_model_config cfg;
+	anthem_model_config_init(&cfg);
+	cfg.dim = 2;
+	cfg.buckets = 64;
+	anthem_trainer *t;
+	expect_error(anthem_trainer_create(&t, &cfg, c, j, NULL), ANTHEM_EINVAL,
+		     "no training example");
+	anthem_judgments_free(j);
+	anthem_catalog_free(c);
+}
+END_TEST
+
+/* A ranking made elsewhere: malformed lines and unknown ids are refused at
+ * their line; a product listed twice for one query is refused (it would
+ * count its gain twice and lift NDCG above 1). */
+START_TEST(rankings_are_validated)
+{
+	anthem_catalog *c;
+	load_catalog(&c, "a\tA\nb\tB\nc\tC\n");
+	anthem_judgments *j;
+	write_file(tmp_path("j.tsv"), "q\ta\t3\nq\tb\t1\n");
+	ck_assert_int_eq(anthem_judgments_load(&j, tmp_path("j.tsv"), c, 0), 0);
+	anthem_metrics m;
+	anthem_metrics_init(&m);
+	write_file(tmp_path("r.tsv"), "q\ta\t1\r\nq\tb\t2\r\nother\tc\t1");
+	ck_assert_int_eq(anthem_evaluate_ranking(tmp_path("r.tsv"), c, j, &m), 0);
+	ck_assert_double_eq_tol(m.ndcg10, 1.0, 1e-12);
+	const char *bad[][2] = {
+		{"q\ta\t1\nq\tzz\t2\n", "r.tsv:2: product_id 'zz'"},
+		{"q\ta\t0\n", "r.tsv:1: expected"},
+		{"q\ta\tfirst\n", "r.tsv:1: expected"},
+		{"q\ta\n", "r.tsv:1: expected"},
+		{"q\ta\t1\nq\ta\t2\n", "r.tsv:2: product a is ranked twice for query q"},
+	};
+	for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+		write_file(tmp_path("r.tsv"), bad[k][0]);
+		expect_error(anthem_evaluate_ranking(tmp_path("r.tsv"), c, j, &m),
+			     ANTHEM_EFORMAT, bad[k][1]);
+	}
+	anthem_judgments_free(j);
+	anthem_catalog_free(c);
+}
+END_TEST
+
+/* Saving honours the umask like any other file the user creates (the
+ * temporary file must not leave the model readable by its owner alone). */
+START_TEST(saved_files_follow_the_umask)
+{
+	anthem_model *m = small_model(ANTHEM_GEOMETRY_EUCLIDEAN);
+	mode_t old = umask(022);
+	ck_assert_int_eq(anthem_model_save(m, tmp_path("m.anthem")), 0);
+	struct stat st;
+	ck_assert_int_eq(stat(tmp_path("m.anthem"), &st), 0);
+	ck_assert_uint_eq(st.st_mode & 0777, 0644);
+	umask(077);
+	ck_assert_int_eq(anthem_model_save(m, tmp_path("m2.anthem")), 0);
+	ck_assert_int_eq(stat(tmp_path("m2.anthem"), &st), 0);
+	ck_assert_uint_eq(st.st_mode & 0777, 0600);
+	umask(old);
+	/* a directory that does not exist: the message names the path */
+	expect_error(anthem_model_save(m, tmp_path("no/such/dir/m.anthem")), ANTHEM_EIO,
+		     "no/such/dir/m.anthem");
+	anthem_model_free(m);
+}
+END_TEST
+
+/* ---- untrusted sizes in files ----------------------------------------------------- */
+
+static void wr64(unsigned char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++, v >>= 8)
+		p[i] = (unsigned char)v;
+}
+
+/* The trailing checksum and the header's file size made to agree with the
+ * bytes again, as docs/format.md defines them (FNV-1a style over
+ * little-endian 64-bit words, the tail zero-padded, then the length). */
+static void repair(unsigned char *p, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	size_t i = 0;
+	for (; i + 8 <= n - 8; i += 8) {
+		uint64_t w = 0;
+		for (int k = 7; k >= 0; k--)
+			w = w << 8 | p[i + k];
+		h = (h ^ w) * 0x100000001b3ULL;
+	}
+	if (i < n - 8) {
+		uint64_t w = 0;
+		for (size_t k = n - 8; k-- > i;)
+			w = w << 8 | p[k];
+		h = (h ^ w) * 0x100000001b3ULL;
+	}
+	wr64(p + 16, n);
+	wr64(p + n - 8, (h ^ (uint64_t)(n - 8)) * 0x100000001b3ULL);
+}
+
+static unsigned char *read_all(const char *path, size_t *n)
+{
+	FILE *f = fopen(path, "rb");
+	ck_assert_ptr_nonnull(f);
+	fseek(f, 0, SEEK_END);
+	*n = (size_t)ftell(f);
+	fseek(f, 0, SEEK_SET);
+	unsigned char *p = malloc(*n);
+	ck_assert_uint_eq(fread(p, 1, *n, f), *n);
+	fclose(f);
+	return p;
+}
+
+/* A checkpoint whose metadata claims 2^31 buckets (its tensors hold 256)
+ * is refused as malformed, before the ~100 GB that the claim would need
+ * are asked for (it used to fail with ANTHEM_ENOMEM, or abort under
+ * AddressSanitizer, which refuses such a malloc). */
+START_TEST(checkpoint_sizes_are_checked_before_allocating)
+{
+	anthem_catalog *c;
+	anthem_judgments *j;
+	ck_assert_int_eq(anthem_catalog_load(&c, FIXTURE("catalog.tsv"), 0), 0);
+	ck_assert_int_eq(anthem_judgments_load(&j, FIXTURE("train.tsv"), c, 0), 0);
+	anthem_model_config cfg;
+	anthem_model_config_init(&cfg);
+	cfg.dim = 4;
+	cfg.buckets = 256;
+	anthem_train_options o;
+	anthem_train_options_init(&o);
+	o.epochs = 1;
+	o.epoch_examples = 16;
+	o.threads = 1;
+	anthem_trainer *t;
+	ck_assert_int_eq(anthem_trainer_create(&t, &cfg, c, j, &o), 0);
+	ck_assert_int_eq(anthem_trainer_run(t), 0);
+	ck_assert_int_eq(anthem_trainer_checkpoint(t, tmp_path("ck")), 0);
+	anthem_trainer_free(t);
+	size_t n;
+	unsigned char *p = read_all(tmp_path("ck"), &n);
+	static const char key[] = "anthem.buckets";
+	unsigned char *at = memmem(p, n, key, sizeof key - 1);
+	ck_assert_ptr_nonnull(at);
+	wr64(at + sizeof key - 1 + 4, (uint64_t)1 << 31); /* after the type */
+	repair(p, n);
+	write_bytes(tmp_path("forged"), (const char *)p, n);
+	free(p);
+	expect_error(anthem_trainer_resume(&t, tmp_path("forged"), c, j, &o),
+		     ANTHEM_EFORMAT, "tensor");
+	ck_assert_ptr_null(t);
+	/* the unforged one resumes */
+	ck_assert_int_eq(anthem_trainer_resume(&t, tmp_path("ck"), c, j, &o), 0);
+	anthem_trainer_free(t);
+	anthem_judgments_free(j);
+	anthem_catalog_free(c);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("input");
+	TCase *t = tcase_create("text");
+	tcase_add_checked_fixture(t, setup, teardown);
+	tcase_add_test(t, any_text_is_served);
+	tcase_add_test(t, long_text_is_cut_at_the_trigram_limit);
+	tcase_add_test(t, search_takes_any_text);
+	tcase_set_timeout(t, 120);
+	suite_add_tcase(s, t);
+	t = tcase_create("numbers");
+	tcase_add_checked_fixture(t, setup, teardown);
+	tcase_add_test(t, model_config_refuses_bad_numbers);
+	tcase_add_test(t, huge_sizes_are_refused_before_use);
+	tcase_add_test(t, train_options_refuse_bad_numbers);
+	tcase_add_test(t, huge_thread_counts_are_bounded);
+	tcase_set_timeout(t, 120);
+	suite_add_tcase(s, t);
+	t = tcase_create("files");
+	tcase_add_checked_fixture(t, setup, teardown);
+	tcase_add_test(t, nul_bytes_are_refused);
+	tcase_add_test(t, a_leading_bom_is_skipped);
+	tcase_add_test(t, judgments_strict_and_lenient);
+	tcase_add_test(t, rankings_are_validated);
+	tcase_add_test(t, saved_files_follow_the_umask);
+	tcase_add_test(t, checkpoint_sizes_are_checked_before_allocating);
+	tcase_set_timeout(t, 120);
+	suite_add_tcase(s, t);
+	return run_suite(s);
+}
