@@ -7,6 +7,7 @@
 #include "testutil.h"
 #include <math.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,67 @@ static double uniform(double lo, double hi)
 }
 
 /* ---- errors and version ------------------------------------------------ */
+
+/* The *_init_size functions write no byte past the size they are given
+ * (a program built against older, smaller structs), say in struct_size how
+ * much they wrote, and the defaults land in what they wrote. */
+#define CHECK_INIT_SIZE(type, fn, field)                                       \
+	do {                                                                   \
+		unsigned char buf[sizeof(type) + 64];                          \
+		size_t cut = offsetof(type, field);                            \
+		memset(buf, 0xA5, sizeof buf);                                 \
+		ck_assert_int_eq(fn((type *)(void *)buf, cut), ANTHEM_OK);     \
+		size_t got;                                                    \
+		memcpy(&got, buf, sizeof got);                                 \
+		ck_assert_uint_eq(got, cut);                                   \
+		for (size_t i = cut; i < sizeof buf; i++)                      \
+			ck_assert_uint_eq(buf[i], 0xA5);                       \
+		ck_assert_int_eq(fn((type *)(void *)buf, sizeof buf), ANTHEM_OK); \
+		memcpy(&got, buf, sizeof got);                                 \
+		ck_assert_uint_eq(got, sizeof(type));                          \
+		for (size_t i = sizeof(type); i < sizeof buf; i++)             \
+			ck_assert_uint_eq(buf[i], 0xA5);                       \
+		ck_assert_int_eq(fn((type *)(void *)buf, sizeof(size_t) - 1),  \
+				 ANTHEM_EINVAL);                               \
+		ck_assert_int_eq(fn(NULL, sizeof(type)), ANTHEM_EINVAL);       \
+	} while (0)
+
+START_TEST(init_size_stays_inside)
+{
+	CHECK_INIT_SIZE(anthem_model_config, anthem_model_config_init_size,
+			tie_embeddings);
+	CHECK_INIT_SIZE(anthem_train_options, anthem_train_options_init_size,
+			logit_scale);
+	CHECK_INIT_SIZE(anthem_eval_options, anthem_eval_options_init_size,
+			index);
+	CHECK_INIT_SIZE(anthem_metrics, anthem_metrics_init_size, k1);
+
+	/* the macro passes the caller's size and the defaults are there */
+	anthem_model_config cfg;
+	memset(&cfg, 0, sizeof cfg);
+	ck_assert_int_eq(anthem_model_config_init(&cfg), ANTHEM_OK);
+	ck_assert_uint_eq(cfg.struct_size, sizeof cfg);
+	ck_assert_uint_eq(cfg.dim, 32);
+	ck_assert_int_eq(cfg.tie_embeddings, 1);
+	anthem_train_options o;
+	ck_assert_int_eq(anthem_train_options_init(&o), ANTHEM_OK);
+	ck_assert_uint_eq(o.epochs, 10);
+	ck_assert(o.logit_scale == 10.0f);
+	/* a struct cut before a field: the library reads the default for it */
+	anthem_model_config older;
+	anthem_model_config_init(&older);
+	older.struct_size = offsetof(anthem_model_config, tie_embeddings);
+	older.dim = 4;
+	anthem_model *m = NULL;
+	ck_assert_int_eq(anthem_model_create(&m, &older), ANTHEM_OK);
+	anthem_model_config back;
+	anthem_model_config_init(&back);
+	ck_assert_int_eq(anthem_model_get_config(m, &back), ANTHEM_OK);
+	ck_assert_uint_eq(back.dim, 4);
+	ck_assert_int_eq(back.tie_embeddings, 1);
+	anthem_model_free(m);
+}
+END_TEST
 
 START_TEST(strerror_names_every_code)
 {
@@ -407,6 +469,7 @@ static Suite *api_suite(void)
 	tcase_add_test(t, strerror_names_every_code);
 	tcase_add_test(t, last_error_is_per_thread);
 	tcase_add_test(t, version_agrees);
+	tcase_add_test(t, init_size_stays_inside);
 	suite_add_tcase(s, t);
 	t = tcase_create("vectors");
 	tcase_add_test(t, vectors_copy_and_wrap);

@@ -52,7 +52,7 @@ type Config struct {
 // DefaultConfig returns the library's defaults (anthem_model_config_init).
 func DefaultConfig() Config {
 	var c C.anthem_model_config
-	C.anthem_model_config_init(&c)
+	C.anthem_model_config_init_size(&c, C.size_t(unsafe.Sizeof(c)))
 	return configFromC(&c)
 }
 
@@ -74,7 +74,7 @@ func configFromC(c *C.anthem_model_config) Config {
 // toC fills a C config: anthem_model_config_init first, so that fields a
 // later C version appends keep their defaults.
 func (cfg Config) toC(c *C.anthem_model_config) error {
-	C.anthem_model_config_init(c)
+	C.anthem_model_config_init_size(c, C.size_t(unsafe.Sizeof(*c)))
 	for _, f := range []struct {
 		name string
 		v    int
@@ -171,7 +171,7 @@ func ReadModelConfig(path string) (Config, error) {
 	}
 	defer C.free(unsafe.Pointer(cpath))
 	var c C.anthem_model_config
-	C.anthem_model_config_init(&c)
+	C.anthem_model_config_init_size(&c, C.size_t(unsafe.Sizeof(c)))
 	if err := call(func() C.int { return C.anthem_model_read_config(cpath, &c) }); err != nil {
 		return Config{}, err
 	}
@@ -218,7 +218,7 @@ func (m *Model) Config() (Config, error) {
 	}
 	defer m.obj.release()
 	var c C.anthem_model_config
-	C.anthem_model_config_init(&c)
+	C.anthem_model_config_init_size(&c, C.size_t(unsafe.Sizeof(c)))
 	if err := call(func() C.int { return C.anthem_model_get_config(p, &c) }); err != nil {
 		return Config{}, err
 	}

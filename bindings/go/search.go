@@ -363,7 +363,7 @@ type EvalOptions struct {
 // DefaultEvalOptions returns the library's defaults (anthem_eval_options_init).
 func DefaultEvalOptions() EvalOptions {
 	var o C.anthem_eval_options
-	C.anthem_eval_options_init(&o)
+	C.anthem_eval_options_init_size(&o, C.size_t(unsafe.Sizeof(o)))
 	return EvalOptions{K1: int(o.k1), Threads: int(o.threads), MaxQueries: int(o.max_queries)}
 }
 
@@ -376,7 +376,7 @@ func Evaluate(m *Model, c *Catalog, j *Judgments, opts *EvalOptions) (Metrics, e
 		o = *opts
 	}
 	var co C.anthem_eval_options
-	C.anthem_eval_options_init(&co)
+	C.anthem_eval_options_init_size(&co, C.size_t(unsafe.Sizeof(co)))
 	var err error
 	if co.k1, err = size("EvalOptions.K1", o.K1); err != nil {
 		return Metrics{}, err
@@ -403,7 +403,7 @@ func Evaluate(m *Model, c *Catalog, j *Judgments, opts *EvalOptions) (Metrics, e
 	}
 	defer j.obj.release()
 	var out C.anthem_metrics
-	C.anthem_metrics_init(&out)
+	C.anthem_metrics_init_size(&out, C.size_t(unsafe.Sizeof(out)))
 	if err := call(func() C.int { return C.anthem_evaluate(mp, cp, jp, &co, &out) }); err != nil {
 		return Metrics{}, err
 	}
@@ -430,7 +430,7 @@ func EvaluateRanking(path string, c *Catalog, j *Judgments) (Metrics, error) {
 	}
 	defer C.free(unsafe.Pointer(cpath))
 	var out C.anthem_metrics
-	C.anthem_metrics_init(&out)
+	C.anthem_metrics_init_size(&out, C.size_t(unsafe.Sizeof(out)))
 	if err := call(func() C.int { return C.anthem_evaluate_ranking(cpath, cp, jp, &out) }); err != nil {
 		return Metrics{}, err
 	}

@@ -59,7 +59,7 @@ type TrainOptions struct {
 // (anthem_train_options_init).
 func DefaultTrainOptions() TrainOptions {
 	var o C.anthem_train_options
-	C.anthem_train_options_init(&o)
+	C.anthem_train_options_init_size(&o, C.size_t(unsafe.Sizeof(o)))
 	return TrainOptions{
 		Epochs:        int(o.epochs),
 		EpochExamples: int(o.epoch_examples),
@@ -132,7 +132,7 @@ type Trainer struct {
 // checkpoint path, or nil) must live as long as the trainer: the C
 // trainer keeps the pointer.
 func (o TrainOptions) toC(co *C.anthem_train_options) (*C.char, error) {
-	C.anthem_train_options_init(co)
+	C.anthem_train_options_init_size(co, C.size_t(unsafe.Sizeof(*co)))
 	sizes := []struct {
 		name string
 		v    int

@@ -25,7 +25,10 @@ typedef struct anthem_metrics {
 	size_t k1;
 } anthem_metrics;
 
-ANTHEM_API void anthem_metrics_init(anthem_metrics *m);
+/* Defaults into *m, through the macro (the caller's size: see
+ * anthem_model_config_init_size in model.h). */
+ANTHEM_API int anthem_metrics_init_size(anthem_metrics *m, size_t size);
+#define anthem_metrics_init(m) anthem_metrics_init_size((m), sizeof *(m))
 
 typedef struct anthem_eval_options {
 	size_t struct_size;  /* set by anthem_eval_options_init */
@@ -39,7 +42,10 @@ typedef struct anthem_eval_options {
 	const struct anthem_index *index;
 } anthem_eval_options;
 
-ANTHEM_API void anthem_eval_options_init(anthem_eval_options *o);
+/* Defaults into *o, through the macro (the caller's size: see
+ * anthem_model_config_init_size in model.h). */
+ANTHEM_API int anthem_eval_options_init_size(anthem_eval_options *o, size_t size);
+#define anthem_eval_options_init(o) anthem_eval_options_init_size((o), sizeof *(o))
 
 /* Rank the whole catalogue for every query of j with the model (stage 1
  * over every product, the top k1 reranked by the full model) and measure. */

@@ -34,7 +34,14 @@ typedef struct anthem_model_config {
 	int tie_embeddings;
 } anthem_model_config;
 
-ANTHEM_API void anthem_model_config_init(anthem_model_config *cfg);
+/* Set every field of *cfg to its default and struct_size to what was set.
+ * Call it through the macro, which passes the size of the caller's struct:
+ * a library newer than the headers a program was built with then writes
+ * no byte past that program's (smaller) struct, and one older writes only
+ * the fields it knows.  ANTHEM_EINVAL when cfg is NULL or size cannot hold
+ * struct_size. */
+ANTHEM_API int anthem_model_config_init_size(anthem_model_config *cfg, size_t size);
+#define anthem_model_config_init(cfg) anthem_model_config_init_size((cfg), sizeof *(cfg))
 
 /* A new model with freshly initialised weights.  ANTHEM_EINVAL or
  * ANTHEM_ERANGE name the offending field. */

@@ -51,7 +51,10 @@ typedef struct anthem_train_options {
 	float logit_scale;
 } anthem_train_options;
 
-ANTHEM_API void anthem_train_options_init(anthem_train_options *o);
+/* Defaults into *o, through the macro (the caller's size: see
+ * anthem_model_config_init_size in model.h). */
+ANTHEM_API int anthem_train_options_init_size(anthem_train_options *o, size_t size);
+#define anthem_train_options_init(o) anthem_train_options_init_size((o), sizeof *(o))
 
 typedef struct anthem_trainer anthem_trainer;
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include <math.h>
+#include <string.h>
 
 /* One buffer per thread: a message written by one thread is never seen, nor
  * overwritten, by another (the process-global buffer of some libraries is
@@ -51,6 +52,20 @@ int ath_check_finite(const char *fn, const char *what, const float *x,
 			return ath_error(ANTHEM_EINVAL,
 					 "%s: %s[%zu] is %s, not a finite number",
 					 fn, what, i, isnan(x[i]) ? "NaN" : "infinite");
+	return ANTHEM_OK;
+}
+
+int ath_init_struct(void *dst, size_t size, void *full, size_t full_size,
+		    const char *fn)
+{
+	ATH_CHECK_ARG(dst, fn, "the struct");
+	if (size < sizeof(size_t))
+		return ath_error(ANTHEM_EINVAL,
+				 "%s: size %zu cannot hold struct_size", fn,
+				 size);
+	size_t n = size < full_size ? size : full_size;
+	memcpy(full, &n, sizeof n); /* struct_size is the first field */
+	memcpy(dst, full, n);
 	return ANTHEM_OK;
 }
 

@@ -33,6 +33,13 @@ static inline int ath_mul_overflow(size_t a, size_t b, size_t *out)
 	return 0;
 }
 
+/* The body of every anthem_*_init_size: `full` holds the library's defaults
+ * (full_size bytes, struct_size first); copy as much of it as both structs
+ * hold into the caller's `dst` of `size` bytes, with struct_size saying how
+ * much that was.  Never writes past dst + size. */
+int ath_init_struct(void *dst, size_t size, void *full, size_t full_size,
+		    const char *fn);
+
 /* Validate a float array from a caller: every value finite.  Returns
  * ANTHEM_OK or an ANTHEM_EINVAL naming fn, what and the index. */
 int ath_check_finite(const char *fn, const char *what, const float *x,

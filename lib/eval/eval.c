@@ -15,21 +15,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-void anthem_metrics_init(anthem_metrics *m)
+int anthem_metrics_init_size(anthem_metrics *dst, size_t size)
 {
-	if (!m)
-		return;
-	memset(m, 0, sizeof *m);
-	m->struct_size = sizeof *m;
+	anthem_metrics m;
+	memset(&m, 0, sizeof m);
+	return ath_init_struct(dst, size, &m, sizeof m, "anthem_metrics_init");
 }
 
-void anthem_eval_options_init(anthem_eval_options *o)
+int anthem_eval_options_init_size(anthem_eval_options *dst, size_t size)
 {
-	if (!o)
-		return;
-	memset(o, 0, sizeof *o);
-	o->struct_size = sizeof *o;
-	o->k1 = 200;
+	anthem_eval_options o;
+	memset(&o, 0, sizeof o);
+	o.k1 = 200;
+	return ath_init_struct(dst, size, &o, sizeof o,
+			       "anthem_eval_options_init");
 }
 
 /* grade of product p in the query's judged list (sorted by product), or 0 */

@@ -15,12 +15,10 @@
 #define MAX_TITLE_TRIGRAMS 1024
 #define MAX_BUCKETS ((size_t)1 << 31)
 
-void anthem_model_config_init(anthem_model_config *cfg)
+int anthem_model_config_init_size(anthem_model_config *dst, size_t size)
 {
-	if (!cfg)
-		return;
+	anthem_model_config full, *cfg = &full;
 	memset(cfg, 0, sizeof *cfg);
-	cfg->struct_size = sizeof *cfg;
 	cfg->geometry = ANTHEM_GEOMETRY_HYPERBOLIC;
 	cfg->dim = 32;
 	cfg->curvature = 1.0f;
@@ -31,6 +29,8 @@ void anthem_model_config_init(anthem_model_config *cfg)
 	cfg->max_query_trigrams = 28;
 	cfg->max_title_trigrams = 100;
 	cfg->tie_embeddings = 1;
+	return ath_init_struct(dst, size, cfg, sizeof *cfg,
+			       "anthem_model_config_init");
 }
 
 int ath_config_check(const anthem_model_config *in, anthem_model_config *out,

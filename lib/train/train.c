@@ -30,12 +30,10 @@ static const char ckpt_magic[8] = {'A', 'N', 'T', 'H', 'E', 'M', 'C', 'K'};
 #define MAX_NEG 64
 #define MAX_THREADS 64
 
-void anthem_train_options_init(anthem_train_options *o)
+int anthem_train_options_init_size(anthem_train_options *dst, size_t size)
 {
-	if (!o)
-		return;
+	anthem_train_options full, *o = &full;
 	memset(o, 0, sizeof *o);
-	o->struct_size = sizeof *o;
 	o->epochs = 10;
 	o->batch = 32;
 	o->negatives = 4;
@@ -48,6 +46,8 @@ void anthem_train_options_init(anthem_train_options *o)
 	o->valid_frac = 0.1f;
 	o->patience = 2;
 	o->logit_scale = 10.0f;
+	return ath_init_struct(dst, size, o, sizeof *o,
+			       "anthem_train_options_init");
 }
 
 typedef struct example {

@@ -310,8 +310,8 @@ _proto("anthem_hyperboloid_contains", c_int, HyperboloidP, FloatP, c_size_t,
 
 # model.h
 
-# void anthem_model_config_init(anthem_model_config *cfg);
-_proto("anthem_model_config_init", None, POINTER(anthem_model_config))
+# int anthem_model_config_init_size(anthem_model_config *cfg, size_t size);
+_proto("anthem_model_config_init_size", c_int, POINTER(anthem_model_config), c_size_t)
 # int anthem_model_create(anthem_model **out, const anthem_model_config *cfg);
 _proto("anthem_model_create", c_int, POINTER(ModelP),
        POINTER(anthem_model_config))
@@ -400,10 +400,10 @@ _proto("anthem_judgments_skipped", c_size_t, JudgmentsP)
 
 # eval.h
 
-# void anthem_metrics_init(anthem_metrics *m);
-_proto("anthem_metrics_init", None, POINTER(anthem_metrics))
-# void anthem_eval_options_init(anthem_eval_options *o);
-_proto("anthem_eval_options_init", None, POINTER(anthem_eval_options))
+# int anthem_metrics_init_size(anthem_metrics *m, size_t size);
+_proto("anthem_metrics_init_size", c_int, POINTER(anthem_metrics), c_size_t)
+# int anthem_eval_options_init_size(anthem_eval_options *o, size_t size);
+_proto("anthem_eval_options_init_size", c_int, POINTER(anthem_eval_options), c_size_t)
 # int anthem_evaluate(const anthem_model *m, const anthem_catalog *c, const anthem_judgments *j, const anthem_eval_options *o, anthem_metrics *out);
 _proto("anthem_evaluate", c_int, ModelP, CatalogP, JudgmentsP,
        POINTER(anthem_eval_options), POINTER(anthem_metrics))
@@ -413,8 +413,8 @@ _proto("anthem_evaluate_ranking", c_int, c_char_p, CatalogP, JudgmentsP,
 
 # train.h
 
-# void anthem_train_options_init(anthem_train_options *o);
-_proto("anthem_train_options_init", None, POINTER(anthem_train_options))
+# int anthem_train_options_init_size(anthem_train_options *o, size_t size);
+_proto("anthem_train_options_init_size", c_int, POINTER(anthem_train_options), c_size_t)
 # int anthem_trainer_create(anthem_trainer **out, const anthem_model_config *cfg, const anthem_catalog *c, const anthem_judgments *j, const anthem_train_options *o);
 _proto("anthem_trainer_create", c_int, POINTER(TrainerP),
        POINTER(anthem_model_config), CatalogP, JudgmentsP,
@@ -488,12 +488,12 @@ if _major != MAJOR_REQUIRED or (_major == 0 and _minor < MINOR_REQUIRED):
 
 # ---- struct_size checks and the *_init calls ---------------------------------
 #
-# anthem_*_init(p) writes sizeof(the library's struct) bytes at p.  A newer
-# library whose struct has grown would write past a struct laid out from
-# older headers, so every struct is initialised inside a padded buffer;
-# struct_size is then set to the size of this binding's mirror, which tells
-# the library how much of the struct the caller knows.  A library whose
-# struct is smaller than the mirror (older than the headers) is refused.
+# anthem_*_init_size(p, size) writes the library's defaults into at most
+# size bytes at p and sets struct_size to how much it wrote; the library
+# reads no more of the struct than struct_size says.  Each mirror is checked
+# once against the library: a probe into a padded buffer tells the size of
+# the library's struct, and a library whose struct is smaller than the
+# mirror (older than the headers) is refused; a larger one (newer) is fine.
 
 _PAD = 512
 
@@ -503,47 +503,44 @@ def _padded(struct_type):
         "_fields_": [("s", struct_type), ("_pad", ctypes.c_char * _PAD)]})
 
 
-_PADDED = {}
-
-# struct_size as the library's *_init sets it, by struct type
+# the size of each struct in the library, by struct type (from the probe)
 LIB_STRUCT_SIZE = {}
 
 
 def init_struct(struct_type, init_fn):
     """A struct of struct_type filled with the library's defaults by
     init_fn, with struct_size set to this binding's size of it."""
-    padded = _PADDED.get(struct_type)
-    if padded is None:
-        padded = _PADDED[struct_type] = _padded(struct_type)
-    buf = padded()
-    init_fn(ctypes.byref(buf.s))
-    lib_size = LIB_STRUCT_SIZE[struct_type] = buf.s.struct_size
     ours = ctypes.sizeof(struct_type)
-    if lib_size < ours or lib_size > ours + _PAD:
-        raise LibraryNotFound(
-            "%s: %s has struct_size %d in the library, %d in this binding "
-            "(library and binding versions do not match)"
-            % (path, struct_type.__name__, lib_size, ours))
+    if struct_type not in LIB_STRUCT_SIZE:
+        probe = _padded(struct_type)()
+        if init_fn(ctypes.byref(probe.s), ours + _PAD) != 0:
+            raise LibraryNotFound("%s: %s_init_size failed"
+                                  % (path, struct_type.__name__))
+        lib_size = LIB_STRUCT_SIZE[struct_type] = probe.s.struct_size
+        if lib_size < ours or lib_size >= ours + _PAD:
+            raise LibraryNotFound(
+                "%s: %s has struct_size %d in the library, %d in this binding "
+                "(library and binding versions do not match)"
+                % (path, struct_type.__name__, lib_size, ours))
     s = struct_type()
-    ctypes.memmove(ctypes.byref(s), ctypes.byref(buf.s), ours)
-    s.struct_size = ours
+    init_fn(ctypes.byref(s), ours)  # cannot fail: ours >= lib_size > 0
     return s
 
 
 def model_config():
-    return init_struct(anthem_model_config, lib.anthem_model_config_init)
+    return init_struct(anthem_model_config, lib.anthem_model_config_init_size)
 
 
 def train_options():
-    return init_struct(anthem_train_options, lib.anthem_train_options_init)
+    return init_struct(anthem_train_options, lib.anthem_train_options_init_size)
 
 
 def eval_options():
-    return init_struct(anthem_eval_options, lib.anthem_eval_options_init)
+    return init_struct(anthem_eval_options, lib.anthem_eval_options_init_size)
 
 
 def metrics():
-    return init_struct(anthem_metrics, lib.anthem_metrics_init)
+    return init_struct(anthem_metrics, lib.anthem_metrics_init_size)
 
 
 # Check every mirror against the library once, at import.
