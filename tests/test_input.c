@@ -24,43 +24,6 @@
 #endif
 #define FIXTURE(f) FIXTURE_DIR "/" f
 
-static char tmpdir[256];
-
-static const char *tmp_path(const char *name)
-{
-	static char buf[4][512];
-	static int k;
-	k = (k + 1) % 4;
-	snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
-	return buf[k];
-}
-
-static void write_bytes(const char *path, const char *data, size_t n)
-{
-	FILE *f = fopen(path, "wb");
-	ck_assert_ptr_nonnull(f);
-	ck_assert_uint_eq(fwrite(data, 1, n, f), n);
-	fclose(f);
-}
-
-static void write_file(const char *path, const char *text)
-{
-	write_bytes(path, text, strlen(text));
-}
-
-static void setup(void)
-{
-	snprintf(tmpdir, sizeof tmpdir, "/tmp/anthem-input-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void teardown(void)
-{
-	char cmd[600];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-	ck_assert_int_eq(system(cmd), 0);
-}
-
 /* The call failed with `status`, left a message containing `where`. */
 #define expect_error(call, status, where)                                      \
 	do {                                                                   \
@@ -604,14 +567,14 @@ int main(void)
 {
 	Suite *s = suite_create("input");
 	TCase *t = tcase_create("text");
-	tcase_add_checked_fixture(t, setup, teardown);
+	tcase_add_checked_fixture(t, tmp_setup, tmp_teardown);
 	tcase_add_test(t, any_text_is_served);
 	tcase_add_test(t, long_text_is_cut_at_the_trigram_limit);
 	tcase_add_test(t, search_takes_any_text);
 	tcase_set_timeout(t, 120);
 	suite_add_tcase(s, t);
 	t = tcase_create("numbers");
-	tcase_add_checked_fixture(t, setup, teardown);
+	tcase_add_checked_fixture(t, tmp_setup, tmp_teardown);
 	tcase_add_test(t, model_config_refuses_bad_numbers);
 	tcase_add_test(t, huge_sizes_are_refused_before_use);
 	tcase_add_test(t, train_options_refuse_bad_numbers);
@@ -619,7 +582,7 @@ int main(void)
 	tcase_set_timeout(t, 120);
 	suite_add_tcase(s, t);
 	t = tcase_create("files");
-	tcase_add_checked_fixture(t, setup, teardown);
+	tcase_add_checked_fixture(t, tmp_setup, tmp_teardown);
 	tcase_add_test(t, nul_bytes_are_refused);
 	tcase_add_test(t, a_leading_bom_is_skipped);
 	tcase_add_test(t, judgments_strict_and_lenient);

@@ -18,38 +18,6 @@
 #endif
 #define FIXTURE(f) FIXTURE_DIR "/" f
 
-static char tmpdir[256];
-
-static const char *tmp_path(const char *name)
-{
-	static char buf[4][512];
-	static int k;
-	k = (k + 1) % 4;
-	snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
-	return buf[k];
-}
-
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "wb");
-	ck_assert_ptr_nonnull(f);
-	fputs(text, f);
-	fclose(f);
-}
-
-static void setup(void)
-{
-	snprintf(tmpdir, sizeof tmpdir, "/tmp/anthem-test-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void teardown(void)
-{
-	char cmd[600];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-	ck_assert_int_eq(system(cmd), 0);
-}
-
 /* ---- metrics by hand ------------------------------------------------------------
  * Judged: product 1 grade 3, 2 grade 2, 5 grade 1, 7 grade 0; ranking
  * 2, 7, 1, 9, 5.  Gains 2^g - 1: 3, 0, 7, 0, 1 at ranks 1..5.
@@ -499,20 +467,20 @@ int main(void)
 {
 	Suite *s = suite_create("train");
 	TCase *t = tcase_create("metrics");
-	tcase_add_checked_fixture(t, setup, teardown);
+	tcase_add_checked_fixture(t, tmp_setup, tmp_teardown);
 	tcase_add_test(t, metrics_by_hand);
 	tcase_add_test(t, metrics_cut_at_1000);
 	tcase_add_test(t, ranking_file_means);
 	suite_add_tcase(s, t);
 	t = tcase_create("files");
-	tcase_add_checked_fixture(t, setup, teardown);
+	tcase_add_checked_fixture(t, tmp_setup, tmp_teardown);
 	tcase_add_test(t, catalog_refusals);
 	tcase_add_test(t, judgment_refusals);
 	tcase_add_test(t, model_file_round_trip);
 	tcase_add_test(t, model_file_refusals);
 	suite_add_tcase(s, t);
 	t = tcase_create("trainer");
-	tcase_add_checked_fixture(t, setup, teardown);
+	tcase_add_checked_fixture(t, tmp_setup, tmp_teardown);
 	tcase_add_test(t, training_learns);
 	tcase_add_test(t, training_is_reproducible_and_resumable);
 	tcase_add_test(t, training_can_be_canceled);

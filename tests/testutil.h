@@ -5,7 +5,10 @@
 #include <check.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 /* splitmix64 (Steele, Lea, Flood 2014): fixed seeds make failures
  * reproducible */
@@ -36,6 +39,45 @@ static inline double gauss(rng *r) /* Box-Muller */
 	double u = unif(r);
 	return sqrt(-2.0 * log(u > 0 ? u : 1e-300)) *
 	       cos(6.283185307179586 * unif(r));
+}
+
+/* A scratch directory per test: tmp_setup / tmp_teardown as a checked
+ * fixture, tmp_path(name) a path in it (four kept at once). */
+static char tmpdir[256];
+
+static inline void tmp_setup(void)
+{
+	snprintf(tmpdir, sizeof tmpdir, "/tmp/anthem-test-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static inline void tmp_teardown(void)
+{
+	char cmd[600];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static inline const char *tmp_path(const char *name)
+{
+	static char buf[4][512];
+	static int k;
+	k = (k + 1) % 4;
+	snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
+	return buf[k];
+}
+
+static inline void write_bytes(const char *path, const char *data, size_t n)
+{
+	FILE *f = fopen(path, "wb");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(data, 1, n, f), n);
+	fclose(f);
+}
+
+static inline void write_file(const char *path, const char *text)
+{
+	write_bytes(path, text, strlen(text));
 }
 
 /* Run a suite; the process exit status says whether it passed. */
