@@ -97,6 +97,18 @@ static int check_steps(const settings *s, const anthem_trainer *t)
 }
 
 /* The trainer's mean loss over the epoch, reported at its end. */
+/* The data, and a trainer on it that runs exactly the planned steps. */
+static int open_trainer(settings *s, anthem_catalog **c, anthem_judgments **j,
+			anthem_trainer **t)
+{
+	int rc = load_data(s, c, j);
+	if (!rc && anthem_trainer_create(t, &s->cfg, *c, *j, &s->opt))
+		rc = fail("anthem_trainer_create");
+	if (!rc)
+		rc = check_steps(s, *t);
+	return rc;
+}
+
 static int on_progress(const anthem_train_progress *p, void *user)
 {
 	if (p->epoch_done)
@@ -112,11 +124,7 @@ static int cmd_run(settings *s)
 	anthem_catalog *c = NULL;
 	anthem_judgments *j = NULL;
 	anthem_trainer *t = NULL;
-	int rc = load_data(s, &c, &j);
-	if (!rc && anthem_trainer_create(&t, &s->cfg, c, j, &s->opt))
-		rc = fail("anthem_trainer_create");
-	if (!rc)
-		rc = check_steps(s, t);
+	int rc = open_trainer(s, &c, &j, &t);
 	/* only the training loop is timed: data loading and tokenising are
 	 * outside it on both sides */
 	double t0 = now(), c0 = cpu();
@@ -177,11 +185,7 @@ static int cmd_plan(settings *s)
 	anthem_catalog *c = NULL;
 	anthem_judgments *j = NULL;
 	anthem_trainer *t = NULL;
-	int rc = load_data(s, &c, &j);
-	if (!rc && anthem_trainer_create(&t, &s->cfg, c, j, &s->opt))
-		rc = fail("anthem_trainer_create");
-	if (!rc)
-		rc = check_steps(s, t);
+	int rc = open_trainer(s, &c, &j, &t);
 	FILE *cf = rc ? NULL : open_in(s->dir, "config.txt", "w");
 	FILE *pf = rc ? NULL : open_in(s->dir, "plan.tsv", "w");
 	if (!rc && (!cf || !pf))
