@@ -191,14 +191,14 @@ END_TEST
  * version or a wrong block count is refused. */
 START_TEST(file_layouts)
 {
-	char dir[] = "/tmp/anthem-scan-XXXXXX", path[128];
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	tmp_setup();
+	const char *path;
 	rng r = {11};
 	size_t n = 37, d = 5;
 	float *p = random_points(&r, n, d, 1.0);
 	anthem_index *ix, *ld;
 	ck_assert_int_eq(ath_index_from_points(&ix, p, n, d), 0);
-	snprintf(path, sizeof path, "%s/v2.idx", dir);
+	path = tmp_path("v2.idx");
 	ck_assert_int_eq(anthem_index_save(ix, path), 0);
 	ck_assert_int_eq(anthem_index_load(&ld, path, NULL), 0);
 	anthem_hyperboloid *h = random_region(&r, d, ANTHEM_GEOMETRY_HYPERBOLIC, 1.0f);
@@ -227,7 +227,7 @@ START_TEST(file_layouts)
 		{.key = "index.version", .type = ATH_KV_U64, .u = 1},
 	};
 	ath_tensor t = {.name = "points", .rows = n, .cols = d, .data = p};
-	snprintf(path, sizeof path, "%s/v1.idx", dir);
+	path = tmp_path("v1.idx");
 	ck_assert_int_eq(ath_container_write(path, "ANTHEMIX", kv, 5, &t, 1, "t"), 0);
 	ck_assert_int_eq(anthem_index_load(&ld, path, NULL), 0);
 	ck_assert_int_eq(anthem_index_scan(ld, h, 0.5f, n, b, &nb), 0);
@@ -266,9 +266,7 @@ START_TEST(file_layouts)
 	anthem_hyperboloid_free(h);
 	anthem_index_free(ix);
 	free(p);
-	char cmd[200];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	ck_assert_int_eq(system(cmd), 0);
+	tmp_teardown();
 }
 END_TEST
 

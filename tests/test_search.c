@@ -14,23 +14,13 @@
 
 #define FIXTURE(f) FIXTURE_DIR "/" f
 
-static char dir[256];
 static anthem_model *model;
 static anthem_catalog *catalog;
 
-static const char *path_in(const char *name)
-{
-	static char buf[2][512];
-	static int k;
-	k ^= 1;
-	snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-	return buf[k];
-}
 
 static void setup(void)
 {
-	snprintf(dir, sizeof dir, "/tmp/anthem-search-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	tmp_setup();
 	anthem_model_config cfg;
 	anthem_model_config_init(&cfg);
 	cfg.dim = 8;
@@ -38,9 +28,9 @@ static void setup(void)
 	anthem_model *m;
 	ck_assert_int_eq(anthem_model_create(&m, &cfg), 0);
 	/* an index records the fingerprint of a model file: use a loaded one */
-	ck_assert_int_eq(anthem_model_save(m, path_in("m.anthem")), 0);
+	ck_assert_int_eq(anthem_model_save(m, tmp_path("m.anthem")), 0);
 	anthem_model_free(m);
-	ck_assert_int_eq(anthem_model_load(&model, path_in("m.anthem")), 0);
+	ck_assert_int_eq(anthem_model_load(&model, tmp_path("m.anthem")), 0);
 	ck_assert_int_eq(anthem_catalog_load(&catalog, FIXTURE("catalog.tsv"), 0), 0);
 }
 
@@ -48,9 +38,7 @@ static void teardown(void)
 {
 	anthem_model_free(model);
 	anthem_catalog_free(catalog);
-	char cmd[600];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	ck_assert_int_eq(system(cmd), 0);
+	tmp_teardown();
 }
 
 START_TEST(index_round_trip)
@@ -60,8 +48,8 @@ START_TEST(index_round_trip)
 	ck_assert_uint_eq(anthem_index_count(ix), anthem_catalog_count(catalog));
 	ck_assert_uint_eq(anthem_index_model_fingerprint(ix),
 			  anthem_model_fingerprint(model));
-	ck_assert_int_eq(anthem_index_save(ix, path_in("i.idx")), 0);
-	ck_assert_int_eq(anthem_index_load(&ld, path_in("i.idx"), model), 0);
+	ck_assert_int_eq(anthem_index_save(ix, tmp_path("i.idx")), 0);
+	ck_assert_int_eq(anthem_index_load(&ld, tmp_path("i.idx"), model), 0);
 	size_t n = anthem_index_count(ix), d = anthem_index_dim(ix);
 	ck_assert_uint_eq(anthem_index_count(ld), n);
 	ck_assert_mem_eq(anthem_vectors_data(anthem_index_vectors(ix)),
@@ -87,7 +75,7 @@ START_TEST(index_refusals)
 {
 	anthem_index *ix, *ld = (anthem_index *)&ld;
 	ck_assert_int_eq(anthem_index_build(&ix, model, catalog, 1), 0);
-	ck_assert_int_eq(anthem_index_save(ix, path_in("i.idx")), 0);
+	ck_assert_int_eq(anthem_index_save(ix, tmp_path("i.idx")), 0);
 	anthem_index_free(ix);
 	/* another model: refused */
 	anthem_model_config cfg;
@@ -97,18 +85,18 @@ START_TEST(index_refusals)
 	cfg.seed = 99;
 	anthem_model *other, *other_loaded;
 	ck_assert_int_eq(anthem_model_create(&other, &cfg), 0);
-	ck_assert_int_eq(anthem_model_save(other, path_in("o.anthem")), 0);
-	ck_assert_int_eq(anthem_model_load(&other_loaded, path_in("o.anthem")), 0);
-	ck_assert_int_eq(anthem_index_load(&ld, path_in("i.idx"), other_loaded),
+	ck_assert_int_eq(anthem_model_save(other, tmp_path("o.anthem")), 0);
+	ck_assert_int_eq(anthem_model_load(&other_loaded, tmp_path("o.anthem")), 0);
+	ck_assert_int_eq(anthem_index_load(&ld, tmp_path("i.idx"), other_loaded),
 			 ANTHEM_EMISMATCH);
 	ck_assert_ptr_null(ld);
 	ck_assert_ptr_nonnull(strstr(anthem_last_error(), "another model"));
 	/* a model file is not an index */
-	ck_assert_int_eq(anthem_index_load(&ld, path_in("m.anthem"), NULL),
+	ck_assert_int_eq(anthem_index_load(&ld, tmp_path("m.anthem"), NULL),
 			 ANTHEM_EFORMAT);
 	ck_assert_ptr_nonnull(strstr(anthem_last_error(), "wrong magic"));
 	/* without a model nothing is checked */
-	ck_assert_int_eq(anthem_index_load(&ld, path_in("i.idx"), NULL), 0);
+	ck_assert_int_eq(anthem_index_load(&ld, tmp_path("i.idx"), NULL), 0);
 	anthem_index_free(ld);
 	anthem_model_free(other);
 	anthem_model_free(other_loaded);
@@ -227,14 +215,14 @@ START_TEST(unsaved_models_and_limits)
 	ck_assert_uint_ne(anthem_model_fingerprint(a), anthem_model_fingerprint(b));
 	anthem_index *ix, *ld;
 	ck_assert_int_eq(anthem_index_build(&ix, a, catalog, 1), 0);
-	ck_assert_int_eq(anthem_index_save(ix, path_in("a.idx")), 0);
-	ck_assert_int_eq(anthem_index_load(&ld, path_in("a.idx"), b), ANTHEM_EMISMATCH);
-	ck_assert_int_eq(anthem_index_load(&ld, path_in("a.idx"), a), 0);
+	ck_assert_int_eq(anthem_index_save(ix, tmp_path("a.idx")), 0);
+	ck_assert_int_eq(anthem_index_load(&ld, tmp_path("a.idx"), b), ANTHEM_EMISMATCH);
+	ck_assert_int_eq(anthem_index_load(&ld, tmp_path("a.idx"), a), 0);
 	anthem_index_free(ld);
 	/* the same model saved and loaded keeps its fingerprint */
 	anthem_model *l;
-	ck_assert_int_eq(anthem_model_save(a, path_in("a.anthem")), 0);
-	ck_assert_int_eq(anthem_model_load(&l, path_in("a.anthem")), 0);
+	ck_assert_int_eq(anthem_model_save(a, tmp_path("a.anthem")), 0);
+	ck_assert_int_eq(anthem_model_load(&l, tmp_path("a.anthem")), 0);
 	ck_assert_uint_eq(anthem_model_fingerprint(l), anthem_model_fingerprint(a));
 	anthem_hit hits[4];
 	size_t n;
@@ -287,9 +275,9 @@ START_TEST(eight_threads_one_model)
 {
 	anthem_index *built, *ix;
 	ck_assert_int_eq(anthem_index_build(&built, model, catalog, 2), 0);
-	ck_assert_int_eq(anthem_index_save(built, path_in("i.idx")), 0);
+	ck_assert_int_eq(anthem_index_save(built, tmp_path("i.idx")), 0);
 	anthem_index_free(built);
-	ck_assert_int_eq(anthem_index_load(&ix, path_in("i.idx"), model), 0);
+	ck_assert_int_eq(anthem_index_load(&ix, tmp_path("i.idx"), model), 0);
 	job one = {model, ix, {{{0, 0}}}, 0}, many[8];
 	search_all(&one);
 	ck_assert_int_eq(one.rc, 0);

@@ -312,7 +312,7 @@ INLINE void block_dist(const fquery *q, const float *blk, const float *n2,
 /* One copy of the loop per instruction set, chosen when the library is
  * loaded (an ifunc), so that the library itself stays built for any
  * x86-64. */
-#if defined(ATH_HAVE_TARGET_CLONES) && !defined(__SANITIZE_THREAD__)
+#if defined(ATH_HAVE_TARGET_CLONES)
 #define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define CLONES
