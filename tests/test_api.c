@@ -53,6 +53,8 @@ START_TEST(init_size_stays_inside)
 {
 	CHECK_INIT_SIZE(anthem_model_config, anthem_model_config_init_size,
 			tie_embeddings);
+	CHECK_INIT_SIZE(anthem_model_config, anthem_model_config_init_size,
+			lexical_buckets);
 	CHECK_INIT_SIZE(anthem_train_options, anthem_train_options_init_size,
 			logit_scale);
 	CHECK_INIT_SIZE(anthem_eval_options, anthem_eval_options_init_size,
@@ -66,6 +68,7 @@ START_TEST(init_size_stays_inside)
 	ck_assert_uint_eq(cfg.struct_size, sizeof cfg);
 	ck_assert_uint_eq(cfg.dim, 32);
 	ck_assert_int_eq(cfg.tie_embeddings, 1);
+	ck_assert_uint_eq(cfg.lexical_buckets, 0);
 	anthem_train_options o;
 	ck_assert_int_eq(anthem_train_options_init(&o), ANTHEM_OK);
 	ck_assert_uint_eq(o.epochs, 10);

@@ -47,6 +47,7 @@ type Config struct {
 	MaxQueryTrigrams int     // 1 to 64
 	MaxTitleTrigrams int     // 1 to 1024
 	TieEmbeddings    bool    // title trigrams share the query trigram table
+	LexicalBuckets   int     // word buckets of the lexical term; 0: none
 }
 
 // DefaultConfig returns the library's defaults (anthem_model_config_init).
@@ -68,6 +69,7 @@ func configFromC(c *C.anthem_model_config) Config {
 		MaxQueryTrigrams: int(c.max_query_trigrams),
 		MaxTitleTrigrams: int(c.max_title_trigrams),
 		TieEmbeddings:    c.tie_embeddings != 0,
+		LexicalBuckets:   int(c.lexical_buckets),
 	}
 }
 
@@ -80,7 +82,8 @@ func (cfg Config) toC(c *C.anthem_model_config) error {
 		v    int
 	}{{"Config.Dim", cfg.Dim}, {"Config.Buckets", cfg.Buckets},
 		{"Config.MaxQueryTrigrams", cfg.MaxQueryTrigrams},
-		{"Config.MaxTitleTrigrams", cfg.MaxTitleTrigrams}} {
+		{"Config.MaxTitleTrigrams", cfg.MaxTitleTrigrams},
+		{"Config.LexicalBuckets", cfg.LexicalBuckets}} {
 		if f.v < 0 {
 			return goError(CodeRange, "%s is %d, must be >= 0", f.name, f.v)
 		}
@@ -94,6 +97,7 @@ func (cfg Config) toC(c *C.anthem_model_config) error {
 	c.hash_seed = C.uint64_t(cfg.HashSeed)
 	c.max_query_trigrams = C.size_t(cfg.MaxQueryTrigrams)
 	c.max_title_trigrams = C.size_t(cfg.MaxTitleTrigrams)
+	c.lexical_buckets = C.size_t(cfg.LexicalBuckets)
 	c.tie_embeddings = 0
 	if cfg.TieEmbeddings {
 		c.tie_embeddings = 1

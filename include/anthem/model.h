@@ -32,6 +32,12 @@ typedef struct anthem_model_config {
 	 * trigrams start out close and a query never seen in training still
 	 * lands near the titles that spell it; 0: a table of their own. */
 	int tie_embeddings;
+	/* 0 (default): the distance is geometric only.  > 0: the model also
+	 * has the lexical term of docs/network.md (step 8), a BM25 score of
+	 * the title's words for the query's words, hashed into this many
+	 * word buckets (the command line's --lexical uses 2^21), weighted
+	 * by a learned w and subtracted from the distance. */
+	size_t lexical_buckets;
 } anthem_model_config;
 
 /* Set every field of *cfg to its default and struct_size to what was set.

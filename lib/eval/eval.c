@@ -5,6 +5,7 @@
 #include "common/internal.h"
 #include "common/parallel.h"
 #include "io/tsv.h"
+#include "layers/lexical.h"
 #include "search/rank.h"
 #include "search/scan.h"
 
@@ -160,6 +161,8 @@ typedef struct eval_ctx {
 	double *per, *recall;
 	int *counted;
 	float **dist;  /* per thread: catalogue */
+	float **lexs;  /* per thread: catalogue (lexical models) */
+	ath_postings post; /* of the catalogue's titles (lexical models) */
 	size_t **idx;  /* per thread: depth entries */
 	size_t depth;  /* stage-1 list kept: max(ATH_RANK_CUT, k1), <= n */
 	int failed;
@@ -207,6 +210,17 @@ static void rank_one(size_t q, size_t tid, void *ctx)
 	if (rc) {
 		fail(x, rc);
 		return;
+	}
+	if (x->lexs) { /* step 8 on the whole catalogue, through postings */
+		ath_lexq lq;
+		ath_lex_query(&x->m->cfg, x->m->params, query, &lq);
+		float *lx = x->lexs[tid], w = ath_lex_weight(&x->m->cfg,
+							     x->m->params);
+		memset(lx, 0, n * sizeof *lx);
+		ath_postings_scores(&x->post, x->m->params, &lq, lx);
+		for (size_t i = 0; i < n; i++)
+			if (lx[i] != 0.0f)
+				x->dist[tid][i] -= w * lx[i];
 	}
 	size_t *idx = x->idx[tid];
 	/* deep enough for the metrics' cut and for the reranked candidates
@@ -287,6 +301,17 @@ int anthem_evaluate(const anthem_model *m, const anthem_catalog *c,
 	rc = x.points && x.per && x.recall && x.counted && x.dist && x.idx
 		     ? ANTHEM_OK
 		     : ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
+	if (!rc && ath_lex_on(&m->cfg)) {
+		x.lexs = calloc(x.threads, sizeof *x.lexs);
+		rc = x.lexs ? ath_postings_build(&x.post, &m->cfg,
+						 (const char *const *)c->titles,
+						 n, fn)
+			    : ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
+		for (size_t t = 0; !rc && t < x.threads; t++)
+			if (!(x.lexs[t] = malloc((n ? n : 1) * sizeof(float))))
+				rc = ath_error(ANTHEM_ENOMEM, "%s: out of memory",
+					       fn);
+	}
 	for (size_t t = 0; !rc && t < x.threads; t++) {
 		x.dist[t] = malloc((n ? n : 1) * sizeof(float));
 		x.idx[t] = malloc((x.depth ? x.depth : 1) * sizeof(size_t));
@@ -326,6 +351,10 @@ int anthem_evaluate(const anthem_model *m, const anthem_catalog *c,
 		free(x.dist[t]);
 	for (size_t t = 0; x.idx && t < x.threads; t++)
 		free(x.idx[t]);
+	for (size_t t = 0; x.lexs && t < x.threads; t++)
+		free(x.lexs[t]);
+	free(x.lexs);
+	ath_postings_free(&x.post);
 	anthem_vectors_free(x.vec);
 	free(x.dist);
 	free(x.idx);

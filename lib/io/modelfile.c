@@ -31,6 +31,7 @@ size_t ath_model_kvs(const anthem_model *m, ath_kv *kv)
 	U64("anthem.max_query_trigrams", c->max_query_trigrams);
 	U64("anthem.max_title_trigrams", c->max_title_trigrams);
 	U64("anthem.tie_embeddings", (uint64_t)c->tie_embeddings);
+	U64("anthem.lexical_buckets", c->lexical_buckets);
 	U64("anthem.data_fingerprint", m->data_fingerprint);
 	STR("anthem.library_version", ANTHEM_VERSION_STRING);
 #undef U64
@@ -111,6 +112,14 @@ int ath_model_config_from(const ath_container *f, anthem_model_config *cfg,
 	if ((rc = need_kv(f, "anthem.tie_embeddings", ATH_KV_U64, &kv, what, fn)))
 		return rc;
 	c.tie_embeddings = kv->u > 1 ? 2 : (int)kv->u; /* 2: refused below */
+	/* optional: files written before the lexical term have none */
+	kv = ath_container_kv(f, "anthem.lexical_buckets");
+	if (kv && (kv->type != ATH_KV_U64 || kv->u > SIZE_MAX))
+		return ath_error(ANTHEM_EFORMAT, "%s: %s: metadata "
+				 "'anthem.lexical_buckets' is %s", fn, what,
+				 kv->type != ATH_KV_U64 ? "of the wrong type"
+							: "too large");
+	c.lexical_buckets = kv ? (size_t)kv->u : 0;
 	kv = ath_container_kv(f, "anthem.data_fingerprint");
 	*data_fingerprint = kv && kv->type == ATH_KV_U64 ? kv->u : 0;
 	/* the same checks as for a caller's configuration */
@@ -134,6 +143,8 @@ int ath_model_bind_tensors(anthem_model *m, const ath_container *f,
 		char name[ATH_MAX_KEY + 1];
 		snprintf(name, sizeof name, "%s%s", prefix, p->name);
 		const ath_tensor *t = ath_container_tensor(f, name);
+		if (!t && p->rows * p->cols == 0)
+			continue; /* an empty parameter a file may predate */
 		if (!t)
 			return ath_error(ANTHEM_EFORMAT, "%s: %s: tensor '%s' is "
 					 "missing", fn, what, name);
@@ -164,10 +175,12 @@ static int check_weights(const anthem_model *m, const char *what,
 	for (int i = 0; i < P_COUNT; i++) {
 		const ag_param *p = &m->params[i];
 		for (size_t k = 0; k < p->rows * p->cols; k++)
-			if (!(fabsf(p->val[k]) <= MAX_WEIGHT))
+			if (!(fabsf(p->val[k]) <= MAX_WEIGHT) ||
+			    (i == P_LEX_AVGDL && !(p->val[k] > 0.0f)))
 				return ath_error(ANTHEM_EFORMAT, "%s: %s: tensor "
 						 "'%s' holds %g at %zu (weights "
-						 "must be finite, |w| <= %g)", fn,
+						 "must be finite, |w| <= %g, "
+						 "lexical_avgdl > 0)", fn,
 						 what, p->name, p->val[k], k,
 						 (double)MAX_WEIGHT);
 	}

@@ -20,6 +20,10 @@ size_t ath_trigrams(const char *text, size_t len, uint64_t seed,
 		    uint64_t buckets, size_t max, uint32_t *ids,
 		    char (*labels)[4]);
 
+/* FNV-1a seeded through the offset basis, then the splitmix64 finaliser:
+ * the hash of step 1, shared by the word tokens of the lexical term. */
+uint64_t ath_hash_bytes(const unsigned char *b, size_t n, uint64_t seed);
+
 /* ---- parameters ---------------------------------------------------------------- */
 
 enum {
@@ -29,6 +33,8 @@ enum {
 	P_QUERY_ATT_W, P_QUERY_ATT_B, P_QUERY_ATT_U,
 	P_TITLE_ATT_W, P_TITLE_ATT_B, P_TITLE_ATT_U,
 	P_CROSS_W,
+	/* the lexical term (step 8): empty unless lexical_buckets > 0 */
+	P_LEX_W, P_LEX_IDF, P_LEX_AVGDL,
 	P_COUNT
 };
 
@@ -36,6 +42,9 @@ enum {
 const char *ath_param_name(int i);
 void ath_param_shape(const anthem_model_config *cfg, int i, size_t *rows,
 		     size_t *cols);
+/* Is parameter i learned (0: statistics of the training catalogue that
+ * the trainer sets once and the optimiser leaves alone)? */
+int ath_param_learned(int i);
 /* Total floats of all parameters, in table order. */
 size_t ath_param_floats(const anthem_model_config *cfg);
 
@@ -83,7 +92,7 @@ void ath_net_stage2(ag_tape *t, const anthem_model_config *cfg,
 		    ath_stage2 *out);
 
 /* Loss of one example (docs/network.md, step 7): titles[0] is the positive,
- * logits are -scale * distance.  d1, d2 (when not NULL) receive the
+ * logits are -scale * distance (geometric only: no lexical term).  d1, d2 (when not NULL) receive the
  * [n x 1] distance nodes (unscaled). */
 ag_node *ath_net_loss(ag_tape *t, const anthem_model_config *cfg,
 		      ag_param *params, const uint32_t *qids, size_t L,
@@ -91,11 +100,14 @@ ag_node *ath_net_loss(ag_tape *t, const anthem_model_config *cfg,
 		      float scale, ag_node **d1, ag_node **d2);
 
 /* The same, for a query built already (the trainer mines hard negatives
- * with its stage-1 hyperboloid first). */
+ * with its stage-1 hyperboloid first).  lex, when not NULL and the model
+ * has the lexical term, holds the n titles' BM25 scores (step 8): both
+ * stages' distances become d - w * lex. */
 ag_node *ath_net_loss_query(ag_tape *t, const anthem_model_config *cfg,
 			    ag_param *params, const ath_query *q,
 			    const uint32_t *const *tids, const size_t *T,
-			    size_t n, float scale, ag_node **d1, ag_node **d2);
+			    const float *lex, size_t n, float scale,
+			    ag_node **d1, ag_node **d2);
 
 geo_space ath_space(const anthem_model_config *cfg);
 

@@ -13,7 +13,13 @@ static const char *const names[P_COUNT] = {
 	"query_att_W", "query_att_b", "query_att_u",
 	"title_att_W", "title_att_b", "title_att_u",
 	"cross_W",
+	"lexical_weight", "lexical_idf", "lexical_avgdl",
 };
+
+int ath_param_learned(int i)
+{
+	return i != P_LEX_IDF && i != P_LEX_AVGDL;
+}
 
 const char *ath_param_name(int i)
 {
@@ -46,6 +52,14 @@ void ath_param_shape(const anthem_model_config *cfg, int i, size_t *rows,
 	case P_INTER_ATT_W: case P_QUERY_ATT_W: case P_TITLE_ATT_W:
 	case P_CROSS_W: case P_INTER_PRE_W: case P_INTER_POST_W:
 		*rows = d;
+		break;
+	case P_LEX_W: case P_LEX_AVGDL: /* scalars */
+		*cols = 1;
+		*rows = cfg->lexical_buckets ? 1 : 0;
+		break;
+	case P_LEX_IDF: /* one idf per word bucket */
+		*cols = 1;
+		*rows = cfg->lexical_buckets;
 		break;
 	default: /* biases and attention vectors */
 		*rows = 1;
@@ -109,8 +123,15 @@ void ath_params_init(const anthem_model_config *cfg, float *block)
 		case P_QUERY_LIMIT:
 			lo = -3.5, hi = -2.5;
 			break;
+		case P_LEX_W: /* a small start: the geometry learns first what
+				 the words alone do not say */
+			lo = hi = 0.1;
+			break;
+		case P_LEX_AVGDL: /* until the trainer fits it */
+			lo = hi = 1.0;
+			break;
 		case P_INTER_ATT_B: case P_QUERY_ATT_B: case P_TITLE_ATT_B:
-		case P_INTER_PRE_B: case P_INTER_POST_B:
+		case P_INTER_PRE_B: case P_INTER_POST_B: case P_LEX_IDF:
 			lo = hi = 0.0;
 			break;
 		case P_INTER_ATT_U: case P_QUERY_ATT_U: case P_TITLE_ATT_U:
@@ -120,7 +141,7 @@ void ath_params_init(const anthem_model_config *cfg, float *block)
 			hi = sqrt(6.0 / (2.0 * d)), lo = -hi;
 		}
 		for (size_t k = 0; k < n; k++)
-			p[i].val[k] = lo == hi ? 0.0f : uniform(&s, lo, hi);
+			p[i].val[k] = lo == hi ? (float)lo : uniform(&s, lo, hi);
 	}
 }
 
@@ -214,8 +235,8 @@ void ath_net_stage2(ag_tape *t, const anthem_model_config *cfg,
 ag_node *ath_net_loss_query(ag_tape *t, const anthem_model_config *cfg,
 			    ag_param *params, const ath_query *q,
 			    const uint32_t *const *tids, const size_t *T,
-			    size_t n, float scale, ag_node **d1_out,
-			    ag_node **d2_out)
+			    const float *lex, size_t n, float scale,
+			    ag_node **d1_out, ag_node **d2_out)
 {
 	ag_node *V = NULL, *D2 = NULL;
 	for (size_t k = 0; k < n; k++) {
@@ -228,6 +249,13 @@ ag_node *ath_net_loss_query(ag_tape *t, const anthem_model_config *cfg,
 		D2 = D2 ? ag_concat(t, D2, d2) : d2;
 	}
 	ag_node *D1 = ag_boxdist(t, q->c1, q->l1, V, cfg->gamma);
+	if (lex && cfg->lexical_buckets) {
+		/* step 8: d - w * bm25, for both stages */
+		ag_node *wm = ag_scale(t, ag_matmul_nn(t, ag_const(t, n, 1, lex),
+						       LEAF(P_LEX_W)), -1.0f);
+		D1 = ag_add(t, D1, wm);
+		D2 = ag_add(t, D2, wm);
+	}
 	if (d1_out)
 		*d1_out = D1;
 	if (d2_out)
@@ -246,6 +274,6 @@ ag_node *ath_net_loss(ag_tape *t, const anthem_model_config *cfg,
 {
 	ath_query q;
 	ath_net_query(t, cfg, params, qids, L, &q);
-	return ath_net_loss_query(t, cfg, params, &q, tids, T, n, scale,
+	return ath_net_loss_query(t, cfg, params, &q, tids, T, NULL, n, scale,
 				  d1_out, d2_out);
 }

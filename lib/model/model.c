@@ -5,6 +5,7 @@
 
 #include "common/internal.h"
 #include "io/container.h"
+#include "layers/lexical.h"
 
 #include <math.h>
 #include <stddef.h>
@@ -86,6 +87,10 @@ int ath_config_check(const anthem_model_config *in, anthem_model_config *out,
 	if (c->tie_embeddings != 0 && c->tie_embeddings != 1)
 		return ath_error(ANTHEM_EINVAL, "%s: tie_embeddings is %d, must "
 				 "be 0 or 1", fn, c->tie_embeddings);
+	if (c->lexical_buckets > MAX_BUCKETS)
+		return ath_error(ANTHEM_ERANGE, "%s: lexical_buckets is %zu, "
+				 "must be 0 to %zu", fn, c->lexical_buckets,
+				 MAX_BUCKETS);
 	/* 3 tables of buckets x dim floats must be addressable */
 	size_t cells;
 	if (ath_mul_overflow(c->buckets, c->dim, &cells) ||
@@ -110,6 +115,10 @@ uint64_t ath_model_fingerprint_compute(const anthem_model *m)
 	ath_hash_init(&h);
 	ath_hash_feed(&h, fields, sizeof fields);
 	ath_hash_feed(&h, reals, sizeof reals);
+	if (c->lexical_buckets) { /* models without it keep their old value */
+		uint64_t lb = c->lexical_buckets;
+		ath_hash_feed(&h, &lb, sizeof lb);
+	}
 	for (int i = 0; i < P_COUNT; i++)
 		ath_hash_feed(&h, m->params[i].val,
 			      m->params[i].rows * m->params[i].cols * sizeof(float));
@@ -219,6 +228,17 @@ size_t ath_model_tokens(const anthem_model *m, const char *text, int title,
 			    ids, labels);
 }
 
+float ath_model_lexical(const anthem_model *m, const char *query,
+			const char *title)
+{
+	if (!ath_lex_on(&m->cfg))
+		return 0.0f;
+	ath_lexq q;
+	ath_lex_query(&m->cfg, m->params, query, &q);
+	return ath_lex_weight(&m->cfg, m->params) *
+	       ath_lex_title(&m->cfg, m->params, &q, title);
+}
+
 /* The tape's parameters are the model's, read-only (no gradients). */
 static ag_param *ro_params(const anthem_model *m)
 {
@@ -230,6 +250,7 @@ typedef struct pair_graph {
 	ath_title ti;
 	ath_stage2 s2;
 	ag_node *dist;
+	float distance; /* dist less the lexical term (step 8) */
 	size_t L, T;
 	uint32_t qids[MAX_QUERY_TRIGRAMS], tids[MAX_TITLE_TRIGRAMS];
 	char qlab[MAX_QUERY_TRIGRAMS][4], tlab[MAX_TITLE_TRIGRAMS][4];
@@ -249,6 +270,7 @@ static int pair_forward(const anthem_model *m, ag_tape *t, const char *query,
 	g->dist = ag_boxdist(t, g->s2.c2, g->s2.l2, g->ti.v, m->cfg.gamma);
 	if (t->failed)
 		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
+	g->distance = g->dist->val[0] - ath_model_lexical(m, query, title);
 	return ANTHEM_OK;
 }
 
@@ -265,7 +287,7 @@ int anthem_model_score(const anthem_model *m, const char *query,
 	ag_tape_init(&t, &m->space, 0);
 	int rc = pair_forward(m, &t, query, title, g, fn);
 	if (!rc)
-		*distance = g->dist->val[0];
+		*distance = g->distance;
 	ag_tape_free(&t);
 	free(g);
 	return rc;
@@ -363,7 +385,7 @@ int anthem_model_explain(const anthem_model *m, const char *query,
 		size_t L = g->L, T = g->T;
 		e->rows = L;
 		e->cols = T;
-		e->distance = g->dist->val[0];
+		e->distance = g->distance;
 		e->w = (float *)(e + 1);
 		e->row_labels = (char (*)[4])(e->w + L * T);
 		e->col_labels = e->row_labels + L;

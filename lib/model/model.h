@@ -39,4 +39,9 @@ uint64_t ath_model_fingerprint_compute(const anthem_model *m);
 size_t ath_model_tokens(const anthem_model *m, const char *text, int title,
 			uint32_t *ids, char (*labels)[4]);
 
+/* w * BM25 of title for query: what step 8 subtracts from the distance
+ * (0 for a model without the lexical term). */
+float ath_model_lexical(const anthem_model *m, const char *query,
+			const char *title);
+
 #endif

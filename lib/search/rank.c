@@ -1,6 +1,7 @@
 #include "rank.h"
 
 #include "common/internal.h"
+#include "layers/lexical.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -77,6 +78,9 @@ int ath_rerank(const anthem_model *m, const char *query,
 		      ath_model_tokens(m, query, 0, qids, NULL), &q);
 	int rc = t.failed ? ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn)
 			  : ANTHEM_OK;
+	ath_lexq lq; /* step 8, when the model has it */
+	ath_lex_query(&m->cfg, m->params, query, &lq);
+	float w = ath_lex_weight(&m->cfg, m->params);
 	ag_mark mark = ag_tape_mark(&t);
 	for (size_t i = 0; i < n && !rc; i++) {
 		if (!titles[i]) {
@@ -92,7 +96,10 @@ int ath_rerank(const anthem_model *m, const char *query,
 		if (t.failed)
 			rc = ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
 		else
-			d2[i] = d->val[0];
+			d2[i] = d->val[0] -
+				(lq.n ? w * ath_lex_title(&m->cfg, m->params,
+							  &lq, titles[i])
+				      : 0.0f);
 		ag_tape_rewind(&t, mark);
 	}
 	ag_tape_free(&t);

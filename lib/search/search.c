@@ -7,6 +7,8 @@
 #include "common/parallel.h"
 #include "io/container.h"
 #include "io/tsv.h"
+#include "layers/lexical.h"
+#include "model/model.h"
 
 #include <anthem/search.h>
 
@@ -37,6 +39,10 @@ struct anthem_index {
 	uint64_t *off64;
 	uint64_t model_fp;
 	ath_container *file;  /* when loaded */
+	/* the titles' word postings, for the lexical term of the model the
+	 * index was built or loaded with (step 8; empty otherwise) */
+	ath_postings post;
+	uint64_t post_seed;
 };
 
 /* The index layout version (the "index.version" key; files without it are
@@ -58,6 +64,7 @@ void anthem_index_free(anthem_index *ix)
 	free(ix->strings);
 	free(ix->off32);
 	free(ix->off64);
+	ath_postings_free(&ix->post);
 	if (ix->file) {
 		ath_container_close(ix->file);
 		free(ix->file);
@@ -77,6 +84,23 @@ static const char *title_of(const anthem_index *ix, size_t i)
 }
 
 /* Room for the strings (total bytes, NULs included) and the offsets. */
+/* The postings of the titles, for a model with the lexical term. */
+static int set_postings(anthem_index *ix, const anthem_model *m,
+			const char *fn)
+{
+	if (!m || !ath_lex_on(&m->cfg))
+		return ANTHEM_OK;
+	const char **titles = malloc((ix->n ? ix->n : 1) * sizeof *titles);
+	if (!titles)
+		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
+	for (size_t i = 0; i < ix->n; i++)
+		titles[i] = title_of(ix, i);
+	int rc = ath_postings_build(&ix->post, &m->cfg, titles, ix->n, fn);
+	free(titles);
+	ix->post_seed = ath_lex_seed(&m->cfg);
+	return rc;
+}
+
 static int alloc_strings(anthem_index *ix, size_t total, const char *fn)
 {
 	ix->strings = malloc(total ? total : 1);
@@ -267,6 +291,8 @@ int anthem_index_build(anthem_index **out, const anthem_model *m,
 		rc = set_strings(ix, c->ids, c->titles, fn);
 	if (!rc)
 		rc = set_norms(ix, "index", fn);
+	if (!rc)
+		rc = set_postings(ix, m, fn);
 	if (rc) {
 		anthem_index_free(ix);
 		return rc;
@@ -502,6 +528,8 @@ int anthem_index_load(anthem_index **out, const char *path,
 		unmap_pages(f, titles->s, titles->slen);
 		rc = set_norms(ix, path, fn);
 	}
+	if (!rc)
+		rc = set_postings(ix, m, fn);
 	if (rc) {
 		anthem_index_free(ix);
 		return rc;
@@ -740,6 +768,46 @@ int anthem_score(const anthem_model *m, const anthem_index *ix,
 	return score_threads(m, ix, query, cand, n, dist, 1);
 }
 
+/* Append to cand (holding *nc) the k1 products of highest BM25 for the
+ * query that are not there yet. */
+static int lexical_candidates(const anthem_model *m, const anthem_index *ix,
+			      const char *query, size_t k1, size_t *cand,
+			      size_t *nc, const char *fn)
+{
+	ath_lexq lq;
+	ath_lex_query(&m->cfg, m->params, query, &lq);
+	if (lq.n == 0)
+		return ANTHEM_OK;
+	float *score = calloc(ix->n ? ix->n : 1, sizeof *score);
+	size_t *top = malloc(k1 * sizeof *top);
+	if (!score || !top) {
+		free(score);
+		free(top);
+		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
+	}
+	if (ix->post.buckets == m->cfg.lexical_buckets &&
+	    ix->post_seed == ath_lex_seed(&m->cfg) && ix->post.n == ix->n) {
+		ath_postings_scores(&ix->post, m->params, &lq, score);
+	} else { /* loaded without this model: read every title */
+		for (size_t i = 0; i < ix->n; i++)
+			score[i] = ath_lex_title(&m->cfg, m->params, &lq,
+						 title_of(ix, i));
+	}
+	for (size_t i = 0; i < ix->n; i++)
+		score[i] = -score[i]; /* ath_topk keeps the smallest */
+	size_t nt = ath_topk(score, ix->n, k1, top), before = *nc;
+	for (size_t r = 0; r < nt && score[top[r]] < 0.0f; r++) {
+		size_t i = 0;
+		while (i < before && cand[i] != top[r])
+			i++;
+		if (i == before)
+			cand[(*nc)++] = top[r];
+	}
+	free(score);
+	free(top);
+	return ANTHEM_OK;
+}
+
 int anthem_search_threads(const anthem_model *m, const anthem_index *ix,
 			  const char *query, size_t k, size_t k1,
 			  size_t threads, anthem_hit *out, size_t *n)
@@ -772,9 +840,13 @@ int anthem_search_threads(const anthem_model *m, const anthem_index *ix,
 	int rc = anthem_model_embed_query(m, query, &h);
 	if (rc)
 		return rc;
+	/* stage 1: the scan's k1 nearest, and with the lexical term the k1
+	 * titles of highest BM25 too (step 8: a title that shares the
+	 * query's words may be far from the query's hyperboloid) */
 	anthem_hit *c = malloc(k1 * sizeof *c);
-	size_t *cand = malloc(k1 * sizeof *cand), *order = malloc(k1 * sizeof *order);
-	float *d2 = malloc(k1 * sizeof *d2);
+	size_t *cand = malloc(2 * k1 * sizeof *cand),
+	       *order = malloc(2 * k1 * sizeof *order);
+	float *d2 = malloc(2 * k1 * sizeof *d2);
 	size_t nc = 0;
 	if (!c || !cand || !order || !d2)
 		rc = ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
@@ -783,6 +855,8 @@ int anthem_search_threads(const anthem_model *m, const anthem_index *ix,
 					       c, &nc);
 	for (size_t i = 0; !rc && i < nc; i++)
 		cand[i] = c[i].index;
+	if (!rc && ath_lex_on(&m->cfg))
+		rc = lexical_candidates(m, ix, query, k1, cand, &nc, fn);
 	if (!rc)
 		rc = score_threads(m, ix, query, cand, nc, d2, threads);
 	if (!rc) {

@@ -142,6 +142,7 @@ class anthem_model_config(Structure):
         ("max_query_trigrams", c_size_t),
         ("max_title_trigrams", c_size_t),
         ("tie_embeddings", c_int),
+        ("lexical_buckets", c_size_t),
     ]
 
 

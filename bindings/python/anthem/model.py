@@ -83,7 +83,8 @@ class Model(Handle):
     Model(config=None, **fields) creates one with fresh weights from
     anthem_model_config_init's defaults, a dict and/or keyword fields
     (geometry, dim, curvature, buckets, gamma, seed, hash_seed,
-    max_query_trigrams, max_title_trigrams, tie_embeddings).
+    max_query_trigrams, max_title_trigrams, tie_embeddings,
+    lexical_buckets).
     Model.load(path) and Model.load_buffer(data) read a model file.
     """
 

@@ -1,0 +1,259 @@
+/* The lexical term (docs/network.md, step 8): BM25 over hashed words. */
+#include "lexical.h"
+
+#include "common/internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+uint64_t ath_lex_seed(const anthem_model_config *cfg)
+{
+	return cfg->hash_seed ^ 0x776f726473ULL; /* "words" */
+}
+
+int ath_lex_on(const anthem_model_config *cfg)
+{
+	return cfg->lexical_buckets > 0;
+}
+
+float ath_lex_weight(const anthem_model_config *cfg, const ag_param *params)
+{
+	return ath_lex_on(cfg) ? params[P_LEX_W].val[0] : 0.0f;
+}
+
+static int is_word(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || c >= 0x80;
+}
+
+int ath_word_next(const char *text, size_t *pos, uint64_t seed,
+		  uint64_t buckets, uint32_t *id)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	size_t i = *pos;
+	while (s[i] && !is_word(s[i]))
+		i++;
+	if (!s[i]) {
+		*pos = i;
+		return 0;
+	}
+	/* FNV-1a over the lower-cased word, as ath_hash_bytes does it, so
+	 * that no copy of the word is needed */
+	unsigned char w[64];
+	size_t n = 0;
+	uint64_t h = seed ^ 0xcbf29ce484222325ULL;
+	for (; s[i] && is_word(s[i]); i++) {
+		unsigned char c = s[i];
+		if (c >= 'A' && c <= 'Z')
+			c = (unsigned char)(c - 'A' + 'a');
+		if (n < sizeof w) {
+			w[n++] = c;
+		} else { /* a very long word: hash as we go */
+			if (n == sizeof w) {
+				for (size_t k = 0; k < n; k++)
+					h = (h ^ w[k]) * 0x100000001b3ULL;
+				n++;
+			}
+			h = (h ^ c) * 0x100000001b3ULL;
+		}
+	}
+	*pos = i;
+	if (n <= sizeof w) {
+		*id = (uint32_t)(ath_hash_bytes(w, n, seed) % buckets);
+		return 1;
+	}
+	h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
+	*id = (uint32_t)((h ^ (h >> 31)) % buckets);
+	return 1;
+}
+
+void ath_lex_query(const anthem_model_config *cfg, const ag_param *params,
+		   const char *query, ath_lexq *q)
+{
+	q->n = 0;
+	if (!ath_lex_on(cfg))
+		return;
+	uint64_t seed = ath_lex_seed(cfg);
+	size_t pos = 0;
+	uint32_t id;
+	while (q->n < ATH_LEX_QWORDS &&
+	       ath_word_next(query, &pos, seed, cfg->lexical_buckets, &id)) {
+		size_t k = 0;
+		while (k < q->n && q->word[k] != id)
+			k++;
+		if (k < q->n)
+			continue;
+		q->word[q->n] = id;
+		q->idf[q->n] = params[P_LEX_IDF].val[id];
+		q->n++;
+	}
+}
+
+float ath_lex_term(float idf, uint32_t tf, uint32_t dl, float avgdl)
+{
+	double k1 = ATH_LEX_K1, b = ATH_LEX_B;
+	if (!(avgdl > 0.0f)) /* a model that was never fitted */
+		avgdl = 1.0f;
+	double norm = k1 * (1.0 - b + b * (double)dl / (double)avgdl);
+	return (float)((double)idf * (double)tf * (k1 + 1.0) / ((double)tf + norm));
+}
+
+float ath_lex_title(const anthem_model_config *cfg, const ag_param *params,
+		    const ath_lexq *q, const char *title)
+{
+	if (q->n == 0)
+		return 0.0f;
+	uint32_t tf[ATH_LEX_QWORDS] = {0}, dl = 0, id;
+	uint64_t seed = ath_lex_seed(cfg);
+	size_t pos = 0;
+	while (ath_word_next(title, &pos, seed, cfg->lexical_buckets, &id)) {
+		dl++;
+		for (size_t k = 0; k < q->n; k++)
+			tf[k] += q->word[k] == id;
+	}
+	float avgdl = params[P_LEX_AVGDL].val[0], s = 0.0f;
+	for (size_t k = 0; k < q->n; k++)
+		if (tf[k])
+			s += ath_lex_term(q->idf[k], tf[k], dl, avgdl);
+	return s;
+}
+
+/* ---- postings ------------------------------------------------------------ */
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* The sorted words of a title in buf (grown as needed); returns the
+ * count, or (size_t)-1 when out of memory. */
+static size_t title_words(const char *title, uint64_t seed, uint64_t buckets,
+			  uint32_t **buf, size_t *cap)
+{
+	size_t n = 0, pos = 0;
+	uint32_t id;
+	while (title && ath_word_next(title, &pos, seed, buckets, &id)) {
+		if (n == *cap) {
+			size_t c = *cap ? 2 * *cap : 64;
+			uint32_t *b = realloc(*buf, c * sizeof *b);
+			if (!b)
+				return (size_t)-1;
+			*buf = b;
+			*cap = c;
+		}
+		(*buf)[n++] = id;
+	}
+	qsort(*buf, n, sizeof **buf, cmp_u32);
+	return n;
+}
+
+void ath_postings_free(ath_postings *p)
+{
+	if (!p)
+		return;
+	free(p->dl);
+	free(p->off);
+	free(p->doc);
+	free(p->tf);
+	memset(p, 0, sizeof *p);
+}
+
+int ath_postings_build(ath_postings *p, const anthem_model_config *cfg,
+		       const char *const *titles, size_t n, const char *fn)
+{
+	memset(p, 0, sizeof *p);
+	uint64_t W = cfg->lexical_buckets, seed = ath_lex_seed(cfg);
+	p->n = n;
+	p->buckets = W;
+	p->dl = calloc(n ? n : 1, sizeof *p->dl);
+	p->off = calloc(W + 1, sizeof *p->off);
+	uint32_t *buf = NULL;
+	size_t cap = 0, total = 0;
+	int ok = p->dl && p->off && n <= UINT32_MAX;
+	/* pass 1: distinct words per title, counted per bucket */
+	for (size_t i = 0; ok && i < n; i++) {
+		size_t m = title_words(titles[i], seed, W, &buf, &cap);
+		if (m == (size_t)-1 || m > UINT32_MAX) {
+			ok = 0;
+			break;
+		}
+		p->dl[i] = (uint32_t)m;
+		for (size_t k = 0; k < m; k++)
+			if (k == 0 || buf[k] != buf[k - 1]) {
+				p->off[buf[k] + 1]++;
+				total++;
+			}
+	}
+	if (ok) {
+		for (uint64_t w = 0; w < W; w++)
+			p->off[w + 1] += p->off[w];
+		p->doc = malloc((total ? total : 1) * sizeof *p->doc);
+		p->tf = malloc((total ? total : 1) * sizeof *p->tf);
+		ok = p->doc && p->tf;
+	}
+	/* pass 2: fill, titles in order, so each posting list is sorted */
+	size_t *fill = ok ? malloc((W + 1) * sizeof *fill) : NULL;
+	if (ok && !fill)
+		ok = 0;
+	if (ok)
+		memcpy(fill, p->off, (W + 1) * sizeof *fill);
+	for (size_t i = 0; ok && i < n; i++) {
+		size_t m = title_words(titles[i], seed, W, &buf, &cap);
+		if (m == (size_t)-1) {
+			ok = 0;
+			break;
+		}
+		for (size_t k = 0; k < m;) {
+			size_t e = k;
+			while (e < m && buf[e] == buf[k])
+				e++;
+			size_t at = fill[buf[k]]++;
+			p->doc[at] = (uint32_t)i;
+			p->tf[at] = (uint32_t)(e - k);
+			k = e;
+		}
+	}
+	free(fill);
+	free(buf);
+	if (!ok) {
+		ath_postings_free(p);
+		return ath_error(ANTHEM_ENOMEM, "%s: out of memory for the "
+				 "lexical postings of %zu titles", fn, n);
+	}
+	return ANTHEM_OK;
+}
+
+void ath_postings_scores(const ath_postings *p, const ag_param *params,
+			 const ath_lexq *q, float *out)
+{
+	float avgdl = params[P_LEX_AVGDL].val[0];
+	for (size_t k = 0; k < q->n; k++) {
+		uint32_t w = q->word[k];
+		if (w >= p->buckets)
+			continue;
+		for (size_t i = p->off[w]; i < p->off[w + 1]; i++) {
+			uint32_t d = p->doc[i];
+			out[d] += ath_lex_term(q->idf[k], p->tf[i], p->dl[d], avgdl);
+		}
+	}
+}
+
+void ath_lex_fit(const ath_postings *p, ag_param *params)
+{
+	/* Lucene's idf, log(1 + (N - df + 0.5) / (df + 0.5)): positive
+	 * for every df, unlike Robertson-Sparck Jones' for df > N / 2 */
+	double N = (double)p->n, words = 0.0;
+	for (uint64_t w = 0; w < p->buckets; w++) {
+		double df = (double)(p->off[w + 1] - p->off[w]);
+		params[P_LEX_IDF].val[w] =
+			(float)log(1.0 + (N - df + 0.5) / (df + 0.5));
+	}
+	for (size_t i = 0; i < p->n; i++)
+		words += p->dl[i];
+	params[P_LEX_AVGDL].val[0] = p->n && words > 0.0
+					     ? (float)(words / N) : 1.0f;
+}
