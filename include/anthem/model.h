@@ -68,12 +68,16 @@ ANTHEM_API float anthem_model_gamma(const anthem_model *m);
 ANTHEM_API anthem_geometry anthem_model_geometry(const anthem_model *m);
 
 /* Distance of a product to a query with the full attentive model (stage 2
- * of the search); smaller is better.  Texts are UTF-8, NUL-terminated. */
+ * of the search); smaller is better.  Texts are UTF-8, NUL-terminated.
+ * With the lexical term (lexical_buckets > 0) it is the geometric
+ * distance less w * BM25, and may be negative. */
 ANTHEM_API int anthem_model_score(const anthem_model *m, const char *query,
 				  const char *title, float *distance);
 
 /* The product-independent (stage 1) hyperboloid of a query, for scanning
- * an index, composing with AND / OR, or anthem_hyperboloid_distances. */
+ * an index, composing with AND / OR, or anthem_hyperboloid_distances.  It
+ * is the geometry alone: a region holds no lexical term (anthem_search
+ * adds it). */
 ANTHEM_API int anthem_model_embed_query(const anthem_model *m,
 					const char *query,
 					anthem_hyperboloid **out);

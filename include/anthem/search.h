@@ -64,7 +64,11 @@ ANTHEM_API int anthem_index_scan_threads(const anthem_index *ix,
 					 anthem_hit *out, size_t *n);
 
 /* Both stages: stage 1 keeps the k1 nearest (k1 >= k; 0 means 200), the
- * full model reranks them, the best k are returned. */
+ * full model reranks them, the best k are returned.  With a model that has
+ * the lexical term, stage 1 also keeps the k1 products of highest BM25
+ * (the index's word postings, built when it is built or loaded with that
+ * model; otherwise every title is read) and the distances are the
+ * model's, less w * BM25. */
 ANTHEM_API int anthem_search(const anthem_model *m, const anthem_index *ix,
 			     const char *query, size_t k, size_t k1,
 			     anthem_hit *out, size_t *n);

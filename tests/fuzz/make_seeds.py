@@ -55,6 +55,8 @@ def containers(anthem, out, tmp):
         "hyperbolic-d1-b16-cuts": ["--dim", "1", "--buckets", "16",
                                    "--query-trigrams", "4",
                                    "--title-trigrams", "8"],
+        "hyperbolic-d2-b32-lexical": ["--dim", "2", "--buckets", "32",
+                                      "--lexical-buckets", "64"],
     }
     for name, opts in models.items():
         path = os.path.join(tmp, name + ".model")
