@@ -45,7 +45,8 @@ int cmd_train(int argc, char **argv)
 		   *hard = NULL, *curvature = NULL, *buckets = NULL,
 		   *checkpoint = NULL, *resume = NULL, *lenient = NULL,
 		   *valid = NULL, *patience = NULL, *gamma = NULL,
-		   *per_epoch = NULL, *maxq = NULL, *maxt = NULL, *scale = NULL;
+		   *per_epoch = NULL, *maxq = NULL, *maxt = NULL, *scale = NULL,
+		   *lexical = NULL, *lex_buckets = NULL;
 	const opt opts[] = {
 		{"catalog", "FILE", "products: product_id<TAB>title", &catalog},
 		{"judgments", "FILE", "query<TAB>product_id<TAB>grade (0-3)", &judgments},
@@ -57,6 +58,8 @@ int cmd_train(int argc, char **argv)
 		{"gamma", "G", "inside weight of the distance (0.5)", &gamma},
 		{"query-trigrams", "N", "trigrams kept of a query (28)", &maxq},
 		{"title-trigrams", "N", "trigrams kept of a title (100)", &maxt},
+		{"lexical", NULL, "add the learned lexical term (BM25 of the title's words, docs/network.md step 8)", &lexical},
+		{"lexical-buckets", "N", "word hash buckets of the lexical term (2097152; implies --lexical)", &lex_buckets},
 		{"epochs", "N", "epochs at most (10)", &epochs},
 		{"epoch-examples", "N", "examples per epoch, sampled afresh (all)", &per_epoch},
 		{"batch", "N", "examples per step (32)", &batch},
@@ -104,8 +107,12 @@ int cmd_train(int argc, char **argv)
 	    (hard && cli_size(cmd, "hard-negatives", hard, &o.hard_negatives)) ||
 	    (valid && cli_float(cmd, "valid-frac", valid, &o.valid_frac)) ||
 	    (patience && cli_size(cmd, "patience", patience, &o.patience)) ||
-	    (threads && cli_size(cmd, "threads", threads, &o.threads)))
+	    (threads && cli_size(cmd, "threads", threads, &o.threads)) ||
+	    (lex_buckets && cli_size(cmd, "lexical-buckets", lex_buckets,
+				     &cfg.lexical_buckets)))
 		return EXIT_USAGE;
+	if (lexical && !lex_buckets)
+		cfg.lexical_buckets = (size_t)1 << 21;
 	if (seed) {
 		if (cli_size(cmd, "seed", seed, &s))
 			return EXIT_USAGE;
@@ -284,24 +291,29 @@ int cmd_info(int argc, char **argv)
 	anthem_model_config c;
 	anthem_model_config_init(&c);
 	anthem_model_get_config(m, &c);
-	size_t weights = 3 * c.buckets * c.dim + 7 * c.dim * c.dim + 8 * c.dim;
+	size_t weights = 3 * c.buckets * c.dim + 7 * c.dim * c.dim + 8 * c.dim +
+			 (c.lexical_buckets ? c.lexical_buckets + 2 : 0);
 	if (json) {
 		printf("{\"geometry\": \"%s\", \"dim\": %zu, \"curvature\": %g, "
 		       "\"buckets\": %zu, \"gamma\": %g, \"max_query_trigrams\": %zu, "
-		       "\"max_title_trigrams\": %zu, \"weights\": %zu, "
+		       "\"max_title_trigrams\": %zu, \"lexical_buckets\": %zu, "
+		       "\"weights\": %zu, "
 		       "\"fingerprint\": \"%016llx\", \"mapped\": %s}\n",
 		       cli_geometry_name(c.geometry), c.dim, c.curvature, c.buckets,
-		       c.gamma, c.max_query_trigrams, c.max_title_trigrams, weights,
+		       c.gamma, c.max_query_trigrams, c.max_title_trigrams,
+		       c.lexical_buckets, weights,
 		       (unsigned long long)anthem_model_fingerprint(m),
 		       anthem_model_is_mapped(m) ? "true" : "false");
 	} else {
 		printf("model        %s\ngeometry     %s\ndimension    %zu\n"
 		       "curvature    %g\nbuckets      %zu\ngamma        %g\n"
 		       "trigrams     query <= %zu, title <= %zu\n"
+		       "lexical      %s%zu word buckets\n"
 		       "weights      %zu floats (%.1f MiB)\nfingerprint  %016llx\n",
 		       model, cli_geometry_name(c.geometry), c.dim, c.curvature,
 		       c.buckets, c.gamma, c.max_query_trigrams,
-		       c.max_title_trigrams, weights,
+		       c.max_title_trigrams, c.lexical_buckets ? "" : "off, ",
+		       c.lexical_buckets, weights,
 		       (double)weights * 4.0 / 1048576.0,
 		       (unsigned long long)anthem_model_fingerprint(m));
 	}
