@@ -331,9 +331,17 @@ START_TEST(term_in_every_path)
 }
 END_TEST
 
-/* Training fits the catalogue's statistics and moves the weight; the
- * trained model's distance still includes the term. */
-START_TEST(training_fits_and_learns_the_weight)
+static int record_weight(const anthem_train_progress *p, void *user)
+{
+	if (p->epoch_done)
+		*(double *)user = p->lexical_weight;
+	return 0;
+}
+
+/* Training fits the catalogue's statistics, and each epoch chooses w on
+ * held-out queries from the grid of docs/network.md step 8 and reports
+ * it. */
+START_TEST(training_fits_and_chooses_the_weight)
 {
 	anthem_catalog *c;
 	anthem_judgments *j;
@@ -349,6 +357,9 @@ START_TEST(training_fits_and_learns_the_weight)
 	o.epochs = 1;
 	o.epoch_examples = 2000;
 	o.threads = 2;
+	double reported = -1.0;
+	o.progress = record_weight;
+	o.progress_user = &reported;
 	anthem_trainer *t;
 	ck_assert_msg(anthem_trainer_create(&t, &cfg, c, j, &o) == 0, "%s",
 		      anthem_last_error());
@@ -366,7 +377,13 @@ START_TEST(training_fits_and_learns_the_weight)
 	ck_assert_float_eq_tol(m->params[P_LEX_AVGDL].val[0], words / (double)n,
 			       1e-4);
 	float w = m->params[P_LEX_W].val[0];
-	ck_assert_msg(isfinite(w) && w != 0.1f, "weight %g", w);
+	ck_assert_float_eq(reported, w);
+	const float grid[] = {0.02f, 0.05f, 0.1f, 0.15f, 0.2f, 0.3f, 0.5f,
+			      1.0f, 2.0f};
+	int on_grid = 0;
+	for (size_t g = 0; g < sizeof grid / sizeof grid[0]; g++)
+		on_grid |= w == grid[g];
+	ck_assert_msg(on_grid, "weight %g is not a grid value", w);
 	anthem_trainer_free(t);
 	anthem_judgments_free(j);
 	anthem_catalog_free(c);
@@ -383,7 +400,7 @@ int main(void)
 	tcase_add_test(t, postings_match_titles);
 	tcase_add_test(t, weight_gradient_matches_differences);
 	tcase_add_test(t, term_in_every_path);
-	tcase_add_test(t, training_fits_and_learns_the_weight);
+	tcase_add_test(t, training_fits_and_chooses_the_weight);
 	suite_add_tcase(s, t);
 	return run_suite(s);
 }

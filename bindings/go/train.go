@@ -26,6 +26,9 @@ type Progress struct {
 	ExamplesPerSec float64
 	EpochDone      bool // the call that ends an epoch
 	StoppedEarly   bool // the held-out loss stopped improving
+	// LexicalWeight is w of the lexical term as the last epoch chose it
+	// (NaN for a model without the term).
+	LexicalWeight float64
 }
 
 // TrainOptions tune a Trainer (anthem_train_options).  Start from
@@ -111,6 +114,7 @@ func goAnthemProgress(p *C.anthem_train_progress, user unsafe.Pointer) (stop C.i
 		Loss: float64(p.loss), ValidLoss: float64(p.valid_loss),
 		ExamplesPerSec: float64(p.examples_per_sec),
 		EpochDone:      p.epoch_done != 0, StoppedEarly: p.stopped_early != 0,
+		LexicalWeight: float64(p.lexical_weight),
 	}); err != nil {
 		st.err = err
 		return 1

@@ -19,6 +19,9 @@ typedef struct anthem_train_progress {
 	double examples_per_sec; /* training examples per second, this epoch */
 	int epoch_done;          /* 1 on the call that ends an epoch */
 	int stopped_early;       /* 1 when the held-out loss stopped improving */
+	/* w of the lexical term (docs/network.md step 8) as the last epoch
+	 * chose it on held-out queries; NaN for a model without the term */
+	double lexical_weight;
 } anthem_train_progress;
 
 /* Called from the training thread a few times a second and at the end of

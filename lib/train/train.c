@@ -846,7 +846,11 @@ static int run_epoch(anthem_trainer *t, const char *fn)
 	}
 	double lr_epoch = t->opt.lr * pow(t->opt.lr_decay, (double)t->epoch);
 	anthem_train_progress p = {.epoch = epoch, .epochs = t->opt.epochs,
-				   .steps = (take + B - 1) / B, .valid_loss = NAN};
+				   .steps = (take + B - 1) / B, .valid_loss = NAN,
+				   .lexical_weight = NAN};
+	if (ath_lex_on(&t->model->cfg))
+		p.lexical_weight = ath_lex_weight(&t->model->cfg,
+						  t->model->params);
 	double loss = 0.0, t0 = now(), last = t0;
 	size_t seen = 0;
 	int rc = ANTHEM_OK;
@@ -903,6 +907,9 @@ static int run_epoch(anthem_trainer *t, const char *fn)
 	t->epoch = (size_t)epoch;
 	if ((rc = calibrate_lexical(t, fn)))
 		return rc;
+	if (ath_lex_on(&t->model->cfg))
+		p.lexical_weight = ath_lex_weight(&t->model->cfg,
+						  t->model->params);
 	double vl = validate(t);
 	p.valid_loss = vl;
 	/* keep the best; with nothing held out, the last is the best */

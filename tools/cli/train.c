@@ -19,10 +19,14 @@ static int on_progress(const anthem_train_progress *p, void *user)
 	progress *pr = user;
 	if (p->epoch_done) {
 		pr->last_rate = p->examples_per_sec;
+		char lex[48] = "";
+		if (!isnan(p->lexical_weight))
+			snprintf(lex, sizeof lex, ", lexical weight %g",
+				 p->lexical_weight);
 		fprintf(stderr, "%sepoch %zu/%zu: loss %.4f, held-out loss %.4f, "
-			"%.0f examples/s%s\n", pr->tty ? "\r\033[K" : "",
+			"%.0f examples/s%s%s\n", pr->tty ? "\r\033[K" : "",
 			p->epoch, p->epochs, p->loss, p->valid_loss,
-			p->examples_per_sec,
+			p->examples_per_sec, lex,
 			p->stopped_early ? " (no gain: stopping early)" : "");
 	} else if (pr->tty) {
 		int width = 30, done = (int)(width * p->step / (p->steps ? p->steps : 1));

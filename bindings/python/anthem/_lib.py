@@ -158,6 +158,7 @@ class anthem_train_progress(Structure):
         ("examples_per_sec", c_double),
         ("epoch_done", c_int),
         ("stopped_early", c_int),
+        ("lexical_weight", c_double),
     ]
 
 

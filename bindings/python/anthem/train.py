@@ -22,11 +22,13 @@ _UNSIGNED = frozenset(
     if ctype in (c_size_t, c_uint64))
 
 Progress = namedtuple("Progress", "epoch epochs step steps loss valid_loss "
-                      "examples_per_sec epoch_done stopped_early")
+                      "examples_per_sec epoch_done stopped_early "
+                      "lexical_weight")
 Progress.__doc__ = """What a progress callback is told (anthem_train_progress):
 epoch (1-based) of epochs, step of steps in this epoch, loss (mean so far
 in this epoch), valid_loss (NaN before the first held-out measure),
-examples_per_sec, epoch_done and stopped_early (bools)."""
+examples_per_sec, epoch_done and stopped_early (bools), lexical_weight
+(w of the lexical term as the last epoch chose it; NaN without the term)."""
 
 
 def default_options():
@@ -61,7 +63,8 @@ def _trampoline(state):
             q = p.contents
             stop = fn(Progress(q.epoch, q.epochs, q.step, q.steps, q.loss,
                                q.valid_loss, q.examples_per_sec,
-                               bool(q.epoch_done), bool(q.stopped_early)))
+                               bool(q.epoch_done), bool(q.stopped_early),
+                               q.lexical_weight))
             return 1 if stop else 0
         except BaseException:
             state.exc = sys.exc_info()[1]
