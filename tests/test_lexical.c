@@ -118,20 +118,30 @@ START_TEST(bm25_by_hand)
 }
 END_TEST
 
+/* The fixture's catalogue, its titles, and m's lexical statistics fitted
+ * on them (p keeps the postings). */
+static const char **fixture_titles(anthem_model *m, anthem_catalog **c,
+				   size_t *n, ath_postings *p)
+{
+	ck_assert_int_eq(anthem_catalog_load(c, FIXTURE_DIR "/catalog.tsv", 0), 0);
+	*n = anthem_catalog_count(*c);
+	const char **titles = malloc(*n * sizeof *titles);
+	for (size_t i = 0; i < *n; i++)
+		titles[i] = anthem_catalog_title(*c, i);
+	ck_assert_int_eq(ath_postings_build(p, &m->cfg, titles, *n, "test"), 0);
+	ath_lex_fit(p, m->params);
+	return titles;
+}
+
 /* The postings of the fixture's catalogue give every title the score
  * ath_lex_title gives it, for a few queries. */
 START_TEST(postings_match_titles)
 {
 	anthem_model *m = lex_model(ANTHEM_GEOMETRY_HYPERBOLIC, 4);
 	anthem_catalog *c;
-	ck_assert_int_eq(anthem_catalog_load(&c, FIXTURE_DIR "/catalog.tsv", 0), 0);
-	size_t n = anthem_catalog_count(c);
-	const char **titles = malloc(n * sizeof *titles);
-	for (size_t i = 0; i < n; i++)
-		titles[i] = anthem_catalog_title(c, i);
+	size_t n;
 	ath_postings p;
-	ck_assert_int_eq(ath_postings_build(&p, &m->cfg, titles, n, "test"), 0);
-	ath_lex_fit(&p, m->params);
+	const char **titles = fixture_titles(m, &c, &n, &p);
 	float *acc = malloc(n * sizeof *acc);
 	const char *queries[] = {"hat", "garment worn", "blue jean", "zzz", ""};
 	for (int k = 0; k < 5; k++) {
@@ -238,14 +248,9 @@ START_TEST(term_in_every_path)
 {
 	anthem_model *m = lex_model(ANTHEM_GEOMETRY_HYPERBOLIC, 8);
 	anthem_catalog *c;
-	ck_assert_int_eq(anthem_catalog_load(&c, FIXTURE_DIR "/catalog.tsv", 0), 0);
-	size_t n = anthem_catalog_count(c);
-	const char **titles = malloc(n * sizeof *titles);
-	for (size_t i = 0; i < n; i++)
-		titles[i] = anthem_catalog_title(c, i);
+	size_t n;
 	ath_postings p;
-	ck_assert_int_eq(ath_postings_build(&p, &m->cfg, titles, n, "test"), 0);
-	ath_lex_fit(&p, m->params);
+	const char **titles = fixture_titles(m, &c, &n, &p);
 	ath_postings_free(&p);
 	/* a title whose words no other title has */
 	size_t target = n;
