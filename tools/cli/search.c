@@ -63,12 +63,16 @@ typedef struct query_set {
 	size_t nand, nor;
 } query_set;
 
-/* Stage 1 with (main AND and...) OR or..., stage 2 with the same rule on
- * the full model's distances: max over an AND, min over an OR. */
+/* One query: anthem_search (with a lexical model, its stage 1 also takes
+ * the titles of highest BM25).  A composition: stage 1 with (main AND
+ * and...) OR or... (the regions alone), stage 2 with the same rule on the
+ * full model's distances: max over an AND, min over an OR. */
 static int run_query(const anthem_model *m, const anthem_index *ix,
 		     const query_set *q, size_t k, size_t k1, anthem_hit *hits,
 		     size_t *nhits)
 {
+	if (q->nand + q->nor == 0)
+		return anthem_search(m, ix, q->main, k, k1, hits, nhits);
 	anthem_hyperboloid *h = NULL, *t = NULL, *next = NULL;
 	int rc = anthem_model_embed_query(m, q->main, &h);
 	for (size_t i = 0; !rc && i < q->nand + q->nor; i++) {
@@ -174,7 +178,7 @@ int cmd_search(int argc, char **argv)
 		{"index", "INDEX", "the index built with it (anthem index)", &index},
 		{"k", "N", "results (10)", &k},
 		{"k1", "N", "stage-1 candidates reranked by the full model (200)", &k1},
-		{"and", "QUERY", "intersect with another query (repeatable)", NULL, 1, ands, &nand},
+		{"and", "QUERY", "intersect with another query (repeatable; stage 1 is then the regions alone, no lexical candidates)", NULL, 1, ands, &nand},
 		{"or", "QUERY", "unite with another query (repeatable)", NULL, 1, ors, &nor},
 		{"json", NULL, "print a JSON array of {product_id, title, score}", &json},
 		{NULL, NULL, NULL, NULL},
