@@ -302,6 +302,9 @@ func TestTrainWithProgress(t *testing.T) {
 	if math.IsNaN(last.Loss) || last.Loss <= 0 {
 		t.Fatalf("loss %v", last.Loss)
 	}
+	if !math.IsNaN(last.LexicalWeight) {
+		t.Fatalf("LexicalWeight %v without the lexical term", last.LexicalWeight)
+	}
 	if m.Dim() != 8 {
 		t.Fatalf("Dim() = %d", m.Dim())
 	}
@@ -318,6 +321,39 @@ func TestTrainWithProgress(t *testing.T) {
 	}
 	if !m.IsMapped() || m.Fingerprint() == 0 {
 		t.Fatalf("mapped %v, fingerprint %x", m.IsMapped(), m.Fingerprint())
+	}
+}
+
+// The lexical term (docs/network.md step 8): the config field goes
+// through, the trainer reports the weight it chose, and the model keeps it.
+func TestLexicalTerm(t *testing.T) {
+	c, train, _ := loadData(t)
+	cfg := tinyConfig()
+	cfg.LexicalBuckets = 1 << 14
+	opts := tinyOptions()
+	var last Progress
+	opts.Progress = func(p Progress) error {
+		last = p
+		return nil
+	}
+	tr, err := NewTrainer(cfg, c, train, &opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	if err := tr.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if !(last.LexicalWeight > 0) {
+		t.Fatalf("LexicalWeight %v", last.LexicalWeight)
+	}
+	m, err := tr.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := m.Config()
+	if err != nil || got.LexicalBuckets != 1<<14 {
+		t.Fatalf("Config() = %+v, %v", got, err)
 	}
 }
 

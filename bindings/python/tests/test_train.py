@@ -49,6 +49,7 @@ class TestTrainer(TempDirCase):
             self.assertEqual(last.steps, 2)           # 64 examples / 32
             self.assertTrue(math.isfinite(last.loss))
             self.assertGreater(last.examples_per_sec, 0)
+            self.assertTrue(math.isnan(last.lexical_weight))  # no term
             m = t.model
             self.assertEqual(m.dim, 8)
             self.assertTrue(math.isfinite(m.score(QUERY, TITLE)))
@@ -57,6 +58,24 @@ class TestTrainer(TempDirCase):
             self.assertTrue(math.isfinite(t.model.score(QUERY, TITLE)))
         with anthem.Model.load(self.path("trained.anthem")) as m2:
             self.assertEqual(m2.config["dim"], 8)
+
+    def test_lexical_term(self):
+        # the config field goes through, the trainer reports the w it chose
+        # on held-out queries, and a search brings the title whose words
+        # are the query's (docs/network.md step 8)
+        calls = []
+        with anthem.Trainer(self.cat, self.train, SMALL, TINY_TRAIN,
+                            progress=calls.append,
+                            lexical_buckets=1 << 14) as t:
+            t.run()
+            w = calls[-1].lexical_weight
+            self.assertTrue(math.isfinite(w) and w > 0, w)
+            m = t.model
+            self.assertEqual(m.config["lexical_buckets"], 1 << 14)
+            with anthem.Index.build(m, self.cat) as ix:
+                hits = ix.search(m, "academic gown", k=10)
+                self.assertTrue(any(h.title.startswith("academic gown")
+                                    for h in hits), hits)
 
     def test_callback_exception_is_raised_from_run(self):
         seen = []
