@@ -265,6 +265,8 @@ START_TEST(term_in_every_path)
 	ck_assert(bm > 0.0f);
 
 	float w0 = m->params[P_LEX_W].val[0], d_w, d_0;
+	ck_assert_float_eq(anthem_model_lexical_weight(m), w0);
+	ck_assert(isnan(anthem_model_lexical_weight(NULL)));
 	ck_assert_int_eq(anthem_model_score(m, query, titles[target], &d_w), 0);
 	m->params[P_LEX_W].val[0] = 0.0f;
 	ck_assert_int_eq(anthem_model_score(m, query, titles[target], &d_0), 0);
@@ -303,6 +305,7 @@ START_TEST(term_in_every_path)
 	anthem_model_config_init(&cfg);
 	anthem_model_get_config(l, &cfg);
 	ck_assert_uint_eq(cfg.lexical_buckets, 1u << 16);
+	ck_assert_float_eq(anthem_model_lexical_weight(l), 100.0f);
 	float dl;
 	ck_assert_int_eq(anthem_model_score(l, query, titles[target], &dl), 0);
 	ck_assert_float_eq(dl, d2);

@@ -143,6 +143,8 @@ START_TEST(geometries_give_different_scores)
 						    "amazon fire tv 4k", &s[i]),
 				 ANTHEM_OK);
 		ck_assert(isfinite(s[i]) && s[i] >= 0.0f);
+		/* no lexical term: no weight */
+		ck_assert(isnan(anthem_model_lexical_weight(m)));
 		anthem_model_free(m);
 	}
 	ck_assert_float_ne(s[0], s[1]);

@@ -302,8 +302,8 @@ func TestTrainWithProgress(t *testing.T) {
 	if math.IsNaN(last.Loss) || last.Loss <= 0 {
 		t.Fatalf("loss %v", last.Loss)
 	}
-	if !math.IsNaN(last.LexicalWeight) {
-		t.Fatalf("LexicalWeight %v without the lexical term", last.LexicalWeight)
+	if !math.IsNaN(last.LexicalWeight) || !math.IsNaN(float64(m.LexicalWeight())) {
+		t.Fatalf("LexicalWeight %v, %v without the lexical term", last.LexicalWeight, m.LexicalWeight())
 	}
 	if m.Dim() != 8 {
 		t.Fatalf("Dim() = %d", m.Dim())
@@ -354,6 +354,9 @@ func TestLexicalTerm(t *testing.T) {
 	got, err := m.Config()
 	if err != nil || got.LexicalBuckets != 1<<14 {
 		t.Fatalf("Config() = %+v, %v", got, err)
+	}
+	if m.LexicalWeight() != float32(last.LexicalWeight) {
+		t.Fatalf("LexicalWeight() = %v, progress %v", m.LexicalWeight(), last.LexicalWeight)
 	}
 }
 

@@ -7,6 +7,7 @@ package anthem
 import "C"
 
 import (
+	"math"
 	"runtime"
 	"strconv"
 	"unsafe"
@@ -249,6 +250,17 @@ func (m *Model) Gamma() float32 {
 	}
 	defer m.obj.release()
 	return float32(C.anthem_model_gamma(p))
+}
+
+// LexicalWeight is w of the lexical term (docs/network.md step 8), NaN for
+// a model without it (anthem_model_lexical_weight).
+func (m *Model) LexicalWeight() float32 {
+	p, err := m.acquire()
+	if err != nil {
+		return float32(math.NaN())
+	}
+	defer m.obj.release()
+	return float32(C.anthem_model_lexical_weight(p))
 }
 
 // Geometry is the model's space (anthem_model_geometry).

@@ -65,6 +65,10 @@ ANTHEM_API int anthem_model_get_config(const anthem_model *m,
 ANTHEM_API size_t anthem_model_dim(const anthem_model *m);
 /* The inside weight of the distance (what anthem_index_scan wants). */
 ANTHEM_API float anthem_model_gamma(const anthem_model *m);
+/* The weight w of the lexical term (docs/network.md step 8): what the
+ * distance subtracts per unit of BM25.  NaN for a model without the term
+ * (or NULL). */
+ANTHEM_API float anthem_model_lexical_weight(const anthem_model *m);
 ANTHEM_API anthem_geometry anthem_model_geometry(const anthem_model *m);
 
 /* Distance of a product to a query with the full attentive model (stage 2

@@ -212,6 +212,12 @@ float anthem_model_gamma(const anthem_model *m)
 	return m ? m->cfg.gamma : 0.0f;
 }
 
+float anthem_model_lexical_weight(const anthem_model *m)
+{
+	return m && ath_lex_on(&m->cfg) ? ath_lex_weight(&m->cfg, m->params)
+					: NAN;
+}
+
 anthem_geometry anthem_model_geometry(const anthem_model *m)
 {
 	return m ? m->cfg.geometry : ANTHEM_GEOMETRY_HYPERBOLIC;

@@ -295,29 +295,35 @@ int cmd_info(int argc, char **argv)
 	anthem_model_config c;
 	anthem_model_config_init(&c);
 	anthem_model_get_config(m, &c);
-	size_t weights = 3 * c.buckets * c.dim + 7 * c.dim * c.dim + 8 * c.dim +
+	char lexw[32] = "null"; /* JSON has no NaN */
+	if (c.lexical_buckets)
+		snprintf(lexw, sizeof lexw, "%g", anthem_model_lexical_weight(m));
+	/* docs/network.md's table: two tables (three untied), six d x d
+	 * matrices, eight d-vectors, and the lexical term's W + 2 */
+	size_t weights = (c.tie_embeddings ? 2 : 3) * c.buckets * c.dim +
+			 6 * c.dim * c.dim + 8 * c.dim +
 			 (c.lexical_buckets ? c.lexical_buckets + 2 : 0);
 	if (json) {
 		printf("{\"geometry\": \"%s\", \"dim\": %zu, \"curvature\": %g, "
 		       "\"buckets\": %zu, \"gamma\": %g, \"max_query_trigrams\": %zu, "
 		       "\"max_title_trigrams\": %zu, \"lexical_buckets\": %zu, "
-		       "\"weights\": %zu, "
+		       "\"lexical_weight\": %s, \"weights\": %zu, "
 		       "\"fingerprint\": \"%016llx\", \"mapped\": %s}\n",
 		       cli_geometry_name(c.geometry), c.dim, c.curvature, c.buckets,
 		       c.gamma, c.max_query_trigrams, c.max_title_trigrams,
-		       c.lexical_buckets, weights,
+		       c.lexical_buckets, lexw, weights,
 		       (unsigned long long)anthem_model_fingerprint(m),
 		       anthem_model_is_mapped(m) ? "true" : "false");
 	} else {
 		printf("model        %s\ngeometry     %s\ndimension    %zu\n"
 		       "curvature    %g\nbuckets      %zu\ngamma        %g\n"
 		       "trigrams     query <= %zu, title <= %zu\n"
-		       "lexical      %s%zu word buckets\n"
+		       "lexical      %s%zu word buckets, weight %s\n"
 		       "weights      %zu floats (%.1f MiB)\nfingerprint  %016llx\n",
 		       model, cli_geometry_name(c.geometry), c.dim, c.curvature,
 		       c.buckets, c.gamma, c.max_query_trigrams,
 		       c.max_title_trigrams, c.lexical_buckets ? "" : "off, ",
-		       c.lexical_buckets, weights,
+		       c.lexical_buckets, lexw, weights,
 		       (double)weights * 4.0 / 1048576.0,
 		       (unsigned long long)anthem_model_fingerprint(m));
 	}

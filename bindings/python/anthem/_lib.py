@@ -325,6 +325,8 @@ _proto("anthem_model_get_config", c_int, ModelP, POINTER(anthem_model_config))
 _proto("anthem_model_dim", c_size_t, ModelP)
 # float anthem_model_gamma(const anthem_model *m);
 _proto("anthem_model_gamma", c_float, ModelP)
+# float anthem_model_lexical_weight(const anthem_model *m);
+_proto("anthem_model_lexical_weight", c_float, ModelP)
 # anthem_geometry anthem_model_geometry(const anthem_model *m);
 _proto("anthem_model_geometry", c_int, ModelP)
 # int anthem_model_score(const anthem_model *m, const char *query, const char *title, float *distance);

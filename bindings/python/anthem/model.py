@@ -169,6 +169,11 @@ class Model(Handle):
         return lib.anthem_model_gamma(self._h)
 
     @property
+    def lexical_weight(self):
+        """w of the lexical term (docs/network.md step 8); NaN without it."""
+        return lib.anthem_model_lexical_weight(self._h)
+
+    @property
     def is_mapped(self):
         return bool(lib.anthem_model_is_mapped(self._h))
 

@@ -50,6 +50,7 @@ class TestTrainer(TempDirCase):
             self.assertTrue(math.isfinite(last.loss))
             self.assertGreater(last.examples_per_sec, 0)
             self.assertTrue(math.isnan(last.lexical_weight))  # no term
+            self.assertTrue(math.isnan(t.model.lexical_weight))
             m = t.model
             self.assertEqual(m.dim, 8)
             self.assertTrue(math.isfinite(m.score(QUERY, TITLE)))
@@ -72,6 +73,7 @@ class TestTrainer(TempDirCase):
             self.assertTrue(math.isfinite(w) and w > 0, w)
             m = t.model
             self.assertEqual(m.config["lexical_buckets"], 1 << 14)
+            self.assertEqual(m.lexical_weight, w)
             with anthem.Index.build(m, self.cat) as ix:
                 hits = ix.search(m, "academic gown", k=10)
                 self.assertTrue(any(h.title.startswith("academic gown")
