@@ -219,8 +219,7 @@ static void rank_one(size_t q, size_t tid, void *ctx)
 		memset(lx, 0, n * sizeof *lx);
 		ath_postings_scores(&x->post, x->m->params, &lq, lx);
 		for (size_t i = 0; i < n; i++)
-			if (lx[i] != 0.0f)
-				x->dist[tid][i] -= w * lx[i];
+			x->dist[tid][i] -= w * lx[i];
 	}
 	size_t *idx = x->idx[tid];
 	/* deep enough for the metrics' cut and for the reranked candidates

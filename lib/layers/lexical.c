@@ -39,34 +39,16 @@ int ath_word_next(const char *text, size_t *pos, uint64_t seed,
 		*pos = i;
 		return 0;
 	}
-	/* FNV-1a over the lower-cased word, as ath_hash_bytes does it, so
-	 * that no copy of the word is needed */
-	unsigned char w[64];
-	size_t n = 0;
-	uint64_t h = seed ^ 0xcbf29ce484222325ULL;
+	/* the hash of step 1 over the lower-cased word, as it is read */
+	uint64_t h = ATH_FNV_BASIS(seed);
 	for (; s[i] && is_word(s[i]); i++) {
 		unsigned char c = s[i];
 		if (c >= 'A' && c <= 'Z')
 			c = (unsigned char)(c - 'A' + 'a');
-		if (n < sizeof w) {
-			w[n++] = c;
-		} else { /* a very long word: hash as we go */
-			if (n == sizeof w) {
-				for (size_t k = 0; k < n; k++)
-					h = (h ^ w[k]) * 0x100000001b3ULL;
-				n++;
-			}
-			h = (h ^ c) * 0x100000001b3ULL;
-		}
+		h = ATH_FNV_STEP(h, c);
 	}
 	*pos = i;
-	if (n <= sizeof w) {
-		*id = (uint32_t)(ath_hash_bytes(w, n, seed) % buckets);
-		return 1;
-	}
-	h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
-	*id = (uint32_t)((h ^ (h >> 31)) % buckets);
+	*id = (uint32_t)(ath_hash_finish(h) % buckets);
 	return 1;
 }
 
@@ -94,9 +76,8 @@ void ath_lex_query(const anthem_model_config *cfg, const ag_param *params,
 
 float ath_lex_term(float idf, uint32_t tf, uint32_t dl, float avgdl)
 {
+	/* avgdl > 0: 1 until fitted, and a file holding less is refused */
 	double k1 = ATH_LEX_K1, b = ATH_LEX_B;
-	if (!(avgdl > 0.0f)) /* a model that was never fitted */
-		avgdl = 1.0f;
 	double norm = k1 * (1.0 - b + b * (double)dl / (double)avgdl);
 	return (float)((double)idf * (double)tf * (k1 + 1.0) / ((double)tf + norm));
 }

@@ -3,19 +3,22 @@
 
 #include <string.h>
 
-/* FNV-1a over the trigram's bytes, seeded through the offset basis, then
- * the splitmix64 finaliser (Steele et al. 2014) so that the low bits used
- * by `mod buckets` depend on every input bit. */
-uint64_t ath_hash_bytes(const unsigned char *b, size_t n, uint64_t seed)
+uint64_t ath_hash_finish(uint64_t h)
 {
-	uint64_t h = seed ^ 0xcbf29ce484222325ULL;
-	for (size_t i = 0; i < n; i++) {
-		h ^= b[i];
-		h *= 0x100000001b3ULL;
-	}
 	h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
 	h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
 	return h ^ (h >> 31);
+}
+
+/* FNV-1a over the trigram's bytes, seeded through the offset basis, then
+ * the splitmix64 finaliser (Steele et al. 2014) so that the low bits used
+ * by `mod buckets` depend on every input bit. */
+static uint64_t hash_bytes(const unsigned char *b, size_t n, uint64_t seed)
+{
+	uint64_t h = ATH_FNV_BASIS(seed);
+	for (size_t i = 0; i < n; i++)
+		h = ATH_FNV_STEP(h, b[i]);
+	return ath_hash_finish(h);
 }
 
 static int is_space(unsigned char c)
@@ -36,7 +39,7 @@ typedef struct tok {
 /* Record a token unless its bucket is already there. */
 static void emit(tok *k, const unsigned char *b, size_t len)
 {
-	uint32_t id = (uint32_t)(ath_hash_bytes(b, len, k->seed) % k->buckets);
+	uint32_t id = (uint32_t)(hash_bytes(b, len, k->seed) % k->buckets);
 	for (size_t i = 0; i < k->n; i++)
 		if (k->ids[i] == id)
 			return;

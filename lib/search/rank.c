@@ -96,10 +96,8 @@ int ath_rerank(const anthem_model *m, const char *query,
 		if (t.failed)
 			rc = ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
 		else
-			d2[i] = d->val[0] -
-				(lq.n ? w * ath_lex_title(&m->cfg, m->params,
-							  &lq, titles[i])
-				      : 0.0f);
+			d2[i] = d->val[0] - w * ath_lex_title(&m->cfg, m->params,
+							      &lq, titles[i]);
 		ag_tape_rewind(&t, mark);
 	}
 	ag_tape_free(&t);
