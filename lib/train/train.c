@@ -90,7 +90,7 @@ struct anthem_trainer {
 	ath_lexq *lexq;
 	/* product points of the current weights, for mining hard negatives */
 	float *points;
-	int have_points;
+	int have_points;      /* points are of the current weights */
 	size_t nthreads;
 	worker w[MAX_THREADS];
 	size_t touched_cap;
@@ -690,7 +690,7 @@ typedef struct cal_ctx {
 	const uint32_t *queries;
 	double *score;  /* queries x NGRID */
 	int *counted;
-	float **d1, **bm, **d2; /* per thread: catalogue */
+	float **d1, **bm, **d2, **comb; /* per thread: catalogue */
 	size_t **idx;           /* per thread: ATH_RANK_CUT */
 	int failed;
 } cal_ctx;
@@ -705,7 +705,8 @@ static void cal_one(size_t k, size_t tid, void *arg)
 	const size_t *prod;
 	const int *grade;
 	anthem_judgments_get(t->jud, q, &prod, &grade, &nj);
-	float *d1 = x->d1[tid], *bm = x->bm[tid], *d2 = x->d2[tid];
+	float *d1 = x->d1[tid], *bm = x->bm[tid], *d2 = x->d2[tid],
+	      *comb = x->comb[tid];
 	size_t *idx = x->idx[tid];
 	anthem_hyperboloid *h;
 	if (anthem_model_embed_query(m, query, &h) ||
@@ -721,14 +722,13 @@ static void cal_one(size_t k, size_t tid, void *arg)
 	for (size_t i = 0; i < n; i++)
 		d2[i] = NAN; /* stage-2 distances, as the candidates come */
 	size_t depth = n < ATH_RANK_CUT ? n : ATH_RANK_CUT;
-	float *comb = malloc(n * sizeof *comb);
 	const char *titles[CAL_K1];
 	float dd[CAL_K1];
 	size_t need[CAL_K1], order[CAL_K1], top[CAL_K1];
-	for (size_t g = 0; comb && g < NGRID; g++) {
+	for (size_t g = 0; g < NGRID; g++) {
 		float w = lex_grid[g];
 		for (size_t i = 0; i < n; i++)
-			comb[i] = bm[i] != 0.0f ? d1[i] - w * bm[i] : d1[i];
+			comb[i] = d1[i] - w * bm[i];
 		size_t nr = ath_topk(comb, n, depth, idx);
 		size_t k1 = nr < CAL_K1 ? nr : CAL_K1, nn = 0;
 		for (size_t r = 0; r < k1; r++)
@@ -752,9 +752,6 @@ static void cal_one(size_t k, size_t tid, void *arg)
 		x->counted[k] = ath_query_metrics(idx, nr, prod, grade, nj, per);
 		x->score[k * NGRID + g] = (per[2] + per[3]) / 2.0;
 	}
-	if (!comb)
-		x->failed = 1;
-	free(comb);
 }
 
 /* Set the model's w to the grid value that ranks the held-out queries
@@ -778,21 +775,24 @@ static int calibrate_lexical(anthem_trainer *t, const char *fn)
 			queries[nq++] = t->valid[i].query;
 	}
 	ath_parallel_for(n, th, embed_point, t);
+	t->have_points = 1; /* of these weights: the next epoch mines with them */
 	cal_ctx x = {.t = t, .queries = queries};
 	x.score = calloc(nq * NGRID, sizeof *x.score);
 	x.counted = calloc(nq, sizeof *x.counted);
 	x.d1 = calloc(th, sizeof *x.d1);
 	x.bm = calloc(th, sizeof *x.bm);
 	x.d2 = calloc(th, sizeof *x.d2);
+	x.comb = calloc(th, sizeof *x.comb);
 	x.idx = calloc(th, sizeof *x.idx);
-	int ok = x.score && x.counted && x.d1 && x.bm && x.d2 && x.idx &&
+	int ok = x.score && x.counted && x.d1 && x.bm && x.d2 && x.comb && x.idx &&
 		 anthem_vectors_wrap(&x.vec, n, d, t->points) == ANTHEM_OK;
 	for (size_t k = 0; ok && k < th; k++) {
 		x.d1[k] = malloc(n * sizeof(float));
 		x.bm[k] = malloc(n * sizeof(float));
 		x.d2[k] = malloc(n * sizeof(float));
+		x.comb[k] = malloc(n * sizeof(float));
 		x.idx[k] = malloc(ATH_RANK_CUT * sizeof(size_t));
-		ok = x.d1[k] && x.bm[k] && x.d2[k] && x.idx[k];
+		ok = x.d1[k] && x.bm[k] && x.d2[k] && x.comb[k] && x.idx[k];
 	}
 	if (ok) {
 		ath_parallel_for(nq, th, cal_one, &x);
@@ -812,16 +812,18 @@ static int calibrate_lexical(anthem_trainer *t, const char *fn)
 		}
 		t->model->params[P_LEX_W].val[0] = lex_grid[pick];
 	}
-	for (size_t k = 0; x.d1 && k < th; k++) {
-		free(x.d1[k]);
-		free(x.bm[k]);
-		free(x.d2[k]);
-		free(x.idx[k]);
+	for (size_t k = 0; k < th; k++) {
+		free(x.d1 ? x.d1[k] : NULL);
+		free(x.bm ? x.bm[k] : NULL);
+		free(x.d2 ? x.d2[k] : NULL);
+		free(x.comb ? x.comb[k] : NULL);
+		free(x.idx ? x.idx[k] : NULL);
 	}
 	anthem_vectors_free(x.vec);
 	free(x.d1);
 	free(x.bm);
 	free(x.d2);
+	free(x.comb);
 	free(x.idx);
 	free(x.score);
 	free(x.counted);
@@ -840,7 +842,7 @@ static int run_epoch(anthem_trainer *t, const char *fn)
 		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
 	shuffle(t, epoch, order);
 	int mine = t->opt.hard_negatives > 0 && epoch > 1;
-	if (mine) {
+	if (mine && !t->have_points) {
 		ath_parallel_for(t->cat->n, t->nthreads, embed_point, t);
 		t->have_points = 1;
 	}
@@ -871,6 +873,7 @@ static int run_epoch(anthem_trainer *t, const char *fn)
 			break;
 		reduce(t);
 		t->step++;
+		t->have_points = 0; /* the weights move: the points are old */
 		double warm = t->opt.warmup ? fmin(1.0, (double)t->step /
 						   (double)t->opt.warmup) : 1.0;
 		ath_adam a = {lr_epoch * warm, 0.9, 0.999, 1e-8, t->step};
