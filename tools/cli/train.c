@@ -295,9 +295,12 @@ int cmd_info(int argc, char **argv)
 	anthem_model_config c;
 	anthem_model_config_init(&c);
 	anthem_model_get_config(m, &c);
-	char lexw[32] = "null"; /* JSON has no NaN */
-	if (c.lexical_buckets)
+	char lexw[32] = "null", lexline[96] = "off"; /* JSON has no NaN */
+	if (c.lexical_buckets) {
 		snprintf(lexw, sizeof lexw, "%g", anthem_model_lexical_weight(m));
+		snprintf(lexline, sizeof lexline, "%zu word buckets, weight %s",
+			 c.lexical_buckets, lexw);
+	}
 	/* docs/network.md's table: two tables (three untied), six d x d
 	 * matrices, eight d-vectors, and the lexical term's W + 2 */
 	size_t weights = (c.tie_embeddings ? 2 : 3) * c.buckets * c.dim +
@@ -318,12 +321,11 @@ int cmd_info(int argc, char **argv)
 		printf("model        %s\ngeometry     %s\ndimension    %zu\n"
 		       "curvature    %g\nbuckets      %zu\ngamma        %g\n"
 		       "trigrams     query <= %zu, title <= %zu\n"
-		       "lexical      %s%zu word buckets, weight %s\n"
+		       "lexical      %s\n"
 		       "weights      %zu floats (%.1f MiB)\nfingerprint  %016llx\n",
 		       model, cli_geometry_name(c.geometry), c.dim, c.curvature,
 		       c.buckets, c.gamma, c.max_query_trigrams,
-		       c.max_title_trigrams, c.lexical_buckets ? "" : "off, ",
-		       c.lexical_buckets, lexw, weights,
+		       c.max_title_trigrams, lexline, weights,
 		       (double)weights * 4.0 / 1048576.0,
 		       (unsigned long long)anthem_model_fingerprint(m));
 	}
