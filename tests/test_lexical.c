@@ -55,7 +55,7 @@ START_TEST(words_are_split_lowercased_and_hashed)
 	ck_assert_uint_ne(word_id(m, "hat"), word_id(m, "chapeau"));
 	/* the trigram hash seed and the words' differ */
 	ck_assert(ath_lex_seed(&m->cfg) != m->cfg.hash_seed);
-	/* a word longer than the 64-byte buffer: hashed whole, case-folded */
+	/* a long word: hashed whole, case-folded */
 	char a[80], b[80];
 	memset(a, 'a', 70);
 	a[70] = 0;
