@@ -168,8 +168,10 @@ static void *worker(void *arg)
 			break;
 		size_t n;
 		double t0 = now(), c0 = thread_cpu();
-		if (anthem_search_threads(r->m, r->ix, r->queries[q], 10, 200,
-					  r->scan_threads, hits, &n)) {
+		anthem_search_options o;
+		anthem_search_options_init(&o);
+		o.threads = r->scan_threads;
+		if (anthem_search_ex(r->m, r->ix, r->queries[q], &o, hits, &n)) {
 			r->failed = 1;
 			break;
 		}

@@ -10,7 +10,7 @@
  * rounded to float nor projected, because near the boundary artanh
  * amplifies both by up to 1/(1 - c|z|^2).  Only final points are projected
  * and rounded, once. */
-#include "geometry.h"
+#include "geometry/geometry.h"
 
 #include <math.h>
 #include <stdlib.h>

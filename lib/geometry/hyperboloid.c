@@ -1,7 +1,7 @@
 /* anthem_hyperboloid: query regions in disjunctive normal form over simple
  * hyperboloids (Query2Box and HypE keep unions the same way). */
-#include "../common/internal.h"
-#include "geometry.h"
+#include "common/internal.h"
+#include "geometry/geometry.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* Container files: atomic writer, validating mmap reader (docs/format.md). */
-#include "container.h"
+#include "io/container.h"
 
 #include "common/internal.h"
 

@@ -3,7 +3,7 @@
 #define ANTHEM_MODELFILE_H
 
 #include "io/container.h"
-#include "model/model.h"
+#include "model/model_internal.h"
 
 #include <anthem/io.h>
 

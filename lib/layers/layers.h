@@ -90,9 +90,12 @@ void ath_net_query(ag_tape *t, const anthem_model_config *cfg,
 void ath_net_title(ag_tape *t, const anthem_model_config *cfg,
 		   ag_param *params, const uint32_t *ids, size_t T,
 		   ath_title *ti);
-void ath_net_stage2(ag_tape *t, const anthem_model_config *cfg,
-		    ag_param *params, const ath_query *q, const ath_title *ti,
-		    ath_stage2 *out);
+/* Stage 2 of one title (steps 4 to 6): fills out and returns the [1 x 1]
+ * distance of the title's point to its title-conditioned hyperboloid,
+ * geometric only (step 8's lexical term is the caller's). */
+ag_node *ath_net_stage2(ag_tape *t, const anthem_model_config *cfg,
+			ag_param *params, const ath_query *q,
+			const ath_title *ti, ath_stage2 *out);
 
 /* Loss of one example (docs/network.md, step 7): titles[0] is the positive,
  * logits are -scale * distance (geometric only: no lexical term).  d1, d2 (when not NULL) receive the

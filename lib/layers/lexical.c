@@ -1,5 +1,5 @@
 /* The lexical term (docs/network.md, step 8): BM25 over hashed words. */
-#include "lexical.h"
+#include "layers/lexical.h"
 
 #include "common/internal.h"
 

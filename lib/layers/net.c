@@ -1,5 +1,5 @@
 /* The ANTHEM network, steps 2 to 7 of docs/network.md, on the tape. */
-#include "layers.h"
+#include "layers/layers.h"
 
 #include <math.h>
 #include <string.h>
@@ -222,14 +222,20 @@ void ath_net_title(ag_tape *t, const anthem_model_config *cfg,
 	ti->v = ag_gyromean(t, rho, ti->P);
 }
 
-void ath_net_stage2(ag_tape *t, const anthem_model_config *cfg,
-		    ag_param *params, const ath_query *q, const ath_title *ti,
-		    ath_stage2 *out)
+/* Steps 4 to 6: the query-title attention, the title-conditioned query
+ * hyperboloid (c2, l2) and the distance of the title's point to it.  The
+ * one stage-2 forward pass: training's loss, the pipeline's rerank and
+ * the model's score and explanation all call it. */
+ag_node *ath_net_stage2(ag_tape *t, const anthem_model_config *cfg,
+			ag_param *params, const ath_query *q,
+			const ath_title *ti, ath_stage2 *out)
 {
+	(void)params;
 	out->A = ag_matmul_nt(t, q->X, ti->logP);
 	ag_node *beta = ag_softmax(t, ag_add(t, q->s, ag_logsumexp(t, out->A)));
 	out->c2 = ag_gyromean(t, beta, q->C);
 	out->l2 = ag_matmul_nn(t, beta, q->Lm);
+	return ag_boxdist(t, out->c2, out->l2, ti->v, cfg->gamma);
 }
 
 ag_node *ath_net_loss_query(ag_tape *t, const anthem_model_config *cfg,
@@ -243,8 +249,7 @@ ag_node *ath_net_loss_query(ag_tape *t, const anthem_model_config *cfg,
 		ath_title ti;
 		ath_stage2 s2;
 		ath_net_title(t, cfg, params, tids[k], T[k], &ti);
-		ath_net_stage2(t, cfg, params, q, &ti, &s2);
-		ag_node *d2 = ag_boxdist(t, s2.c2, s2.l2, ti.v, cfg->gamma);
+		ag_node *d2 = ath_net_stage2(t, cfg, params, q, &ti, &s2);
 		V = V ? ag_concat(t, V, ti.v) : ti.v;
 		D2 = D2 ? ag_concat(t, D2, d2) : d2;
 	}

@@ -1,5 +1,5 @@
 /* Character trigrams hashed into buckets (docs/network.md, step 1). */
-#include "layers.h"
+#include "layers/layers.h"
 
 #include <string.h>
 

@@ -1,7 +1,7 @@
 /* anthem_model: configuration, weights, and the read-only entry points
  * (score, embed, explain).  Every call builds its graph on a tape of its
  * own, so concurrent calls on one model share nothing but the weights. */
-#include "model.h"
+#include "model/model_internal.h"
 
 #include "common/internal.h"
 #include "io/container.h"
@@ -272,8 +272,7 @@ static int pair_forward(const anthem_model *m, ag_tape *t, const char *query,
 	g->T = ath_model_tokens(m, title, 1, g->tids, g->tlab);
 	ath_net_query(t, &m->cfg, ro_params(m), g->qids, g->L, &g->q);
 	ath_net_title(t, &m->cfg, ro_params(m), g->tids, g->T, &g->ti);
-	ath_net_stage2(t, &m->cfg, ro_params(m), &g->q, &g->ti, &g->s2);
-	g->dist = ag_boxdist(t, g->s2.c2, g->s2.l2, g->ti.v, m->cfg.gamma);
+	g->dist = ath_net_stage2(t, &m->cfg, ro_params(m), &g->q, &g->ti, &g->s2);
 	if (t->failed)
 		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
 	g->distance = g->dist->val[0] - ath_model_lexical(m, query, title);

@@ -1,4 +1,4 @@
-#include "optim.h"
+#include "train/optim.h"
 
 #include <anthem/common.h>
 
