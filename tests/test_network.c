@@ -1,7 +1,7 @@
 /* The network and the model handle: tokenizer, configuration, the
  * geometry switch, a hand-computed E-ANTHEM score, stage-1 consistency,
  * explanations and concurrent scoring. */
-#include "model/model.h"
+#include "model/model_internal.h"
 
 #include <anthem/anthem.h>
 

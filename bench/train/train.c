@@ -10,7 +10,7 @@
  * network on the same examples: one epoch of --steps Adam steps of --batch
  * examples, uniform negatives only (mined ones would need the twin to
  * replay the mining pass), nothing held out. */
-#include "model/model.h"
+#include "model/model_internal.h"
 #include "train/trainer.h"
 
 #include <anthem/anthem.h>
