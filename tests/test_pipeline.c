@@ -140,7 +140,9 @@ END_TEST
  * those of stage 1 alone. */
 START_TEST(evaluate_equals_batch)
 {
-	size_t nq = anthem_judgments_query_count(test_j);
+	/* under valgrind and TSan (ANTHEM_TEST_QUICK) the first 20 */
+	size_t nq = getenv("ANTHEM_TEST_QUICK") ? 20
+						 : anthem_judgments_query_count(test_j);
 	const char **queries = malloc(nq * sizeof *queries);
 	anthem_hit *hits = malloc(nq * ATH_RANK_CUT * sizeof *hits);
 	size_t *counts = malloc(nq * sizeof *counts), ranked[ATH_RANK_CUT];
@@ -176,13 +178,14 @@ START_TEST(evaluate_equals_batch)
 				for (int k = 0; k < ATH_NMETRICS; k++)
 					sum[k] += per[k];
 			}
-			ck_assert_uint_gt(counted, 10);
+			ck_assert_uint_ge(counted, 10);
 			for (int with_index = 0; with_index <= 1; with_index++) {
 				anthem_eval_options eo;
 				anthem_eval_options_init(&eo);
 				eo.k1 = k1s[ki];
 				eo.threads = with_index ? 2 : 1;
 				eo.index = with_index ? indexes[mi] : NULL;
+				eo.max_queries = nq;
 				anthem_metrics m;
 				anthem_metrics_init(&m);
 				ck_assert_int_eq(anthem_evaluate(models[mi], catalog, test_j,
