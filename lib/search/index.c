@@ -270,6 +270,25 @@ static int set_strings(anthem_index *ix, const char *const *ids,
 	return rc;
 }
 
+/* The rest of a build or load that got this far (rc): the id table, the
+ * norms (which check the points), the postings; *out, or nothing. */
+static int finish(anthem_index *ix, const anthem_model *m, const char *what,
+		  int rc, anthem_index **out, const char *fn)
+{
+	if (!rc)
+		rc = set_find(ix, fn);
+	if (!rc)
+		rc = set_norms(ix, what, fn);
+	if (!rc)
+		rc = set_postings(ix, m, fn);
+	if (rc) {
+		anthem_index_free(ix);
+		return rc;
+	}
+	*out = ix;
+	return ANTHEM_OK;
+}
+
 typedef struct build_ctx {
 	const anthem_model *m;
 	const anthem_catalog *c;
@@ -323,18 +342,7 @@ int anthem_index_build(anthem_index **out, const anthem_model *m,
 	free(points);
 	if (!rc)
 		rc = set_strings(ix, c->ids, c->titles, fn);
-	if (!rc)
-		rc = set_find(ix, fn);
-	if (!rc)
-		rc = set_norms(ix, "index", fn);
-	if (!rc)
-		rc = set_postings(ix, m, fn);
-	if (rc) {
-		anthem_index_free(ix);
-		return rc;
-	}
-	*out = ix;
-	return ANTHEM_OK;
+	return finish(ix, m, "index", rc, out, fn);
 }
 
 int ath_index_from_points(anthem_index **out, const float *points, size_t n,
@@ -567,18 +575,7 @@ int anthem_index_load(anthem_index **out, const char *path,
 		/* copied: the mapped bytes need not stay in memory */
 		unmap_pages(f, ids->s, ids->slen);
 		unmap_pages(f, titles->s, titles->slen);
-		rc = set_find(ix, fn);
 	}
-	if (!rc) {
-		rc = set_norms(ix, path, fn);
-	}
-	if (!rc)
-		rc = set_postings(ix, m, fn);
-	if (rc) {
-		anthem_index_free(ix);
-		return rc;
-	}
-	*out = ix;
-	return ANTHEM_OK;
+	return finish(ix, m, path, rc, out, fn);
 }
 

@@ -246,46 +246,44 @@ void ath_pwork_free(ath_pwork *w)
 	memset(w, 0, sizeof *w);
 }
 
+/* A buffer of n items of size bytes in place of old (whose contents go). */
+static void *fresh(void *old, size_t n, size_t size)
+{
+	free(old);
+	return malloc(n * size);
+}
+
+#define FRESH(ptr, n) ((ptr) = fresh((ptr), (n), sizeof *(ptr)))
+
 /* Room for this pipe's queries (kept when large enough). */
 static int pwork_fit(const ath_pipe *p, ath_pwork *w, size_t ntext,
 		     const char *fn)
 {
+	/* per candidate (up to k1 from each source), and per text */
 	size_t cap_cand = (p->lexical ? 2 : 1) * p->k1 * ntext + 1;
-	size_t cap_scan = p->depth + 1, cap_n = p->lexical ? p->ix->n + 1 : 1;
-	if (cap_cand > w->cap_cand) {
-		free(w->cand);
-		free(w->d1);
-		free(w->bm);
-		free(w->g);
-		w->cand = malloc(cap_cand * sizeof *w->cand);
-		w->d1 = malloc(cap_cand * sizeof *w->d1);
-		w->bm = malloc(cap_cand * sizeof *w->bm);
-		w->g = malloc(cap_cand * sizeof *w->g);
-		w->cap_cand = cap_cand;
-	}
 	/* the scan's hits and the tail, and the keys and orders of either
 	 * list (the same length: the larger) */
-	size_t cap_key = cap_cand > cap_scan ? cap_cand : cap_scan;
+	size_t cap_key = p->depth + 1 > cap_cand ? p->depth + 1 : cap_cand;
+	size_t cap_n = p->lexical ? p->ix->n + 1 : 1;
+	if (cap_cand > w->cap_cand) {
+		FRESH(w->cand, cap_cand);
+		FRESH(w->d1, cap_cand);
+		FRESH(w->bm, cap_cand);
+		FRESH(w->g, cap_cand);
+		w->cap_cand = cap_cand;
+	}
 	if (cap_key > w->cap_scan) {
-		free(w->scan);
-		free(w->tail);
-		free(w->tail_d1);
-		free(w->tail_bm);
-		free(w->key);
-		free(w->order);
-		w->scan = malloc(cap_key * sizeof *w->scan);
-		w->tail = malloc(cap_key * sizeof *w->tail);
-		w->tail_d1 = malloc(cap_key * sizeof *w->tail_d1);
-		w->tail_bm = malloc(cap_key * sizeof *w->tail_bm);
-		w->key = malloc(cap_key * sizeof *w->key);
-		w->order = malloc(cap_key * sizeof *w->order);
+		FRESH(w->scan, cap_key);
+		FRESH(w->tail, cap_key);
+		FRESH(w->tail_d1, cap_key);
+		FRESH(w->tail_bm, cap_key);
+		FRESH(w->key, cap_key);
+		FRESH(w->order, cap_key);
 		w->cap_scan = cap_key;
 	}
 	if (cap_n > w->cap_n) {
-		free(w->score);
-		free(w->acc);
-		w->score = malloc(cap_n * sizeof *w->score);
-		w->acc = malloc(cap_n * sizeof *w->acc);
+		FRESH(w->score, cap_n);
+		FRESH(w->acc, cap_n);
 		w->cap_n = cap_n;
 	}
 	if (!w->scan_work)
