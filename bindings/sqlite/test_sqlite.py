@@ -133,6 +133,9 @@ def cli_search(model, index, query, k, k1=None, and_=(), or_=()):
                          text=True).stdout.splitlines()
     assert len(out) == 1, "anthem search --json: %d lines for one query" % len(out)
     obj = json.loads(out[0])
+    assert isinstance(obj, dict), ("anthem search --json printed %s, not one "
+                                   "object a query: a CLI from before issue #20"
+                                   % type(obj).__name__)
     assert obj["query"] == query, obj["query"]
     hits = obj["results"]
     assert [h["rank"] for h in hits] == list(range(1, len(hits) + 1))
@@ -469,7 +472,7 @@ class TestDoc(Base):
 
     def setUp(self):
         self.blocks = doc_blocks()
-        for name in ("train", "setup", "rerank", "join", "python"):
+        for name in ("train", "setup", "rerank", "join", "compose", "python"):
             self.assertIn(name, self.blocks, "docs/sqlite.md lost its %s block" % name)
         self.conn = sqlite3.connect(":memory:")
         cwd = os.getcwd()
@@ -520,6 +523,22 @@ class TestDoc(Base):
         titles = dict(catalog())
         self.assertEqual([r[3] for r in rows], [titles[r[1]] for r in rows])
 
+    def test_compose(self):
+        """The doc's composed query is `anthem search --and waterproof
+        --or poncho --or slicker --k 5 --k1 200 coat`."""
+        rows = self.conn.execute(self.blocks["compose"], self.params).fetchall()
+        want = cli_search(Scratch.model, Scratch.index, "coat", 5, 200,
+                          ["waterproof"], ["poncho", "slicker"])
+        self.assertEqual([r[0] for r in rows], list(range(1, 6)))
+        self.assertSameRanking([(r[1], r[2]) for r in rows],
+                               [(w[0], w[2]) for w in want], "compose")
+        titles = dict(catalog())
+        self.assertEqual([r[3] for r in rows], [titles[r[1]] for r in rows])
+        # it composes: not the plain query's rows
+        self.assertNotEqual([r[1] for r in rows],
+                            [w[0] for w in cli_search(Scratch.model, Scratch.index,
+                                                      "coat", 5)])
+
     def test_python_block(self):
         out = subprocess.run([sys.executable, "-c", localise(self.blocks["python"])],
                              cwd=Scratch.dir, check=True, capture_output=True,
@@ -532,14 +551,16 @@ class TestDoc(Base):
         """The doc's blocks in the sqlite3 shell give the same rows."""
         script = (localise(self.blocks["setup"]) + "\nSELECT '--rerank--';\n" +
                   self.blocks["rerank"] + "\nSELECT '--join--';\n" +
-                  self.blocks["join"])
+                  self.blocks["join"] + "\nSELECT '--compose--';\n" +
+                  self.blocks["compose"])
         res = subprocess.run(["sqlite3", "-bail"], input=script, cwd=Scratch.dir,
                              capture_output=True, text=True)
         self.assertEqual(res.returncode, 0, res.stderr)
         self.assertEqual(res.stderr, "")
         out = res.stdout.split("--rerank--\n")[1]
-        rerank, join = out.split("--join--\n")
-        for text, sql in ((rerank, "rerank"), (join, "join")):
+        rerank, out = out.split("--join--\n")
+        join, compose = out.split("--compose--\n")
+        for text, sql in ((rerank, "rerank"), (join, "join"), (compose, "compose")):
             got = [line.split("\t") for line in text.splitlines()]
             want = self.conn.execute(self.blocks[sql], self.params).fetchall()
             self.assertEqual(len(got), len(want), sql)
@@ -710,7 +731,8 @@ class TestValgrind(unittest.TestCase):
         """The doc's session, error cases, a handle closed mid-search and
         handles left open at exit: no memory errors, no leaks."""
         blocks = doc_blocks()
-        lines = [localise(blocks["setup"]), blocks["rerank"], blocks["join"]]
+        lines = [localise(blocks["setup"]), blocks["rerank"], blocks["join"],
+                 blocks["compose"]]
         h = "(SELECT value FROM temp.sqlite_parameters WHERE key = ':h')"
         for sql, args, _ in ERRORS:
             sql = sql.replace("@H", h)
