@@ -3,6 +3,7 @@
  * own, so concurrent calls on one model share nothing but the weights. */
 #include "model/model_internal.h"
 
+#include "common/hash.h"
 #include "common/internal.h"
 #include "io/container.h"
 #include "layers/lexical.h"
