@@ -1,6 +1,6 @@
 /* .anthem model files: the model's configuration as metadata, its
  * parameters as tensors (docs/format.md). */
-#include "io/modelfile.h"
+#include "model/modelfile.h"
 
 #include "common/internal.h"
 
