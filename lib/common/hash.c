@@ -5,12 +5,9 @@
 
 #include <string.h>
 
-#define CK_PRIME 0x100000001b3ULL
-#define CK_BASIS 0xcbf29ce484222325ULL
-
 void ath_hash_init(ath_hasher *s)
 {
-	s->h = CK_BASIS;
+	s->h = ATH_FNV_BASIS;
 	s->total = 0;
 	s->n = 0;
 }
@@ -23,12 +20,12 @@ void ath_hash_feed(ath_hasher *s, const void *data, size_t len)
 		s->buf[s->n++] = *p++;
 		len--;
 		if (s->n == 8) {
-			s->h = (s->h ^ ath_rd64(s->buf)) * CK_PRIME;
+			s->h = ath_fnv_step(s->h, ath_rd64(s->buf));
 			s->n = 0;
 		}
 	}
 	for (; len >= 8; p += 8, len -= 8)
-		s->h = (s->h ^ ath_rd64(p)) * CK_PRIME;
+		s->h = ath_fnv_step(s->h, ath_rd64(p));
 	for (; len > 0 && s->n < 8; len--)
 		s->buf[s->n++] = *p++;
 }
@@ -38,9 +35,9 @@ uint64_t ath_hash_done(ath_hasher *s)
 	uint64_t h = s->h;
 	if (s->n > 0) { /* the tail, zero-padded to a word */
 		memset(s->buf + s->n, 0, 8 - s->n);
-		h = (h ^ ath_rd64(s->buf)) * CK_PRIME;
+		h = ath_fnv_step(h, ath_rd64(s->buf));
 	}
-	return (h ^ s->total) * CK_PRIME;
+	return ath_fnv_step(h, s->total);
 }
 
 uint64_t ath_checksum(const unsigned char *p, size_t n)

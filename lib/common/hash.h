@@ -1,10 +1,44 @@
-/* The checksum of the file formats (docs/format.md) and the model's
- * fingerprint, streamed.  Internal. */
+/* The hashes of libanthem, each defined once: FNV-1a and what is built on
+ * it (the checksum of docs/format.md, the model's fingerprint, string
+ * tables; step 1's trigrams and the lexical term's words of
+ * docs/network.md), and the splitmix64 finaliser.  Internal. */
 #ifndef ANTHEM_HASH_H
 #define ANTHEM_HASH_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+/* FNV-1a (Fowler, Noll, Vo): the 64-bit offset basis and prime, and one
+ * step, which takes a byte (trigrams, words, strings) or a whole 64-bit
+ * word (the checksum).  A seeded hash starts from ATH_FNV_BASIS ^ seed. */
+#define ATH_FNV_BASIS 0xcbf29ce484222325ULL
+#define ATH_FNV_PRIME 0x100000001b3ULL
+
+static inline uint64_t ath_fnv_step(uint64_t h, uint64_t x)
+{
+	return (h ^ x) * ATH_FNV_PRIME;
+}
+
+/* FNV-1a of a NUL-terminated string, its high bits folded into the low
+ * ones that an open-addressing table's mask keeps: the hash of the string
+ * map and of an index's id table. */
+static inline uint64_t ath_str_hash(const char *s)
+{
+	uint64_t h = ATH_FNV_BASIS;
+	for (; *s; s++)
+		h = ath_fnv_step(h, (unsigned char)*s);
+	return h ^ (h >> 29);
+}
+
+/* The splitmix64 finaliser (Steele, Lea, Flood 2014): every output bit
+ * depends on every input bit, so the low bits that `mod buckets` keeps
+ * are well mixed. */
+static inline uint64_t ath_hash_finish(uint64_t h)
+{
+	h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
+	return h ^ (h >> 31);
+}
 
 /* Feed any byte ranges, then done: the same value as one ath_checksum of
  * their concatenation. */

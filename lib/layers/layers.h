@@ -20,13 +20,6 @@ size_t ath_trigrams(const char *text, size_t len, uint64_t seed,
 		    uint64_t buckets, size_t max, uint32_t *ids,
 		    char (*labels)[4]);
 
-/* The hash of step 1, shared by the word tokens of the lexical term:
- * FNV-1a seeded through the offset basis, one step per byte, then the
- * splitmix64 finaliser. */
-#define ATH_FNV_BASIS(seed) ((seed) ^ 0xcbf29ce484222325ULL)
-#define ATH_FNV_STEP(h, byte) (((h) ^ (byte)) * 0x100000001b3ULL)
-uint64_t ath_hash_finish(uint64_t h);
-
 /* ---- parameters ---------------------------------------------------------------- */
 
 enum {
