@@ -30,9 +30,13 @@ static inline uint64_t ath_str_hash(const char *s)
 	return h ^ (h >> 29);
 }
 
-/* The splitmix64 finaliser (Steele, Lea, Flood 2014): every output bit
+/* splitmix64 (Steele, Lea, Flood 2014): its state advances by
+ * ATH_SPLITMIX_GAMMA and each output is the finaliser of the state.  The
+ * finaliser alone ends the trigram and word hashes: every output bit
  * depends on every input bit, so the low bits that `mod buckets` keeps
  * are well mixed. */
+#define ATH_SPLITMIX_GAMMA 0x9e3779b97f4a7c15ULL
+
 static inline uint64_t ath_hash_finish(uint64_t h)
 {
 	h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;

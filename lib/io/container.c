@@ -78,10 +78,7 @@ static int create_temporary(char *tmp, size_t size, const char *path)
 		     (uint64_t)getpid() << 16;
 	for (int attempt = 0; attempt < 100; attempt++) {
 		/* splitmix64 of the time, the process and a counter */
-		uint64_t z = x + ++counter * 0x9e3779b97f4a7c15ULL;
-		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-		z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-		z ^= z >> 31;
+		uint64_t z = ath_hash_finish(x + ++counter * ATH_SPLITMIX_GAMMA);
 		char name[7];
 		for (int i = 0; i < 6; i++, z /= 62)
 			name[i] = abc[z % 62];

@@ -1,6 +1,8 @@
 /* The ANTHEM network, steps 2 to 7 of docs/network.md, on the tape. */
 #include "layers/layers.h"
 
+#include "common/hash.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -96,10 +98,7 @@ void ath_params_bind(const anthem_model_config *cfg, float *block,
  * stream, enough for initial weights. */
 static uint64_t splitmix(uint64_t *s)
 {
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
+	return ath_hash_finish(*s += ATH_SPLITMIX_GAMMA);
 }
 
 static float uniform(uint64_t *s, double lo, double hi)
