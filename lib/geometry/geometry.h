@@ -19,6 +19,8 @@
 #ifndef ANTHEM_GEOMETRY_H
 #define ANTHEM_GEOMETRY_H
 
+#include <anthem/common.h>
+
 #include <stddef.h>
 
 #define GEO_BALL_EPS 1e-5   /* projection margin, HNN's value */
@@ -35,6 +37,13 @@ typedef struct geo_space {
 	geo_kind kind;
 	double c; /* curvature magnitude, > 0; ignored in flat space */
 } geo_space;
+
+/* The space of a public geometry: the ball of curvature c for
+ * ANTHEM_GEOMETRY_HYPERBOLIC, flat space (c = 0) for the others (E-ANTHEM
+ * and the vector baseline differ in the network, not in the space).  The
+ * one place the public enum becomes a geo_space: models, hyperboloid
+ * handles and the stage-1 scan agree on it.  Does not validate. */
+geo_space geo_space_of(anthem_geometry g, float curvature);
 
 /* Largest admissible norm of a point: (1 - eps)/sqrt(c), or +inf if flat. */
 double geo_max_norm(const geo_space *s);

@@ -108,6 +108,4 @@ ag_node *ath_net_loss_query(ag_tape *t, const anthem_model_config *cfg,
 			    const float *lex, size_t n, float scale,
 			    ag_node **d1, ag_node **d2);
 
-geo_space ath_space(const anthem_model_config *cfg);
-
 #endif

@@ -28,16 +28,6 @@ const char *ath_param_name(int i)
 	return i >= 0 && i < P_COUNT ? names[i] : NULL;
 }
 
-geo_space ath_space(const anthem_model_config *cfg)
-{
-	geo_space s = {GEO_HYPERBOLIC, cfg->curvature};
-	if (cfg->geometry != ANTHEM_GEOMETRY_HYPERBOLIC) {
-		s.kind = GEO_EUCLIDEAN;
-		s.c = 0.0;
-	}
-	return s;
-}
-
 void ath_param_shape(const anthem_model_config *cfg, int i, size_t *rows,
 		     size_t *cols)
 {

@@ -133,7 +133,7 @@ int ath_model_wrap(anthem_model **out, const anthem_model_config *cfg,
 	if (!m)
 		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
 	m->cfg = *cfg;
-	m->space = ath_space(cfg);
+	m->space = geo_space_of(cfg->geometry, cfg->curvature);
 	m->nweights = ath_param_floats(cfg);
 	ath_params_bind(cfg, NULL, NULL, m->params);
 	*out = m;
