@@ -39,16 +39,12 @@ int ath_config_check(const anthem_model_config *in, anthem_model_config *out,
 		     const char *fn)
 {
 	ATH_CHECK_ARG(in, fn, "cfg");
-	if (in->struct_size < offsetof(anthem_model_config, geometry) ||
-	    in->struct_size > sizeof *out)
-		return ath_error(ANTHEM_EINVAL,
-				 "%s: cfg->struct_size is %zu, expected %zu "
-				 "(call anthem_model_config_init first)",
-				 fn, in->struct_size, sizeof *out);
 	/* fields the caller's (older) struct lacks keep their defaults */
 	anthem_model_config_init(out);
-	memcpy(out, in, in->struct_size);
-	out->struct_size = sizeof *out;
+	int rc = ath_read_options(out, sizeof *out, in, "anthem_model_config",
+				  fn);
+	if (rc)
+		return rc;
 	const anthem_model_config *c = out;
 	if (c->geometry != ANTHEM_GEOMETRY_HYPERBOLIC &&
 	    c->geometry != ANTHEM_GEOMETRY_EUCLIDEAN &&
