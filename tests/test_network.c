@@ -152,6 +152,21 @@ START_TEST(config_is_validated)
 	ck_assert_uint_eq(got.dim, 8);
 	ck_assert_uint_eq(got.max_title_trigrams, 100);
 	ck_assert_uint_eq(anthem_model_dim(m), 8);
+	/* get_config writes no byte past an older caller's struct... */
+	size_t old_size = offsetof(anthem_model_config, max_title_trigrams);
+	memset(&got, 0xab, sizeof got);
+	got.struct_size = old_size;
+	ck_assert_int_eq(anthem_model_get_config(m, &got), ANTHEM_OK);
+	ck_assert_uint_eq(got.struct_size, old_size);
+	ck_assert_uint_eq(got.dim, 8);
+	for (size_t i = old_size; i < sizeof got; i++)
+		ck_assert_uint_eq(((unsigned char *)&got)[i], 0xab);
+	/* ...and refuses a struct_size it cannot trust */
+	got.struct_size = sizeof got + 8;
+	ck_assert_int_eq(anthem_model_get_config(m, &got), ANTHEM_EINVAL);
+	ck_assert_ptr_nonnull(strstr(anthem_last_error(), "struct_size"));
+	got.struct_size = 0;
+	ck_assert_int_eq(anthem_model_get_config(m, &got), ANTHEM_EINVAL);
 	anthem_model_free(m);
 	anthem_model_free(NULL);
 }

@@ -85,4 +85,18 @@ int ath_read_options(void *dst, size_t full_size, const void *src,
 	return ANTHEM_OK;
 }
 
+int ath_write_options(void *dst, size_t full_size, const void *src,
+		      const char *type, const char *fn)
+{
+	size_t size;
+	memcpy(&size, dst, sizeof size); /* struct_size is the first field */
+	if (size < sizeof(size_t) || size > full_size)
+		return ath_error(ANTHEM_EINVAL, "%s: %s struct_size is %zu, "
+				 "expected %zu (call %s_init first)", fn, type,
+				 size, full_size, type);
+	memcpy(dst, src, size);
+	memcpy(dst, &size, sizeof size);
+	return ANTHEM_OK;
+}
+
 size_t anthem_max_dim(void) { return ANTHEM_MAX_DIM; }

@@ -191,15 +191,8 @@ int anthem_model_get_config(const anthem_model *m, anthem_model_config *cfg)
 	static const char fn[] = "anthem_model_get_config";
 	ATH_CHECK_ARG(m, fn, "m");
 	ATH_CHECK_ARG(cfg, fn, "cfg");
-	size_t n = cfg->struct_size;
-	if (n < offsetof(anthem_model_config, geometry) || n > sizeof *cfg)
-		return ath_error(ANTHEM_EINVAL,
-				 "%s: cfg->struct_size is %zu, expected %zu "
-				 "(call anthem_model_config_init first)",
-				 fn, n, sizeof *cfg);
-	memcpy(cfg, &m->cfg, n);
-	cfg->struct_size = n;
-	return ANTHEM_OK;
+	return ath_write_options(cfg, sizeof *cfg, &m->cfg,
+				 "anthem_model_config", fn);
 }
 
 size_t anthem_model_dim(const anthem_model *m) { return m ? m->cfg.dim : 0; }
