@@ -34,8 +34,7 @@ enum {
 	P_COUNT
 };
 
-/* Name and shape of parameter i for a configuration. */
-const char *ath_param_name(int i);
+/* Shape of parameter i for a configuration. */
 void ath_param_shape(const anthem_model_config *cfg, int i, size_t *rows,
 		     size_t *cols);
 /* Is parameter i learned (0: statistics of the training catalogue that

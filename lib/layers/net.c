@@ -23,11 +23,6 @@ int ath_param_learned(int i)
 	return i != P_LEX_IDF && i != P_LEX_AVGDL;
 }
 
-const char *ath_param_name(int i)
-{
-	return i >= 0 && i < P_COUNT ? names[i] : NULL;
-}
-
 void ath_param_shape(const anthem_model_config *cfg, int i, size_t *rows,
 		     size_t *cols)
 {
