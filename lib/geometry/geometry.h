@@ -51,11 +51,12 @@ double geo_max_norm(const geo_space *s);
 /* Project x in place into the ball (no-op in flat space). */
 void geo_project(const geo_space *s, size_t n, float *x);
 
-/* out = x (+) y (Möbius addition). */
+/* out = x (+) y (Möbius addition).  Only the tests call it: it is their
+ * window onto the addition that geo_expmap, geo_dist and geo_box_dist are
+ * built on (test_geometry checks it against the float64 reference and its
+ * identities; test_autograd finds geo_box_dist's switches with it). */
 void geo_add(const geo_space *s, size_t n, const float *x, const float *y,
 	     float *out);
-void geo_add_backward(const geo_space *s, size_t n, const float *x,
-		      const float *y, const float *gout, float *gx, float *gy);
 
 /* out = exp0(v), the exponential map at the origin. */
 void geo_exp0(const geo_space *s, size_t n, const float *v, float *out);
@@ -77,37 +78,20 @@ void geo_clip0(const geo_space *s, size_t n, const float *v, float *out);
 void geo_clip0_backward(const geo_space *s, size_t n, const float *v,
 			const float *gout, float *gv);
 
-/* out = r (*) x = exp0(r log0(x)) (Möbius scalar multiplication). */
-void geo_scal(const geo_space *s, size_t n, float r, const float *x,
-	      float *out);
-void geo_scal_backward(const geo_space *s, size_t n, float r, const float *x,
-		       const float *gout, float *gr, float *gx);
-
-/* out = exp_x(u) = x (+) exp0(lambda_x u / 2). */
+/* out = exp_x(u) = x (+) exp0(lambda_x u / 2) (RSGD's step). */
 void geo_expmap(const geo_space *s, size_t n, const float *x, const float *u,
 		float *out);
-void geo_expmap_backward(const geo_space *s, size_t n, const float *x,
-			 const float *u, const float *gout, float *gx,
-			 float *gu);
 
-/* out = log_x(y) = (2 / lambda_x) log0((-x) (+) y). */
+/* out = log_x(y) = (2 / lambda_x) log0((-x) (+) y).  Only the tests call
+ * it: the reference that checks geo_expmap (exp_x(log_x(y)) = y) and
+ * geo_dist (d(x, y) = lambda_x |log_x(y)|) in test_geometry. */
 void geo_logmap(const geo_space *s, size_t n, const float *x, const float *y,
 		float *out);
-void geo_logmap_backward(const geo_space *s, size_t n, const float *x,
-			 const float *y, const float *gout, float *gx,
-			 float *gy);
 
 /* d(x, y) = (2/sqrt c) artanh(sqrt c |(-x) (+) y|); |x - y| in flat space. */
 float geo_dist(const geo_space *s, size_t n, const float *x, const float *y);
 void geo_dist_backward(const geo_space *s, size_t n, const float *x,
 		       const float *y, float gout, float *gx, float *gy);
-
-/* out (length m) = M (*) x = exp0(M log0(x)), M is m x n row-major. */
-void geo_matvec(const geo_space *s, size_t m, size_t n, const float *M,
-		const float *x, float *out);
-void geo_matvec_backward(const geo_space *s, size_t m, size_t n,
-			 const float *M, const float *x, const float *gout,
-			 float *gM, float *gx);
 
 /* Weighted gyro midpoint of k points X (k x n row-major) with weights
  * w >= 0, not all zero (Ungar; Bachmann et al., ICML 2020, eq. for the
