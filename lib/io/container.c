@@ -78,7 +78,8 @@ static int create_temporary(char *tmp, size_t size, const char *path)
 		     (uint64_t)getpid() << 16;
 	for (int attempt = 0; attempt < 100; attempt++) {
 		/* splitmix64 of the time, the process and a counter */
-		uint64_t z = ath_hash_finish(x + ++counter * ATH_SPLITMIX_GAMMA);
+		uint64_t z = ath_hash_finish(x + ++counter *
+						       ATH_SPLITMIX_GAMMA);
 		char name[7];
 		for (int i = 0; i < 6; i++, z /= 62)
 			name[i] = abc[z % 62];
