@@ -1,7 +1,7 @@
 /* Unit tests for lib/geometry (Check framework).
  *
  *  - every float32 forward op against an independent float64 reference,
- *    written below from the formulas of geometry.h and DESIGN.md;
+ *    written below from the formulas of geometry.h;
  *  - every *_backward against central finite differences of that float64
  *    reference (without the output projection, which the header says the
  *    backward treats as the identity);

@@ -1,4 +1,4 @@
-/* libanthem: ranking metrics (DESIGN.md, "Metrics"). */
+/* libanthem: ranking metrics (NDCG@k, MAP, MRR; defined below). */
 #ifndef ANTHEM_EVAL_H
 #define ANTHEM_EVAL_H
 

@@ -192,7 +192,7 @@ static void radial_log(double u, double *f, double *h)
 		return;
 	}
 	/* a point on or past the boundary is read as one just inside it, so
-	 * that artanh stays finite (DESIGN.md, "Numerics") */
+	 * that artanh stays finite (docs/network.md, "Numerical guards") */
 	double uc = fmin(u, GEO_ATANH_MAX), at = atanh(uc);
 	*f = at / u;
 	double dat = u > GEO_ATANH_MAX ? 0.0 : 1.0 / (1.0 - uc * uc);

@@ -51,19 +51,24 @@ double geo_max_norm(const geo_space *s);
 /* Project x in place into the ball (no-op in flat space). */
 void geo_project(const geo_space *s, size_t n, float *x);
 
-/* out = x (+) y (Möbius addition).  Only the tests call it: it is their
+/* out = x (+) y (Möbius addition):
+ *   ((1 + 2c<x,y> + c|y|^2) x + (1 - c|x|^2) y)
+ *   / (1 + 2c<x,y> + c^2|x|^2|y|^2),
+ * and x (-) y = x (+) (-y).  Only the tests call it: it is their
  * window onto the addition that geo_expmap, geo_dist and geo_box_dist are
  * built on (test_geometry checks it against the float64 reference and its
  * identities; test_autograd finds geo_box_dist's switches with it). */
 void geo_add(const geo_space *s, size_t n, const float *x, const float *y,
 	     float *out);
 
-/* out = exp0(v), the exponential map at the origin. */
+/* out = exp0(v) = tanh(sqrt(c)|v|) v / (sqrt(c)|v|), the exponential map
+ * at the origin. */
 void geo_exp0(const geo_space *s, size_t n, const float *v, float *out);
 void geo_exp0_backward(const geo_space *s, size_t n, const float *v,
 		       const float *gout, float *gv);
 
-/* out = log0(y), the logarithmic map at the origin. */
+/* out = log0(y) = artanh(sqrt(c)|y|) y / (sqrt(c)|y|), the logarithmic map
+ * at the origin (its inverse). */
 void geo_log0(const geo_space *s, size_t n, const float *y, float *out);
 void geo_log0_backward(const geo_space *s, size_t n, const float *y,
 		       const float *gout, float *gy);
@@ -78,7 +83,8 @@ void geo_clip0(const geo_space *s, size_t n, const float *v, float *out);
 void geo_clip0_backward(const geo_space *s, size_t n, const float *v,
 			const float *gout, float *gv);
 
-/* out = exp_x(u) = x (+) exp0(lambda_x u / 2) (RSGD's step). */
+/* out = exp_x(u) = x (+) exp0(lambda_x u / 2), lambda_x = 2 / (1 - c|x|^2)
+ * (RSGD's step). */
 void geo_expmap(const geo_space *s, size_t n, const float *x, const float *u,
 		float *out);
 
@@ -96,7 +102,8 @@ void geo_dist_backward(const geo_space *s, size_t n, const float *x,
 /* Weighted gyro midpoint of k points X (k x n row-major) with weights
  * w >= 0, not all zero (Ungar; Bachmann et al., ICML 2020, eq. for the
  * kappa-midpoint):  m = 1/2 (*) ( sum w_i L_i x_i / sum w_i (L_i - 1) ),
- * L_i = 2 / (1 - c|x_i|^2).  Flat: sum w_i x_i / sum w_i. */
+ * L_i = 2 / (1 - c|x_i|^2), r (*) x = exp0(r log0(x)) (Möbius scalar
+ * multiplication).  Flat: sum w_i x_i / sum w_i. */
 void geo_mean(const geo_space *s, size_t k, size_t n, const float *w,
 	      const float *X, float *out);
 void geo_mean_backward(const geo_space *s, size_t k, size_t n, const float *w,
