@@ -19,9 +19,10 @@ const command cli_commands[] = {
 	 "anthem info --model MODEL [--json]", cmd_info},
 	{"index", "embed a catalogue's products into an index file",
 	 "anthem index --model MODEL --catalog FILE --out INDEX", cmd_index},
-	{"search", "answer queries from an index (two stages)",
-	 "anthem search --model MODEL --index INDEX [--k 10] [--json] "
-	 "[--and Q]... [--or Q]... [QUERY]",
+	{"search", "answer queries through the query pipeline (one, or one a line from stdin)",
+	 "anthem search --model MODEL --index INDEX [--k 10] [--k1 200] "
+	 "[--threads T] [--and Q]... [--or Q]... [--filter FILE] [--json] "
+	 "[QUERY | < QUERIES]",
 	 cmd_search},
 	{"explain", "show which title trigrams each query trigram attends to",
 	 "anthem explain --model MODEL --query Q --title T [--svg FILE] [--json]",
