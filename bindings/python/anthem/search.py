@@ -185,15 +185,15 @@ class Index(Handle):
         anthem_rerank_ids drops them: such a product cannot be a hit)."""
         np = _arrays.np
         if np is not None and isinstance(allow, np.ndarray) and \
-                allow.dtype.kind in "iu":
+                allow.dtype.kind in "iu" and allow.size:
             if allow.ndim != 1:
                 raise error(Status.EMISMATCH, "allow must be 1-dimensional, "
                             "not of shape %s" % (allow.shape,))
-            if allow.size and allow.min() < 0:
+            if allow.min() < 0:
                 i = int(np.argmax(allow < 0))
                 raise error(Status.ERANGE, "allow[%d] is %d, must be >= 0"
                             % (i, allow[i]))
-            if allow.size and allow.max() >= count:
+            if allow.max() >= count:
                 i = int(np.argmax(allow >= count))
                 raise error(Status.ERANGE, "allow[%d] is %d, the index "
                             "holds %d products" % (i, allow[i], count))
@@ -201,8 +201,14 @@ class Index(Handle):
             return arr, arr.ctypes.data_as(SizeP), arr.shape[0]
         if isinstance(allow, (str, bytes, bytearray)):
             allow = [allow]
+        try:
+            items = list(allow)
+        except TypeError:
+            raise error(Status.EINVAL, "allow must be a sequence of index "
+                        "positions or product ids, not %s"
+                        % type(allow).__name__) from None
         pos = []
-        for i, x in enumerate(allow):
+        for i, x in enumerate(items):
             if _is_id(x):
                 p = self.find(x)
                 if p is not None:

@@ -217,6 +217,8 @@ class TestPipeline(unittest.TestCase):
             ix.search(m, "coat", allow=np.array([1, -2]))
         with self.assertRaises(anthem.RangeError):
             ix.search(m, "coat", allow=np.array([len(ix)]))
+        self.assertEqual(ix.search(m, "coat", allow=np.array([], np.int64)),
+                         [])
 
     def test_allow_refusals(self):
         m, ix = self.models[0][1], self.indexes["plain"]
@@ -229,6 +231,8 @@ class TestPipeline(unittest.TestCase):
             ix.search(m, "coat", allow=[True, False])   # not a mask
         with self.assertRaises(anthem.InvalidArgumentError):
             ix.search(m, "coat", allow=[1.5])
+        with self.assertRaises(anthem.InvalidArgumentError):
+            ix.search(m, "coat", allow=3)
 
     # ---- find and rerank -----------------------------------------------------
 
