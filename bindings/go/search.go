@@ -577,7 +577,7 @@ type Metrics struct {
 	MAP, MRR             float64
 	Queries              int     // queries that count
 	Skipped              int     // queries with no relevant product
-	RecallK1             float64 // share of relevant products stage 1 keeps in its top K1
+	RecallK1             float64 // share of relevant products among stage 1's candidates (K1 nearest, and K1 best by BM25 with the lexical term)
 	K1                   int
 }
 
