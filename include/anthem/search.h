@@ -73,7 +73,9 @@ ANTHEM_API int anthem_index_scan_threads(const anthem_index *ix,
  * postings), stage 2 reranks the union with the full model, and the best
  * k are returned.  When k is larger than the number of candidates, the
  * hits after them are the next products of the region scan, ordered by
- * their stage-1 distance (d1, less w * BM25 with the lexical term).
+ * their stage-1 distance (d1, less w * BM25 with the lexical term), which
+ * they carry: the distances are ascending within the candidates and
+ * within that tail, not across the two.
  *
  * AND / OR: the query text and the and_queries form one branch (an
  * intersection), each of or_queries another (a union).  Stage 1 scans the
@@ -100,7 +102,8 @@ typedef struct anthem_search_options {
 	const char *const *or_queries;
 	size_t n_or;
 	/* a filter: when allow is not NULL, only these index positions
-	 * (n_allow of them, any order, repeats ignored) may be returned;
+	 * (n_allow of them, any order, repeats ignored; none when n_allow is
+	 * 0, so nothing is returned) may be returned;
 	 * when allow_bits is not NULL, only positions i whose bit
 	 * (allow_bits[i / 64] >> (i % 64)) & 1 is set, the array holding
 	 * (anthem_index_count + 63) / 64 words.  Both: a product must pass
@@ -132,7 +135,8 @@ ANTHEM_API int anthem_search_ex(const anthem_model *m, const anthem_index *ix,
 
 /* nq queries, the same options for each (threads spread the queries; each
  * query runs on one thread): query q's hits are out[q * k ...], counts[q]
- * of them.  The hits of a query are what anthem_search_ex gives it, to the
+ * of them, k being opts->k as given (also when the index holds fewer
+ * products: out holds nq * k hits).  The hits of a query are what anthem_search_ex gives it, to the
  * bit.  On an error no count is meaningful. */
 ANTHEM_API int anthem_search_batch(const anthem_model *m,
 				   const anthem_index *ix,

@@ -1,6 +1,8 @@
 /* The ANTHEM network, steps 2 to 7 of docs/network.md, on the tape. */
 #include "layers/layers.h"
 
+#include "common/hash.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -19,21 +21,6 @@ static const char *const names[P_COUNT] = {
 int ath_param_learned(int i)
 {
 	return i != P_LEX_IDF && i != P_LEX_AVGDL;
-}
-
-const char *ath_param_name(int i)
-{
-	return i >= 0 && i < P_COUNT ? names[i] : NULL;
-}
-
-geo_space ath_space(const anthem_model_config *cfg)
-{
-	geo_space s = {GEO_HYPERBOLIC, cfg->curvature};
-	if (cfg->geometry != ANTHEM_GEOMETRY_HYPERBOLIC) {
-		s.kind = GEO_EUCLIDEAN;
-		s.c = 0.0;
-	}
-	return s;
 }
 
 void ath_param_shape(const anthem_model_config *cfg, int i, size_t *rows,
@@ -96,10 +83,7 @@ void ath_params_bind(const anthem_model_config *cfg, float *block,
  * stream, enough for initial weights. */
 static uint64_t splitmix(uint64_t *s)
 {
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
+	return ath_hash_finish(*s += ATH_SPLITMIX_GAMMA);
 }
 
 static float uniform(uint64_t *s, double lo, double hi)

@@ -1,5 +1,5 @@
 /* The stage-1 scan: the distance of every product point to one simple
- * hyperboloid, as a tight loop (DESIGN.md, "Retrieval at scale").
+ * hyperboloid, as a tight loop (docs/architecture.md, the region scan).
  *
  * Every Möbius sum in the distance has a per-query operand (the corners
  * qmin, qmax, the centre c) and a per-product one (v, or its clamp t), and
@@ -63,7 +63,7 @@ float ath_scan_one(const ath_scan_query *q, const float *v, double v2)
 		vmin += v[i] * q->qmin[i];
 	}
 	/* a = v (+) (-qmax) and b = qmin (+) (-v) need only these scalars
-	 * (x (+) y = (A x + B y) / D, DESIGN.md), so pass 2 forms both outside
+	 * (x (+) y = (A x + B y) / D, geometry.h), so pass 2 forms both outside
 	 * parts, and the clamp t = min(qmax, max(qmin, v)) with <c,t>, |t|^2.
 	 * Ternaries, not fmin/fmax: the points are finite (checked when the
 	 * index is built or loaded) and the loop then vectorises. */

@@ -37,13 +37,6 @@ static void adam_run(const adam_k *k, size_t n, float *x, const float *g,
 	}
 }
 
-void ath_adam_update(const ath_adam *a, size_t n, float *x, const float *g,
-		     float *m, float *v)
-{
-	adam_k k = adam_constants(a);
-	adam_run(&k, n, x, g, m, v);
-}
-
 void ath_adam_param(const ath_adam *a, ag_param *p, float *m, float *v)
 {
 	adam_k k = adam_constants(a);
