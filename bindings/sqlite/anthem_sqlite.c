@@ -354,10 +354,12 @@ static int athsql_vt_best_index(sqlite3_vtab *vt, sqlite3_index_info *info)
 	info->idxNum = seen;
 	info->estimatedCost = 10;
 	info->estimatedRows = ATHSQL_DEFAULT_K;
-	/* rows come best first: by distance and by rank */
+	/* rows come by rank.  Not necessarily by distance: when k is larger
+	 * than the candidates, the rows after them carry stage-1 distances,
+	 * ascending among themselves only (search.h), so SQLite sorts an
+	 * ORDER BY distance itself */
 	if (info->nOrderBy == 1 && !info->aOrderBy[0].desc &&
-	    (info->aOrderBy[0].iColumn == ATHSQL_COL_DISTANCE ||
-	     info->aOrderBy[0].iColumn == ATHSQL_COL_RANK))
+	    info->aOrderBy[0].iColumn == ATHSQL_COL_RANK)
 		info->orderByConsumed = 1;
 	return SQLITE_OK;
 }

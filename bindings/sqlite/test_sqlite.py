@@ -419,6 +419,24 @@ class TestCompose(Base):
                                     "%r AND %r OR %r: %s: %r, want %r"
                                     % (query, and_, or_, pid, dist, d))
 
+    def test_order_by_distance(self):
+        """Past the k1 candidates, rows carry stage-1 distances (ascending
+        among themselves only): ORDER BY distance must still sort."""
+        h = self.conn.execute("SELECT anthem_open(?, ?)",
+                              (Scratch.lexical, Scratch.lexical_index)).fetchone()[0]
+        unsorted = False
+        for query in QUERIES:
+            by_rank = [r[0] for r in self.conn.execute(
+                "SELECT distance FROM anthem_search(?, ?, 100, 5) ORDER BY rank",
+                (h, query))]
+            by_distance = [r[0] for r in self.conn.execute(
+                "SELECT distance FROM anthem_search(?, ?, 100, 5) "
+                "ORDER BY distance", (h, query))]
+            self.assertEqual(by_distance, sorted(by_rank), query)
+            unsorted |= by_rank != sorted(by_rank)
+        # the case exists on this model: a tail row nearer than a candidate
+        self.assertTrue(unsorted, "no query had a tail out of distance order")
+
     def test_lexical_matches_cli(self):
         h = self.conn.execute("SELECT anthem_open(?, ?)",
                               (Scratch.lexical, Scratch.lexical_index)).fetchone()[0]
