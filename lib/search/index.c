@@ -5,6 +5,7 @@
 #include "search/index_internal.h"
 #include "search/scan.h"
 
+#include "common/hash.h"
 #include "common/internal.h"
 #include "common/parallel.h"
 #include "io/container.h"
@@ -74,15 +75,6 @@ static int set_postings(anthem_index *ix, const anthem_model *m,
 	return rc;
 }
 
-/* FNV-1a of a product id (Fowler, Noll, Vo), the id table's hash. */
-static uint64_t id_hash(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-	return h ^ (h >> 29);
-}
-
 /* The id -> position table: 4 bytes a slot, 2 to 4 slots a product.  An
  * id held twice (a hostile file) is found at its first position. */
 static int set_find(anthem_index *ix, const char *fn)
@@ -99,7 +91,7 @@ static int set_find(anthem_index *ix, const char *fn)
 	ix->find_mask = cap - 1;
 	for (size_t i = 0; i < ix->n; i++) {
 		const char *id = id_of(ix, i);
-		size_t at = (size_t)id_hash(id) & ix->find_mask;
+		size_t at = (size_t)ath_str_hash(id) & ix->find_mask;
 		while (ix->find_slots[at] &&
 		       strcmp(id_of(ix, ix->find_slots[at] - 1), id) != 0)
 			at = (at + 1) & ix->find_mask;
@@ -116,7 +108,7 @@ int anthem_index_find(const anthem_index *ix, const char *product_id,
 	ATH_CHECK_ARG(ix, fn, "ix");
 	ATH_CHECK_ARG(product_id, fn, "product_id");
 	ATH_CHECK_ARG(pos, fn, "pos");
-	size_t at = (size_t)id_hash(product_id) & ix->find_mask;
+	size_t at = (size_t)ath_str_hash(product_id) & ix->find_mask;
 	for (uint32_t s; (s = ix->find_slots[at]) != 0;
 	     at = (at + 1) & ix->find_mask)
 		if (strcmp(id_of(ix, s - 1), product_id) == 0) {

@@ -455,9 +455,8 @@ int anthem_index_scan_threads(const anthem_index *ix,
 		return scan_general(ix, h, gamma, k, NULL, out, n, fn);
 	float c[ATH_SCAN_MAX_DIM], l[ATH_SCAN_MAX_DIM];
 	anthem_hyperboloid_get(h, 0, 0, c, l);
-	geo_space s = {anthem_hyperboloid_geometry(h) == ANTHEM_GEOMETRY_HYPERBOLIC
-			       ? GEO_HYPERBOLIC : GEO_EUCLIDEAN,
-		       anthem_hyperboloid_curvature(h)};
+	geo_space s = geo_space_of(anthem_hyperboloid_geometry(h),
+				   anthem_hyperboloid_curvature(h));
 	ath_scan_query *q = malloc(sizeof *q);
 	if (!q)
 		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);

@@ -13,7 +13,7 @@
 
 #include "common/internal.h"
 #include "common/parallel.h"
-#include "io/modelfile.h"
+#include "model/modelfile.h"
 #include "io/tsv.h"
 #include "layers/lexical.h"
 #include "search/rank.h"
@@ -226,7 +226,7 @@ static int prepare(anthem_trainer *t, const char *fn)
 static int setup_workers(anthem_trainer *t, const char *fn)
 {
 	size_t n = t->model->nweights;
-	t->nthreads = t->opt.threads ? t->opt.threads : ath_cores();
+	t->nthreads = ath_threads(t->opt.threads);
 	if (t->nthreads > MAX_THREADS)
 		t->nthreads = MAX_THREADS;
 	t->touched_cap = t->model->cfg.buckets;
@@ -271,14 +271,10 @@ static int check_options(anthem_train_options *dst,
 			 const anthem_train_options *o, const char *fn)
 {
 	anthem_train_options_init(dst);
-	if (o) {
-		if (o->struct_size < sizeof(size_t) || o->struct_size > sizeof *dst)
-			return ath_error(ANTHEM_EINVAL, "%s: options struct_size "
-					 "is %zu (call anthem_train_options_init)",
-					 fn, o->struct_size);
-		memcpy(dst, o, o->struct_size);
-		dst->struct_size = sizeof *dst;
-	}
+	int rc = ath_read_options(dst, sizeof *dst, o, "anthem_train_options",
+				  fn);
+	if (rc)
+		return rc;
 	if (dst->batch < 1 || dst->batch > 65536)
 		return ath_error(ANTHEM_ERANGE, "%s: batch is %zu, must be 1 to "
 				 "65536", fn, dst->batch);
