@@ -9,6 +9,9 @@ trap 'rm -rf "$tmp"' EXIT
 "$anthem" index --model "$tmp/m.anthem" --catalog "$fx/catalog.tsv" --out "$tmp/i.index"
 "$search" "$tmp/m.anthem" "$tmp/i.index" "winter hat" 5 | tee "$tmp/hits"
 [ "$(wc -l < "$tmp/hits")" -eq 5 ] || { echo "search: expected 5 hits" >&2; exit 1; }
+"$search" --and winter --or cap "$tmp/m.anthem" "$tmp/i.index" "hat" 5 | tee "$tmp/composed"
+[ "$(wc -l < "$tmp/composed")" -eq 5 ] || { echo "search --and --or: expected 5 hits" >&2; exit 1; }
+! cmp -s "$tmp/hits" "$tmp/composed" || { echo "search: --and/--or changed nothing" >&2; exit 1; }
 "$explain" "$tmp/m.anthem" "headgear" "bowler hat, derby hat: a felt hat"
 "$compose" "$tmp/m.anthem" "$tmp/i.index" "hat" "fur"
 echo "examples: all ran"

@@ -3,7 +3,7 @@
  * counting every malloc, calloc, realloc and aligned allocation the process
  * makes, BLIS's included: this executable interposes them.  (Not run under
  * valgrind or ASan, which interpose them too.) */
-#include "model/model.h"
+#include "model/model_internal.h"
 
 #include <anthem/anthem.h>
 

@@ -4,7 +4,7 @@
  * scoring path, file round trip, and stage 1 finding a title by its
  * words alone. */
 #include "layers/lexical.h"
-#include "model/model.h"
+#include "model/model_internal.h"
 
 #include <anthem/anthem.h>
 

@@ -1,7 +1,8 @@
 /* The network and the model handle: tokenizer, configuration, the
  * geometry switch, a hand-computed E-ANTHEM score, stage-1 consistency,
  * explanations and concurrent scoring. */
-#include "model/model.h"
+#include "layers/lexical.h"
+#include "model/model_internal.h"
 
 #include <anthem/anthem.h>
 
@@ -75,6 +76,34 @@ START_TEST(trigram_hash_is_seeded_and_bounded)
 }
 END_TEST
 
+/* Bucket ids are part of every model file: a model trained with one hash
+ * is read wrongly by another.  These values are bucket_ids and
+ * hash_trigram of bench/reference/anthem_twin.py (docs/network.md, step
+ * 1: FNV-1a from hash_seed XOR the offset basis, the splitmix64
+ * finaliser), seed 1, 2^30 buckets; a lexical word is hashed the same way
+ * (step 8). */
+START_TEST(trigram_and_word_ids_are_the_spec)
+{
+	static const uint32_t want[] = {908544740, 1002676078, 181478410,
+					876140531, 206324932, 886103,
+					264211625};
+	uint32_t ids[8];
+	ck_assert_uint_eq(ath_trigrams("  Fire \t\n TV  ", 14, 1, 1u << 30, 8,
+				       ids, NULL), 7);
+	for (size_t i = 0; i < 7; i++)
+		ck_assert_uint_eq(ids[i], want[i]);
+	ck_assert_uint_eq(ath_trigrams("", 0, 1, 1u << 30, 8, ids, NULL), 1);
+	ck_assert_uint_eq(ids[0], 351611721); /* "##" */
+	const char *words = "HAT caf\xc3\xa9";
+	size_t pos = 0;
+	uint32_t id;
+	ck_assert(ath_word_next(words, &pos, 1, 1u << 30, &id));
+	ck_assert_uint_eq(id, 888124939); /* "hat" */
+	ck_assert(ath_word_next(words, &pos, 1, 1u << 30, &id));
+	ck_assert_uint_eq(id, 32341404); /* "caf\xc3\xa9" */
+}
+END_TEST
+
 /* ---- configuration ----------------------------------------------------------- */
 
 START_TEST(config_is_validated)
@@ -123,6 +152,21 @@ START_TEST(config_is_validated)
 	ck_assert_uint_eq(got.dim, 8);
 	ck_assert_uint_eq(got.max_title_trigrams, 100);
 	ck_assert_uint_eq(anthem_model_dim(m), 8);
+	/* get_config writes no byte past an older caller's struct... */
+	size_t old_size = offsetof(anthem_model_config, max_title_trigrams);
+	memset(&got, 0xab, sizeof got);
+	got.struct_size = old_size;
+	ck_assert_int_eq(anthem_model_get_config(m, &got), ANTHEM_OK);
+	ck_assert_uint_eq(got.struct_size, old_size);
+	ck_assert_uint_eq(got.dim, 8);
+	for (size_t i = old_size; i < sizeof got; i++)
+		ck_assert_uint_eq(((unsigned char *)&got)[i], 0xab);
+	/* ...and refuses a struct_size it cannot trust */
+	got.struct_size = sizeof got + 8;
+	ck_assert_int_eq(anthem_model_get_config(m, &got), ANTHEM_EINVAL);
+	ck_assert_ptr_nonnull(strstr(anthem_last_error(), "struct_size"));
+	got.struct_size = 0;
+	ck_assert_int_eq(anthem_model_get_config(m, &got), ANTHEM_EINVAL);
 	anthem_model_free(m);
 	anthem_model_free(NULL);
 }
@@ -348,6 +392,7 @@ int main(void)
 	TCase *t = tcase_create("trigrams");
 	tcase_add_test(t, trigrams_follow_the_spec);
 	tcase_add_test(t, trigram_hash_is_seeded_and_bounded);
+	tcase_add_test(t, trigram_and_word_ids_are_the_spec);
 	suite_add_tcase(s, t);
 	t = tcase_create("model");
 	tcase_add_test(t, config_is_validated);

@@ -239,6 +239,19 @@ START_TEST(file_layouts)
 	ck_assert_int_eq(ath_container_write(path, "ANTHEMIX", kv, 6, &t, 1, "t"), 0);
 	ck_assert_int_eq(anthem_index_load(&ld, path, NULL), 0);
 	anthem_index_free(ld);
+	/* version 1 with a stray 1 x 16 "blocks" tensor (a crafted file; it
+	 * was used unchecked, and read past the file): not read */
+	float stray[16] = {0};
+	ath_tensor both[2] = {t, {.name = "blocks", .rows = 1, .cols = 16,
+				  .data = stray}};
+	for (size_t nkv = 5; nkv <= 6; nkv++) {
+		ck_assert_int_eq(ath_container_write(path, "ANTHEMIX", kv, nkv, both,
+						     2, "t"), 0);
+		ck_assert_int_eq(anthem_index_load(&ld, path, NULL), 0);
+		ck_assert_int_eq(anthem_index_scan(ld, h, 0.5f, n, b, &nb), 0);
+		same_hits(a, b, n);
+		anthem_index_free(ld);
+	}
 	/* a newer version */
 	kv[5].u = 3;
 	ck_assert_int_eq(ath_container_write(path, "ANTHEMIX", kv, 6, &t, 1, "t"), 0);

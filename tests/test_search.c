@@ -139,8 +139,13 @@ START_TEST(two_stages_agree_with_the_parts)
 	for (size_t t = 0; t <= 3; t++) {
 		anthem_hit ht[20];
 		size_t nt;
-		ck_assert_int_eq(anthem_search_threads(model, ix, "winter hat", 20, 100,
-						       t, ht, &nt), 0);
+		anthem_search_options o;
+		anthem_search_options_init(&o);
+		o.k = 20;
+		o.k1 = 100;
+		o.threads = t;
+		ck_assert_int_eq(anthem_search_ex(model, ix, "winter hat", &o, ht,
+						  &nt), 0);
 		ck_assert_uint_eq(nt, n);
 		for (size_t i = 0; i < n; i++) {
 			ck_assert_uint_eq(ht[i].index, hits[i].index);

@@ -1,6 +1,6 @@
 /* Metrics against hand-computed cases, the data readers' refusals, model
  * files, and the trainer (learning, determinism, resume). */
-#include "eval/eval.h"
+#include "eval/eval_internal.h"
 
 #include <anthem/anthem.h>
 

@@ -2,7 +2,7 @@
  * network's scores, loss and gradients in the dump format of
  * docs/network.md, for the PyTorch twin (bench/reference/compare.py) to
  * recompute independently. */
-#include "model/model.h"
+#include "model/model_internal.h"
 
 #include <anthem/anthem.h>
 

@@ -1,8 +1,9 @@
-/* bench/query: end-to-end query latency of anthem_search_threads (embed the
+/* bench/query: end-to-end query latency of anthem_search_ex (embed the
  * query, stage 1 over the whole index keeping K1 = 200, stage 2 reranks
  * them with the full model, top 10) on an index of N synthetic products;
- * the resident memory of the loaded index; and a model shared by two query
- * threads.
+ * the resident memory of the loaded index; a model shared by two query
+ * threads; and the throughput of anthem_search_batch on 2 threads against
+ * one anthem_search call after another, with the same hits to the bit.
  *
  * usage: query [--n N] [--queries Q] [--dir DIR] [--model FILE] [--prepare]
  * (--prepare: only make the cached model, catalogue and index, so that the
@@ -168,8 +169,10 @@ static void *worker(void *arg)
 			break;
 		size_t n;
 		double t0 = now(), c0 = thread_cpu();
-		if (anthem_search_threads(r->m, r->ix, r->queries[q], 10, 200,
-					  r->scan_threads, hits, &n)) {
+		anthem_search_options o;
+		anthem_search_options_init(&o);
+		o.threads = r->scan_threads;
+		if (anthem_search_ex(r->m, r->ix, r->queries[q], &o, hits, &n)) {
 			r->failed = 1;
 			break;
 		}
@@ -187,8 +190,8 @@ static int cmp(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Q queries on `workers` threads side by side, each query's stage 1 on
- * scan_threads threads; prints p50, p99, queries/s. */
+/* Q queries on `workers` threads side by side, each query's stages on
+ * scan_threads threads (opts.threads); prints p50, p99, queries/s. */
 static void measure(const char *label, run *r, size_t workers,
 		    size_t scan_threads, double rss_before)
 {
@@ -219,6 +222,80 @@ static void measure(const char *label, run *r, size_t workers,
 	fflush(stdout);
 	free(s);
 	free(c);
+}
+
+static double process_cpu(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* The batch row: the Q queries through one anthem_search_batch on 2
+ * threads against Q calls of anthem_search, one after another on this
+ * thread, same options (k 10, K1 200).  The batch promises each query the
+ * hits anthem_search_ex gives it, to the bit, so any difference in an id
+ * or a distance's bits is a failure (exit 1), not a number.  The process's
+ * CPU time beside the wall time tells a batch slowed by other jobs on the
+ * machine from one that does not scale. */
+static void measure_batch(const anthem_model *m, const anthem_index *ix,
+			  char **queries, size_t nq)
+{
+	enum { K = 10, K1 = 200 };
+	anthem_hit *one = malloc(nq * K * sizeof *one);
+	anthem_hit *all = malloc(nq * K * sizeof *all);
+	size_t *n_one = malloc(nq * sizeof *n_one);
+	size_t *n_all = malloc(nq * sizeof *n_all);
+	if (!one || !all || !n_one || !n_all) {
+		fprintf(stderr, "query: out of memory\n");
+		exit(1);
+	}
+	double t0 = now(), c0 = process_cpu();
+	for (size_t q = 0; q < nq; q++)
+		if (anthem_search(m, ix, queries[q], K, K1, one + q * K, &n_one[q]))
+			die("anthem_search");
+	double seq_s = now() - t0, seq_cpu = process_cpu() - c0;
+
+	anthem_search_options o;
+	anthem_search_options_init(&o);
+	o.k = K;
+	o.k1 = K1;
+	o.threads = 2;
+	t0 = now();
+	c0 = process_cpu();
+	if (anthem_search_batch(m, ix, (const char *const *)queries, nq, &o, all,
+				n_all))
+		die("anthem_search_batch");
+	double batch_s = now() - t0, batch_cpu = process_cpu() - c0;
+
+	size_t differ = 0, hits = 0;
+	for (size_t q = 0; q < nq; q++) {
+		int same = n_one[q] == n_all[q];
+		for (size_t i = 0; same && i < n_one[q]; i++) {
+			const anthem_hit *a = &one[q * K + i], *b = &all[q * K + i];
+			same = a->index == b->index &&
+			       !memcmp(&a->distance, &b->distance, sizeof a->distance);
+		}
+		if (!same && differ++ == 0)
+			fprintf(stderr, "query: batch and anthem_search differ on "
+				"query %zu '%s'\n", q, queries[q]);
+		hits += n_one[q];
+	}
+	printf("batch: queries=%zu k=%d k1=%d hits=%zu seq_threads=1 seq_s=%.3f "
+	       "seq_cpu_s=%.3f seq_qps=%.1f batch_threads=2 batch_s=%.3f "
+	       "batch_cpu_s=%.3f batch_qps=%.1f ratio=%.3f differing_queries=%zu\n",
+	       nq, K, K1, hits, seq_s, seq_cpu, (double)nq / seq_s, batch_s,
+	       batch_cpu, (double)nq / batch_s, seq_s / batch_s, differ);
+	fflush(stdout);
+	free(one);
+	free(all);
+	free(n_one);
+	free(n_all);
+	if (differ) {
+		fprintf(stderr, "query: %zu of %zu queries got other hits from "
+			"anthem_search_batch\n", differ, nq);
+		exit(1);
+	}
 }
 
 int main(int argc, char **argv)
@@ -398,6 +475,8 @@ int main(int argc, char **argv)
 	measure("2-threads-side-by-side", &r, 2, 1, before);
 	printf("shared: model_rss_bytes=%.0f (one copy, loaded once; both threads "
 	       "use the same anthem_model %p)\n", model_rss, (void *)m);
+	fflush(stdout);
+	measure_batch(m, ix, queries, nq);
 
 	for (size_t i = 0; i < nq; i++)
 		free(queries[i]);

@@ -1,7 +1,7 @@
 """Independent PyTorch twin of the ANTHEM network as libanthem computes it.
 
-Written from docs/network.md (and the "Geometry" section of DESIGN.md), not
-from the C code, so that comparing the two checks both against the spec.
+Written from docs/network.md (and the formulas of lib/geometry/geometry.h),
+not from the C code, so that comparing the two checks both against the spec.
 Everything is computed in float64 so that the twin is a numerical oracle for
 the C library (float32 storage, double inside reductions).
 

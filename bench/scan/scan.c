@@ -5,8 +5,8 @@
  * the resident memory of the index loaded from a file.  bench/scan/run adds
  * faiss.
  * usage: scan N DIM [THREADS [DIR]]  -> one line of key=value results
- * (DIR: where the index file for the memory measurement goes; default the
- * current directory) */
+ * (THREADS: 1 by default, 0 for all cores; DIR: where the index file for
+ * the memory measurement goes, the current directory by default) */
 #include "common/parallel.h"
 #include "search/scan.h"
 
@@ -106,13 +106,16 @@ static float *huge_floats(size_t n)
 int main(int argc, char **argv)
 {
 	if (argc < 3 || !strcmp(argv[1], "--help")) {
-		printf("usage: scan N DIM [THREADS [DIR]]\n");
+		printf("usage: scan N DIM [THREADS (1; 0: all cores) [DIR]]\n");
 		return argc < 3 ? 2 : 0;
 	}
 	size_t n = strtoul(argv[1], NULL, 10), d = strtoul(argv[2], NULL, 10);
-	size_t threads = argc > 3 ? strtoul(argv[3], NULL, 10) : 1;
+	/* the count the library's scan really uses (0: all cores, at most
+	 * ATH_MAX_THREADS): the copy and read bounds and the printed line
+	 * then speak of the same threads */
+	size_t threads = ath_threads(argc > 3 ? strtoul(argv[3], NULL, 10) : 1);
 	const char *dir = argc > 4 ? argv[4] : ".";
-	if (!n || !d || d > ATH_SCAN_MAX_DIM || !threads) {
+	if (!n || !d || d > ATH_SCAN_MAX_DIM) {
 		fprintf(stderr, "scan: bad N, DIM or THREADS\n");
 		return 2;
 	}

@@ -10,7 +10,8 @@
  * network on the same examples: one epoch of --steps Adam steps of --batch
  * examples, uniform negatives only (mined ones would need the twin to
  * replay the mining pass), nothing held out. */
-#include "model/model.h"
+#include "common/parallel.h"
+#include "model/model_internal.h"
 #include "train/trainer.h"
 
 #include <anthem/anthem.h>
@@ -141,8 +142,8 @@ static int cmd_run(settings *s)
 		       "anthem_examples_per_s=%.1f anthem_threads=%zu "
 		       "anthem_self_maxrss_kib=%ld anthem_mean_loss=%.6f "
 		       "anthem_cpu_seconds=%.3f anthem_examples_per_cpu_s=%.1f\n",
-		       n, sec, (double)n / sec, s->opt.threads, ru.ru_maxrss,
-		       mean_loss, csec, (double)n / csec);
+		       n, sec, (double)n / sec, ath_threads(s->opt.threads),
+		       ru.ru_maxrss, mean_loss, csec, (double)n / csec);
 	}
 	anthem_trainer_free(t);
 	anthem_judgments_free(j);

@@ -6,6 +6,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 
 	"libanthem.example/anthem"
@@ -86,6 +87,42 @@ func Example() {
 	fmt.Println(len(hits), "hits, best first:", sort.SliceIsSorted(hits,
 		func(i, j int) bool { return hits[i].Distance < hits[j].Distance }))
 
+	// The pipeline with options: "coat" AND "fur", OR "jacket", 5 hits,
+	// only the first 200 products allowed.
+	so := anthem.DefaultSearchOptions()
+	so.K, so.And, so.Or = 5, []string{"fur"}, []string{"jacket"}
+	so.Allow = make([]int, 200)
+	for i := range so.Allow {
+		so.Allow[i] = i
+	}
+	composed, err := ix.SearchEx(model, "coat", &so)
+	if err != nil {
+		log.Fatal(err)
+	}
+	allowed := true
+	for _, h := range composed {
+		allowed = allowed && h.Index < 200
+		log.Printf("%s %.3f (score %.3f) %s", h.ProductID, h.Distance, h.Score(), h.Title)
+	}
+	fmt.Println(len(composed), "composed hits, all allowed:", allowed)
+
+	// Many queries in one call: batch[q] is what SearchEx gives queries[q].
+	batch, err := ix.SearchBatch(model, []string{"coat", "hat", "boot"}, &so)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(len(batch), "queries, the first as SearchEx:", reflect.DeepEqual(batch[0], composed))
+
+	// An engine's own candidates, by product id, reranked by the full model
+	// (ids the index does not hold are left out).
+	pos, ok := ix.Find(hits[0].ProductID)
+	fmt.Println("found:", ok && pos == hits[0].Index)
+	reranked, err := ix.RerankIDs(model, "coat", []string{hits[2].ProductID, "no-such-id", hits[0].ProductID})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(len(reranked), "reranked, best first:", reranked[0].Distance <= reranked[1].Distance)
+
 	// Ranking quality on the held-out judgements.
 	m, err := anthem.Evaluate(model, cat, test, nil)
 	if err != nil {
@@ -103,6 +140,10 @@ func Example() {
 	// Output:
 	// epoch 1/1 done
 	// 10 hits, best first: true
+	// 5 composed hits, all allowed: true
+	// 3 queries, the first as SearchEx: true
+	// found: true
+	// 2 reranked, best first: true
 	// NDCG@10 in [0, 1]: true
 	// -10 not found true
 }

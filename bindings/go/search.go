@@ -20,11 +20,14 @@ type Index struct {
 
 // Hit is one search result; smaller distances are better.
 type Hit struct {
-	Index     int    // position in the index (and in its catalogue)
-	ProductID string // anthem_index_id
-	Title     string // anthem_index_title
-	Distance  float32
+	Index     int     // position in the index (and in its catalogue)
+	ProductID string  // anthem_index_id
+	Title     string  // anthem_index_title
+	Distance  float32 // the model's distance; may be negative with the lexical term
 }
+
+// Score is -Distance: larger is better, as the anthem CLI shows it.
+func (h Hit) Score() float32 { return -h.Distance }
 
 func newIndex(p *C.anthem_index) *Index {
 	ix := &Index{obj: newObject("index", unsafe.Pointer(p), func(p unsafe.Pointer) {
@@ -241,20 +244,132 @@ func (ix *Index) ScanThreads(h *Hyperboloid, gamma float32, k, threads int) ([]H
 	return ix.hits(p, raw[:int(n)]), nil
 }
 
-// Search runs both stages: stage 1 keeps the k1 nearest products (0 means
-// 200; raised to k if smaller), the full model reranks them, and the best
-// k are returned, best first (anthem_search).
-func (ix *Index) Search(m *Model, query string, k, k1 int) ([]Hit, error) {
-	return ix.SearchThreads(m, query, k, k1, 1)
+// SearchOptions tune SearchEx and SearchBatch (anthem_search_options).
+// Start from DefaultSearchOptions(): a zero K asks for no hit and a zero
+// Threads means all cores.  A nil *SearchOptions means the defaults.
+type SearchOptions struct {
+	K  int // hits wanted (10)
+	K1 int // candidates each stage-1 source keeps, which stage 2 reranks (200; 0 means 200)
+	// Threads (1): SearchEx splits one query's scan and rerank over this
+	// many, SearchBatch spreads its queries over them (0: all cores; at
+	// most 256).  The hits never depend on it.
+	Threads int
+	And     []string // texts intersected with the query (at most 16)
+	Or      []string // texts united with it (at most 16)
+	// Allow, when not nil, is a filter: only these index positions may
+	// be returned (any order, repeats ignored).  A non-nil empty slice
+	// allows nothing.  Find gives the position of a product id.
+	Allow      []int
+	Stage1Only bool // stop after stage 1: candidates ranked by their stage-1 distance
 }
 
-// SearchThreads is Search with stage 1 split over threads threads (0: all
-// cores) (anthem_search_threads).
-func (ix *Index) SearchThreads(m *Model, query string, k, k1, threads int) ([]Hit, error) {
-	ct, err := size("threads", threads)
-	if err != nil {
-		return nil, err
+// DefaultSearchOptions returns the library's defaults
+// (anthem_search_options_init): K 10, K1 200, Threads 1.
+func DefaultSearchOptions() SearchOptions {
+	var o C.anthem_search_options
+	C.anthem_search_options_init_size(&o, C.size_t(unsafe.Sizeof(o)))
+	return SearchOptions{K: int(o.k), K1: int(o.k1), Threads: int(o.threads)}
+}
+
+// cSearchOptions fills a C anthem_search_options from opts.  The texts
+// and the filter are copied into C memory, so the struct holds no Go
+// pointer; free releases that memory after the call.  k is opts.K capped
+// to the index size (count): the hit buffers are sized from it.
+func cSearchOptions(opts *SearchOptions, count int) (co C.anthem_search_options, k int, free func(), err error) {
+	o := DefaultSearchOptions()
+	if opts != nil {
+		o = *opts
 	}
+	C.anthem_search_options_init_size(&co, C.size_t(unsafe.Sizeof(co)))
+	var blocks []unsafe.Pointer
+	free = func() {
+		for _, b := range blocks {
+			C.free(b)
+		}
+	}
+	defer func() {
+		if err != nil {
+			free()
+			free = func() {}
+		}
+	}()
+	if o.K < 0 {
+		return co, 0, free, goError(CodeRange, "SearchOptions.K is %d, must be >= 0", o.K)
+	}
+	k = o.K
+	if k > count {
+		k = count
+	}
+	co.k = C.size_t(k)
+	if co.k1, err = size("SearchOptions.K1", o.K1); err != nil {
+		return co, 0, free, err
+	}
+	if co.threads, err = size("SearchOptions.Threads", o.Threads); err != nil {
+		return co, 0, free, err
+	}
+	if len(o.And) > 0 {
+		p, err := cstrings("SearchOptions.And", o.And)
+		if err != nil {
+			return co, 0, free, err
+		}
+		blocks = append(blocks, unsafe.Pointer(p))
+		co.and_queries, co.n_and = p, C.size_t(len(o.And))
+	}
+	if len(o.Or) > 0 {
+		p, err := cstrings("SearchOptions.Or", o.Or)
+		if err != nil {
+			return co, 0, free, err
+		}
+		blocks = append(blocks, unsafe.Pointer(p))
+		co.or_queries, co.n_or = p, C.size_t(len(o.Or))
+	}
+	if o.Allow != nil {
+		// never NULL: an empty filter allows nothing, NULL is no filter
+		n := len(o.Allow)
+		block := C.malloc(C.size_t(n+1) * C.size_t(unsafe.Sizeof(C.size_t(0))))
+		if block == nil {
+			return co, 0, free, goError(CodeNoMem, "out of memory for a filter of %d positions", n)
+		}
+		blocks = append(blocks, block)
+		allow := unsafe.Slice((*C.size_t)(block), n)
+		for i, p := range o.Allow {
+			if p < 0 {
+				return co, 0, free, goError(CodeRange, "SearchOptions.Allow[%d] is %d, must be >= 0", i, p)
+			}
+			allow[i] = C.size_t(p)
+		}
+		co.allow, co.n_allow = (*C.size_t)(block), C.size_t(n)
+	}
+	if o.Stage1Only {
+		co.stage1_only = 1
+	}
+	return co, k, free, nil
+}
+
+func hitPtr(raw []C.anthem_hit) *C.anthem_hit {
+	if len(raw) == 0 {
+		return nil
+	}
+	return &raw[0]
+}
+
+// Search runs the query pipeline with k and k1 and every other option at
+// its default (anthem_search): stage 1 keeps the k1 products nearest to
+// the query's region (0 means 200) and, with the lexical term, the k1
+// titles of highest BM25; the full model reranks them, and the best k are
+// returned, best first.
+func (ix *Index) Search(m *Model, query string, k, k1 int) ([]Hit, error) {
+	o := DefaultSearchOptions()
+	o.K, o.K1 = k, k1
+	return ix.SearchEx(m, query, &o)
+}
+
+// SearchEx runs one query through the pipeline with options
+// (anthem_search_ex): AND / OR texts, a filter, threads, stage 1 alone.
+// At most K hits, fewer only when the index (or the filter) holds fewer
+// products; best first.  A distance may be negative with the lexical
+// term; a score shown to users is -Distance.
+func (ix *Index) SearchEx(m *Model, query string, opts *SearchOptions) ([]Hit, error) {
 	p, err := ix.acquire()
 	if err != nil {
 		return nil, err
@@ -265,30 +380,154 @@ func (ix *Index) SearchThreads(m *Model, query string, k, k1, threads int) ([]Hi
 		return nil, err
 	}
 	defer m.obj.release()
-	ck, err := size("k", k)
-	if err != nil {
-		return nil, err
-	}
-	ck1, err := size("k1", k1)
-	if err != nil {
-		return nil, err
-	}
 	cq, err := cstring("query", query)
 	if err != nil {
 		return nil, err
 	}
 	defer C.free(unsafe.Pointer(cq))
-	if n := int(C.anthem_index_count(p)); k > n {
-		k = n
-		ck = C.size_t(k)
+	co, k, free, err := cSearchOptions(opts, int(C.anthem_index_count(p)))
+	if err != nil {
+		return nil, err
 	}
+	defer free()
 	raw := make([]C.anthem_hit, k)
-	var rawp *C.anthem_hit
-	if k > 0 {
-		rawp = &raw[0]
-	}
 	var n C.size_t
-	if err := call(func() C.int { return C.anthem_search_threads(mp, p, cq, ck, ck1, ct, rawp, &n) }); err != nil {
+	if err := call(func() C.int { return C.anthem_search_ex(mp, p, cq, &co, hitPtr(raw), &n) }); err != nil {
+		return nil, err
+	}
+	return ix.hits(p, raw[:int(n)]), nil
+}
+
+// SearchBatch runs many queries with the same options
+// (anthem_search_batch); Threads spreads the queries.  Result q holds
+// exactly the hits SearchEx gives queries[q].
+func (ix *Index) SearchBatch(m *Model, queries []string, opts *SearchOptions) ([][]Hit, error) {
+	p, err := ix.acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer ix.obj.release()
+	mp, err := m.acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer m.obj.release()
+	cq, err := cstrings("queries", queries)
+	if err != nil {
+		return nil, err
+	}
+	defer C.free(unsafe.Pointer(cq))
+	co, k, free, err := cSearchOptions(opts, int(C.anthem_index_count(p)))
+	if err != nil {
+		return nil, err
+	}
+	defer free()
+	nq := len(queries)
+	raw := make([]C.anthem_hit, nq*k)
+	counts := make([]C.size_t, nq)
+	var countp *C.size_t
+	if nq > 0 {
+		countp = &counts[0]
+	}
+	if err := call(func() C.int {
+		return C.anthem_search_batch(mp, p, cq, C.size_t(nq), &co, hitPtr(raw), countp)
+	}); err != nil {
+		return nil, err
+	}
+	out := make([][]Hit, nq)
+	for q := range out {
+		out[q] = ix.hits(p, raw[q*k:q*k+int(counts[q])])
+	}
+	return out, nil
+}
+
+// Find returns the position of the product with this id
+// (anthem_index_find), and false when the index holds none.
+func (ix *Index) Find(id string) (int, bool) {
+	p, err := ix.acquire()
+	if err != nil {
+		return -1, false
+	}
+	defer ix.obj.release()
+	cid, err := cstring("id", id)
+	if err != nil {
+		return -1, false // a NUL byte: no id of the index holds one
+	}
+	defer C.free(unsafe.Pointer(cid))
+	var pos C.size_t
+	if C.anthem_index_find(p, cid, &pos) != C.ANTHEM_OK {
+		return -1, false
+	}
+	return int(pos), true
+}
+
+// Rerank is stage 2 on candidates an engine brings (its BM25 top N,
+// filtered upstream): the full model ranks the products at these index
+// positions, best first (anthem_rerank).
+func (ix *Index) Rerank(m *Model, query string, positions []int) ([]Hit, error) {
+	p, err := ix.acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer ix.obj.release()
+	mp, err := m.acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer m.obj.release()
+	cq, err := cstring("query", query)
+	if err != nil {
+		return nil, err
+	}
+	defer C.free(unsafe.Pointer(cq))
+	pos := make([]C.size_t, len(positions))
+	for i, x := range positions {
+		if x < 0 {
+			return nil, goError(CodeRange, "positions[%d] is %d, must be >= 0", i, x)
+		}
+		pos[i] = C.size_t(x)
+	}
+	var posp *C.size_t
+	if len(pos) > 0 {
+		posp = &pos[0]
+	}
+	raw := make([]C.anthem_hit, len(pos))
+	if err := call(func() C.int {
+		return C.anthem_rerank(mp, p, cq, posp, C.size_t(len(pos)), hitPtr(raw))
+	}); err != nil {
+		return nil, err
+	}
+	return ix.hits(p, raw), nil
+}
+
+// RerankIDs is Rerank by product id: ids the index does not hold are left
+// out (anthem_rerank_ids).
+func (ix *Index) RerankIDs(m *Model, query string, ids []string) ([]Hit, error) {
+	p, err := ix.acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer ix.obj.release()
+	mp, err := m.acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer m.obj.release()
+	cq, err := cstring("query", query)
+	if err != nil {
+		return nil, err
+	}
+	defer C.free(unsafe.Pointer(cq))
+	cids, err := cstrings("ids", ids)
+	if err != nil {
+		return nil, err
+	}
+	defer C.free(unsafe.Pointer(cids))
+	raw := make([]C.anthem_hit, len(ids))
+	var n C.size_t
+	if err := call(func() C.int {
+		return C.anthem_rerank_ids(mp, p, cq, cids, C.size_t(len(ids)), hitPtr(raw), &n)
+	}); err != nil {
 		return nil, err
 	}
 	return ix.hits(p, raw[:int(n)]), nil
@@ -338,7 +577,7 @@ type Metrics struct {
 	MAP, MRR             float64
 	Queries              int     // queries that count
 	Skipped              int     // queries with no relevant product
-	RecallK1             float64 // share of relevant products stage 1 keeps in its top K1
+	RecallK1             float64 // share of relevant products among stage 1's candidates (K1 nearest, and K1 best by BM25 with the lexical term)
 	K1                   int
 }
 

@@ -3,7 +3,8 @@
  *   anthem_open(model_path, index_path)   -> handle (INTEGER > 0)
  *   anthem_close(handle)                  -> 1
  *   anthem_score(handle, query, product_id) -> distance (REAL) or NULL
- *   anthem_search(handle, query [, k])    table: product_id, title,
+ *   anthem_search(handle, query [, k [, k1 [, and_queries [, or_queries]]]])
+ *                                         table: product_id, title,
  *                                          distance, rank
  *
  * Handles live in a registry owned by the connection: every function and
@@ -21,7 +22,6 @@ SQLITE_EXTENSION_INIT1
 
 #include <anthem/anthem.h>
 
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,10 +33,12 @@ SQLITE_EXTENSION_INIT1
 #define ATHSQL_EXPORT
 #endif
 
-/* stage-1 candidates reranked by the full model */
-#define ATHSQL_K1 200
-/* k of anthem_search when the third argument is left out */
+/* anthem_search's k and k1 when they are left out (anthem_search_options'
+ * defaults, said again here because the hidden columns echo them) */
 #define ATHSQL_DEFAULT_K 10
+#define ATHSQL_DEFAULT_K1 200
+/* texts an and_queries or or_queries argument may hold (search.h) */
+#define ATHSQL_MAX_COMPOSE 16
 
 /* ---- one open model + index ------------------------------------------------ */
 
@@ -46,21 +48,7 @@ typedef struct athsql_entry {
 	anthem_model *m;
 	anthem_index *ix;
 	size_t count;
-	/* product id -> index position: open addressing, power-of-two
-	 * capacity, slots hold position + 1 (0 = empty) */
-	size_t *slots;
-	size_t mask;
 } athsql_entry;
-
-static uint64_t athsql_hash(const char *s, size_t len)
-{
-	uint64_t h = 14695981039346656037ull; /* FNV-1a */
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 1099511628211ull;
-	}
-	return h ^ (h >> 29);
-}
 
 static void athsql_entry_release(athsql_entry *e)
 {
@@ -68,53 +56,7 @@ static void athsql_entry_release(athsql_entry *e)
 		return;
 	anthem_index_free(e->ix);
 	anthem_model_free(e->m);
-	sqlite3_free(e->slots);
 	sqlite3_free(e);
-}
-
-/* The first product of the index with that id wins (a catalogue has no
- * duplicate ids, but an index file is not ours to trust). */
-static int athsql_entry_build_map(athsql_entry *e)
-{
-	size_t cap = 16;
-	while (cap < 2 * e->count + 1) {
-		if (cap > SIZE_MAX / 4 / sizeof *e->slots)
-			return SQLITE_NOMEM;
-		cap *= 2;
-	}
-	e->slots = sqlite3_malloc64((sqlite3_uint64)cap * sizeof *e->slots);
-	if (!e->slots)
-		return SQLITE_NOMEM;
-	memset(e->slots, 0, cap * sizeof *e->slots);
-	e->mask = cap - 1;
-	for (size_t i = 0; i < e->count; i++) {
-		const char *id = anthem_index_id(e->ix, i);
-		if (!id)
-			continue;
-		size_t len = strlen(id);
-		for (size_t s = athsql_hash(id, len) & e->mask;; s = (s + 1) & e->mask) {
-			if (!e->slots[s]) {
-				e->slots[s] = i + 1;
-				break;
-			}
-			if (!strcmp(anthem_index_id(e->ix, e->slots[s] - 1), id))
-				break;
-		}
-	}
-	return SQLITE_OK;
-}
-
-/* Index position of a product id, or SIZE_MAX. */
-static size_t athsql_entry_find(const athsql_entry *e, const char *id, size_t len)
-{
-	for (size_t s = athsql_hash(id, len) & e->mask; e->slots[s];
-	     s = (s + 1) & e->mask) {
-		size_t pos = e->slots[s] - 1;
-		const char *other = anthem_index_id(e->ix, pos);
-		if (strlen(other) == len && !memcmp(other, id, len))
-			return pos;
-	}
-	return SIZE_MAX;
 }
 
 /* ---- the per-connection registry -------------------------------------------- */
@@ -234,11 +176,6 @@ static void athsql_open(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 		return;
 	}
 	e->count = anthem_index_count(e->ix);
-	if (athsql_entry_build_map(e)) {
-		sqlite3_result_error_nomem(ctx);
-		athsql_entry_release(e);
-		return;
-	}
 	e->id = ++r->next_id;
 	r->v[r->n++] = e;
 	sqlite3_result_int64(ctx, e->id);
@@ -285,11 +222,17 @@ static void athsql_score(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 		sqlite3_result_error_nomem(ctx);
 		return;
 	}
-	size_t pos = athsql_entry_find(e, id, (size_t)sqlite3_value_bytes(argv[2]));
-	if (pos == SIZE_MAX)
+	/* the index's ids are C strings: one with a NUL inside is none of
+	 * them (the library would read only its part before the NUL) */
+	if (strlen(id) != (size_t)sqlite3_value_bytes(argv[2]))
+		return; /* unknown product: NULL */
+	size_t pos;
+	int rc = anthem_index_find(e->ix, id, &pos);
+	if (rc == ANTHEM_ENOTFOUND)
 		return; /* unknown product: NULL */
 	float d;
-	int rc = anthem_score(e->m, e->ix, query, &pos, 1, &d);
+	if (!rc)
+		rc = anthem_score(e->m, e->ix, query, &pos, 1, &d);
 	if (rc)
 		athsql_result_anthem_error(ctx, rc);
 	else
@@ -303,11 +246,23 @@ enum {
 	ATHSQL_COL_TITLE,
 	ATHSQL_COL_DISTANCE,
 	ATHSQL_COL_RANK,
-	ATHSQL_COL_HANDLE, /* hidden: the arguments */
+	ATHSQL_COL_HANDLE, /* hidden: the arguments, in their order */
 	ATHSQL_COL_QUERY,
 	ATHSQL_COL_K,
+	ATHSQL_COL_K1,
+	ATHSQL_COL_AND,
+	ATHSQL_COL_OR,
 };
-#define ATHSQL_NARGS 3
+/* the arguments, numbered from the first hidden column */
+enum {
+	ATHSQL_ARG_HANDLE,
+	ATHSQL_ARG_QUERY,
+	ATHSQL_ARG_K,
+	ATHSQL_ARG_K1,
+	ATHSQL_ARG_AND,
+	ATHSQL_ARG_OR,
+	ATHSQL_NARGS
+};
 
 typedef struct athsql_vtab {
 	sqlite3_vtab base;
@@ -319,8 +274,13 @@ typedef struct athsql_cursor {
 	athsql_entry *e; /* referenced while the cursor holds results */
 	anthem_hit *hits;
 	size_t n, pos;
-	sqlite3_int64 handle, k;
-	char *query;
+	/* the arguments, echoed by the hidden columns (and_text and
+	 * or_text as given, NULL when left out) */
+	sqlite3_int64 handle, k, k1;
+	char *query, *and_text, *or_text;
+	/* and_text and or_text with NULs for newlines: the texts passed to
+	 * the library point into them */
+	char *and_split, *or_split;
 } athsql_cursor;
 
 static int athsql_vt_connect(sqlite3 *db, void *aux, int argc,
@@ -329,7 +289,8 @@ static int athsql_vt_connect(sqlite3 *db, void *aux, int argc,
 {
 	int rc = sqlite3_declare_vtab(db,
 		"CREATE TABLE x(product_id TEXT, title TEXT, distance REAL, "
-		"rank INTEGER, handle HIDDEN, query HIDDEN, k HIDDEN)");
+		"rank INTEGER, handle HIDDEN, query HIDDEN, k HIDDEN, "
+		"k1 HIDDEN, and_queries HIDDEN, or_queries HIDDEN)");
 	if (rc)
 		return rc;
 	athsql_vtab *vt = sqlite3_malloc(sizeof *vt);
@@ -353,8 +314,8 @@ static void athsql_vt_error(sqlite3_vtab *vt, char *msg)
 	vt->zErrMsg = msg;
 }
 
-/* idxNum: bit i set if argument i (handle, query, k) is passed; they come
- * in that order in xFilter's argv. */
+/* idxNum: bit i set if argument i (handle, query, k, k1, and_queries,
+ * or_queries) is passed; they come in that order in xFilter's argv. */
 static int athsql_vt_best_index(sqlite3_vtab *vt, sqlite3_index_info *info)
 {
 	int seen = 0, unusable = 0, which[ATHSQL_NARGS];
@@ -376,10 +337,12 @@ static int athsql_vt_best_index(sqlite3_vtab *vt, sqlite3_index_info *info)
 	/* an argument bound to a table not yet scanned: not this plan */
 	if (unusable & ~seen)
 		return SQLITE_CONSTRAINT;
-	if ((seen & 3) != 3) {
+	int need = 1 << ATHSQL_ARG_HANDLE | 1 << ATHSQL_ARG_QUERY;
+	if ((seen & need) != need) {
 		athsql_vt_error(vt, sqlite3_mprintf(
 			"anthem_search: pass a handle and a query, as in "
-			"anthem_search(handle, query [, k])"));
+			"anthem_search(handle, query [, k [, k1 [, and_queries "
+			"[, or_queries]]]])"));
 		return SQLITE_ERROR;
 	}
 	int argv_index = 0;
@@ -391,10 +354,12 @@ static int athsql_vt_best_index(sqlite3_vtab *vt, sqlite3_index_info *info)
 	info->idxNum = seen;
 	info->estimatedCost = 10;
 	info->estimatedRows = ATHSQL_DEFAULT_K;
-	/* rows come best first: by distance and by rank */
+	/* rows come by rank.  Not necessarily by distance: when k is larger
+	 * than the candidates, the rows after them carry stage-1 distances,
+	 * ascending among themselves only (search.h), so SQLite sorts an
+	 * ORDER BY distance itself */
 	if (info->nOrderBy == 1 && !info->aOrderBy[0].desc &&
-	    (info->aOrderBy[0].iColumn == ATHSQL_COL_DISTANCE ||
-	     info->aOrderBy[0].iColumn == ATHSQL_COL_RANK))
+	    info->aOrderBy[0].iColumn == ATHSQL_COL_RANK)
 		info->orderByConsumed = 1;
 	return SQLITE_OK;
 }
@@ -416,9 +381,14 @@ static void athsql_cursor_reset(athsql_cursor *cur)
 	sqlite3_free(cur->hits);
 	cur->hits = NULL;
 	sqlite3_free(cur->query);
-	cur->query = NULL;
+	sqlite3_free(cur->and_text);
+	sqlite3_free(cur->or_text);
+	sqlite3_free(cur->and_split);
+	sqlite3_free(cur->or_split);
+	cur->query = cur->and_text = cur->or_text = NULL;
+	cur->and_split = cur->or_split = NULL;
 	cur->n = cur->pos = 0;
-	cur->handle = cur->k = 0;
+	cur->handle = cur->k = cur->k1 = 0;
 }
 
 static int athsql_vt_close(sqlite3_vtab_cursor *base)
@@ -429,68 +399,161 @@ static int athsql_vt_close(sqlite3_vtab_cursor *base)
 	return SQLITE_OK;
 }
 
-static int athsql_vt_filter(sqlite3_vtab_cursor *base, int idx_num,
-			    const char *idx_str, int argc, sqlite3_value **argv)
+/* An and_queries / or_queries argument: one or more query texts, one a
+ * line ('\n' between them; empty lines are skipped, so a trailing newline
+ * adds nothing).  NULL or left out holds none.  *text receives a copy of
+ * the argument as given (NULL for none), for the hidden column; *split a
+ * copy with its newlines made NULs, into which texts[0 .. *n) point.  Both
+ * are sqlite3_malloc'ed; on SQLITE_ERROR *err says why. */
+static int athsql_texts(sqlite3_value *v, const char *what, char **text,
+			char **split, const char **texts, size_t *n, char **err)
 {
-	athsql_cursor *cur = (athsql_cursor *)base;
-	sqlite3_vtab *vt = base->pVtab;
-	athsql_registry *r = ((athsql_vtab *)vt)->r;
-	athsql_cursor_reset(cur);
-	sqlite3_value *args[ATHSQL_NARGS] = {NULL, NULL, NULL};
-	for (int arg = 0, j = 0; arg < ATHSQL_NARGS; arg++)
-		if ((idx_num & (1 << arg)) && j < argc)
-			args[arg] = argv[j++];
-	if (!args[0] || !args[1]) /* xBestIndex never lets that through */
+	*n = 0;
+	int type = v ? sqlite3_value_type(v) : SQLITE_NULL;
+	if (type == SQLITE_NULL)
+		return SQLITE_OK;
+	if (type == SQLITE_BLOB) {
+		*err = sqlite3_mprintf("anthem_search: %s must be text (query "
+				       "texts, one a line)", what);
 		return SQLITE_ERROR;
+	}
+	const char *s = (const char *)sqlite3_value_text(v);
+	if (!s)
+		return SQLITE_NOMEM;
+	if (!(*text = sqlite3_mprintf("%s", s)) ||
+	    !(*split = sqlite3_mprintf("%s", s)))
+		return SQLITE_NOMEM;
+	size_t lines = 0;
+	for (char *line = *split, *end; line; line = end) {
+		end = strchr(line, '\n');
+		if (end)
+			*end++ = '\0';
+		if (!*line)
+			continue;
+		if (lines < ATHSQL_MAX_COMPOSE)
+			texts[lines] = line;
+		lines++;
+	}
+	if (lines > ATHSQL_MAX_COMPOSE) {
+		/* (sqlite3_mprintf has no %zu: its %z frees a string) */
+		*err = sqlite3_mprintf("anthem_search: %s holds %llu query "
+				       "texts (one a line), at most %d", what,
+				       (unsigned long long)lines,
+				       ATHSQL_MAX_COMPOSE);
+		return SQLITE_ERROR;
+	}
+	*n = lines;
+	return SQLITE_OK;
+}
 
-	char *err = NULL;
-	athsql_entry *e = athsql_handle(r, args[0], "anthem_search", &err);
-	if (!e) {
-		athsql_vt_error(vt, err);
-		return err ? SQLITE_ERROR : SQLITE_NOMEM;
-	}
-	sqlite3_int64 k = ATHSQL_DEFAULT_K;
-	if (args[2]) {
-		if (sqlite3_value_numeric_type(args[2]) != SQLITE_INTEGER ||
-		    (k = sqlite3_value_int64(args[2])) < 0) {
-			athsql_vt_error(vt, sqlite3_mprintf(
-				"anthem_search: k must be an integer >= 0"));
-			return SQLITE_ERROR;
-		}
-	}
-	int tq = sqlite3_value_type(args[1]);
-	if (tq == SQLITE_BLOB) {
-		athsql_vt_error(vt, sqlite3_mprintf(
-			"anthem_search: the query must be text"));
+/* An integer argument >= min; NULL or left out gives def when null_ok.
+ * SQLITE_ERROR with *err otherwise. */
+static int athsql_int_arg(sqlite3_value *v, const char *what,
+			  sqlite3_int64 min, sqlite3_int64 def, int null_ok,
+			  sqlite3_int64 *out, char **err)
+{
+	*out = def;
+	if (!v || (null_ok && sqlite3_value_type(v) == SQLITE_NULL))
+		return SQLITE_OK;
+	if (sqlite3_value_numeric_type(v) != SQLITE_INTEGER ||
+	    (*out = sqlite3_value_int64(v)) < min) {
+		*err = sqlite3_mprintf("anthem_search: %s must be an integer "
+				       ">= %lld%s", what, (long long)min,
+				       null_ok ? " (NULL: the default)" : "");
 		return SQLITE_ERROR;
+	}
+	return SQLITE_OK;
+}
+
+/* xFilter's work: the arguments checked, the search run into cur.  On
+ * SQLITE_ERROR, *err (sqlite3_malloc'ed) says why. */
+static int athsql_search(athsql_cursor *cur, const athsql_registry *r,
+			 sqlite3_value *const *args, char **err)
+{
+	athsql_entry *e = athsql_handle(r, args[ATHSQL_ARG_HANDLE],
+					"anthem_search", err);
+	if (!e)
+		return *err ? SQLITE_ERROR : SQLITE_NOMEM;
+	sqlite3_int64 k, k1;
+	const char *and_q[ATHSQL_MAX_COMPOSE], *or_q[ATHSQL_MAX_COMPOSE];
+	size_t n_and, n_or;
+	int rc = athsql_int_arg(args[ATHSQL_ARG_K], "k", 0, ATHSQL_DEFAULT_K,
+				0, &k, err);
+	/* k1 0 would be the library's default, but the CLI's --k1 0 means
+	 * stage 1 alone: refused rather than read either way */
+	if (!rc)
+		rc = athsql_int_arg(args[ATHSQL_ARG_K1], "k1", 1,
+				    ATHSQL_DEFAULT_K1, 1, &k1, err);
+	if (!rc)
+		rc = athsql_texts(args[ATHSQL_ARG_AND], "and_queries",
+				  &cur->and_text, &cur->and_split, and_q,
+				  &n_and, err);
+	if (!rc)
+		rc = athsql_texts(args[ATHSQL_ARG_OR], "or_queries",
+				  &cur->or_text, &cur->or_split, or_q, &n_or,
+				  err);
+	if (rc)
+		return rc;
+	int tq = sqlite3_value_type(args[ATHSQL_ARG_QUERY]);
+	if (tq == SQLITE_BLOB) {
+		*err = sqlite3_mprintf("anthem_search: the query must be text");
+		return *err ? SQLITE_ERROR : SQLITE_NOMEM;
 	}
 	cur->handle = e->id;
 	cur->k = k;
+	cur->k1 = k1;
 	if (tq == SQLITE_NULL || k == 0)
 		return SQLITE_OK; /* no rows */
-	const char *query = (const char *)sqlite3_value_text(args[1]);
-	if (!query)
+	const char *query = (const char *)sqlite3_value_text(args[ATHSQL_ARG_QUERY]);
+	if (!query || !(cur->query = sqlite3_mprintf("%s", query)))
 		return SQLITE_NOMEM;
-	cur->query = sqlite3_mprintf("%s", query);
+	/* nothing beyond the index is returned: a huge k must not size the
+	 * buffer */
 	size_t want = (sqlite3_uint64)k < e->count ? (size_t)k : e->count;
-	if (!cur->query || (want && !(cur->hits = sqlite3_malloc64(
-			(sqlite3_uint64)want * sizeof *cur->hits))))
-		return SQLITE_NOMEM;
 	if (!want)
 		return SQLITE_OK;
+	cur->hits = sqlite3_malloc64((sqlite3_uint64)want * sizeof *cur->hits);
+	if (!cur->hits)
+		return SQLITE_NOMEM;
+	anthem_search_options o;
+	anthem_search_options_init(&o);
+	o.k = want;
+	o.k1 = (sqlite3_uint64)k1 < e->count ? (size_t)k1 : e->count;
+	o.and_queries = and_q;
+	o.n_and = n_and;
+	o.or_queries = or_q;
+	o.n_or = n_or;
 	size_t n = 0;
-	int rc = anthem_search(e->m, e->ix, cur->query, want, ATHSQL_K1,
-			       cur->hits, &n);
-	if (rc) {
-		if (rc == ANTHEM_ENOMEM)
-			return SQLITE_NOMEM;
-		athsql_vt_error(vt, sqlite3_mprintf("%s", athsql_anthem_message(rc)));
-		return SQLITE_ERROR;
+	int arc = anthem_search_ex(e->m, e->ix, cur->query, &o, cur->hits, &n);
+	if (arc == ANTHEM_ENOMEM)
+		return SQLITE_NOMEM;
+	if (arc) {
+		*err = sqlite3_mprintf("%s", athsql_anthem_message(arc));
+		return *err ? SQLITE_ERROR : SQLITE_NOMEM;
 	}
 	cur->n = n;
 	cur->e = e;
 	e->refs++;
 	return SQLITE_OK;
+}
+
+static int athsql_vt_filter(sqlite3_vtab_cursor *base, int idx_num,
+			    const char *idx_str, int argc, sqlite3_value **argv)
+{
+	athsql_cursor *cur = (athsql_cursor *)base;
+	sqlite3_vtab *vt = base->pVtab;
+	athsql_cursor_reset(cur);
+	sqlite3_value *args[ATHSQL_NARGS] = {NULL};
+	for (int arg = 0, j = 0; arg < ATHSQL_NARGS; arg++)
+		if ((idx_num & (1 << arg)) && j < argc)
+			args[arg] = argv[j++];
+	if (!args[ATHSQL_ARG_HANDLE] || !args[ATHSQL_ARG_QUERY])
+		return SQLITE_ERROR; /* xBestIndex never lets that through */
+	char *err = NULL;
+	int rc = athsql_search(cur, ((athsql_vtab *)vt)->r, args, &err);
+	if (err)
+		athsql_vt_error(vt, err);
+	return rc;
 }
 
 static int athsql_vt_next(sqlite3_vtab_cursor *base)
@@ -505,21 +568,34 @@ static int athsql_vt_eof(sqlite3_vtab_cursor *base)
 	return cur->pos >= cur->n;
 }
 
+static void athsql_result_text(sqlite3_context *ctx, const char *s)
+{
+	if (s)
+		sqlite3_result_text(ctx, s, -1, SQLITE_TRANSIENT);
+}
+
 static int athsql_vt_column(sqlite3_vtab_cursor *base, sqlite3_context *ctx,
 			    int col)
 {
 	const athsql_cursor *cur = (const athsql_cursor *)base;
-	if (col == ATHSQL_COL_HANDLE) {
+	switch (col) {
+	case ATHSQL_COL_HANDLE:
 		sqlite3_result_int64(ctx, cur->handle);
 		return SQLITE_OK;
-	}
-	if (col == ATHSQL_COL_QUERY) {
-		if (cur->query)
-			sqlite3_result_text(ctx, cur->query, -1, SQLITE_TRANSIENT);
+	case ATHSQL_COL_QUERY:
+		athsql_result_text(ctx, cur->query);
 		return SQLITE_OK;
-	}
-	if (col == ATHSQL_COL_K) {
+	case ATHSQL_COL_K:
 		sqlite3_result_int64(ctx, cur->k);
+		return SQLITE_OK;
+	case ATHSQL_COL_K1:
+		sqlite3_result_int64(ctx, cur->k1);
+		return SQLITE_OK;
+	case ATHSQL_COL_AND:
+		athsql_result_text(ctx, cur->and_text);
+		return SQLITE_OK;
+	case ATHSQL_COL_OR:
+		athsql_result_text(ctx, cur->or_text);
 		return SQLITE_OK;
 	}
 	if (cur->pos >= cur->n)
@@ -527,12 +603,10 @@ static int athsql_vt_column(sqlite3_vtab_cursor *base, sqlite3_context *ctx,
 	const anthem_hit *h = &cur->hits[cur->pos];
 	switch (col) {
 	case ATHSQL_COL_PRODUCT_ID:
-		sqlite3_result_text(ctx, anthem_index_id(cur->e->ix, h->index), -1,
-				    SQLITE_TRANSIENT);
+		athsql_result_text(ctx, anthem_index_id(cur->e->ix, h->index));
 		break;
 	case ATHSQL_COL_TITLE:
-		sqlite3_result_text(ctx, anthem_index_title(cur->e->ix, h->index),
-				    -1, SQLITE_TRANSIENT);
+		athsql_result_text(ctx, anthem_index_title(cur->e->ix, h->index));
 		break;
 	case ATHSQL_COL_DISTANCE:
 		sqlite3_result_double(ctx, h->distance);

@@ -5,13 +5,17 @@ usage: test_sqlite.py MODULE FIXTURE_DIR [ANTHEM_CLI]
 
 MODULE is the built anthem_sqlite.so, FIXTURE_DIR tests/data/wordnet-fixture,
 ANTHEM_CLI the `anthem` command (default: tools/anthem of the build tree
-holding MODULE).  Trains a tiny model in a scratch directory, then checks,
-through Python's sqlite3 module:
+holding MODULE).  Trains two tiny models in a scratch directory (the doc's,
+and one with the lexical term), then checks, through Python's sqlite3
+module:
 
-  1. anthem_search against `anthem search --json` (ids, scores to 1e-6),
-     and anthem_score against anthem_search's distances;
+  1. anthem_search against `anthem search --json` (ids, distances to
+     1e-6), with k1, and_queries and or_queries too, on both models;
+     anthem_score against anthem_search's distances, and a composed
+     search's distances against the max / min of anthem_score's;
   2. and 3. the example of docs/sqlite.md, run from the doc's own text
-     (the FTS5 rerank and the join), in Python and in the sqlite3 shell;
+     (the FTS5 rerank, the join, the composed query), in Python and in the
+     sqlite3 shell;
   4. bad arguments give SQL errors, handles and connections behave;
 
 and, when valgrind is installed, runs the doc's session and the error
@@ -113,12 +117,29 @@ def fts_expression(query):
 
 # ---- helpers -----------------------------------------------------------------
 
-def cli_search(model, index, query, k):
-    out = subprocess.run(
-        [CLI, "search", "--model", model, "--index", index, "--k", str(k),
-         "--json", query],
-        check=True, capture_output=True, text=True).stdout
-    return [(h["product_id"], h["title"], h["score"]) for h in json.loads(out)]
+def cli_search(model, index, query, k, k1=None, and_=(), or_=()):
+    """[(product_id, title, distance)] of `anthem search --json`: one JSON
+    object a query, {query, results: [{rank, product_id, title, score,
+    distance}]}, score = -distance."""
+    cmd = [CLI, "search", "--model", model, "--index", index, "--k", str(k),
+           "--json"]
+    if k1 is not None:
+        cmd += ["--k1", str(k1)]
+    for q in and_:
+        cmd += ["--and", q]
+    for q in or_:
+        cmd += ["--or", q]
+    out = subprocess.run(cmd + [query], check=True, capture_output=True,
+                         text=True).stdout.splitlines()
+    assert len(out) == 1, "anthem search --json: %d lines for one query" % len(out)
+    obj = json.loads(out[0])
+    assert isinstance(obj, dict), ("anthem search --json printed %s, not one "
+                                   "object a query: a CLI from before issue #20"
+                                   % type(obj).__name__)
+    assert obj["query"] == query, obj["query"]
+    hits = obj["results"]
+    assert [h["rank"] for h in hits] == list(range(1, len(hits) + 1))
+    return [(h["product_id"], h["title"], h["distance"]) for h in hits]
 
 
 def load(conn):
@@ -140,14 +161,23 @@ def setUpModule():
                    cwd=Scratch.dir, check=True, capture_output=True)
     Scratch.model = os.path.join(Scratch.dir, "build", "wordnet.model")
     Scratch.index = os.path.join(Scratch.dir, "build", "wordnet.index")
-    # a second, different model (another seed) for mismatch checks
+    # a second, different model (another seed) for mismatch checks, and
+    # one with the lexical term (stage 1 also takes the titles of highest
+    # BM25; distances can be negative) with its index
     Scratch.other = os.path.join(Scratch.dir, "other.model")
-    subprocess.run(
-        [CLI, "train", "--catalog", os.path.join(FIXTURE, "catalog.tsv"),
-         "--judgments", os.path.join(FIXTURE, "train.tsv"), "--out",
-         Scratch.other, "--dim", "8", "--buckets", "4096", "--epochs", "1",
-         "--epoch-examples", "64", "--threads", "1", "--seed", "7"],
-        check=True, capture_output=True)
+    Scratch.lexical = os.path.join(Scratch.dir, "lexical.model")
+    Scratch.lexical_index = os.path.join(Scratch.dir, "lexical.index")
+    train = [CLI, "train", "--catalog", os.path.join(FIXTURE, "catalog.tsv"),
+             "--judgments", os.path.join(FIXTURE, "train.tsv"), "--dim", "8",
+             "--buckets", "4096", "--epochs", "1", "--epoch-examples", "64",
+             "--threads", "1"]
+    subprocess.run(train + ["--out", Scratch.other, "--seed", "7"],
+                   check=True, capture_output=True)
+    subprocess.run(train + ["--out", Scratch.lexical, "--lexical-buckets", "4096"],
+                   check=True, capture_output=True)
+    subprocess.run([CLI, "index", "--model", Scratch.lexical, "--catalog",
+                    os.path.join(FIXTURE, "catalog.tsv"), "--out",
+                    Scratch.lexical_index], check=True, capture_output=True)
 
 
 def tearDownModule():
@@ -170,15 +200,24 @@ class Base(unittest.TestCase):
     def tearDown(self):
         self.conn.close()
 
-    def search(self, query, k, h=None):
+    def search(self, query, k, h=None, k1=None, and_=None, or_=None):
+        """Rows (product_id, title, distance, rank); and_ and or_ are the
+        arguments as passed (text, one query a line)."""
         return self.conn.execute(
-            "SELECT product_id, title, distance, rank FROM anthem_search(?, ?, ?)",
-            (self.h if h is None else h, query, k)).fetchall()
+            "SELECT product_id, title, distance, rank FROM "
+            "anthem_search(?, ?, ?, ?, ?, ?)",
+            (self.h if h is None else h, query, k, k1, and_, or_)).fetchall()
 
-    def full_distances(self, query):
-        """Every product's full-model distance (k = the whole index, so
-        stage 1 keeps everything)."""
-        return {r[0]: r[2] for r in self.search(query, 1 << 40)}
+    def score(self, query, product_id, h=None):
+        return self.conn.execute(
+            "SELECT anthem_score(?, ?, ?)",
+            (self.h if h is None else h, query, product_id)).fetchone()[0]
+
+    def full_distances(self, query, h=None):
+        """Every product's full-model distance (k1 = the whole index, so
+        every product is a candidate: with the default k1, the hits after
+        the 200 candidates would carry their stage-1 distance)."""
+        return {r[0]: r[2] for r in self.search(query, 1 << 40, h, 1 << 40)}
 
     def assertSameRanking(self, got, want, what):
         """[(id, distance)] equal: distances to TOL, ids equal up to the
@@ -245,10 +284,19 @@ class TestSearch(Base):
         self.assertEqual(self.search("coat", 0), [])
         self.assertEqual(self.search(None, 5), [])
         self.assertEqual(len(self.search("coat", "3")), 3)  # text that reads as an integer
-        # the hidden columns echo the arguments
+        # the hidden columns echo the arguments (k1 its default when left
+        # out or NULL, and_queries / or_queries the text as passed)
         self.assertEqual(c.execute(
-            "SELECT DISTINCT handle, query, k FROM anthem_search(?, 'coat', 4)",
-            (self.h,)).fetchall(), [(self.h, "coat", 4)])
+            "SELECT DISTINCT handle, query, k, k1, and_queries, or_queries "
+            "FROM anthem_search(?, 'coat', 4)",
+            (self.h,)).fetchall(), [(self.h, "coat", 4, 200, None, None)])
+        self.assertEqual(c.execute(
+            "SELECT DISTINCT handle, query, k, k1, and_queries, or_queries "
+            "FROM anthem_search(?, 'coat', 4, NULL, 'a' || char(10) || 'b', '')",
+            (self.h,)).fetchall(), [(self.h, "coat", 4, 200, "a\nb", "")])
+        self.assertEqual(c.execute(
+            "SELECT DISTINCT k1 FROM anthem_search(?, 'coat', 4, 7)",
+            (self.h,)).fetchall(), [(7,)])
         # ORDER BY the other way, LIMIT, WHERE
         rows = c.execute("SELECT rank FROM anthem_search(?, 'coat', 5) "
                          "ORDER BY distance DESC", (self.h,)).fetchall()
@@ -263,7 +311,7 @@ class TestSearch(Base):
         # unknown ids and NULLs give NULL
         for args in ((self.h, "coat", "no such id"), (self.h, "coat", None),
                      (self.h, None, "02666079"), (self.h, "coat", 2666079),
-                     (self.h, "coat", "")):
+                     (self.h, "coat", ""), (self.h, "coat", "02666079\x00x")):
             self.assertIsNone(c.execute("SELECT anthem_score(?, ?, ?)", args)
                               .fetchone()[0], args)
         self.assertIsInstance(c.execute("SELECT anthem_score(?, 'coat', '02666079')",
@@ -290,13 +338,159 @@ class TestSearch(Base):
         self.assertEqual(n, 6)
 
 
+# ---- 1. k1, and_queries, or_queries ---------------------------------------------
+
+COMPOSED = [
+    # (query, and_queries, or_queries)
+    ("coat", ["rain"], []),
+    ("coat", [], ["hat"]),
+    ("rain coat", [], ["hat", "gown"]),
+    ("blue jean", ["trousers", "denim"], ["skirt"]),
+    ("hat", ["straw"], ["cap", "bonnet", "helmet"]),
+    ("wedding", ["dress"] * 16, ["veil"] * 16),
+]
+
+
+def lines(texts):
+    """An and_queries / or_queries argument: the texts one a line (None for
+    none)."""
+    return "\n".join(texts) if texts else None
+
+
+class TestCompose(Base):
+
+    def test_k1_matches_cli(self):
+        changed = False
+        for model, index in ((Scratch.model, Scratch.index),
+                             (Scratch.lexical, Scratch.lexical_index)):
+            h = self.conn.execute("SELECT anthem_open(?, ?)",
+                                  (model, index)).fetchone()[0]
+            for query in ("blue jean", "rain coat", "hat",
+                          "bridal gown for a wedding"):
+                default = self.search(query, 10, h)
+                self.assertEqual(self.search(query, 10, h, 200), default)
+                for k1 in (1, 3, 10, 50, 1000):
+                    rows = self.search(query, 10, h, k1)
+                    want = cli_search(model, index, query, 10, k1=k1)
+                    self.assertSameRanking([(r[0], r[2]) for r in rows],
+                                           [(w[0], w[2]) for w in want],
+                                           "%r k1=%d" % (query, k1))
+                    changed |= [r[0] for r in rows] != [r[0] for r in default]
+        # k1 is not ignored (the tiny geometric model's two stages rank
+        # alike; the lexical model's BM25 source brings k1 titles)
+        self.assertTrue(changed, "k1 changed no ranking")
+
+    def test_composed_matches_cli(self):
+        for model, index in ((Scratch.model, Scratch.index),
+                             (Scratch.lexical, Scratch.lexical_index)):
+            h = self.conn.execute("SELECT anthem_open(?, ?)",
+                                  (model, index)).fetchone()[0]
+            for query, and_, or_ in COMPOSED:
+                for k, k1 in ((10, None), (5, 3), (40, 20)):
+                    rows = self.search(query, k, h, k1, lines(and_), lines(or_))
+                    want = cli_search(model, index, query, k, k1, and_, or_)
+                    self.assertEqual(len(rows), k)
+                    self.assertSameRanking(
+                        [(r[0], r[2]) for r in rows], [(w[0], w[2]) for w in want],
+                        "%s: %r AND %r OR %r k=%d k1=%r"
+                        % (os.path.basename(model), query, and_, or_, k, k1))
+                # the composition changes the ranking
+                if and_ or or_:
+                    self.assertNotEqual(
+                        [r[0] for r in self.search(query, 10, h)],
+                        [r[0] for r in self.search(query, 10, h, None,
+                                                   lines(and_), lines(or_))],
+                        "%r AND %r OR %r" % (query, and_, or_))
+
+    def test_composed_distance_is_max_min_of_scores(self):
+        """Stage 2 of a composition: the largest distance over the query and
+        its ANDs, then the smallest with each OR (every hit of k 10 is a
+        candidate, so stage 2 ranked it)."""
+        for model, index in ((Scratch.model, Scratch.index),
+                             (Scratch.lexical, Scratch.lexical_index)):
+            h = self.conn.execute("SELECT anthem_open(?, ?)",
+                                  (model, index)).fetchone()[0]
+            for query, and_, or_ in COMPOSED[:5]:
+                for pid, _, dist, _ in self.search(query, 10, h, None,
+                                                   lines(and_), lines(or_)):
+                    d = max(self.score(t, pid, h) for t in [query] + and_)
+                    d = min([d] + [self.score(t, pid, h) for t in or_])
+                    self.assertTrue(math.isclose(dist, d, abs_tol=TOL),
+                                    "%r AND %r OR %r: %s: %r, want %r"
+                                    % (query, and_, or_, pid, dist, d))
+
+    def test_order_by_distance(self):
+        """Past the k1 candidates, rows carry stage-1 distances (ascending
+        among themselves only): ORDER BY distance must still sort."""
+        h = self.conn.execute("SELECT anthem_open(?, ?)",
+                              (Scratch.lexical, Scratch.lexical_index)).fetchone()[0]
+        unsorted = False
+        for query in QUERIES:
+            by_rank = [r[0] for r in self.conn.execute(
+                "SELECT distance FROM anthem_search(?, ?, 100, 5) ORDER BY rank",
+                (h, query))]
+            by_distance = [r[0] for r in self.conn.execute(
+                "SELECT distance FROM anthem_search(?, ?, 100, 5) "
+                "ORDER BY distance", (h, query))]
+            self.assertEqual(by_distance, sorted(by_rank), query)
+            unsorted |= by_rank != sorted(by_rank)
+        # the case exists on this model: a tail row nearer than a candidate
+        self.assertTrue(unsorted, "no query had a tail out of distance order")
+
+    def test_lexical_matches_cli(self):
+        h = self.conn.execute("SELECT anthem_open(?, ?)",
+                              (Scratch.lexical, Scratch.lexical_index)).fetchone()[0]
+        negative = False
+        for query in QUERIES:
+            rows = self.search(query, 20, h)
+            want = cli_search(Scratch.lexical, Scratch.lexical_index, query, 20)
+            self.assertSameRanking([(r[0], r[2]) for r in rows],
+                                   [(w[0], w[2]) for w in want], query)
+            for pid, _, dist, _ in rows:
+                self.assertTrue(math.isclose(self.score(query, pid, h), dist,
+                                             abs_tol=TOL), (query, pid))
+                negative |= dist < 0
+        self.assertTrue(negative, "the lexical model gave no negative distance")
+
+    def test_texts(self):
+        """One query a line; NULL, '' and empty lines hold none."""
+        plain = self.search("coat", 10)
+        for none in (None, "", "\n", "\n\n"):
+            self.assertEqual(self.search("coat", 10, and_=none, or_=none), plain,
+                             repr(none))
+        hat = self.search("coat", 10, and_="hat")
+        self.assertNotEqual(hat, plain)
+        for text in ("hat\n", "\nhat", "\n\nhat\n\n"):
+            self.assertEqual(self.search("coat", 10, and_=text), hat, repr(text))
+        self.assertEqual(self.search("coat", 10, and_="hat\nrain"),
+                         self.search("coat", 10, and_="rain\n\nhat"))
+        # sixteen texts are allowed, blank lines do not count
+        self.assertEqual(len(self.search("coat", 3, and_="\n".join(["x"] * 16)
+                                         + "\n\n", or_="\n".join(["y"] * 16))),
+                         3)
+        # the arguments from another table, row by row
+        c = self.conn
+        c.execute("CREATE TABLE q(text TEXT, also TEXT, other TEXT)")
+        c.executemany("INSERT INTO q VALUES (?, ?, ?)",
+                      [("coat", "rain", None), ("coat", None, "hat\ngown"),
+                       ("hat", "straw", "")])
+        rows = c.execute("SELECT q.rowid, s.product_id FROM q, "
+                         "anthem_search(?, q.text, 4, 50, q.also, q.other) AS s "
+                         "ORDER BY q.rowid, s.rank", (self.h,)).fetchall()
+        for rowid, (text, also, other) in enumerate(
+                c.execute("SELECT * FROM q ORDER BY rowid").fetchall(), 1):
+            self.assertEqual([r[1] for r in rows if r[0] == rowid],
+                             [r[0] for r in self.search(text, 4, k1=50, and_=also,
+                                                        or_=other)])
+
+
 # ---- 2, 3. the example of docs/sqlite.md ------------------------------------
 
 class TestDoc(Base):
 
     def setUp(self):
         self.blocks = doc_blocks()
-        for name in ("train", "setup", "rerank", "join", "python"):
+        for name in ("train", "setup", "rerank", "join", "compose", "python"):
             self.assertIn(name, self.blocks, "docs/sqlite.md lost its %s block" % name)
         self.conn = sqlite3.connect(":memory:")
         cwd = os.getcwd()
@@ -347,6 +541,22 @@ class TestDoc(Base):
         titles = dict(catalog())
         self.assertEqual([r[3] for r in rows], [titles[r[1]] for r in rows])
 
+    def test_compose(self):
+        """The doc's composed query is `anthem search --and waterproof
+        --or poncho --or slicker --k 5 --k1 200 coat`."""
+        rows = self.conn.execute(self.blocks["compose"], self.params).fetchall()
+        want = cli_search(Scratch.model, Scratch.index, "coat", 5, 200,
+                          ["waterproof"], ["poncho", "slicker"])
+        self.assertEqual([r[0] for r in rows], list(range(1, 6)))
+        self.assertSameRanking([(r[1], r[2]) for r in rows],
+                               [(w[0], w[2]) for w in want], "compose")
+        titles = dict(catalog())
+        self.assertEqual([r[3] for r in rows], [titles[r[1]] for r in rows])
+        # it composes: not the plain query's rows
+        self.assertNotEqual([r[1] for r in rows],
+                            [w[0] for w in cli_search(Scratch.model, Scratch.index,
+                                                      "coat", 5)])
+
     def test_python_block(self):
         out = subprocess.run([sys.executable, "-c", localise(self.blocks["python"])],
                              cwd=Scratch.dir, check=True, capture_output=True,
@@ -359,14 +569,16 @@ class TestDoc(Base):
         """The doc's blocks in the sqlite3 shell give the same rows."""
         script = (localise(self.blocks["setup"]) + "\nSELECT '--rerank--';\n" +
                   self.blocks["rerank"] + "\nSELECT '--join--';\n" +
-                  self.blocks["join"])
+                  self.blocks["join"] + "\nSELECT '--compose--';\n" +
+                  self.blocks["compose"])
         res = subprocess.run(["sqlite3", "-bail"], input=script, cwd=Scratch.dir,
                              capture_output=True, text=True)
         self.assertEqual(res.returncode, 0, res.stderr)
         self.assertEqual(res.stderr, "")
         out = res.stdout.split("--rerank--\n")[1]
-        rerank, join = out.split("--join--\n")
-        for text, sql in ((rerank, "rerank"), (join, "join")):
+        rerank, out = out.split("--join--\n")
+        join, compose = out.split("--compose--\n")
+        for text, sql in ((rerank, "rerank"), (join, "join"), (compose, "compose")):
             got = [line.split("\t") for line in text.splitlines()]
             want = self.conn.execute(self.blocks[sql], self.params).fetchall()
             self.assertEqual(len(got), len(want), sql)
@@ -410,12 +622,25 @@ ERRORS = [
     ("SELECT * FROM anthem_search(@H, 'coat', ?)", (None,), "k must be"),
     ("SELECT * FROM anthem_search(@H, 'coat', ?)", (b"\x05",), "k must be"),
     ("SELECT * FROM anthem_search(@H, ?, 3)", (b"coat",), "must be text"),
+    ("SELECT * FROM anthem_search(@H, 'coat', 3, ?)", (0,), "k1 must be"),
+    ("SELECT * FROM anthem_search(@H, 'coat', 3, ?)", (-5,), "k1 must be"),
+    ("SELECT * FROM anthem_search(@H, 'coat', 3, ?)", (1.5,), "k1 must be"),
+    ("SELECT * FROM anthem_search(@H, 'coat', 3, ?)", ("many",), "k1 must be"),
+    ("SELECT * FROM anthem_search(@H, 'coat', 3, ?)", (b"\x05",), "k1 must be"),
+    ("SELECT * FROM anthem_search(@H, 'coat', 3, 10, ?)", (b"hat",),
+     "and_queries must be text"),
+    ("SELECT * FROM anthem_search(@H, 'coat', 3, 10, NULL, ?)", (b"hat",),
+     "or_queries must be text"),
+    ("SELECT * FROM anthem_search(@H, 'coat', 3, 10, ?)", ("\n".join("abcdefghijklmnopq"),),
+     "and_queries holds 17 query texts (one a line), at most 16"),
+    ("SELECT * FROM anthem_search(@H, 'coat', 3, 10, NULL, ?)",
+     ("\n".join(["hat"] * 40),), "or_queries holds 40 query texts"),
     ("SELECT * FROM anthem_search(?, 'coat', 3)", (None,), "handle"),
     ("SELECT * FROM anthem_search(?, 'coat', 3)", (12345,), "no open handle"),
     ("SELECT * FROM anthem_search(?, 'coat', 3)", ("x",), "handle"),
     ("SELECT * FROM anthem_search(?)", (1,), "pass a handle and a query"),
     ("SELECT * FROM anthem_search", (), "pass a handle and a query"),
-    ("SELECT * FROM anthem_search(1, 2, 3, 4)", (), "too many arguments"),
+    ("SELECT * FROM anthem_search(1, 2, 3, 4, 5, 6, 7)", (), "too many arguments"),
     ("SELECT anthem_search(1, 'q', 3)", (), "no such function"),
     ("SELECT anthem_score(1, 'q')", (), "wrong number of arguments"),
     ("SELECT anthem_open('a')", (), "wrong number of arguments"),
@@ -448,8 +673,9 @@ class TestErrors(Base):
         # odd queries: a result or an error, never a crash
         for q in ("", " ", "\t\n", "x" * 100000, "ü" * 1000, "\U0001F600 emoji",
                   "a\x00b", "'; DROP TABLE x; --"):
-            for sql in ("SELECT anthem_score(?, ?, '02666079')",
-                        "SELECT count(*) FROM anthem_search(?, ?, 5)"):
+            for sql in ("SELECT anthem_score(?1, ?2, '02666079')",
+                        "SELECT count(*) FROM anthem_search(?1, ?2, 5)",
+                        "SELECT count(*) FROM anthem_search(?1, 'coat', 5, 10, ?2, ?2)"):
                 try:
                     self.conn.execute(sql, (self.h, q)).fetchall()
                 except sqlite3.Error:
@@ -523,7 +749,8 @@ class TestValgrind(unittest.TestCase):
         """The doc's session, error cases, a handle closed mid-search and
         handles left open at exit: no memory errors, no leaks."""
         blocks = doc_blocks()
-        lines = [localise(blocks["setup"]), blocks["rerank"], blocks["join"]]
+        lines = [localise(blocks["setup"]), blocks["rerank"], blocks["join"],
+                 blocks["compose"]]
         h = "(SELECT value FROM temp.sqlite_parameters WHERE key = ':h')"
         for sql, args, _ in ERRORS:
             sql = sql.replace("@H", h)

@@ -1,4 +1,4 @@
-/* libanthem: catalogues and relevance judgements (UTF-8 TSV, DESIGN.md). */
+/* libanthem: catalogues and relevance judgements (UTF-8 TSV, docs/data.md). */
 #ifndef ANTHEM_DATA_H
 #define ANTHEM_DATA_H
 

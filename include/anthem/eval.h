@@ -1,4 +1,4 @@
-/* libanthem: ranking metrics (DESIGN.md, "Metrics"). */
+/* libanthem: ranking metrics (NDCG@k, MAP, MRR; defined below). */
 #ifndef ANTHEM_EVAL_H
 #define ANTHEM_EVAL_H
 
@@ -20,7 +20,9 @@ typedef struct anthem_metrics {
 	size_t queries;     /* queries that count */
 	size_t skipped;     /* queries with no relevant product */
 	/* two-stage search: mean over queries of the share of relevant
-	 * products that stage 1 keeps in its top k1 (0 when not measured) */
+	 * products among stage 1's candidates, which stage 2 reranks (the
+	 * k1 nearest, and with the lexical term the k1 of highest BM25; 0
+	 * when not measured) */
 	double recall_k1;
 	size_t k1;
 } anthem_metrics;

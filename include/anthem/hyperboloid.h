@@ -68,11 +68,12 @@ ANTHEM_API int anthem_hyperboloid_union(anthem_hyperboloid **out,
 					const anthem_hyperboloid *b);
 
 /* Distance of a point to the region: for a simple hyperboloid
- * d = d_out + gamma d_in (DESIGN.md step 6), d_out = 0 exactly inside; for an
- * intersection the largest distance to its terms, for a union the smallest
- * over its branches, +inf for the empty region.  gamma must be finite and
- * >= 0 (0.5 in ANTHEM's code, 0.2 in Query2Box).  In the ball, the point
- * must lie strictly inside it (ANTHEM_ERANGE otherwise). */
+ * d = d_out + gamma d_in (docs/network.md, step 6), d_out = 0 exactly
+ * inside; for an intersection the largest distance to its terms, for a
+ * union the smallest over its branches, +inf for the empty region.  gamma
+ * must be finite and >= 0 (0.5 in ANTHEM's code, 0.2 in Query2Box).  In
+ * the ball, the point must lie strictly inside it (ANTHEM_ERANGE
+ * otherwise). */
 ANTHEM_API int anthem_hyperboloid_distance(const anthem_hyperboloid *h,
 					   const float *point, size_t dim,
 					   float gamma, float *out);

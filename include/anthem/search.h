@@ -1,4 +1,4 @@
-/* libanthem: product indexes and the two-stage search (DESIGN.md). */
+/* libanthem: product indexes and the query pipeline (docs/architecture.md). */
 #ifndef ANTHEM_SEARCH_H
 #define ANTHEM_SEARCH_H
 
@@ -63,26 +63,115 @@ ANTHEM_API int anthem_index_scan_threads(const anthem_index *ix,
 					 float gamma, size_t k, size_t threads,
 					 anthem_hit *out, size_t *n);
 
-/* Both stages: stage 1 keeps the k1 nearest (k1 >= k; 0 means 200), the
- * full model reranks them, the best k are returned.  With a model that has
- * the lexical term, stage 1 also keeps the k1 products of highest BM25
- * (the index's word postings, built when it is built or loaded with that
- * model; otherwise every title is read) and the distances are the
- * model's, less w * BM25. */
+/* ---- the query pipeline (docs/architecture.md) ---------------------------
+ *
+ * Every ranking in libanthem goes through one pipeline: the query's texts
+ * are read once (trigrams, words, the stage-1 region), stage 1 gathers
+ * candidates from its sources (the region scan over the index: the k1
+ * products nearest to the query's region; with a model that has the
+ * lexical term, also the k1 titles of highest BM25 from the index's word
+ * postings), stage 2 reranks the union with the full model, and the best
+ * k are returned.  When k is larger than the number of candidates, the
+ * hits after them are the next products of the region scan, ordered by
+ * their stage-1 distance (d1, less w * BM25 with the lexical term), which
+ * they carry: the distances are ascending within the candidates and
+ * within that tail, not across the two.
+ *
+ * AND / OR: the query text and the and_queries form one branch (an
+ * intersection), each of or_queries another (a union).  Stage 1 scans the
+ * composed region and, with the lexical term, takes the titles of highest
+ * combined BM25 (the smallest over an intersection, the largest over a
+ * union); stage 2's distance of a product is the largest over an
+ * intersection of each text's full-model distance, the smallest over a
+ * union, as anthem_hyperboloid_distances composes stage 1. */
+
+typedef struct anthem_search_options {
+	size_t struct_size;  /* set by anthem_search_options_init */
+	size_t k;            /* hits wanted (10) */
+	size_t k1;           /* stage-1 candidates a source keeps, which
+				stage 2 reranks (200; 0 means 200) */
+	/* 1 (default): one thread.  anthem_search_ex splits one query's scan
+	 * and rerank over this many; anthem_search_batch spreads its queries
+	 * over them.  0: all cores; at most 256.  The hits never depend on
+	 * it. */
+	size_t threads;
+	/* further texts intersected with the query (n_and of them) and
+	 * united with it (n_or); at most 16 each */
+	const char *const *and_queries;
+	size_t n_and;
+	const char *const *or_queries;
+	size_t n_or;
+	/* a filter: when allow is not NULL, only these index positions
+	 * (n_allow of them, any order, repeats ignored; none when n_allow is
+	 * 0, so nothing is returned) may be returned;
+	 * when allow_bits is not NULL, only positions i whose bit
+	 * (allow_bits[i / 64] >> (i % 64)) & 1 is set, the array holding
+	 * (anthem_index_count + 63) / 64 words.  Both: a product must pass
+	 * both.  Applied in stage 1, so k1 counts allowed products only. */
+	const size_t *allow;
+	size_t n_allow;
+	const uint64_t *allow_bits;
+	/* 1: stop after stage 1; the candidates are ranked by their
+	 * stage-1 distance */
+	int stage1_only;
+} anthem_search_options;
+
+/* Defaults into *o, through the macro (the caller's size: see
+ * anthem_model_config_init_size in model.h). */
+ANTHEM_API int anthem_search_options_init_size(anthem_search_options *o,
+					       size_t size);
+#define anthem_search_options_init(o) \
+	anthem_search_options_init_size((o), sizeof *(o))
+
+/* One query through the pipeline.  out holds opts->k hits (NULL opts: the
+ * defaults); *n receives how many were found (fewer than k only when the
+ * index, or the filter, holds fewer products), best first.  A distance is
+ * the model's: smaller is better, and with the lexical term it may be
+ * negative. */
+ANTHEM_API int anthem_search_ex(const anthem_model *m, const anthem_index *ix,
+				const char *query,
+				const anthem_search_options *opts,
+				anthem_hit *out, size_t *n);
+
+/* nq queries, the same options for each (threads spread the queries; each
+ * query runs on one thread): query q's hits are out[q * k ...], counts[q]
+ * of them, k being opts->k as given (also when the index holds fewer
+ * products: out holds nq * k hits).  The hits of a query are what anthem_search_ex gives it, to the
+ * bit.  On an error no count is meaningful. */
+ANTHEM_API int anthem_search_batch(const anthem_model *m,
+				   const anthem_index *ix,
+				   const char *const *queries, size_t nq,
+				   const anthem_search_options *opts,
+				   anthem_hit *out, size_t *counts);
+
+/* The simple call: anthem_search_ex with k, k1 and every other option at
+ * its default. */
 ANTHEM_API int anthem_search(const anthem_model *m, const anthem_index *ix,
 			     const char *query, size_t k, size_t k1,
 			     anthem_hit *out, size_t *n);
 
-/* The same on `threads` threads (0: all cores): stage 1 splits the
- * products, as anthem_index_scan_threads, and stage 2 the candidates.  The
- * hits do not depend on the number of threads; anthem_search uses 1. */
-ANTHEM_API int anthem_search_threads(const anthem_model *m,
-				     const anthem_index *ix, const char *query,
-				     size_t k, size_t k1, size_t threads,
-				     anthem_hit *out, size_t *n);
+/* The position of the product with this id (ANTHEM_ENOTFOUND when the
+ * index has none; *pos is then left alone).  A hash table built when the
+ * index is built or loaded (docs/format.md gives its size). */
+ANTHEM_API int anthem_index_find(const anthem_index *ix, const char *product_id,
+				 size_t *pos);
 
-/* Stage 2 on candidates an engine brings: the full model's distance of
- * each candidate (index positions) to the query. */
+/* Stage 2 on candidates an engine brings (its BM25 top N, filtered
+ * upstream): the full model ranks the n products at these index
+ * positions; out receives n hits, best first. */
+ANTHEM_API int anthem_rerank(const anthem_model *m, const anthem_index *ix,
+			     const char *query, const size_t *positions,
+			     size_t n, anthem_hit *out);
+
+/* The same by product id: ids the index does not hold are skipped (find
+ * them with anthem_index_find); *n_out receives the hits written, best
+ * first. */
+ANTHEM_API int anthem_rerank_ids(const anthem_model *m, const anthem_index *ix,
+				 const char *query, const char *const *ids,
+				 size_t n, anthem_hit *out, size_t *n_out);
+
+/* Stage 2's distance of each candidate (index positions), in the
+ * candidates' order (what anthem_rerank sorts). */
 ANTHEM_API int anthem_score(const anthem_model *m, const anthem_index *ix,
 			    const char *query, const size_t *candidates,
 			    size_t n, float *distances);

@@ -1,6 +1,6 @@
 /* The tape, its arena and one forward and one backward rule per op. */
-#include "autograd.h"
-#include "vmath.h"
+#include "autograd/autograd.h"
+#include "autograd/vmath.h"
 
 #include <blis.h>
 #include <math.h>

@@ -1,5 +1,5 @@
 /* Status strings and the per-thread error message. */
-#include "internal.h"
+#include "common/internal.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -66,6 +66,45 @@ int ath_init_struct(void *dst, size_t size, void *full, size_t full_size,
 	size_t n = size < full_size ? size : full_size;
 	memcpy(full, &n, sizeof n); /* struct_size is the first field */
 	memcpy(dst, full, n);
+	return ANTHEM_OK;
+}
+
+/* A caller's struct_size (its first field), refused unless it can hold
+ * struct_size and is no larger than the library's struct. */
+static int caller_size(const void *s, size_t full_size, const char *type,
+		       const char *fn, size_t *size)
+{
+	memcpy(size, s, sizeof *size);
+	if (*size < sizeof(size_t) || *size > full_size)
+		return ath_error(ANTHEM_EINVAL, "%s: %s struct_size is %zu, "
+				 "expected %zu (call %s_init first)", fn, type,
+				 *size, full_size, type);
+	return ANTHEM_OK;
+}
+
+int ath_read_options(void *dst, size_t full_size, const void *src,
+		     const char *type, const char *fn)
+{
+	if (!src)
+		return ANTHEM_OK;
+	size_t size;
+	int rc = caller_size(src, full_size, type, fn, &size);
+	if (rc)
+		return rc;
+	memcpy(dst, src, size);
+	memcpy(dst, &full_size, sizeof full_size);
+	return ANTHEM_OK;
+}
+
+int ath_write_options(void *dst, size_t full_size, const void *src,
+		      const char *type, const char *fn)
+{
+	size_t size;
+	int rc = caller_size(dst, full_size, type, fn, &size);
+	if (rc)
+		return rc;
+	memcpy(dst, src, size);
+	memcpy(dst, &size, sizeof size);
 	return ANTHEM_OK;
 }
 

@@ -40,6 +40,21 @@ static inline int ath_mul_overflow(size_t a, size_t b, size_t *out)
 int ath_init_struct(void *dst, size_t size, void *full, size_t full_size,
 		    const char *fn);
 
+/* Read a caller's versioned options struct: *dst (full_size bytes, the
+ * defaults already in it) gets as much of src as src->struct_size says
+ * the caller's struct holds (NULL src: the defaults stay), and
+ * struct_size = full_size.  A struct_size smaller than a size_t or larger
+ * than full_size is refused (ANTHEM_EINVAL naming fn and the type). */
+int ath_read_options(void *dst, size_t full_size, const void *src,
+		     const char *type, const char *fn);
+
+/* The other way: copy the library's struct src (full_size bytes) into a
+ * caller's dst as far as dst->struct_size says dst holds (an older,
+ * smaller struct gets the fields it knows), struct_size unchanged.  The
+ * same sizes as ath_read_options are refused, with the same message. */
+int ath_write_options(void *dst, size_t full_size, const void *src,
+		      const char *type, const char *fn);
+
 /* Validate a float array from a caller: every value finite.  Returns
  * ANTHEM_OK or an ANTHEM_EINVAL naming fn, what and the index. */
 int ath_check_finite(const char *fn, const char *what, const float *x,

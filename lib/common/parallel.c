@@ -1,4 +1,4 @@
-#include "parallel.h"
+#include "common/parallel.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -36,13 +36,16 @@ static void *run(void *arg)
 	return NULL;
 }
 
+size_t ath_threads(size_t requested)
+{
+	size_t t = requested ? requested : ath_cores();
+	return t < ATH_MAX_THREADS ? t : ATH_MAX_THREADS;
+}
+
 size_t ath_parallel_for(size_t n, size_t threads,
 			void (*fn)(size_t i, size_t tid, void *ctx), void *ctx)
 {
-	if (threads == 0)
-		threads = ath_cores();
-	if (threads > ATH_MAX_THREADS)
-		threads = ATH_MAX_THREADS;
+	threads = ath_threads(threads);
 	if (threads > n)
 		threads = n ? n : 1;
 	pool p = {.n = n, .fn = fn, .ctx = ctx};

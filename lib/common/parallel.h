@@ -11,6 +11,10 @@
 /* Online cores, at least 1. */
 size_t ath_cores(void);
 
+/* A caller's thread count made real: 0 means all cores, and never more
+ * than ATH_MAX_THREADS. */
+size_t ath_threads(size_t requested);
+
 /* Call fn(i, tid, ctx) for every i in [0, n) on `threads` threads (0: all
  * cores; at most n and ATH_MAX_THREADS), items handed out one at a time;
  * tid is in [0, threads).  Returns

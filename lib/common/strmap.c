@@ -1,17 +1,9 @@
-#include "strmap.h"
+#include "common/strmap.h"
+
+#include "common/hash.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-static uint64_t hash(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ULL;
-	}
-	return h ^ (h >> 29);
-}
 
 int ath_strmap_init(ath_strmap *m, size_t expected)
 {
@@ -40,7 +32,7 @@ void ath_strmap_free(ath_strmap *m)
 
 static size_t slot(const ath_strmap *m, const char *key)
 {
-	size_t i = (size_t)hash(key) & (m->cap - 1);
+	size_t i = (size_t)ath_str_hash(key) & (m->cap - 1);
 	while (m->keys[i] && strcmp(m->keys[i], key) != 0)
 		i = (i + 1) & (m->cap - 1);
 	return i;

@@ -1,5 +1,5 @@
 /* anthem_vectors: a read-only set of points, owned or borrowed. */
-#include "internal.h"
+#include "common/internal.h"
 
 #include <stdlib.h>
 #include <math.h>

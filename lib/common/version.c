@@ -1,4 +1,4 @@
-#include "internal.h"
+#include "common/internal.h"
 
 unsigned anthem_version_number(void) { return ANTHEM_VERSION_NUMBER; }
 

@@ -1,13 +1,11 @@
-/* Metrics exactly as DESIGN.md defines them, over whole-catalogue
- * rankings. */
-#include "eval/eval.h"
+/* Ranking metrics (include/anthem/eval.h defines them), over the rankings
+ * of the query pipeline or of a file. */
+#include "eval/eval_internal.h"
 
 #include "common/internal.h"
 #include "common/parallel.h"
 #include "io/tsv.h"
-#include "layers/lexical.h"
-#include "search/rank.h"
-#include "search/scan.h"
+#include "search/pipeline.h"
 
 #include <anthem/search.h>
 
@@ -151,111 +149,133 @@ static int check_data(const anthem_catalog *c, const anthem_judgments *j,
 
 /* ---- a model's rankings ----------------------------------------------------- */
 
+/* Judged queries through the query pipeline, as anthem_search_batch ranks
+ * them with the same k1 (k: the metrics' cut), once per lexical weight. */
 typedef struct eval_ctx {
-	const anthem_model *m;
-	const anthem_catalog *c;
+	const ath_pipe *p;
 	const anthem_judgments *j;
-	size_t k1, nq, threads;
-	float *points; /* catalogue x dim */
-	anthem_vectors *vec;
+	const size_t *qids;
+	const float *lws;
+	size_t nw;
+	ath_pwork *work;     /* per thread */
+	anthem_hit **hits;   /* per thread: ATH_RANK_CUT */
+	size_t **ranked;     /* per thread: ATH_RANK_CUT */
 	double *per, *recall;
 	int *counted;
-	float **dist;  /* per thread: catalogue */
-	float **lexs;  /* per thread: catalogue (lexical models) */
-	ath_postings post; /* of the catalogue's titles (lexical models) */
-	size_t **idx;  /* per thread: depth entries */
-	size_t depth;  /* stage-1 list kept: max(ATH_RANK_CUT, k1), <= n */
 	int failed;
 	char error[512];
 	int code;
 } eval_ctx;
 
-static void fail(eval_ctx *x, int rc)
-{
-	if (!x->failed) { /* first failure wins; the race is benign: one
-			   * thread's message is as good as another's */
-		x->code = rc;
-		snprintf(x->error, sizeof x->error, "%s", anthem_last_error());
-		x->failed = 1;
-	}
-}
-
-static void embed_one(size_t i, size_t tid, void *ctx)
-{
-	eval_ctx *x = ctx;
-	(void)tid;
-	const char *title = anthem_catalog_title(x->c, i);
-	int rc = anthem_model_embed_products(x->m, &title, 1,
-					     x->points + i * x->m->cfg.dim);
-	if (rc)
-		fail(x, rc);
-}
-
-static void rank_one(size_t q, size_t tid, void *ctx)
+static void rank_one(size_t k, size_t tid, void *ctx)
 {
 	eval_ctx *x = ctx;
 	if (x->failed)
 		return;
-	const char *query = anthem_judgments_query(x->j, q);
+	size_t q = x->qids ? x->qids[k] : k;
 	const size_t *prod;
 	const int *grade;
-	size_t nj, n = x->c->n;
+	size_t nj;
 	anthem_judgments_get(x->j, q, &prod, &grade, &nj);
-	anthem_hyperboloid *h;
-	int rc = anthem_model_embed_query(x->m, query, &h);
-	if (!rc)
-		rc = anthem_hyperboloid_distances(h, x->vec, x->m->cfg.gamma,
-						  x->dist[tid]);
-	anthem_hyperboloid_free(h);
+	ath_pwork *w = &x->work[tid];
+	int rc = ath_pipe_run(x->p, anthem_judgments_query(x->j, q), w,
+			      "anthem_evaluate");
 	if (rc) {
-		fail(x, rc);
+		if (!x->failed) { /* first failure wins; the race is benign:
+				   * one thread's message is as good as
+				   * another's */
+			x->code = rc;
+			snprintf(x->error, sizeof x->error, "%s", anthem_last_error());
+			x->failed = 1;
+		}
 		return;
 	}
-	if (x->lexs) { /* step 8 on the whole catalogue, through postings */
-		ath_lexq lq;
-		ath_lex_query(&x->m->cfg, x->m->params, query, &lq);
-		float *lx = x->lexs[tid], w = ath_lex_weight(&x->m->cfg,
-							     x->m->params);
-		memset(lx, 0, n * sizeof *lx);
-		ath_postings_scores(&x->post, x->m->params, &lq, lx);
-		for (size_t i = 0; i < n; i++)
-			x->dist[tid][i] -= w * lx[i];
+	/* the share of the relevant products among the candidates that
+	 * stage 2 reranks */
+	size_t relevant = 0, kept = 0;
+	for (size_t i = 0; i < nj; i++)
+		relevant += grade[i] >= 1;
+	for (size_t i = 0; i < w->nc; i++)
+		kept += grade_of(prod, grade, nj, w->cand[i]) >= 1;
+	x->recall[k] = relevant ? (double)kept / (double)relevant : 0.0;
+	for (size_t v = 0; v < x->nw; v++) {
+		size_t n = ath_pipe_order(x->p, w, x->lws[v], x->hits[tid],
+					  x->p->k);
+		for (size_t r = 0; r < n; r++)
+			x->ranked[tid][r] = x->hits[tid][r].index;
+		x->counted[k] = ath_query_metrics(x->ranked[tid], n, prod, grade,
+						  nj, x->per + (k * x->nw + v) *
+								   ATH_NMETRICS);
 	}
-	size_t *idx = x->idx[tid];
-	/* deep enough for the metrics' cut and for the reranked candidates
-	 * (k1 may be the whole catalogue: the full model ranks everything) */
-	size_t nr = ath_topk(x->dist[tid], n, x->depth, idx);
-	if (x->k1 > 0) {
-		size_t k1 = x->k1 < nr ? x->k1 : nr, relevant = 0, kept = 0;
-		for (size_t i = 0; i < nj; i++)
-			relevant += grade[i] >= 1;
-		for (size_t r = 0; r < k1; r++)
-			kept += grade_of(prod, grade, nj, idx[r]) >= 1;
-		x->recall[q] = relevant ? (double)kept / (double)relevant : 0.0;
-		/* stage 2 reorders the first k1; the rest keep stage-1 order */
-		const char **titles = malloc(k1 * sizeof *titles);
-		float *d2 = malloc(k1 * sizeof *d2);
-		size_t *order = malloc(k1 * sizeof *order);
-		if (!titles || !d2 || !order) {
-			fail(x, ath_error(ANTHEM_ENOMEM, "anthem_evaluate: out of "
-					  "memory"));
-		} else {
-			for (size_t r = 0; r < k1; r++)
-				titles[r] = x->c->titles[idx[r]];
-			rc = ath_rerank(x->m, query, titles, k1, d2);
-			if (rc)
-				fail(x, rc);
-			ath_topk(d2, k1, k1, order);
-			for (size_t r = 0; r < k1; r++)
-				order[r] = idx[order[r]];
-			memcpy(idx, order, k1 * sizeof *idx);
-		}
-		free(titles);
-		free(d2);
-		free(order);
+}
+
+int ath_rank_queries(const anthem_model *m, const anthem_index *ix,
+		     const anthem_judgments *j, const size_t *qids, size_t nq,
+		     size_t k1, size_t threads, const float *lws, size_t nw,
+		     double *per, int *counted, double *recall)
+{
+	static const char fn[] = "anthem_evaluate";
+	anthem_search_options so;
+	anthem_search_options_init(&so);
+	so.k = ATH_RANK_CUT;
+	so.k1 = k1 ? k1 : 200;
+	so.stage1_only = k1 == 0;
+	ath_pipe p;
+	int rc = ath_pipe_init(&p, m, ix, &so, fn);
+	if (rc)
+		return rc;
+	eval_ctx x = {.p = &p, .j = j, .qids = qids, .lws = lws, .nw = nw,
+		      .per = per, .counted = counted, .recall = recall};
+	/* each worker has buffers of the catalogue's size (lexical models):
+	 * never more workers than queries */
+	threads = ath_threads(threads);
+	if (threads > nq)
+		threads = nq ? nq : 1;
+	x.work = calloc(threads, sizeof *x.work);
+	x.hits = calloc(threads, sizeof *x.hits);
+	x.ranked = calloc(threads, sizeof *x.ranked);
+	rc = x.work && x.hits && x.ranked
+		     ? ANTHEM_OK
+		     : ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
+	for (size_t t = 0; !rc && t < threads; t++) {
+		x.hits[t] = malloc(ATH_RANK_CUT * sizeof **x.hits);
+		x.ranked[t] = malloc(ATH_RANK_CUT * sizeof **x.ranked);
+		if (!x.hits[t] || !x.ranked[t])
+			rc = ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
 	}
-	x->counted[q] = ath_query_metrics(idx, nr, prod, grade, nj,
-					  x->per + q * ATH_NMETRICS);
+	if (!rc)
+		ath_parallel_for(nq, threads, rank_one, &x);
+	if (!rc && x.failed)
+		rc = ath_error(x.code, "%s", x.error);
+	for (size_t t = 0; t < threads; t++) {
+		if (x.work)
+			ath_pwork_free(&x.work[t]);
+		free(x.hits ? x.hits[t] : NULL);
+		free(x.ranked ? x.ranked[t] : NULL);
+	}
+	free(x.work);
+	free(x.hits);
+	free(x.ranked);
+	ath_pipe_done(&p);
+	return rc;
+}
+
+/* The index is this catalogue's under this model: the same products in
+ * the same order. */
+static int check_index(const anthem_model *m, const anthem_catalog *c,
+		       const anthem_index *ix, const char *fn)
+{
+	if (anthem_index_count(ix) != c->n ||
+	    anthem_index_dim(ix) != anthem_model_dim(m) ||
+	    anthem_index_model_fingerprint(ix) != anthem_model_fingerprint(m))
+		return ath_error(ANTHEM_EMISMATCH, "%s: the index was not built "
+				 "by this model from this catalogue", fn);
+	for (size_t i = 0; i < c->n; i++)
+		if (strcmp(anthem_index_id(ix, i), c->ids[i]) != 0)
+			return ath_error(ANTHEM_EMISMATCH, "%s: product %zu is '%s' "
+					 "in the index, '%s' in the catalogue",
+					 fn, i, anthem_index_id(ix, i), c->ids[i]);
+	return ANTHEM_OK;
 }
 
 int anthem_evaluate(const anthem_model *m, const anthem_catalog *c,
@@ -269,98 +289,34 @@ int anthem_evaluate(const anthem_model *m, const anthem_catalog *c,
 		return rc;
 	anthem_eval_options opt;
 	anthem_eval_options_init(&opt);
-	if (o) {
-		if (o->struct_size < sizeof(size_t) || o->struct_size > sizeof opt)
-			return ath_error(ANTHEM_EINVAL, "%s: options struct_size "
-					 "is %zu (call anthem_eval_options_init)",
-					 fn, o->struct_size);
-		memcpy(&opt, o, o->struct_size);
-	}
-	eval_ctx x = {.m = m, .c = c, .j = j, .k1 = opt.k1};
-	x.nq = j->nq;
-	if (opt.max_queries && opt.max_queries < x.nq)
-		x.nq = opt.max_queries;
-	x.threads = opt.threads ? opt.threads : ath_cores();
-	/* each worker gets buffers of the catalogue's size: never more
-	 * workers than queries (the caller's count is not trusted) */
-	if (x.threads > ATH_MAX_THREADS)
-		x.threads = ATH_MAX_THREADS;
-	if (x.threads > x.nq)
-		x.threads = x.nq ? x.nq : 1;
-	x.depth = opt.k1 > ATH_RANK_CUT ? opt.k1 : ATH_RANK_CUT;
-	if (x.depth > c->n)
-		x.depth = c->n;
-	size_t d = m->cfg.dim, n = c->n;
-	x.points = malloc((n ? n : 1) * d * sizeof(float));
-	x.per = calloc(x.nq + 1, ATH_NMETRICS * sizeof(double));
-	x.recall = calloc(x.nq + 1, sizeof(double));
-	x.counted = calloc(x.nq + 1, sizeof(int));
-	x.dist = calloc(x.threads, sizeof *x.dist);
-	x.idx = calloc(x.threads, sizeof *x.idx);
-	rc = x.points && x.per && x.recall && x.counted && x.dist && x.idx
-		     ? ANTHEM_OK
-		     : ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
-	if (!rc && ath_lex_on(&m->cfg)) {
-		x.lexs = calloc(x.threads, sizeof *x.lexs);
-		rc = x.lexs ? ath_postings_build(&x.post, &m->cfg,
-						 (const char *const *)c->titles,
-						 n, fn)
-			    : ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
-		for (size_t t = 0; !rc && t < x.threads; t++)
-			if (!(x.lexs[t] = malloc((n ? n : 1) * sizeof(float))))
-				rc = ath_error(ANTHEM_ENOMEM, "%s: out of memory",
-					       fn);
-	}
-	for (size_t t = 0; !rc && t < x.threads; t++) {
-		x.dist[t] = malloc((n ? n : 1) * sizeof(float));
-		x.idx[t] = malloc((x.depth ? x.depth : 1) * sizeof(size_t));
-		if (!x.dist[t] || !x.idx[t])
-			rc = ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
-	}
-	if (!rc && opt.index) {
-		/* the index's points, if it is this catalogue under this model */
-		const anthem_index *ix = opt.index;
-		if (anthem_index_count(ix) != n || anthem_index_dim(ix) != d ||
-		    anthem_index_model_fingerprint(ix) != anthem_model_fingerprint(m))
-			rc = ath_error(ANTHEM_EMISMATCH, "%s: the index was not "
-				       "built by this model from this catalogue",
-				       fn);
-		for (size_t i = 0; !rc && i < n; i++)
-			if (strcmp(anthem_index_id(ix, i), c->ids[i]) != 0)
-				rc = ath_error(ANTHEM_EMISMATCH, "%s: product %zu is "
-					       "'%s' in the index, '%s' in the "
-					       "catalogue", fn, i,
-					       anthem_index_id(ix, i), c->ids[i]);
-		if (!rc)
-			ath_index_points(ix, x.points);
-	} else if (!rc) {
-		ath_parallel_for(n, x.threads, embed_one, &x);
-	}
-	if (!rc && !x.failed &&
-	    (rc = anthem_vectors_wrap(&x.vec, n, d, x.points)) != 0)
-		fail(&x, rc);
-	if (!rc && !x.failed)
-		ath_parallel_for(x.nq, x.threads, rank_one, &x);
-	if (!rc && x.failed)
-		rc = ath_error(x.code, "%s", x.error);
+	if ((rc = ath_read_options(&opt, sizeof opt, o, "anthem_eval_options",
+				   fn)))
+		return rc;
+	size_t nq = j->nq;
+	if (opt.max_queries && opt.max_queries < nq)
+		nq = opt.max_queries;
+	/* without an index, the catalogue's: what a server would build */
+	anthem_index *own = NULL;
+	const anthem_index *ix = opt.index;
+	if (ix)
+		rc = check_index(m, c, ix, fn);
+	else if (!(rc = anthem_index_build(&own, m, c, opt.threads)))
+		ix = own;
+	double *per = calloc(nq + 1, ATH_NMETRICS * sizeof(double));
+	double *recall = calloc(nq + 1, sizeof(double));
+	int *counted = calloc(nq + 1, sizeof(int));
+	float lw = ath_lex_weight(&m->cfg, m->params);
+	if (!rc && (!per || !recall || !counted))
+		rc = ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
 	if (!rc)
-		summarise(x.per, x.counted, opt.k1 ? x.recall : NULL, x.nq,
-			  opt.k1, out);
-	for (size_t t = 0; x.dist && t < x.threads; t++)
-		free(x.dist[t]);
-	for (size_t t = 0; x.idx && t < x.threads; t++)
-		free(x.idx[t]);
-	for (size_t t = 0; x.lexs && t < x.threads; t++)
-		free(x.lexs[t]);
-	free(x.lexs);
-	ath_postings_free(&x.post);
-	anthem_vectors_free(x.vec);
-	free(x.dist);
-	free(x.idx);
-	free(x.points);
-	free(x.per);
-	free(x.recall);
-	free(x.counted);
+		rc = ath_rank_queries(m, ix, j, NULL, nq, opt.k1, opt.threads,
+				      &lw, 1, per, counted, recall);
+	if (!rc)
+		summarise(per, counted, opt.k1 ? recall : NULL, nq, opt.k1, out);
+	free(per);
+	free(recall);
+	free(counted);
+	anthem_index_free(own);
 	return rc;
 }
 

@@ -10,7 +10,7 @@
  * rounded to float nor projected, because near the boundary artanh
  * amplifies both by up to 1/(1 - c|z|^2).  Only final points are projected
  * and rounded, once. */
-#include "geometry.h"
+#include "geometry/geometry.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -192,7 +192,7 @@ static void radial_log(double u, double *f, double *h)
 		return;
 	}
 	/* a point on or past the boundary is read as one just inside it, so
-	 * that artanh stays finite (DESIGN.md, "Numerics") */
+	 * that artanh stays finite (docs/network.md, "Numerical guards") */
 	double uc = fmin(u, GEO_ATANH_MAX), at = atanh(uc);
 	*f = at / u;
 	double dat = u > GEO_ATANH_MAX ? 0.0 : 1.0 / (1.0 - uc * uc);
@@ -232,15 +232,6 @@ static void dradial_bwd(const geo_space *s, size_t n, const double *v,
 static double dlambda(const geo_space *s, size_t n, const double *x)
 {
 	return 2.0 / fmax(1.0 - s->c * ddot(n, x, x), GEO_MIN_NORM);
-}
-
-/* d lambda / dx = c lambda^2 x */
-static void dlambda_bwd(const geo_space *s, size_t n, const double *x,
-			double glambda, double *gx)
-{
-	double l = dlambda(s, n, x), k = glambda * s->c * l * l;
-	for (size_t i = 0; i < n; i++)
-		gx[i] += k * x[i];
 }
 
 /* r (*) x = tanh(r artanh(sqrt c |x|)) x / (sqrt c |x|) */
@@ -315,21 +306,6 @@ void geo_add(const geo_space *s, size_t n, const float *x, const float *y,
 		dadd(s, n, dx, dy, dx);
 		dproject(s, n, dx);
 		store(n, dx, out);
-	}
-	done(&sc);
-}
-
-void geo_add_backward(const geo_space *s, size_t n, const float *x,
-		      const float *y, const float *gout, float *gx, float *gy)
-{
-	scratch sc;
-	scratch_init(&sc, 5 * n);
-	double *dx = load(&sc, n, x), *dy = load(&sc, n, y),
-	       *g = load(&sc, n, gout), *gdx = vec(&sc, n), *gdy = vec(&sc, n);
-	if (gdy) {
-		dadd_bwd(s, n, dx, dy, g, gdx, gdy);
-		accum(n, gdx, gx);
-		accum(n, gdy, gy);
 	}
 	done(&sc);
 }
@@ -431,36 +407,6 @@ void geo_clip0_backward(const geo_space *s, size_t n, const float *v,
 		gv[i] += (float)(R / u * (gout[i] - v[i] * vg / v2));
 }
 
-void geo_scal(const geo_space *s, size_t n, float r, const float *x,
-	      float *out)
-{
-	scratch sc;
-	scratch_init(&sc, n);
-	double *dx = load(&sc, n, x);
-	if (dx) {
-		dscal(s, n, r, dx, dx);
-		dproject(s, n, dx);
-		store(n, dx, out);
-	}
-	done(&sc);
-}
-
-void geo_scal_backward(const geo_space *s, size_t n, float r, const float *x,
-		       const float *gout, float *gr, float *gx)
-{
-	scratch sc;
-	scratch_init(&sc, 6 * n);
-	double *dx = load(&sc, n, x), *g = load(&sc, n, gout),
-	       *gdx = vec(&sc, n), gdr = 0.0;
-	if (gdx) {
-		dscal_bwd(s, n, r, dx, g, &gdr, gdx, &sc);
-		if (gr)
-			*gr += (float)gdr;
-		accum(n, gdx, gx);
-	}
-	done(&sc);
-}
-
 /* exp_x(u) = x (+) exp0(lambda_x u / 2) */
 void geo_expmap(const geo_space *s, size_t n, const float *x, const float *u,
 		float *out)
@@ -480,34 +426,6 @@ void geo_expmap(const geo_space *s, size_t n, const float *x, const float *u,
 	done(&sc);
 }
 
-void geo_expmap_backward(const geo_space *s, size_t n, const float *x,
-			 const float *u, const float *gout, float *gx,
-			 float *gu)
-{
-	scratch sc;
-	scratch_init(&sc, 7 * n);
-	double *dx = load(&sc, n, x), *du = load(&sc, n, u),
-	       *g = load(&sc, n, gout), *w = vec(&sc, n), *e = vec(&sc, n),
-	       *ge = vec(&sc, n), *gw = vec(&sc, n);
-	double *gdx = vec(&sc, n);
-	if (!gdx) {
-		done(&sc);
-		return;
-	}
-	double half = flat(s) ? 1.0 : dlambda(s, n, dx) / 2.0;
-	for (size_t i = 0; i < n; i++)
-		w[i] = half * du[i];
-	dradial(s, n, w, e, radial_exp);
-	dadd_bwd(s, n, dx, e, g, gdx, ge);
-	dradial_bwd(s, n, w, ge, gw, radial_exp);
-	for (size_t i = 0; gu && i < n; i++)
-		gu[i] += (float)(half * gw[i]);
-	if (!flat(s))
-		dlambda_bwd(s, n, dx, ddot(n, gw, du) / 2.0, gdx);
-	accum(n, gdx, gx);
-	done(&sc);
-}
-
 /* log_x(y) = (2 / lambda_x) log0((-x) (+) y); 2 / lambda_x = 1 - c|x|^2 */
 void geo_logmap(const geo_space *s, size_t n, const float *x, const float *y,
 		float *out)
@@ -522,41 +440,6 @@ void geo_logmap(const geo_space *s, size_t n, const float *x, const float *y,
 		dradial(s, n, z, z, radial_log);
 		for (size_t i = 0; i < n; i++)
 			out[i] = (float)(k * z[i]);
-	}
-	done(&sc);
-}
-
-void geo_logmap_backward(const geo_space *s, size_t n, const float *x,
-			 const float *y, const float *gout, float *gx,
-			 float *gy)
-{
-	scratch sc;
-	scratch_init(&sc, 8 * n);
-	double *dx = load(&sc, n, x), *dy = load(&sc, n, y),
-	       *g = load(&sc, n, gout), *mx = vec(&sc, n), *z = vec(&sc, n),
-	       *lz = vec(&sc, n), *gz = vec(&sc, n), *gmx = vec(&sc, n);
-	double *gdy = vec(&sc, n);
-	if (!gdy) {
-		done(&sc);
-		return;
-	}
-	dneg(n, dx, mx);
-	dadd(s, n, mx, dy, z);
-	double k = flat(s) ? 1.0 : 2.0 / dlambda(s, n, dx);
-	for (size_t i = 0; i < n; i++)
-		lz[i] = k * g[i]; /* gradient reaching log0(z) */
-	dradial_bwd(s, n, z, lz, gz, radial_log);
-	dadd_bwd(s, n, mx, dy, gz, gmx, gdy);
-	accum(n, gdy, gy);
-	if (gx) {
-		if (!flat(s)) { /* dk/dx = -2c x, d out / dk = log0(z) */
-			dradial(s, n, z, lz, radial_log);
-			double gk = ddot(n, g, lz);
-			for (size_t i = 0; i < n; i++)
-				gmx[i] += 2.0 * s->c * gk * dx[i];
-		}
-		for (size_t i = 0; i < n; i++)
-			gx[i] -= (float)gmx[i];
 	}
 	done(&sc);
 }
@@ -613,54 +496,6 @@ void geo_dist_backward(const geo_space *s, size_t n, const float *x,
 		for (size_t i = 0; gx && i < n; i++)
 			gx[i] -= (float)gmx[i];
 	}
-	done(&sc);
-}
-
-/* M (*) x = exp0(M log0(x)), M is m x n row-major */
-void geo_matvec(const geo_space *s, size_t m, size_t n, const float *M,
-		const float *x, float *out)
-{
-	scratch sc;
-	scratch_init(&sc, n + m);
-	double *lx = load(&sc, n, x), *mv = vec(&sc, m);
-	if (mv) {
-		dradial(s, n, lx, lx, radial_log);
-		for (size_t r = 0; r < m; r++)
-			for (size_t j = 0; j < n; j++)
-				mv[r] += M[r * n + j] * lx[j];
-		dradial(s, m, mv, mv, radial_exp);
-		dproject(s, m, mv);
-		store(m, mv, out);
-	}
-	done(&sc);
-}
-
-void geo_matvec_backward(const geo_space *s, size_t m, size_t n,
-			 const float *M, const float *x, const float *gout,
-			 float *gM, float *gx)
-{
-	scratch sc;
-	scratch_init(&sc, 3 * n + 3 * m);
-	double *dx = load(&sc, n, x), *lx = vec(&sc, n), *mv = vec(&sc, m),
-	       *g = load(&sc, m, gout), *gmv = vec(&sc, m), *glx = vec(&sc, n),
-	       *gdx = vec(&sc, n);
-	if (!gdx) {
-		done(&sc);
-		return;
-	}
-	dradial(s, n, dx, lx, radial_log);
-	for (size_t r = 0; r < m; r++)
-		for (size_t j = 0; j < n; j++)
-			mv[r] += M[r * n + j] * lx[j];
-	dradial_bwd(s, m, mv, g, gmv, radial_exp);
-	for (size_t r = 0; r < m; r++)
-		for (size_t j = 0; j < n; j++) {
-			if (gM)
-				gM[r * n + j] += (float)(gmv[r] * lx[j]);
-			glx[j] += gmv[r] * M[r * n + j];
-		}
-	dradial_bwd(s, n, dx, glx, gdx, radial_log);
-	accum(n, gdx, gx);
 	done(&sc);
 }
 

@@ -19,6 +19,8 @@
 #ifndef ANTHEM_GEOMETRY_H
 #define ANTHEM_GEOMETRY_H
 
+#include <anthem/common.h>
+
 #include <stddef.h>
 
 #define GEO_BALL_EPS 1e-5   /* projection margin, HNN's value */
@@ -36,24 +38,37 @@ typedef struct geo_space {
 	double c; /* curvature magnitude, > 0; ignored in flat space */
 } geo_space;
 
+/* The space of a public geometry: the ball of curvature c for
+ * ANTHEM_GEOMETRY_HYPERBOLIC, flat space (c = 0) for the others (E-ANTHEM
+ * and the vector baseline differ in the network, not in the space).  The
+ * one place the public enum becomes a geo_space: models, hyperboloid
+ * handles and the stage-1 scan agree on it.  Does not validate. */
+geo_space geo_space_of(anthem_geometry g, float curvature);
+
 /* Largest admissible norm of a point: (1 - eps)/sqrt(c), or +inf if flat. */
 double geo_max_norm(const geo_space *s);
 
 /* Project x in place into the ball (no-op in flat space). */
 void geo_project(const geo_space *s, size_t n, float *x);
 
-/* out = x (+) y (Möbius addition). */
+/* out = x (+) y (Möbius addition):
+ *   ((1 + 2c<x,y> + c|y|^2) x + (1 - c|x|^2) y)
+ *   / (1 + 2c<x,y> + c^2|x|^2|y|^2),
+ * and x (-) y = x (+) (-y).  Only the tests call it: it is their
+ * window onto the addition that geo_expmap, geo_dist and geo_box_dist are
+ * built on (test_geometry checks it against the float64 reference and its
+ * identities; test_autograd finds geo_box_dist's switches with it). */
 void geo_add(const geo_space *s, size_t n, const float *x, const float *y,
 	     float *out);
-void geo_add_backward(const geo_space *s, size_t n, const float *x,
-		      const float *y, const float *gout, float *gx, float *gy);
 
-/* out = exp0(v), the exponential map at the origin. */
+/* out = exp0(v) = tanh(sqrt(c)|v|) v / (sqrt(c)|v|), the exponential map
+ * at the origin. */
 void geo_exp0(const geo_space *s, size_t n, const float *v, float *out);
 void geo_exp0_backward(const geo_space *s, size_t n, const float *v,
 		       const float *gout, float *gv);
 
-/* out = log0(y), the logarithmic map at the origin. */
+/* out = log0(y) = artanh(sqrt(c)|y|) y / (sqrt(c)|y|), the logarithmic map
+ * at the origin (its inverse). */
 void geo_log0(const geo_space *s, size_t n, const float *y, float *out);
 void geo_log0_backward(const geo_space *s, size_t n, const float *y,
 		       const float *gout, float *gy);
@@ -68,42 +83,27 @@ void geo_clip0(const geo_space *s, size_t n, const float *v, float *out);
 void geo_clip0_backward(const geo_space *s, size_t n, const float *v,
 			const float *gout, float *gv);
 
-/* out = r (*) x = exp0(r log0(x)) (Möbius scalar multiplication). */
-void geo_scal(const geo_space *s, size_t n, float r, const float *x,
-	      float *out);
-void geo_scal_backward(const geo_space *s, size_t n, float r, const float *x,
-		       const float *gout, float *gr, float *gx);
-
-/* out = exp_x(u) = x (+) exp0(lambda_x u / 2). */
+/* out = exp_x(u) = x (+) exp0(lambda_x u / 2), lambda_x = 2 / (1 - c|x|^2)
+ * (RSGD's step). */
 void geo_expmap(const geo_space *s, size_t n, const float *x, const float *u,
 		float *out);
-void geo_expmap_backward(const geo_space *s, size_t n, const float *x,
-			 const float *u, const float *gout, float *gx,
-			 float *gu);
 
-/* out = log_x(y) = (2 / lambda_x) log0((-x) (+) y). */
+/* out = log_x(y) = (2 / lambda_x) log0((-x) (+) y).  Only the tests call
+ * it: the reference that checks geo_expmap (exp_x(log_x(y)) = y) and
+ * geo_dist (d(x, y) = lambda_x |log_x(y)|) in test_geometry. */
 void geo_logmap(const geo_space *s, size_t n, const float *x, const float *y,
 		float *out);
-void geo_logmap_backward(const geo_space *s, size_t n, const float *x,
-			 const float *y, const float *gout, float *gx,
-			 float *gy);
 
 /* d(x, y) = (2/sqrt c) artanh(sqrt c |(-x) (+) y|); |x - y| in flat space. */
 float geo_dist(const geo_space *s, size_t n, const float *x, const float *y);
 void geo_dist_backward(const geo_space *s, size_t n, const float *x,
 		       const float *y, float gout, float *gx, float *gy);
 
-/* out (length m) = M (*) x = exp0(M log0(x)), M is m x n row-major. */
-void geo_matvec(const geo_space *s, size_t m, size_t n, const float *M,
-		const float *x, float *out);
-void geo_matvec_backward(const geo_space *s, size_t m, size_t n,
-			 const float *M, const float *x, const float *gout,
-			 float *gM, float *gx);
-
 /* Weighted gyro midpoint of k points X (k x n row-major) with weights
  * w >= 0, not all zero (Ungar; Bachmann et al., ICML 2020, eq. for the
  * kappa-midpoint):  m = 1/2 (*) ( sum w_i L_i x_i / sum w_i (L_i - 1) ),
- * L_i = 2 / (1 - c|x_i|^2).  Flat: sum w_i x_i / sum w_i. */
+ * L_i = 2 / (1 - c|x_i|^2), r (*) x = exp0(r log0(x)) (Möbius scalar
+ * multiplication).  Flat: sum w_i x_i / sum w_i. */
 void geo_mean(const geo_space *s, size_t k, size_t n, const float *w,
 	      const float *X, float *out);
 void geo_mean_backward(const geo_space *s, size_t k, size_t n, const float *w,

@@ -1,7 +1,7 @@
 /* anthem_hyperboloid: query regions in disjunctive normal form over simple
  * hyperboloids (Query2Box and HypE keep unions the same way). */
-#include "../common/internal.h"
-#include "geometry.h"
+#include "common/internal.h"
+#include "geometry/geometry.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -53,6 +53,13 @@ static int alloc_h(anthem_hyperboloid **out, const geo_space *space,
 	return ANTHEM_OK;
 }
 
+geo_space geo_space_of(anthem_geometry g, float curvature)
+{
+	if (g == ANTHEM_GEOMETRY_HYPERBOLIC)
+		return (geo_space){GEO_HYPERBOLIC, curvature};
+	return (geo_space){GEO_EUCLIDEAN, 0.0};
+}
+
 /* Norm check for points that must lie strictly inside the ball. */
 static int check_in_ball(const geo_space *s, const char *fn, const char *what,
 			 const float *x, size_t n)
@@ -80,19 +87,17 @@ int anthem_hyperboloid_create(anthem_hyperboloid **out,
 	*out = NULL;
 	ATH_CHECK_ARG(centre, fn, "centre");
 	ATH_CHECK_ARG(limit, fn, "limit");
-	geo_space s = {GEO_HYPERBOLIC, curvature};
-	if (geometry == ANTHEM_GEOMETRY_EUCLIDEAN ||
-	    geometry == ANTHEM_GEOMETRY_VECTOR) {
-		s.kind = GEO_EUCLIDEAN;
-		s.c = 0.0;
-	} else if (geometry != ANTHEM_GEOMETRY_HYPERBOLIC) {
+	if (geometry != ANTHEM_GEOMETRY_HYPERBOLIC &&
+	    geometry != ANTHEM_GEOMETRY_EUCLIDEAN &&
+	    geometry != ANTHEM_GEOMETRY_VECTOR)
 		return ath_error(ANTHEM_EINVAL, "%s: unknown geometry %d", fn,
 				 (int)geometry);
-	} else if (!(isfinite(curvature) && curvature > 0.0f)) {
+	if (geometry == ANTHEM_GEOMETRY_HYPERBOLIC &&
+	    !(isfinite(curvature) && curvature > 0.0f))
 		return ath_error(ANTHEM_EINVAL,
 				 "%s: curvature is %g, must be finite and > 0",
 				 fn, curvature);
-	}
+	geo_space s = geo_space_of(geometry, curvature);
 	if (dim == 0 || dim > ANTHEM_MAX_DIM)
 		return ath_error(ANTHEM_ERANGE, "%s: dim is %zu, must be 1 to %d",
 				 fn, dim, ANTHEM_MAX_DIM);

@@ -1,6 +1,7 @@
 /* Container files: atomic writer, validating mmap reader (docs/format.md). */
-#include "container.h"
+#include "io/container.h"
 
+#include "common/endian.h"
 #include "common/internal.h"
 
 #include <errno.h>
@@ -16,85 +17,6 @@
 
 #define HEADER_SIZE 64
 #define TRAILER_SIZE 8
-#define CK_PRIME 0x100000001b3ULL
-#define CK_BASIS 0xcbf29ce484222325ULL
-
-/* ---- little-endian fields and the checksum -------------------------------- */
-
-static int host_is_little_endian(void)
-{
-	const uint16_t one = 1;
-	return *(const unsigned char *)&one == 1;
-}
-
-static uint64_t rd64(const unsigned char *p)
-{
-	uint64_t v = 0;
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static uint32_t rd32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
-static void wr64(unsigned char *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++, v >>= 8)
-		p[i] = (unsigned char)v;
-}
-
-static void wr32(unsigned char *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++, v >>= 8)
-		p[i] = (unsigned char)v;
-}
-
-void ath_hash_init(ath_hasher *s)
-{
-	s->h = CK_BASIS;
-	s->total = 0;
-	s->n = 0;
-}
-
-void ath_hash_feed(ath_hasher *s, const void *data, size_t len)
-{
-	const unsigned char *p = data;
-	s->total += len;
-	while (len > 0 && s->n > 0 && s->n < 8) { /* finish a partial word */
-		s->buf[s->n++] = *p++;
-		len--;
-		if (s->n == 8) {
-			s->h = (s->h ^ rd64(s->buf)) * CK_PRIME;
-			s->n = 0;
-		}
-	}
-	for (; len >= 8; p += 8, len -= 8)
-		s->h = (s->h ^ rd64(p)) * CK_PRIME;
-	for (; len > 0 && s->n < 8; len--)
-		s->buf[s->n++] = *p++;
-}
-
-uint64_t ath_hash_done(ath_hasher *s)
-{
-	uint64_t h = s->h;
-	if (s->n > 0) { /* the tail, zero-padded to a word */
-		memset(s->buf + s->n, 0, 8 - s->n);
-		h = (h ^ rd64(s->buf)) * CK_PRIME;
-	}
-	return (h ^ s->total) * CK_PRIME;
-}
-
-uint64_t ath_checksum(const unsigned char *p, size_t n)
-{
-	ath_hasher s;
-	ath_hash_init(&s);
-	ath_hash_feed(&s, p, n);
-	return ath_hash_done(&s);
-}
 
 /* ---- writing ------------------------------------------------------------------ */
 
@@ -156,10 +78,8 @@ static int create_temporary(char *tmp, size_t size, const char *path)
 		     (uint64_t)getpid() << 16;
 	for (int attempt = 0; attempt < 100; attempt++) {
 		/* splitmix64 of the time, the process and a counter */
-		uint64_t z = x + ++counter * 0x9e3779b97f4a7c15ULL;
-		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-		z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-		z ^= z >> 31;
+		uint64_t z = ath_hash_finish(x + ++counter *
+						       ATH_SPLITMIX_GAMMA);
 		char name[7];
 		for (int i = 0; i < 6; i++, z /= 62)
 			name[i] = abc[z % 62];
@@ -177,7 +97,7 @@ int ath_container_write(const char *path, const char magic[8],
 			const ath_kv *kv, size_t nkv, const ath_tensor *t,
 			size_t nt, const char *fn)
 {
-	if (!host_is_little_endian())
+	if (!ath_host_is_little_endian())
 		return ath_error(ANTHEM_EINVAL,
 				 "%s: %s: big-endian hosts are not supported",
 				 fn, path);
@@ -196,45 +116,45 @@ int ath_container_write(const char *path, const char magic[8],
 	if (!head)
 		return ath_error(ANTHEM_ENOMEM, "%s: %s: out of memory", fn, path);
 	memcpy(head, magic, 8);
-	wr32(head + 8, ATH_FORMAT_VERSION);
-	wr32(head + 12, HEADER_SIZE);
-	wr64(head + 16, file_size);
-	wr64(head + 24, nkv);
-	wr64(head + 32, nt);
-	wr64(head + 40, kv_off);
-	wr64(head + 48, table_off);
-	wr64(head + 56, data_off);
+	ath_wr32(head + 8, ATH_FORMAT_VERSION);
+	ath_wr32(head + 12, HEADER_SIZE);
+	ath_wr64(head + 16, file_size);
+	ath_wr64(head + 24, nkv);
+	ath_wr64(head + 32, nt);
+	ath_wr64(head + 40, kv_off);
+	ath_wr64(head + 48, table_off);
+	ath_wr64(head + 56, data_off);
 	unsigned char *p = head + kv_off;
 	for (size_t i = 0; i < nkv; i++) {
 		size_t kl = strlen(kv[i].key);
-		wr32(p, (uint32_t)kl);
+		ath_wr32(p, (uint32_t)kl);
 		memcpy(p + 4, kv[i].key, kl);
 		p += 4 + kl;
-		wr32(p, kv[i].type);
+		ath_wr32(p, kv[i].type);
 		p += 4;
 		if (kv[i].type == ATH_KV_STR) {
 			size_t sl = strlen(kv[i].s);
-			wr64(p, sl);
+			ath_wr64(p, sl);
 			memcpy(p + 8, kv[i].s, sl);
 			p += 8 + sl;
 		} else {
 			uint64_t bits = kv[i].u;
 			if (kv[i].type == ATH_KV_F64)
 				memcpy(&bits, &kv[i].f, 8);
-			wr64(p, bits);
+			ath_wr64(p, bits);
 			p += 8;
 		}
 	}
 	size_t rel = 0;
 	for (size_t i = 0; i < nt; i++) {
 		size_t nl = strlen(t[i].name);
-		wr32(p, (uint32_t)nl);
+		ath_wr32(p, (uint32_t)nl);
 		memcpy(p + 4, t[i].name, nl);
 		p += 4 + nl;
-		wr32(p, 0); /* dtype 0: float32 */
-		wr64(p + 4, t[i].rows);
-		wr64(p + 12, t[i].cols);
-		wr64(p + 20, rel);
+		ath_wr32(p, 0); /* dtype 0: float32 */
+		ath_wr64(p + 4, t[i].rows);
+		ath_wr64(p + 12, t[i].cols);
+		ath_wr64(p + 20, rel);
 		p += 28;
 		rel += align_up(t[i].rows * t[i].cols * sizeof(float));
 	}
@@ -262,7 +182,7 @@ int ath_container_write(const char *path, const char magic[8],
 		put_zeros(&o, align_up(bytes) - bytes);
 	}
 	unsigned char trailer[8];
-	wr64(trailer, ath_hash_done(&o.h));
+	ath_wr64(trailer, ath_hash_done(&o.h));
 	put(&o, trailer, 8);
 	free(head);
 	if (!o.err && fsync(o.fd) != 0)
@@ -313,7 +233,7 @@ static int parse_name(cursor *c, const char **name, size_t *len,
 	int rc = need(c, 4, field);
 	if (rc)
 		return rc;
-	uint32_t n = rd32(c->p);
+	uint32_t n = ath_rd32(c->p);
 	c->p += 4;
 	if (n == 0 || n > ATH_MAX_KEY)
 		return ath_error(ANTHEM_EFORMAT, "%s: %s: %s has length %u "
@@ -345,8 +265,8 @@ static int parse_meta(ath_container *k, const char *what, const char *fn,
 		memcpy(key, raw, kl);
 		key[kl] = '\0';
 		e->key = key;
-		e->type = (ath_kv_type)rd32(c.p);
-		uint64_t v = rd64(c.p + 4);
+		e->type = (ath_kv_type)ath_rd32(c.p);
+		uint64_t v = ath_rd64(c.p + 4);
 		c.p += 12;
 		switch (e->type) {
 		case ATH_KV_U64: e->u = v; break;
@@ -379,10 +299,10 @@ static int parse_tensors(ath_container *k, const char *what, const char *fn,
 		int rc = parse_name(&c, &t->name, &t->name_len, "tensor name");
 		if (rc || (rc = need(&c, 28, "tensor entry")))
 			return rc;
-		uint32_t dtype = rd32(c.p);
-		t->rows = rd64(c.p + 4);
-		t->cols = rd64(c.p + 12);
-		uint64_t off = rd64(c.p + 20);
+		uint32_t dtype = ath_rd32(c.p);
+		t->rows = ath_rd64(c.p + 4);
+		t->cols = ath_rd64(c.p + 12);
+		uint64_t off = ath_rd64(c.p + 20);
 		c.p += 28;
 		size_t cells, bytes;
 		if (dtype != 0)
@@ -417,17 +337,17 @@ static int parse(ath_container *k, const char magic[8], size_t file_size,
 	if (memcmp(b, magic, 8) != 0)
 		return ath_error(ANTHEM_EFORMAT, "%s: %s: wrong magic (not a "
 				 "%.8s file)", fn, what, magic);
-	uint32_t version = rd32(b + 8);
+	uint32_t version = ath_rd32(b + 8);
 	if (version > ATH_FORMAT_VERSION)
 		return ath_error(ANTHEM_EVERSION, "%s: %s: format version %u is "
 				 "newer than this library's %d; upgrade "
 				 "libanthem", fn, what, version,
 				 ATH_FORMAT_VERSION);
-	if (version == 0 || rd32(b + 12) != HEADER_SIZE)
+	if (version == 0 || ath_rd32(b + 12) != HEADER_SIZE)
 		return ath_error(ANTHEM_EFORMAT, "%s: %s: header: bad version %u "
 				 "or header size %u", fn, what, version,
-				 rd32(b + 12));
-	uint64_t fsz = rd64(b + 16);
+				 ath_rd32(b + 12));
+	uint64_t fsz = ath_rd64(b + 16);
 	if (fsz > file_size)
 		return ath_error(ANTHEM_ETRUNCATED, "%s: %s: truncated: %zu "
 				 "bytes of %llu", fn, what, file_size,
@@ -436,8 +356,9 @@ static int parse(ath_container *k, const char magic[8], size_t file_size,
 		return ath_error(ANTHEM_EFORMAT, "%s: %s: %zu bytes, but the "
 				 "header says %llu", fn, what, file_size,
 				 (unsigned long long)fsz);
-	uint64_t nkv = rd64(b + 24), nt = rd64(b + 32), kv_off = rd64(b + 40),
-		 tab_off = rd64(b + 48), data_off = rd64(b + 56);
+	uint64_t nkv = ath_rd64(b + 24), nt = ath_rd64(b + 32),
+		 kv_off = ath_rd64(b + 40), tab_off = ath_rd64(b + 48),
+		 data_off = ath_rd64(b + 56);
 	size_t data_end = file_size - TRAILER_SIZE;
 	/* sections in order, inside the file, and counts bounded by the bytes
 	 * that could hold them, before anything is allocated for them */
@@ -447,7 +368,7 @@ static int parse(ath_container *k, const char magic[8], size_t file_size,
 		return ath_error(ANTHEM_EFORMAT, "%s: %s: header: inconsistent "
 				 "section offsets or counts", fn, what);
 	if (!header_only) {
-		uint64_t want = rd64(b + data_end);
+		uint64_t want = ath_rd64(b + data_end);
 		k->checksum = ath_checksum(b, data_end);
 		if (want != k->checksum)
 			return ath_error(ANTHEM_ECHECKSUM, "%s: %s: checksum "
@@ -473,7 +394,7 @@ int ath_container_open(ath_container *c, const char *path,
 		       const char magic[8], int header_only, const char *fn)
 {
 	memset(c, 0, sizeof *c);
-	if (!host_is_little_endian())
+	if (!ath_host_is_little_endian())
 		return ath_error(ANTHEM_EINVAL, "%s: %s: big-endian hosts are "
 				 "not supported", fn, path);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -494,7 +415,7 @@ int ath_container_open(ath_container *c, const char *path,
 		ssize_t got = pread(fd, head, sizeof head, 0);
 		size_t want = HEADER_SIZE;
 		if (got == HEADER_SIZE) {
-			uint64_t tab = rd64(head + 48);
+			uint64_t tab = ath_rd64(head + 48);
 			want = tab > HEADER_SIZE && tab <= size ? (size_t)tab : HEADER_SIZE;
 		}
 		c->owned = malloc(want + TRAILER_SIZE);

@@ -5,6 +5,8 @@
 #ifndef ANTHEM_CONTAINER_H
 #define ANTHEM_CONTAINER_H
 
+#include "common/hash.h" /* the checksum, which every file ends with */
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -70,21 +72,5 @@ void ath_container_close(ath_container *c);
 const ath_kv *ath_container_kv(const ath_container *c, const char *key);
 const ath_tensor *ath_container_tensor(const ath_container *c,
 				       const char *name);
-
-/* The checksum, streamed: feed any byte ranges, then done. */
-typedef struct ath_hasher {
-	uint64_t h, total;
-	unsigned char buf[8];
-	size_t n;
-} ath_hasher;
-
-void ath_hash_init(ath_hasher *s);
-void ath_hash_feed(ath_hasher *s, const void *data, size_t len);
-uint64_t ath_hash_done(ath_hasher *s);
-
-/* 64-bit checksum of docs/format.md over a byte range (FNV-1a over
- * little-endian 64-bit words: every step is a bijection of the state, so
- * any single changed word always changes the result). */
-uint64_t ath_checksum(const unsigned char *p, size_t n);
 
 #endif

@@ -20,13 +20,6 @@ size_t ath_trigrams(const char *text, size_t len, uint64_t seed,
 		    uint64_t buckets, size_t max, uint32_t *ids,
 		    char (*labels)[4]);
 
-/* The hash of step 1, shared by the word tokens of the lexical term:
- * FNV-1a seeded through the offset basis, one step per byte, then the
- * splitmix64 finaliser. */
-#define ATH_FNV_BASIS(seed) ((seed) ^ 0xcbf29ce484222325ULL)
-#define ATH_FNV_STEP(h, byte) (((h) ^ (byte)) * 0x100000001b3ULL)
-uint64_t ath_hash_finish(uint64_t h);
-
 /* ---- parameters ---------------------------------------------------------------- */
 
 enum {
@@ -41,8 +34,7 @@ enum {
 	P_COUNT
 };
 
-/* Name and shape of parameter i for a configuration. */
-const char *ath_param_name(int i);
+/* Shape of parameter i for a configuration. */
 void ath_param_shape(const anthem_model_config *cfg, int i, size_t *rows,
 		     size_t *cols);
 /* Is parameter i learned (0: statistics of the training catalogue that
@@ -90,9 +82,12 @@ void ath_net_query(ag_tape *t, const anthem_model_config *cfg,
 void ath_net_title(ag_tape *t, const anthem_model_config *cfg,
 		   ag_param *params, const uint32_t *ids, size_t T,
 		   ath_title *ti);
-void ath_net_stage2(ag_tape *t, const anthem_model_config *cfg,
-		    ag_param *params, const ath_query *q, const ath_title *ti,
-		    ath_stage2 *out);
+/* Stage 2 of one title (steps 4 to 6): fills out and returns the [1 x 1]
+ * distance of the title's point to its title-conditioned hyperboloid,
+ * geometric only (step 8's lexical term is the caller's). */
+ag_node *ath_net_stage2(ag_tape *t, const anthem_model_config *cfg,
+			ag_param *params, const ath_query *q,
+			const ath_title *ti, ath_stage2 *out);
 
 /* Loss of one example (docs/network.md, step 7): titles[0] is the positive,
  * logits are -scale * distance (geometric only: no lexical term).  d1, d2 (when not NULL) receive the
@@ -111,7 +106,5 @@ ag_node *ath_net_loss_query(ag_tape *t, const anthem_model_config *cfg,
 			    const uint32_t *const *tids, const size_t *T,
 			    const float *lex, size_t n, float scale,
 			    ag_node **d1, ag_node **d2);
-
-geo_space ath_space(const anthem_model_config *cfg);
 
 #endif

@@ -1,6 +1,7 @@
 /* The lexical term (docs/network.md, step 8): BM25 over hashed words. */
-#include "lexical.h"
+#include "layers/lexical.h"
 
+#include "common/hash.h"
 #include "common/internal.h"
 
 #include <math.h>
@@ -40,12 +41,12 @@ int ath_word_next(const char *text, size_t *pos, uint64_t seed,
 		return 0;
 	}
 	/* the hash of step 1 over the lower-cased word, as it is read */
-	uint64_t h = ATH_FNV_BASIS(seed);
+	uint64_t h = ATH_FNV_BASIS ^ seed;
 	for (; s[i] && is_word(s[i]); i++) {
 		unsigned char c = s[i];
 		if (c >= 'A' && c <= 'Z')
 			c = (unsigned char)(c - 'A' + 'a');
-		h = ATH_FNV_STEP(h, c);
+		h = ath_fnv_step(h, c);
 	}
 	*pos = i;
 	*id = (uint32_t)(ath_hash_finish(h) % buckets);

@@ -6,7 +6,7 @@
 #ifndef ANTHEM_LEXICAL_H
 #define ANTHEM_LEXICAL_H
 
-#include "layers.h"
+#include "layers/layers.h"
 
 #include <stddef.h>
 #include <stdint.h>

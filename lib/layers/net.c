@@ -1,5 +1,7 @@
 /* The ANTHEM network, steps 2 to 7 of docs/network.md, on the tape. */
-#include "layers.h"
+#include "layers/layers.h"
+
+#include "common/hash.h"
 
 #include <math.h>
 #include <string.h>
@@ -19,21 +21,6 @@ static const char *const names[P_COUNT] = {
 int ath_param_learned(int i)
 {
 	return i != P_LEX_IDF && i != P_LEX_AVGDL;
-}
-
-const char *ath_param_name(int i)
-{
-	return i >= 0 && i < P_COUNT ? names[i] : NULL;
-}
-
-geo_space ath_space(const anthem_model_config *cfg)
-{
-	geo_space s = {GEO_HYPERBOLIC, cfg->curvature};
-	if (cfg->geometry != ANTHEM_GEOMETRY_HYPERBOLIC) {
-		s.kind = GEO_EUCLIDEAN;
-		s.c = 0.0;
-	}
-	return s;
 }
 
 void ath_param_shape(const anthem_model_config *cfg, int i, size_t *rows,
@@ -96,10 +83,7 @@ void ath_params_bind(const anthem_model_config *cfg, float *block,
  * stream, enough for initial weights. */
 static uint64_t splitmix(uint64_t *s)
 {
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
+	return ath_hash_finish(*s += ATH_SPLITMIX_GAMMA);
 }
 
 static float uniform(uint64_t *s, double lo, double hi)
@@ -222,14 +206,20 @@ void ath_net_title(ag_tape *t, const anthem_model_config *cfg,
 	ti->v = ag_gyromean(t, rho, ti->P);
 }
 
-void ath_net_stage2(ag_tape *t, const anthem_model_config *cfg,
-		    ag_param *params, const ath_query *q, const ath_title *ti,
-		    ath_stage2 *out)
+/* Steps 4 to 6: the query-title attention, the title-conditioned query
+ * hyperboloid (c2, l2) and the distance of the title's point to it.  The
+ * one stage-2 forward pass: training's loss, the pipeline's rerank and
+ * the model's score and explanation all call it. */
+ag_node *ath_net_stage2(ag_tape *t, const anthem_model_config *cfg,
+			ag_param *params, const ath_query *q,
+			const ath_title *ti, ath_stage2 *out)
 {
+	(void)params;
 	out->A = ag_matmul_nt(t, q->X, ti->logP);
 	ag_node *beta = ag_softmax(t, ag_add(t, q->s, ag_logsumexp(t, out->A)));
 	out->c2 = ag_gyromean(t, beta, q->C);
 	out->l2 = ag_matmul_nn(t, beta, q->Lm);
+	return ag_boxdist(t, out->c2, out->l2, ti->v, cfg->gamma);
 }
 
 ag_node *ath_net_loss_query(ag_tape *t, const anthem_model_config *cfg,
@@ -243,8 +233,7 @@ ag_node *ath_net_loss_query(ag_tape *t, const anthem_model_config *cfg,
 		ath_title ti;
 		ath_stage2 s2;
 		ath_net_title(t, cfg, params, tids[k], T[k], &ti);
-		ath_net_stage2(t, cfg, params, q, &ti, &s2);
-		ag_node *d2 = ag_boxdist(t, s2.c2, s2.l2, ti.v, cfg->gamma);
+		ag_node *d2 = ath_net_stage2(t, cfg, params, q, &ti, &s2);
 		V = V ? ag_concat(t, V, ti.v) : ti.v;
 		D2 = D2 ? ag_concat(t, D2, d2) : d2;
 	}

@@ -1,23 +1,19 @@
 /* Character trigrams hashed into buckets (docs/network.md, step 1). */
-#include "layers.h"
+#include "layers/layers.h"
+
+#include "common/hash.h"
 
 #include <string.h>
 
-uint64_t ath_hash_finish(uint64_t h)
-{
-	h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
-	return h ^ (h >> 31);
-}
-
 /* FNV-1a over the trigram's bytes, seeded through the offset basis, then
- * the splitmix64 finaliser (Steele et al. 2014) so that the low bits used
- * by `mod buckets` depend on every input bit. */
+ * the splitmix64 finaliser so that the low bits used by `mod buckets`
+ * depend on every input bit.  The lexical term hashes its words the same
+ * way (lexical.c). */
 static uint64_t hash_bytes(const unsigned char *b, size_t n, uint64_t seed)
 {
-	uint64_t h = ATH_FNV_BASIS(seed);
+	uint64_t h = ATH_FNV_BASIS ^ seed;
 	for (size_t i = 0; i < n; i++)
-		h = ATH_FNV_STEP(h, b[i]);
+		h = ath_fnv_step(h, b[i]);
 	return ath_hash_finish(h);
 }
 

@@ -1,8 +1,9 @@
 /* anthem_model: configuration, weights, and the read-only entry points
  * (score, embed, explain).  Every call builds its graph on a tape of its
  * own, so concurrent calls on one model share nothing but the weights. */
-#include "model.h"
+#include "model/model_internal.h"
 
+#include "common/hash.h"
 #include "common/internal.h"
 #include "io/container.h"
 #include "layers/lexical.h"
@@ -38,16 +39,12 @@ int ath_config_check(const anthem_model_config *in, anthem_model_config *out,
 		     const char *fn)
 {
 	ATH_CHECK_ARG(in, fn, "cfg");
-	if (in->struct_size < offsetof(anthem_model_config, geometry) ||
-	    in->struct_size > sizeof *out)
-		return ath_error(ANTHEM_EINVAL,
-				 "%s: cfg->struct_size is %zu, expected %zu "
-				 "(call anthem_model_config_init first)",
-				 fn, in->struct_size, sizeof *out);
 	/* fields the caller's (older) struct lacks keep their defaults */
 	anthem_model_config_init(out);
-	memcpy(out, in, in->struct_size);
-	out->struct_size = sizeof *out;
+	int rc = ath_read_options(out, sizeof *out, in, "anthem_model_config",
+				  fn);
+	if (rc)
+		return rc;
 	const anthem_model_config *c = out;
 	if (c->geometry != ANTHEM_GEOMETRY_HYPERBOLIC &&
 	    c->geometry != ANTHEM_GEOMETRY_EUCLIDEAN &&
@@ -132,7 +129,7 @@ int ath_model_wrap(anthem_model **out, const anthem_model_config *cfg,
 	if (!m)
 		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
 	m->cfg = *cfg;
-	m->space = ath_space(cfg);
+	m->space = geo_space_of(cfg->geometry, cfg->curvature);
 	m->nweights = ath_param_floats(cfg);
 	ath_params_bind(cfg, NULL, NULL, m->params);
 	*out = m;
@@ -194,15 +191,8 @@ int anthem_model_get_config(const anthem_model *m, anthem_model_config *cfg)
 	static const char fn[] = "anthem_model_get_config";
 	ATH_CHECK_ARG(m, fn, "m");
 	ATH_CHECK_ARG(cfg, fn, "cfg");
-	size_t n = cfg->struct_size;
-	if (n < offsetof(anthem_model_config, geometry) || n > sizeof *cfg)
-		return ath_error(ANTHEM_EINVAL,
-				 "%s: cfg->struct_size is %zu, expected %zu "
-				 "(call anthem_model_config_init first)",
-				 fn, n, sizeof *cfg);
-	memcpy(cfg, &m->cfg, n);
-	cfg->struct_size = n;
-	return ANTHEM_OK;
+	return ath_write_options(cfg, sizeof *cfg, &m->cfg,
+				 "anthem_model_config", fn);
 }
 
 size_t anthem_model_dim(const anthem_model *m) { return m ? m->cfg.dim : 0; }
@@ -272,8 +262,7 @@ static int pair_forward(const anthem_model *m, ag_tape *t, const char *query,
 	g->T = ath_model_tokens(m, title, 1, g->tids, g->tlab);
 	ath_net_query(t, &m->cfg, ro_params(m), g->qids, g->L, &g->q);
 	ath_net_title(t, &m->cfg, ro_params(m), g->tids, g->T, &g->ti);
-	ath_net_stage2(t, &m->cfg, ro_params(m), &g->q, &g->ti, &g->s2);
-	g->dist = ag_boxdist(t, g->s2.c2, g->s2.l2, g->ti.v, m->cfg.gamma);
+	g->dist = ath_net_stage2(t, &m->cfg, ro_params(m), &g->q, &g->ti, &g->s2);
 	if (t->failed)
 		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
 	g->distance = g->dist->val[0] - ath_model_lexical(m, query, title);

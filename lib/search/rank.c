@@ -1,7 +1,4 @@
-#include "rank.h"
-
-#include "common/internal.h"
-#include "layers/lexical.h"
+#include "search/rank.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -56,51 +53,4 @@ size_t ath_topk(const float *d, size_t n, size_t k, size_t *idx)
 		sift_down(d, idx, m - 1, 0);
 	}
 	return k;
-}
-
-/* The query's graph is built once; each title is built against it and
- * then forgotten (the same operations as anthem_model_score, so the same
- * distances to the bit). */
-int ath_rerank(const anthem_model *m, const char *query,
-	       const char *const *titles, size_t n, float *d2)
-{
-	static const char fn[] = "anthem_score";
-	if (!query)
-		return ath_error(ANTHEM_EINVAL, "%s: query must not be NULL", fn);
-	uint32_t qids[64], *tids = malloc(m->cfg.max_title_trigrams * sizeof *tids);
-	if (!tids)
-		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
-	ag_param *params = (ag_param *)m->params; /* read-only: no gradients */
-	ag_tape t;
-	ag_tape_init(&t, &m->space, 0);
-	ath_query q;
-	ath_net_query(&t, &m->cfg, params, qids,
-		      ath_model_tokens(m, query, 0, qids, NULL), &q);
-	int rc = t.failed ? ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn)
-			  : ANTHEM_OK;
-	ath_lexq lq; /* step 8, when the model has it */
-	ath_lex_query(&m->cfg, m->params, query, &lq);
-	float w = ath_lex_weight(&m->cfg, m->params);
-	ag_mark mark = ag_tape_mark(&t);
-	for (size_t i = 0; i < n && !rc; i++) {
-		if (!titles[i]) {
-			rc = ath_error(ANTHEM_EINVAL, "%s: title %zu is NULL", fn, i);
-			break;
-		}
-		ath_title ti;
-		ath_stage2 s2;
-		size_t T = ath_model_tokens(m, titles[i], 1, tids, NULL);
-		ath_net_title(&t, &m->cfg, params, tids, T, &ti);
-		ath_net_stage2(&t, &m->cfg, params, &q, &ti, &s2);
-		ag_node *d = ag_boxdist(&t, s2.c2, s2.l2, ti.v, m->cfg.gamma);
-		if (t.failed)
-			rc = ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
-		else
-			d2[i] = d->val[0] - w * ath_lex_title(&m->cfg, m->params,
-							      &lq, titles[i]);
-		ag_tape_rewind(&t, mark);
-	}
-	ag_tape_free(&t);
-	free(tids);
-	return rc;
 }

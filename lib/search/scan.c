@@ -1,5 +1,5 @@
 /* The stage-1 scan: the distance of every product point to one simple
- * hyperboloid, as a tight loop (DESIGN.md, "Retrieval at scale").
+ * hyperboloid, as a tight loop (docs/architecture.md, the region scan).
  *
  * Every Möbius sum in the distance has a per-query operand (the corners
  * qmin, qmax, the centre c) and a per-product one (v, or its clamp t), and
@@ -63,7 +63,7 @@ float ath_scan_one(const ath_scan_query *q, const float *v, double v2)
 		vmin += v[i] * q->qmin[i];
 	}
 	/* a = v (+) (-qmax) and b = qmin (+) (-v) need only these scalars
-	 * (x (+) y = (A x + B y) / D, DESIGN.md), so pass 2 forms both outside
+	 * (x (+) y = (A x + B y) / D, geometry.h), so pass 2 forms both outside
 	 * parts, and the clamp t = min(qmax, max(qmin, v)) with <c,t>, |t|^2.
 	 * Ternaries, not fmin/fmax: the points are finite (checked when the
 	 * index is built or loaded) and the loop then vectorises. */
@@ -320,11 +320,17 @@ INLINE void block_dist(const fquery *q, const float *blk, const float *n2,
 
 CLONES
 static void scan_range(const fquery *q, const float *blocks, const float *n2,
-		       size_t n, size_t b_lo, size_t b_hi, ath_heap *hp)
+		       size_t n, size_t b_lo, size_t b_hi,
+		       const uint64_t *allow, ath_heap *hp)
 {
 	size_t d = q->d;
 	for (size_t b = b_lo; b < b_hi; b++) {
 		float dist[W];
+		/* a block's 16 products are 16 bits of one word of the filter */
+		unsigned bits = allow ? (unsigned)(allow[b / 4] >> (b % 4 * W)) & 0xffffu
+				      : 0xffffu;
+		if (!bits)
+			continue;
 		block_dist(q, blocks + b * d * W, n2 + b * W, dist);
 		/* the worst kept so far; a lane is offered only if it might beat
 		 * it (NaN passes: the heap decides) */
@@ -332,7 +338,7 @@ static void scan_range(const fquery *q, const float *blocks, const float *n2,
 				      ? INFINITY : hp->h[0].distance;
 		size_t lanes = n - b * W < W ? n - b * W : W;
 		for (size_t j = 0; j < lanes; j++)
-			if (!(dist[j] > worst)) {
+			if (bits >> j & 1u && !(dist[j] > worst)) {
 				ath_heap_push(hp, b * W + j, dist[j]);
 				worst = hp->n < hp->k || isnan(hp->h[0].distance)
 						? INFINITY : hp->h[0].distance;
@@ -345,9 +351,7 @@ size_t ath_scan_work_floats(size_t d)
 	return 3 * W * d;
 }
 
-void ath_scan_blocks(const ath_scan_query *q, const float *blocks,
-		     const float *n2, size_t n, size_t b_lo, size_t b_hi,
-		     float *work, ath_heap *hp)
+static void set_fquery(const ath_scan_query *q, float *work, fquery *out)
 {
 	fquery f;
 	f.d = q->d;
@@ -368,5 +372,33 @@ void ath_scan_blocks(const ath_scan_query *q, const float *blocks,
 	f.qmaxv = work;
 	f.qminv = work + q->d * W;
 	f.tbuf = work + 2 * q->d * W;
-	scan_range(&f, blocks, n2, n, b_lo, b_hi, hp);
+	*out = f;
+}
+
+void ath_scan_blocks(const ath_scan_query *q, const float *blocks,
+		     const float *n2, size_t n, size_t b_lo, size_t b_hi,
+		     const uint64_t *allow, float *work, ath_heap *hp)
+{
+	fquery f;
+	set_fquery(q, work, &f);
+	scan_range(&f, blocks, n2, n, b_lo, b_hi, allow, hp);
+}
+
+/* One block, through the same clone as scan_range (another instruction
+ * set may round differently). */
+CLONES
+static void one_block(const fquery *q, const float *blocks, const float *n2,
+		      size_t b, float *dist)
+{
+	block_dist(q, blocks + b * q->d * W, n2 + b * W, dist);
+}
+
+float ath_scan_at(const ath_scan_query *q, const float *blocks,
+		  const float *n2, size_t i, float *work)
+{
+	fquery f;
+	float dist[W];
+	set_fquery(q, work, &f);
+	one_block(&f, blocks, n2, i / W, dist);
+	return dist[i % W];
 }

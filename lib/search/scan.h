@@ -7,6 +7,7 @@
 #include <anthem/search.h>
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Larger dimensions take the general path (anthem_hyperboloid_distances). */
 #define ATH_SCAN_MAX_DIM 256
@@ -67,11 +68,17 @@ void ath_heap_sort(ath_heap *hp);
 size_t ath_scan_work_floats(size_t d);
 
 /* Scan blocks [b_lo, b_hi) of an index of n products against the query,
- * offering every product to the heap.  The same product always gets the
- * same float distance, whatever the split into ranges. */
+ * offering every product to the heap (with allow, a bitset over the
+ * products, only those whose bit is set).  The same product always gets
+ * the same float distance, whatever the split into ranges. */
 void ath_scan_blocks(const ath_scan_query *q, const float *blocks,
 		     const float *n2, size_t n, size_t b_lo, size_t b_hi,
-		     float *work, ath_heap *hp);
+		     const uint64_t *allow, float *work, ath_heap *hp);
+
+/* The distance of product i, the same float as ath_scan_blocks gives it
+ * (its block is computed; work as for ath_scan_blocks). */
+float ath_scan_at(const ath_scan_query *q, const float *blocks,
+		  const float *n2, size_t i, float *work);
 
 /* Copy an index's points out, row-major (n x dim floats). */
 void ath_index_points(const anthem_index *ix, float *out);

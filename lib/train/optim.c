@@ -1,4 +1,4 @@
-#include "optim.h"
+#include "train/optim.h"
 
 #include <anthem/common.h>
 
@@ -35,13 +35,6 @@ static void adam_run(const adam_k *k, size_t n, float *x, const float *g,
 		v[i] = (float)(b2 * v[i] + (1.0 - b2) * g[i] * g[i]);
 		x[i] -= (float)(k->step * m[i] / (sqrt(v[i]) + k->eps));
 	}
-}
-
-void ath_adam_update(const ath_adam *a, size_t n, float *x, const float *g,
-		     float *m, float *v)
-{
-	adam_k k = adam_constants(a);
-	adam_run(&k, n, x, g, m, v);
 }
 
 void ath_adam_param(const ath_adam *a, ag_param *p, float *m, float *v)

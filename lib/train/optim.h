@@ -15,14 +15,11 @@ typedef struct ath_adam {
 	uint64_t t; /* steps taken, for the bias correction; >= 1 */
 } ath_adam;
 
-/* One Adam step (Kingma and Ba 2015, Algorithm 1) on n values. */
-void ath_adam_update(const ath_adam *a, size_t n, float *x, const float *g,
-		     float *m, float *v);
-
-/* Adam on a parameter: for a table with a touched list, only the touched
- * rows ("lazy" Adam: rows without gradient keep their moments, the usual
- * treatment of sparse embedding gradients); otherwise every value.  m and v
- * have the parameter's layout. */
+/* One Adam step (Kingma and Ba 2015, Algorithm 1) on a parameter: for a
+ * table with a touched list, only the touched rows ("lazy" Adam: rows
+ * without gradient keep their moments, the usual treatment of sparse
+ * embedding gradients); otherwise every value.  m and v have the
+ * parameter's layout. */
 void ath_adam_param(const ath_adam *a, ag_param *p, float *m, float *v);
 
 /* Riemannian SGD on the ball: x <- proj(exp_x(-lr g / lambda_x^2)), the

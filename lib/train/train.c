@@ -13,11 +13,12 @@
 
 #include "common/internal.h"
 #include "common/parallel.h"
-#include "io/modelfile.h"
+#include "model/modelfile.h"
 #include "io/tsv.h"
 #include "layers/lexical.h"
 #include "search/rank.h"
-#include "eval/eval.h"
+#include "search/scan.h"
+#include "eval/eval_internal.h"
 
 #include <anthem/train.h>
 
@@ -225,7 +226,7 @@ static int prepare(anthem_trainer *t, const char *fn)
 static int setup_workers(anthem_trainer *t, const char *fn)
 {
 	size_t n = t->model->nweights;
-	t->nthreads = t->opt.threads ? t->opt.threads : ath_cores();
+	t->nthreads = ath_threads(t->opt.threads);
 	if (t->nthreads > MAX_THREADS)
 		t->nthreads = MAX_THREADS;
 	t->touched_cap = t->model->cfg.buckets;
@@ -270,14 +271,10 @@ static int check_options(anthem_train_options *dst,
 			 const anthem_train_options *o, const char *fn)
 {
 	anthem_train_options_init(dst);
-	if (o) {
-		if (o->struct_size < sizeof(size_t) || o->struct_size > sizeof *dst)
-			return ath_error(ANTHEM_EINVAL, "%s: options struct_size "
-					 "is %zu (call anthem_train_options_init)",
-					 fn, o->struct_size);
-		memcpy(dst, o, o->struct_size);
-		dst->struct_size = sizeof *dst;
-	}
+	int rc = ath_read_options(dst, sizeof *dst, o, "anthem_train_options",
+				  fn);
+	if (rc)
+		return rc;
 	if (dst->batch < 1 || dst->batch > 65536)
 		return ath_error(ANTHEM_ERANGE, "%s: batch is %zu, must be 1 to "
 				 "65536", fn, dst->batch);
@@ -684,84 +681,16 @@ static const float lex_grid[] = {0.02f, 0.05f, 0.1f, 0.15f, 0.2f, 0.3f,
 #define CAL_QUERIES 200
 #define CAL_K1 200
 
-typedef struct cal_ctx {
-	anthem_trainer *t;
-	anthem_vectors *vec;
-	const uint32_t *queries;
-	double *score;  /* queries x NGRID */
-	int *counted;
-	float **d1, **bm, **d2, **comb; /* per thread: catalogue */
-	size_t **idx;           /* per thread: ATH_RANK_CUT */
-	int failed;
-} cal_ctx;
-
-static void cal_one(size_t k, size_t tid, void *arg)
-{
-	cal_ctx *x = arg;
-	anthem_trainer *t = x->t;
-	const anthem_model *m = t->model;
-	size_t q = x->queries[k], n = t->cat->n, nj;
-	const char *query = t->jud->queries[q];
-	const size_t *prod;
-	const int *grade;
-	anthem_judgments_get(t->jud, q, &prod, &grade, &nj);
-	float *d1 = x->d1[tid], *bm = x->bm[tid], *d2 = x->d2[tid],
-	      *comb = x->comb[tid];
-	size_t *idx = x->idx[tid];
-	anthem_hyperboloid *h;
-	if (anthem_model_embed_query(m, query, &h) ||
-	    anthem_hyperboloid_distances(h, x->vec, m->cfg.gamma, d1)) {
-		anthem_hyperboloid_free(h);
-		x->failed = 1;
-		return;
-	}
-	anthem_hyperboloid_free(h);
-	memset(bm, 0, n * sizeof *bm);
-	ath_postings_scores(&t->post, m->params, &t->lexq[q], bm);
-	float w0 = ath_lex_weight(&m->cfg, m->params);
-	for (size_t i = 0; i < n; i++)
-		d2[i] = NAN; /* stage-2 distances, as the candidates come */
-	size_t depth = n < ATH_RANK_CUT ? n : ATH_RANK_CUT;
-	const char *titles[CAL_K1];
-	float dd[CAL_K1];
-	size_t need[CAL_K1], order[CAL_K1], top[CAL_K1];
-	for (size_t g = 0; g < NGRID; g++) {
-		float w = lex_grid[g];
-		for (size_t i = 0; i < n; i++)
-			comb[i] = d1[i] - w * bm[i];
-		size_t nr = ath_topk(comb, n, depth, idx);
-		size_t k1 = nr < CAL_K1 ? nr : CAL_K1, nn = 0;
-		for (size_t r = 0; r < k1; r++)
-			if (isnan(d2[idx[r]])) {
-				need[nn] = idx[r];
-				titles[nn++] = t->cat->titles[idx[r]];
-			}
-		if (nn && ath_rerank(m, query, titles, nn, dd)) {
-			x->failed = 1;
-			break;
-		}
-		for (size_t r = 0; r < nn; r++) /* the geometric part */
-			d2[need[r]] = dd[r] + w0 * bm[need[r]];
-		for (size_t r = 0; r < k1; r++)
-			dd[r] = d2[idx[r]] - w * bm[idx[r]];
-		ath_topk(dd, k1, k1, order);
-		for (size_t r = 0; r < k1; r++)
-			top[r] = idx[order[r]];
-		memcpy(idx, top, k1 * sizeof *idx);
-		double per[ATH_NMETRICS];
-		x->counted[k] = ath_query_metrics(idx, nr, prod, grade, nj, per);
-		x->score[k * NGRID + g] = (per[2] + per[3]) / 2.0;
-	}
-}
-
 /* Set the model's w to the grid value that ranks the held-out queries
- * best (unchanged when nothing is held out). */
+ * best (unchanged when nothing is held out): each query goes through the
+ * query pipeline once (stage 1 and stage 2 do not depend on w), then is
+ * ordered with every w of the grid. */
 static int calibrate_lexical(anthem_trainer *t, const char *fn)
 {
 	if (!t->lexq || t->nvalid == 0)
 		return ANTHEM_OK;
-	size_t n = t->cat->n, d = t->model->cfg.dim, nq = 0, th = t->nthreads;
-	uint32_t queries[CAL_QUERIES];
+	size_t nq = 0;
+	size_t queries[CAL_QUERIES];
 	/* distinct held-out queries, spread over them (t->valid is in query
 	 * order) */
 	size_t distinct = 0;
@@ -774,37 +703,32 @@ static int calibrate_lexical(anthem_trainer *t, const char *fn)
 		if (seen++ % every == 0)
 			queries[nq++] = t->valid[i].query;
 	}
-	ath_parallel_for(n, th, embed_point, t);
-	t->have_points = 1; /* of these weights: the next epoch mines with them */
-	cal_ctx x = {.t = t, .queries = queries};
-	x.score = calloc(nq * NGRID, sizeof *x.score);
-	x.counted = calloc(nq, sizeof *x.counted);
-	x.d1 = calloc(th, sizeof *x.d1);
-	x.bm = calloc(th, sizeof *x.bm);
-	x.d2 = calloc(th, sizeof *x.d2);
-	x.comb = calloc(th, sizeof *x.comb);
-	x.idx = calloc(th, sizeof *x.idx);
-	int ok = x.score && x.counted && x.d1 && x.bm && x.d2 && x.comb && x.idx &&
-		 anthem_vectors_wrap(&x.vec, n, d, t->points) == ANTHEM_OK;
-	for (size_t k = 0; ok && k < th; k++) {
-		x.d1[k] = malloc(n * sizeof(float));
-		x.bm[k] = malloc(n * sizeof(float));
-		x.d2[k] = malloc(n * sizeof(float));
-		x.comb[k] = malloc(n * sizeof(float));
-		x.idx[k] = malloc(ATH_RANK_CUT * sizeof(size_t));
-		ok = x.d1[k] && x.bm[k] && x.d2[k] && x.comb[k] && x.idx[k];
+	anthem_index *ix = NULL;
+	double *per = calloc(nq * NGRID, ATH_NMETRICS * sizeof *per);
+	double *recall = calloc(nq, sizeof *recall);
+	int *counted = calloc(nq, sizeof *counted);
+	int rc = per && recall && counted
+			 ? anthem_index_build(&ix, t->model, t->cat, t->nthreads)
+			 : ath_error(ANTHEM_ENOMEM, "%s: out of memory choosing "
+				     "the lexical weight", fn);
+	if (!rc) {
+		/* of these weights: the next epoch mines with them */
+		ath_index_points(ix, t->points);
+		t->have_points = 1;
+		rc = ath_rank_queries(t->model, ix, t->jud, queries, nq, CAL_K1,
+				      t->nthreads, lex_grid, NGRID, per, counted,
+				      recall);
 	}
-	if (ok) {
-		ath_parallel_for(nq, th, cal_one, &x);
-		ok = !x.failed;
-	}
-	if (ok) { /* summed in query order: the same choice on any threads */
+	if (!rc) { /* summed in query order: the same choice on any threads */
 		double best = -1.0;
 		size_t pick = 0;
 		for (size_t g = 0; g < NGRID; g++) {
 			double sum = 0.0;
-			for (size_t k = 0; k < nq; k++)
-				sum += x.counted[k] ? x.score[k * NGRID + g] : 0.0;
+			for (size_t k = 0; k < nq; k++) {
+				const double *m = per + (k * NGRID + g) * ATH_NMETRICS;
+				/* the mean of NDCG@10 and AP */
+				sum += counted[k] ? (m[2] + m[3]) / 2.0 : 0.0;
+			}
 			if (sum > best + 1e-12) {
 				best = sum;
 				pick = g;
@@ -812,24 +736,11 @@ static int calibrate_lexical(anthem_trainer *t, const char *fn)
 		}
 		t->model->params[P_LEX_W].val[0] = lex_grid[pick];
 	}
-	for (size_t k = 0; k < th; k++) {
-		free(x.d1 ? x.d1[k] : NULL);
-		free(x.bm ? x.bm[k] : NULL);
-		free(x.d2 ? x.d2[k] : NULL);
-		free(x.comb ? x.comb[k] : NULL);
-		free(x.idx ? x.idx[k] : NULL);
-	}
-	anthem_vectors_free(x.vec);
-	free(x.d1);
-	free(x.bm);
-	free(x.d2);
-	free(x.comb);
-	free(x.idx);
-	free(x.score);
-	free(x.counted);
-	return ok ? ANTHEM_OK
-		  : ath_error(ANTHEM_ENOMEM, "%s: out of memory choosing the "
-			      "lexical weight", fn);
+	anthem_index_free(ix);
+	free(per);
+	free(recall);
+	free(counted);
+	return rc;
 }
 
 static int run_epoch(anthem_trainer *t, const char *fn)

@@ -19,9 +19,10 @@ const command cli_commands[] = {
 	 "anthem info --model MODEL [--json]", cmd_info},
 	{"index", "embed a catalogue's products into an index file",
 	 "anthem index --model MODEL --catalog FILE --out INDEX", cmd_index},
-	{"search", "answer queries from an index (two stages)",
-	 "anthem search --model MODEL --index INDEX [--k 10] [--json] "
-	 "[--and Q]... [--or Q]... [QUERY]",
+	{"search", "answer queries through the query pipeline (one, or one a line from stdin)",
+	 "anthem search --model MODEL --index INDEX [--k 10] [--k1 200] "
+	 "[--threads T] [--and Q]... [--or Q]... [--filter FILE] [--json] "
+	 "[QUERY | < QUERIES]",
 	 cmd_search},
 	{"explain", "show which title trigrams each query trigram attends to",
 	 "anthem explain --model MODEL --query Q --title T [--svg FILE] [--json]",
@@ -173,16 +174,47 @@ const char *cli_geometry_name(anthem_geometry g)
 	return (unsigned)g < 3 ? geometry_names[g] : "unknown";
 }
 
+/* The length of the well-formed UTF-8 character at s (no overlong form,
+ * no surrogate, at most U+10FFFF), 0 if there is none. */
+static size_t utf8_char(const unsigned char *s)
+{
+	size_t len = s[0] < 0x80 ? 1 : (s[0] & 0xe0) == 0xc0 ? 2
+				 : (s[0] & 0xf0) == 0xe0 ? 3
+				 : (s[0] & 0xf8) == 0xf0 ? 4 : 0;
+	unsigned long cp = len == 1 ? s[0] : s[0] & (0x7f >> len);
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80) /* also stops at the NUL */
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
+	    (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+/* JSON text must be UTF-8 (RFC 8259), but a query may be any bytes and an
+ * explained trigram, three bytes (docs/network.md, step 2), can cut a
+ * character: a byte that starts no well-formed character is written as
+ * U+FFFD, so that the line still parses. */
 void cli_json_string(const char *s)
 {
 	putchar('"');
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+	for (const unsigned char *p = (const unsigned char *)s; *p;) {
+		size_t len = utf8_char(p);
+		if (len == 0) {
+			printf("\\ufffd");
+			p++;
+			continue;
+		}
 		if (*p == '"' || *p == '\\')
 			printf("\\%c", *p);
-		else if (*p < 0x20)
+		else if (*p < 0x20 || *p == 0x7f)
 			printf("\\u%04x", *p);
 		else
-			putchar(*p);
+			fwrite(p, 1, len, stdout);
+		p += len;
 	}
 	putchar('"');
 }

@@ -1,6 +1,7 @@
 /* anthem index / search / explain */
 #include "cli.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,134 +58,213 @@ int cmd_index(int argc, char **argv)
 
 /* ---- search --------------------------------------------------------------------- */
 
-typedef struct query_set {
-	const char *main;
-	const char *and_[16], *or_[16];
-	size_t nand, nor;
-} query_set;
-
-/* One query: anthem_search (with a lexical model, its stage 1 also takes
- * the titles of highest BM25).  A composition: stage 1 with (main AND
- * and...) OR or... (the regions alone), stage 2 with the same rule on the
- * full model's distances: max over an AND, min over an OR. */
-static int run_query(const anthem_model *m, const anthem_index *ix,
-		     const query_set *q, size_t k, size_t k1, anthem_hit *hits,
-		     size_t *nhits)
+static int out_of_memory(void)
 {
-	if (q->nand + q->nor == 0)
-		return anthem_search(m, ix, q->main, k, k1, hits, nhits);
-	anthem_hyperboloid *h = NULL, *t = NULL, *next = NULL;
-	int rc = anthem_model_embed_query(m, q->main, &h);
-	for (size_t i = 0; !rc && i < q->nand + q->nor; i++) {
-		int is_and = i < q->nand;
-		const char *text = is_and ? q->and_[i] : q->or_[i - q->nand];
-		rc = anthem_model_embed_query(m, text, &t);
+	fprintf(stderr, "anthem search: out of memory\n");
+	return ANTHEM_ENOMEM;
+}
+
+/* --filter FILE: one product id a line, read like every data file
+ * (docs/data.md: a '#' line is a comment, empty lines are skipped, CRLF and
+ * a byte order mark are fine).  Each id becomes its index position in
+ * *allow.  An id the index does not hold, a NUL byte, an unreadable file
+ * or one without any id is refused, naming FILE:LINE (or FILE): a filter
+ * that silently dropped a product would return products the caller meant
+ * to exclude, or none of those it meant to keep. */
+static int read_filter(const char *path, const anthem_index *ix,
+		       size_t **allow, size_t *n)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		fprintf(stderr, "anthem search: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	char *line = NULL;
+	size_t cap = 0, ncap = 0, lineno = 0;
+	ssize_t len;
+	int rc = 0;
+	*allow = NULL;
+	*n = 0;
+	while (!rc && (len = getline(&line, &cap, f)) >= 0) {
+		char *s = line;
+		lineno++;
+		if (len > 0 && s[len - 1] == '\n')
+			s[--len] = '\0';
+		if (len > 0 && s[len - 1] == '\r')
+			s[--len] = '\0';
+		if (lineno == 1 && len >= 3 && !memcmp(s, "\xef\xbb\xbf", 3)) {
+			s += 3;
+			len -= 3;
+		}
+		if (strlen(s) != (size_t)len) {
+			fprintf(stderr, "anthem search: %s:%zu: NUL byte in the "
+				"line\n", path, lineno);
+			rc = -1;
+			break;
+		}
+		if (s[0] == '#' || s[0] == '\0')
+			continue;
+		size_t pos;
+		if (anthem_index_find(ix, s, &pos) != ANTHEM_OK) {
+			fprintf(stderr, "anthem search: %s:%zu: product id '%s' "
+				"is not in the index\n", path, lineno, s);
+			rc = -1;
+		} else if (*n == ncap) {
+			size_t *grown = realloc(*allow, (ncap ? 2 * ncap : 64) *
+							       sizeof *grown);
+			if (!grown) {
+				rc = out_of_memory();
+			} else {
+				*allow = grown;
+				ncap = ncap ? 2 * ncap : 64;
+			}
+		}
 		if (!rc)
-			rc = is_and ? anthem_hyperboloid_intersect(&next, h, t)
-				    : anthem_hyperboloid_union(&next, h, t);
-		anthem_hyperboloid_free(t);
-		t = NULL;
-		if (!rc) {
-			anthem_hyperboloid_free(h);
-			h = next;
-		}
+			(*allow)[(*n)++] = pos;
 	}
-	anthem_model_config cfg;
-	anthem_model_config_init(&cfg);
-	anthem_model_get_config(m, &cfg);
-	if (k1 < k)
-		k1 = k;
-	anthem_hit *cand = malloc(k1 * sizeof *cand);
-	size_t *idx = malloc(k1 * sizeof *idx), nc = 0;
-	float *best = malloc(k1 * sizeof *best);
-	if (!rc && (!cand || !idx || !best)) {
-		fprintf(stderr, "anthem search: out of memory\n");
-		rc = ANTHEM_ENOMEM;
+	if (!rc && ferror(f)) {
+		fprintf(stderr, "anthem search: %s: read error\n", path);
+		rc = -1;
 	}
-	if (!rc)
-		rc = anthem_index_scan(ix, h, cfg.gamma, k1, cand, &nc);
-	for (size_t i = 0; i < nc; i++)
-		idx[i] = cand[i].index;
-	/* branch 0: main and the ANDs; then one branch per OR */
-	for (size_t b = 0; !rc && b <= q->nor; b++) {
-		size_t terms = b == 0 ? 1 + q->nand : 1;
-		for (size_t tm = 0; !rc && tm < terms; tm++) {
-			const char *text = b > 0 ? q->or_[b - 1]
-				       : tm == 0 ? q->main : q->and_[tm - 1];
-			float *s = malloc(nc * sizeof *s + 1);
-			rc = s ? anthem_score(m, ix, text, idx, nc, s) : ANTHEM_ENOMEM;
-			for (size_t i = 0; !rc && i < nc; i++) {
-				if (b == 0) /* AND: the largest distance */
-					best[i] = tm == 0 || s[i] > best[i] ? s[i] : best[i];
-				else if (s[i] < best[i])
-					best[i] = s[i];
-			}
-			free(s);
-		}
+	if (!rc && *n == 0) {
+		fprintf(stderr, "anthem search: %s: no product id (an empty "
+			"filter would allow nothing)\n", path);
+		rc = -1;
 	}
-	if (!rc) {
-		/* order the candidates by their combined distance */
-		for (size_t i = 0; i < nc; i++)
-			cand[i].distance = best[i];
-		for (size_t i = 1; i < nc; i++) /* insertion sort: k1 is small */
-			for (size_t j = i; j > 0 &&
-			     (cand[j].distance < cand[j - 1].distance); j--) {
-				anthem_hit tmp = cand[j];
-				cand[j] = cand[j - 1];
-				cand[j - 1] = tmp;
-			}
-		*nhits = nc < k ? nc : k;
-		memcpy(hits, cand, *nhits * sizeof *hits);
+	free(line);
+	fclose(f);
+	if (rc) {
+		free(*allow);
+		*allow = NULL;
 	}
-	free(cand);
-	free(idx);
-	free(best);
-	anthem_hyperboloid_free(h);
 	return rc;
 }
 
+/* The first bytes of s that fit in max without splitting a UTF-8
+ * character (titles are UTF-8: docs/data.md). */
+static int cut_utf8(const char *s, int max)
+{
+	int n = (int)strnlen(s, (size_t)max + 1);
+	if (n <= max)
+		return n;
+	n = max;
+	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	return n;
+}
+
+/* One query's hits.  JSON: one object a line, {"query", "results": [{rank,
+ * product_id, title, score, distance}]}, score = -distance so that higher
+ * is better as in other search engines; %.9g prints a float exactly. */
 static void print_hits(const anthem_index *ix, const char *query,
 		       const anthem_hit *hits, size_t n, int json)
 {
 	if (json) {
-		printf("[");
+		printf("{\"query\": ");
+		cli_json_string(query);
+		printf(", \"results\": [");
 		for (size_t i = 0; i < n; i++) {
-			printf(i ? ", {\"product_id\": " : "{\"product_id\": ");
+			printf("%s{\"rank\": %zu, \"product_id\": ", i ? ", " : "",
+			       i + 1);
 			cli_json_string(anthem_index_id(ix, hits[i].index));
 			printf(", \"title\": ");
 			cli_json_string(anthem_index_title(ix, hits[i].index));
-			printf(", \"score\": %.9g}", hits[i].distance);
+			printf(", \"score\": %.9g, \"distance\": %.9g}",
+			       -hits[i].distance, hits[i].distance);
 		}
-		printf("]\n");
+		printf("]}\n");
 		return;
 	}
-	printf("query: %s\n", query);
+	printf("query: %s\n%4s %9s %9s  %-10s %s\n", query, "#", "score",
+	       "distance", "product_id", "title");
 	for (size_t i = 0; i < n; i++) {
 		const char *title = anthem_index_title(ix, hits[i].index);
-		printf("%3zu. %8.4f  %-10s %.90s%s\n", i + 1, hits[i].distance,
-		       anthem_index_id(ix, hits[i].index), title,
-		       strlen(title) > 90 ? "..." : "");
+		int cut = cut_utf8(title, 80);
+		printf("%3zu. %9.4f %9.4f  %-10s %.*s%s\n", i + 1,
+		       -hits[i].distance, hits[i].distance,
+		       anthem_index_id(ix, hits[i].index), cut, title,
+		       title[cut] ? "..." : "");
 	}
+}
+
+/* A line of stdin without its line end; 0 at the end of the input. */
+static int read_query(char **line, size_t *cap, FILE *f)
+{
+	ssize_t len = getline(line, cap, f);
+	if (len < 0)
+		return 0;
+	if (len > 0 && (*line)[len - 1] == '\n')
+		(*line)[--len] = '\0';
+	if (len > 0 && (*line)[len - 1] == '\r')
+		(*line)[--len] = '\0';
+	return 1;
+}
+
+/* Queries piped in, one a line: answered in batches through
+ * anthem_search_batch (its threads spread a batch's queries), printed in
+ * input order.  A batch holds at most 256 lines and about 2^20 hits, so
+ * that --k 100000 does not ask for 400 MB of hits. */
+static int search_lines(const anthem_model *m, const anthem_index *ix,
+			const anthem_search_options *so, int json)
+{
+	size_t batch = ((size_t)1 << 20) / so->k;
+	batch = batch < 1 ? 1 : batch > 256 ? 256 : batch;
+	char **queries = calloc(batch, sizeof *queries);
+	anthem_hit *hits = malloc(batch * so->k * sizeof *hits);
+	size_t *counts = malloc(batch * sizeof *counts);
+	char *line = NULL;
+	size_t cap = 0, nq = 0;
+	int rc = queries && hits && counts ? ANTHEM_OK : out_of_memory();
+	for (int more = 1; !rc && more;) {
+		more = read_query(&line, &cap, stdin);
+		if (more && line[0] && !(queries[nq++] = strdup(line)))
+			rc = out_of_memory();
+		if (rc || nq == 0 || (more && nq < batch))
+			continue;
+		rc = anthem_search_batch(m, ix, (const char *const *)queries,
+					 nq, so, hits, counts);
+		if (rc) {
+			cli_fail("search", rc);
+			break;
+		}
+		for (size_t q = 0; q < nq; q++) {
+			print_hits(ix, queries[q], hits + q * so->k, counts[q],
+				   json);
+			free(queries[q]);
+		}
+		fflush(stdout);
+		nq = 0;
+	}
+	for (size_t q = 0; queries && q < nq; q++)
+		free(queries[q]);
+	free(line);
+	free(queries);
+	free(hits);
+	free(counts);
+	return rc;
 }
 
 int cmd_search(int argc, char **argv)
 {
 	const command *cmd = &cli_commands[4];
 	const char *model = NULL, *index = NULL, *k = NULL, *k1 = NULL,
-		   *json = NULL, *ands[16], *ors[16];
+		   *threads = NULL, *filter = NULL, *json = NULL, *ands[16],
+		   *ors[16];
 	size_t nand = 0, nor = 0;
 	const opt opts[] = {
 		{"model", "MODEL", "the model", &model},
 		{"index", "INDEX", "the index built with it (anthem index)", &index},
-		{"k", "N", "results (10)", &k},
-		{"k1", "N", "stage-1 candidates reranked by the full model (200)", &k1},
-		{"and", "QUERY", "intersect with another query (repeatable; stage 1 is then the regions alone, no lexical candidates)", NULL, 1, ands, &nand},
-		{"or", "QUERY", "unite with another query (repeatable)", NULL, 1, ors, &nor},
-		{"json", NULL, "print a JSON array of {product_id, title, score}", &json},
+		{"k", "N", "results a query (10; at most 100000)", &k},
+		{"k1", "N", "stage-1 candidates a source keeps, reranked by the full model (200; 0: stage 1 only)", &k1},
+		{"threads", "T", "threads: one query's stages, or piped queries side by side (1; 0: all cores)", &threads},
+		{"and", "QUERY", "intersect with another query (repeatable, up to 16)", NULL, 1, ands, &nand},
+		{"or", "QUERY", "unite with another query (repeatable, up to 16)", NULL, 1, ors, &nor},
+		{"filter", "FILE", "return only these products (one product id a line)", &filter},
+		{"json", NULL, "one JSON object a query: {query, results: [{rank, product_id, title, score, distance}]}", &json},
 		{NULL, NULL, NULL, NULL},
 	};
 	const char *pos[1];
-	size_t npos, nk = 10, nk1 = 200;
+	size_t npos, nk = 10, nk1 = 200, nthreads = 1;
 	int code;
 	if (cli_parse(cmd, opts, argc, argv, pos, 1, &npos, &code))
 		return code;
@@ -194,13 +274,9 @@ int cmd_search(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if ((k && cli_size(cmd, "k", k, &nk)) ||
-	    (k1 && cli_size(cmd, "k1", k1, &nk1)))
+	    (k1 && cli_size(cmd, "k1", k1, &nk1)) ||
+	    (threads && cli_size(cmd, "threads", threads, &nthreads)))
 		return EXIT_USAGE;
-	if (npos == 0 && !isatty(0)) {
-		fprintf(stderr, "anthem search: no QUERY (and stdin is not a "
-			"terminal)\nusage: %s\n", cmd->usage);
-		return EXIT_USAGE;
-	}
 	if (nk == 0 || nk > 100000) {
 		fprintf(stderr, "anthem search: --k must be 1 to 100000\n");
 		return EXIT_USAGE;
@@ -214,49 +290,65 @@ int cmd_search(int argc, char **argv)
 		anthem_model_free(m);
 		return cli_fail("search", rc);
 	}
-	/* stage 1 never keeps more than the index holds: a huge --k1 must
-	 * not size the buffers (2^62 x 16 bytes wrapped around to 0) */
-	if (nk1 > anthem_index_count(ix))
-		nk1 = anthem_index_count(ix);
-	anthem_hit *hits = malloc((nk1 > nk ? nk1 : nk) * sizeof *hits);
-	if (!hits) {
-		fprintf(stderr, "anthem search: out of memory\n");
+	anthem_search_options so;
+	anthem_search_options_init(&so);
+	so.k = nk;
+	/* --k1 0 ranks by stage 1 alone, as `anthem eval --k1 0` does */
+	so.k1 = nk1;
+	so.stage1_only = nk1 == 0;
+	so.threads = nthreads;
+	so.and_queries = ands;
+	so.n_and = nand;
+	so.or_queries = ors;
+	so.n_or = nor;
+	size_t *allow = NULL;
+	if (filter && read_filter(filter, ix, &allow, &so.n_allow)) {
 		anthem_index_free(ix);
 		anthem_model_free(m);
 		return EXIT_DATA;
 	}
-	query_set q = {.nand = nand, .nor = nor};
-	memcpy(q.and_, ands, nand * sizeof *ands);
-	memcpy(q.or_, ors, nor * sizeof *ors);
+	so.allow = allow;
+	anthem_hit *hits = malloc(nk * sizeof *hits);
 	size_t n;
-	if (npos == 1) {
-		q.main = pos[0];
-		rc = run_query(m, ix, &q, nk, nk1, hits, &n);
+	if (!hits) {
+		rc = out_of_memory();
+	} else if (npos == 1) {
+		rc = anthem_search_ex(m, ix, pos[0], &so, hits, &n);
 		if (!rc)
-			print_hits(ix, q.main, hits, n, json != NULL);
-	} else { /* interactive: one query a line */
+			print_hits(ix, pos[0], hits, n, json != NULL);
+		else
+			cli_fail("search", rc);
+	} else if (!isatty(0)) {
+		rc = search_lines(m, ix, &so, json != NULL);
+	} else { /* a terminal: a prompt, and each query answered at once */
 		char *line = NULL;
 		size_t cap = 0;
 		fprintf(stderr, "anthem search: %zu products; type a query, "
 			"end with Ctrl-D\n> ", anthem_index_count(ix));
 		/* a whole line is one query, however long (only its first
 		 * trigrams count) */
-		while (!rc && getline(&line, &cap, stdin) >= 0) {
-			line[strcspn(line, "\r\n")] = '\0';
+		while (!rc && read_query(&line, &cap, stdin)) {
 			if (line[0]) {
-				q.main = line;
-				rc = run_query(m, ix, &q, nk, nk1, hits, &n);
+				rc = anthem_search_ex(m, ix, line, &so, hits, &n);
 				if (!rc)
-					print_hits(ix, q.main, hits, n, json != NULL);
+					print_hits(ix, line, hits, n, json != NULL);
+				else
+					cli_fail("search", rc);
 			}
+			fflush(stdout);
 			fprintf(stderr, "> ");
 		}
 		free(line);
 		fprintf(stderr, "\n");
 	}
-	if (rc)
-		cli_fail("search", rc);
+	/* a full disk or a closed pipe must not pass for a complete answer */
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "anthem search: writing the results: %s\n",
+			strerror(errno));
+		rc = rc ? rc : ANTHEM_EIO;
+	}
 	free(hits);
+	free(allow);
 	anthem_index_free(ix);
 	anthem_model_free(m);
 	return rc ? EXIT_DATA : 0;

@@ -184,9 +184,9 @@ static void print_metrics(const anthem_metrics *m, int json, double seconds)
 	       "NDCG@3", m->ndcg3, "NDCG@5", m->ndcg5, "NDCG@10", m->ndcg10,
 	       "MAP", m->map, "MRR", m->mrr);
 	if (m->k1)
-		printf("%-10s %8.4f  (stage 1 keeps this share of the relevant "
-		       "products in its top %zu)\n", "recall@K1", m->recall_k1,
-		       m->k1);
+		printf("%-10s %8.4f  (the share of the relevant products among "
+		       "stage 1's candidates, K1 = %zu)\n", "recall@K1",
+		       m->recall_k1, m->k1);
 	printf("%zu queries (%zu without a relevant product skipped), %.1f s\n",
 	       m->queries, m->skipped, seconds);
 }

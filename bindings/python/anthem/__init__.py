@@ -25,7 +25,7 @@ from ._lib import LibraryNotFound
 from .data import Catalog, Judgments, evaluate, evaluate_ranking
 from .geometry import DEFAULT_GAMMA, Geometry, Hyperboloid, Vectors
 from .model import Explanation, Model, default_config
-from .search import Hit, Index, score
+from .search import Batch, Hit, Index, score
 from .train import Progress, Trainer, default_options
 
 __version__ = "0.1.0"
@@ -57,7 +57,7 @@ __all__ = [
     "Geometry", "Vectors", "Hyperboloid", "DEFAULT_GAMMA",
     "Model", "Explanation", "default_config",
     "Catalog", "Judgments", "evaluate", "evaluate_ranking",
-    "Index", "Hit", "score",
+    "Index", "Hit", "Batch", "score",
     "Trainer", "Progress", "default_options",
     "HAVE_NUMPY", "library_path", "version", "version_number", "max_dim",
 ]

@@ -225,13 +225,37 @@ class anthem_hit(Structure):
     ]
 
 
+class anthem_search_options(Structure):
+    # include/anthem/search.h
+    _fields_ = [
+        ("struct_size", c_size_t),
+        ("k", c_size_t),
+        ("k1", c_size_t),
+        ("threads", c_size_t),
+        ("and_queries", POINTER(c_char_p)),   # const char *const *
+        ("n_and", c_size_t),
+        ("or_queries", POINTER(c_char_p)),    # const char *const *
+        ("n_or", c_size_t),
+        ("allow", SizeP),                     # const size_t *
+        ("n_allow", c_size_t),
+        ("allow_bits", POINTER(c_uint64)),    # const uint64_t *
+        ("stage1_only", c_int),
+    ]
+
+
 # ---- functions ----------------------------------------------------------------
 
 PROTOTYPES = {}
 
 
 def _proto(name, restype, *argtypes):
-    fn = getattr(lib, name)
+    try:
+        fn = getattr(lib, name)
+    except AttributeError:
+        # a library built before this function existed (same version
+        # number while the API of 0.1 is still moving)
+        raise LibraryNotFound("%s has no %s: the library is older than this "
+                              "binding (rebuild it)" % (path, name)) from None
     fn.restype = restype
     fn.argtypes = list(argtypes)
     PROTOTYPES[name] = fn
@@ -466,12 +490,26 @@ _proto("anthem_index_scan", c_int, IndexP, HyperboloidP, c_float, c_size_t,
 # int anthem_index_scan_threads(const anthem_index *ix, const anthem_hyperboloid *h, float gamma, size_t k, size_t threads, anthem_hit *out, size_t *n);
 _proto("anthem_index_scan_threads", c_int, IndexP, HyperboloidP, c_float,
        c_size_t, c_size_t, POINTER(anthem_hit), SizeP)
+# int anthem_search_options_init_size(anthem_search_options *o, size_t size);
+_proto("anthem_search_options_init_size", c_int,
+       POINTER(anthem_search_options), c_size_t)
+# int anthem_search_ex(const anthem_model *m, const anthem_index *ix, const char *query, const anthem_search_options *opts, anthem_hit *out, size_t *n);
+_proto("anthem_search_ex", c_int, ModelP, IndexP, c_char_p,
+       POINTER(anthem_search_options), POINTER(anthem_hit), SizeP)
+# int anthem_search_batch(const anthem_model *m, const anthem_index *ix, const char *const *queries, size_t nq, const anthem_search_options *opts, anthem_hit *out, size_t *counts);
+_proto("anthem_search_batch", c_int, ModelP, IndexP, POINTER(c_char_p),
+       c_size_t, POINTER(anthem_search_options), POINTER(anthem_hit), SizeP)
 # int anthem_search(const anthem_model *m, const anthem_index *ix, const char *query, size_t k, size_t k1, anthem_hit *out, size_t *n);
 _proto("anthem_search", c_int, ModelP, IndexP, c_char_p, c_size_t, c_size_t,
        POINTER(anthem_hit), SizeP)
-# int anthem_search_threads(const anthem_model *m, const anthem_index *ix, const char *query, size_t k, size_t k1, size_t threads, anthem_hit *out, size_t *n);
-_proto("anthem_search_threads", c_int, ModelP, IndexP, c_char_p, c_size_t,
-       c_size_t, c_size_t, POINTER(anthem_hit), SizeP)
+# int anthem_index_find(const anthem_index *ix, const char *product_id, size_t *pos);
+_proto("anthem_index_find", c_int, IndexP, c_char_p, SizeP)
+# int anthem_rerank(const anthem_model *m, const anthem_index *ix, const char *query, const size_t *positions, size_t n, anthem_hit *out);
+_proto("anthem_rerank", c_int, ModelP, IndexP, c_char_p, SizeP, c_size_t,
+       POINTER(anthem_hit))
+# int anthem_rerank_ids(const anthem_model *m, const anthem_index *ix, const char *query, const char *const *ids, size_t n, anthem_hit *out, size_t *n_out);
+_proto("anthem_rerank_ids", c_int, ModelP, IndexP, c_char_p, POINTER(c_char_p),
+       c_size_t, POINTER(anthem_hit), SizeP)
 # int anthem_score(const anthem_model *m, const anthem_index *ix, const char *query, const size_t *candidates, size_t n, float *distances);
 _proto("anthem_score", c_int, ModelP, IndexP, c_char_p, SizeP, c_size_t,
        FloatP)
@@ -547,7 +585,13 @@ def metrics():
     return init_struct(anthem_metrics, lib.anthem_metrics_init_size)
 
 
+def search_options():
+    return init_struct(anthem_search_options,
+                       lib.anthem_search_options_init_size)
+
+
 # Check every mirror against the library once, at import.
-for _f in (model_config, train_options, eval_options, metrics):
+for _f in (model_config, train_options, eval_options, metrics,
+           search_options):
     _f()
 del _f

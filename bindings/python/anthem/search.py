@@ -1,27 +1,64 @@
-"""Product indexes and the two-stage search (anthem_index)."""
+"""Product indexes and the query pipeline (anthem_index, anthem_search_ex,
+anthem_search_batch, anthem_rerank; docs/architecture.md)."""
 
+import ctypes
+import math
 from collections import namedtuple
-from ctypes import byref, c_size_t
+from ctypes import byref, c_char_p, c_size_t, cast
 
-from . import _arrays
+from . import _arrays, _lib
 from ._errors import Status, check, error
 from ._handle import Handle, count_arg, decode, encode, encode_path
-from ._lib import IndexP, anthem_hit, lib
+from ._lib import IndexP, SizeP, anthem_hit, lib
 from .geometry import Hyperboloid, Vectors
 
 
 class Hit(namedtuple("Hit", "product_id title distance")):
     """One result: (product_id, title, distance), smaller distance is
-    better; .index is the product's position in the index."""
+    better (with the lexical term it may be negative); .score is
+    -distance, larger is better, as the CLI shows it; .index is the
+    product's position in the index."""
 
     def __new__(cls, product_id, title, distance, index=None):
         self = super().__new__(cls, product_id, title, distance)
         self.index = index
         return self
 
+    @property
+    def score(self):
+        return -self.distance
+
     def __repr__(self):
         return "Hit(product_id=%r, title=%r, distance=%r, index=%r)" % (
             self.product_id, self.title, self.distance, self.index)
+
+
+class Batch(namedtuple("Batch", "positions distances counts")):
+    """What Index.search_batch returns, one row per query: positions
+    (index positions, int64, nq x k), distances (float32, nq x k) and
+    counts (hits found per query).  Row q holds counts[q] hits, best first;
+    the slots after them hold position -1 and distance NaN.  numpy arrays
+    when numpy imports, lists (of lists) otherwise."""
+
+
+def _texts(texts, what):
+    """A list of encoded texts: one str is one text, not its letters."""
+    if isinstance(texts, (str, bytes, bytearray)):
+        return [encode(texts, what)]
+    try:
+        items = list(texts)
+    except TypeError:
+        raise error(Status.EINVAL, "%s must be a str or a sequence of str, "
+                    "not %s" % (what, type(texts).__name__)) from None
+    return [encode(t, "%s[%d]" % (what, i)) for i, t in enumerate(items)]
+
+
+def _char_array(texts):
+    return (c_char_p * max(len(texts), 1))(*texts)
+
+
+def _is_id(x):
+    return isinstance(x, (str, bytes, bytearray))
 
 
 class Index(Handle):
@@ -30,7 +67,9 @@ class Index(Handle):
 
     Index.build(model, catalog), Index.load(path, model=None), save(path),
     len(ix), ix.id(i), ix.title(i), ix.vectors (borrowed),
-    ix.scan(hyperboloid, k), ix.search(model, query, k, k1),
+    ix.scan(hyperboloid, k), ix.search(model, query, k, k1, ...),
+    ix.search_batch(model, queries, ...), ix.find(product_id),
+    ix.rerank(model, query, positions_or_ids),
     ix.score(model, query, candidates)."""
 
     _free = lib.anthem_index_free
@@ -129,26 +168,194 @@ class Index(Handle):
                                             out, byref(n)))
         return self._hits(out, n.value)
 
-    def search(self, model, query, k=10, k1=200, threads=1):
-        """Both stages: stage 1 keeps the k1 nearest (k1 >= k; 0 means
-        200), the full model reranks them, the best k are returned as
-        Hits (product_id, title, distance), best first.  threads splits
-        stage 1 over the products (0: all cores)."""
+    def find(self, product_id):
+        """The position of the product with this id, or None when the
+        index holds none (anthem_index_find)."""
+        pos = c_size_t()
+        rc = lib.anthem_index_find(self._h, encode(product_id, "product_id"),
+                                   byref(pos))
+        if rc == Status.ENOTFOUND:
+            return None
+        check(rc)
+        return pos.value
+
+    def _allow(self, allow, count):
+        """(keepalive, SizeP, n) for the allow filter: index positions
+        and/or product ids (ids the index does not hold are dropped, as
+        anthem_rerank_ids drops them: such a product cannot be a hit)."""
+        np = _arrays.np
+        if np is not None and isinstance(allow, np.ndarray) and \
+                allow.dtype.kind in "iu" and allow.size:
+            if allow.ndim != 1:
+                raise error(Status.EMISMATCH, "allow must be 1-dimensional, "
+                            "not of shape %s" % (allow.shape,))
+            if allow.min() < 0:
+                i = int(np.argmax(allow < 0))
+                raise error(Status.ERANGE, "allow[%d] is %d, must be >= 0"
+                            % (i, allow[i]))
+            if allow.max() >= count:
+                i = int(np.argmax(allow >= count))
+                raise error(Status.ERANGE, "allow[%d] is %d, the index "
+                            "holds %d products" % (i, allow[i], count))
+            arr = np.ascontiguousarray(allow, dtype=np.uintp)
+            return arr, arr.ctypes.data_as(SizeP), arr.shape[0]
+        if isinstance(allow, (str, bytes, bytearray)):
+            allow = [allow]
+        try:
+            items = list(allow)
+        except TypeError:
+            raise error(Status.EINVAL, "allow must be a sequence of index "
+                        "positions or product ids, not %s"
+                        % type(allow).__name__) from None
+        pos = []
+        for i, x in enumerate(items):
+            if _is_id(x):
+                p = self.find(x)
+                if p is not None:
+                    pos.append(p)
+                continue
+            if isinstance(x, bool):
+                # True would be position 1: a mask is not a list of
+                # positions
+                raise error(Status.EINVAL, "allow[%d] is a bool: give index "
+                            "positions or product ids" % i)
+            p = count_arg(x, "allow[%d]" % i)
+            if p >= count:
+                raise error(Status.ERANGE, "allow[%d] is %d, the index holds "
+                            "%d products" % (i, p, count))
+            pos.append(p)
+        # never a NULL pointer: an empty list allows nothing, it is not
+        # "no filter"
+        arr = (c_size_t * max(len(pos), 1))(*pos)
+        return arr, cast(arr, SizeP), len(pos)
+
+    def _options(self, k, k1, and_, or_, allow, threads, stage1_only):
+        """(options, keepalive, k): an anthem_search_options filled from
+        the keywords, the Python objects its pointers refer to (held for
+        the length of the call), and k capped to the index size."""
+        count = lib.anthem_index_count(self._h)
+        o = _lib.search_options()
+        # C returns at most count hits; the buffers are sized from k
+        o.k = min(count_arg(k, "k"), count)
+        o.k1 = count_arg(k1, "k1")
+        o.threads = count_arg(threads, "threads")
+        keep = []
+        ands, ors = _texts(and_, "and_"), _texts(or_, "or_")
+        if ands:
+            arr = _char_array(ands)
+            keep += [ands, arr]
+            o.and_queries, o.n_and = arr, len(ands)
+        if ors:
+            arr = _char_array(ors)
+            keep += [ors, arr]
+            o.or_queries, o.n_or = arr, len(ors)
+        if allow is not None:
+            arr, ptr, n = self._allow(allow, count)
+            keep.append(arr)
+            o.allow, o.n_allow = ptr, n
+        o.stage1_only = 1 if stage1_only else 0
+        return o, keep, o.k
+
+    def search(self, model, query, k=10, k1=200, and_=(), or_=(),
+               allow=None, threads=1, stage1_only=False):
+        """One query through the pipeline (anthem_search_ex): stage 1
+        gathers the k1 products nearest to the query's region (0 means
+        200) and, with the lexical term, the k1 titles of highest BM25;
+        the full model reranks them and the best k come back as Hits
+        (product_id, title, distance; .score = -distance), best first.
+
+        and_ / or_: further texts (a str or a sequence, at most 16 each)
+        intersected with the query / united with it.  allow: only these
+        products may be returned, given as index positions and/or product
+        ids (ids the index does not hold are ignored).  threads splits the
+        query's scan and rerank (0: all cores); the hits never depend on
+        it.  stage1_only stops after stage 1 and ranks by its distance."""
         h = self._h
-        count = lib.anthem_index_count(h)
-        k, k1 = count_arg(k, "k"), count_arg(k1, "k1")
-        # The C side allocates k1 (at least k) hits; asking for more than
-        # the index holds changes nothing but that allocation, so cap both
-        # (anthem_search multiplies k1 by the hit size unchecked).
-        k = min(k, count)
-        if k1 > count:
-            k1 = count
+        opts, keep, k = self._options(k, k1, and_, or_, allow, threads,
+                                      stage1_only)
         out = (anthem_hit * max(k, 1))()
         n = c_size_t()
-        check(lib.anthem_search_threads(model._h, h, encode(query, "query"),
-                                        k, k1, count_arg(threads, "threads"),
-                                        out, byref(n)))
+        check(lib.anthem_search_ex(model._h, h, encode(query, "query"),
+                                   byref(opts), out, byref(n)))
+        del keep
         return self._hits(out, n.value)
+
+    def search_batch(self, model, queries, k=10, k1=200, and_=(), or_=(),
+                     allow=None, threads=1, stage1_only=False):
+        """Many queries with the same options (anthem_search_batch);
+        threads spreads the queries (0: all cores), each query runs on one
+        thread and gets exactly the hits search() gives it.  A Batch
+        (positions, distances, counts): numpy arrays of nq x k int64
+        positions and float32 distances and nq counts when numpy imports,
+        lists otherwise; the slots after a query's counts[q] hits hold -1
+        and NaN.  k is capped to the index size."""
+        h = self._h
+        if isinstance(queries, (str, bytes, bytearray)):
+            raise error(Status.EINVAL, "queries must be a sequence of "
+                        "strings, not one string")
+        qs = [encode(q, "queries[%d]" % i) for i, q in enumerate(queries)]
+        nq = len(qs)
+        opts, keep, k = self._options(k, k1, and_, or_, allow, threads,
+                                      stage1_only)
+        qarr = _char_array(qs)
+        out = (anthem_hit * max(nq * k, 1))()
+        counts = (c_size_t * max(nq, 1))()
+        check(lib.anthem_search_batch(model._h, h, qarr, nq, byref(opts),
+                                      out, counts))
+        del keep
+        np = _arrays.np
+        if np is not None:
+            # the hits as numpy records, laid out as the C struct (ctypes'
+            # own buffer format of a Structure makes numpy warn)
+            hit = np.dtype({"names": ["index", "distance"],
+                            "formats": [np.uintp, np.float32],
+                            "offsets": [anthem_hit.index.offset,
+                                        anthem_hit.distance.offset],
+                            "itemsize": ctypes.sizeof(anthem_hit)})
+            raw = np.frombuffer(out, dtype=hit, count=nq * k)
+            pos = raw["index"].astype(np.int64).reshape(nq, k)
+            dist = raw["distance"].astype(np.float32).reshape(nq, k)
+            cnt = np.array(counts[:nq], dtype=np.int64)
+            empty = np.arange(k)[None, :] >= cnt[:, None]
+            pos[empty] = -1
+            dist[empty] = np.nan
+            return Batch(pos, dist, cnt)
+        pos, dist, cnt = [], [], list(counts[:nq])
+        for q in range(nq):
+            row = out[q * k:(q + 1) * k]
+            c = cnt[q]
+            pos.append([x.index for x in row[:c]] + [-1] * (k - c))
+            dist.append([x.distance for x in row[:c]] + [math.nan] * (k - c))
+        return Batch(pos, dist, cnt)
+
+    def rerank(self, model, query, positions_or_ids):
+        """Stage 2 on candidates an engine brings (its BM25 top N, already
+        filtered): the full model ranks them and they come back as Hits,
+        best first.  Give index positions (anthem_rerank; out of range is
+        a RangeError) or product ids (anthem_rerank_ids; ids the index does
+        not hold are left out), not both."""
+        h = self._h
+        if isinstance(positions_or_ids, (str, bytes, bytearray)):
+            positions_or_ids = [positions_or_ids]
+        items = list(positions_or_ids)
+        n = len(items)
+        q = encode(query, "query")
+        out = (anthem_hit * max(n, 1))()
+        ids = [_is_id(x) for x in items]
+        if n and all(ids):
+            enc = [encode(x, "ids[%d]" % i) for i, x in enumerate(items)]
+            arr = _char_array(enc)
+            got = c_size_t()
+            check(lib.anthem_rerank_ids(model._h, h, q, arr, n, out,
+                                        byref(got)))
+            return self._hits(out, got.value)
+        if any(ids):
+            raise error(Status.EINVAL, "rerank: positions_or_ids mixes "
+                        "positions and product ids (give one kind)")
+        pos = [count_arg(x, "positions[%d]" % i) for i, x in enumerate(items)]
+        arr = (c_size_t * max(n, 1))(*pos)
+        check(lib.anthem_rerank(model._h, h, q, arr, n, out))
+        return self._hits(out, n)
 
     def score(self, model, query, candidates):
         """Stage 2 on candidates (index positions) an engine brings: the
@@ -174,4 +381,4 @@ def score(model, index, query, candidates):
     return _arrays.result(out, n)
 
 
-__all__ = ["Index", "Hit", "score"]
+__all__ = ["Index", "Hit", "Batch", "score"]

@@ -48,6 +48,10 @@ class TestDocs(unittest.TestCase):
         self.assertIn("epoch 2/2", text)
         self.assertIn("ndcg@10", text)
         self.assertIn("-10 not found |", text)
+        # the pipeline block: three queries of 5 hits, find, rerank
+        self.assertIn("batch: 5 5 5 | hat: ", text)
+        self.assertRegex(text, r"find: \d+ None")
+        self.assertEqual(text.count("rerank: "), 2)
         for k in ("ndcg@3", "ndcg@5", "ndcg@10", "map", "mrr"):
             self.assertTrue(0.0 <= namespace["metrics"][k] <= 1.0, k)
 

@@ -142,6 +142,7 @@ STRUCTS = {
     "anthem_eval_options": _lib.anthem_eval_options,
     "anthem_metrics": _lib.anthem_metrics,
     "anthem_hit": _lib.anthem_hit,
+    "anthem_search_options": _lib.anthem_search_options,
 }
 
 
@@ -151,7 +152,8 @@ class TestStructs(unittest.TestCase):
         for make, st in ((_lib.model_config, _lib.anthem_model_config),
                          (_lib.train_options, _lib.anthem_train_options),
                          (_lib.eval_options, _lib.anthem_eval_options),
-                         (_lib.metrics, _lib.anthem_metrics)):
+                         (_lib.metrics, _lib.anthem_metrics),
+                         (_lib.search_options, _lib.anthem_search_options)):
             s = make()
             self.assertEqual(s.struct_size, ctypes.sizeof(st), st.__name__)
             # the library's own size: equal unless it is newer than the
@@ -183,6 +185,11 @@ class TestStructs(unittest.TestCase):
         self.assertEqual(o["logit_scale"], 10.0)
         e = _lib.eval_options()
         self.assertEqual((e.k1, e.threads, e.max_queries), (200, 0, 0))
+        s = _lib.search_options()
+        self.assertEqual((s.k, s.k1, s.threads, s.n_and, s.n_or, s.n_allow,
+                          s.stage1_only), (10, 200, 1, 0, 0, 0, 0))
+        self.assertFalse(s.and_queries or s.or_queries or s.allow or
+                         s.allow_bits)
 
     @needs_checkout
     def test_offsets_match_a_c_compiler(self):

@@ -119,8 +119,8 @@ class TestIndex(TempDirCase):
             n = len(ix)
             self.assertEqual(ix.search(m, QUERY, k=0), [])
             self.assertEqual(len(ix.search(m, QUERY, k=n + 50, k1=0)), n)
-            # anthem_search multiplies k1 unchecked: 2**62 x 16 bytes wraps
-            # to 0 and overflows the heap; the binding caps k and k1
+            # a huge k or k1 must size no allocation (2**62 x 16 bytes
+            # wraps to 0): the binding caps k, the library caps both
             self.assertEqual(len(ix.search(m, QUERY, k=3, k1=2 ** 62)), 3)
             self.assertEqual(len(ix.search(m, QUERY, k=2 ** 62)), n)
             self.assertEqual(len(ix.scan(m.embed_query(QUERY), 2 ** 62)), n)

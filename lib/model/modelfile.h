@@ -1,9 +1,11 @@
-/* Model files (internal): shared with the trainer's checkpoints. */
+/* Model files (internal): shared with the trainer's checkpoints.  In
+ * lib/model, not lib/io: they read and write the model's insides, and io
+ * is the container format alone, below every model. */
 #ifndef ANTHEM_MODELFILE_H
 #define ANTHEM_MODELFILE_H
 
 #include "io/container.h"
-#include "model/model.h"
+#include "model/model_internal.h"
 
 #include <anthem/io.h>
 

@@ -1,14 +1,16 @@
-/* Indexes (product points + ids + titles, in a container file) and the
- * two-stage search of DESIGN.md. */
-#include "search/rank.h"
+/* Indexes: product points in the scan's layout, ids and titles, the
+ * id -> position table and the titles' word postings; built from a
+ * catalogue or saved to and mapped from a container file (docs/format.md).
+ * The query pipeline (pipeline.c) reads them. */
+#include "search/index_internal.h"
 #include "search/scan.h"
 
+#include "common/hash.h"
 #include "common/internal.h"
 #include "common/parallel.h"
 #include "io/container.h"
 #include "io/tsv.h"
-#include "layers/lexical.h"
-#include "model/model.h"
+#include "model/model_internal.h"
 
 #include <anthem/search.h>
 
@@ -22,37 +24,10 @@
 
 static const char index_magic[8] = {'A', 'N', 'T', 'H', 'E', 'M', 'I', 'X'};
 
-struct anthem_index {
-	size_t n, dim;
-	/* the points in the scan's layout (scan.h): mapped from a file, or
-	 * owned (built, or converted from a version-1 file) */
-	const float *blocks;
-	float *owned_blocks;
-	float *norm2;         /* squared norms, one per block lane */
-	/* the row-major set, made on the first anthem_index_vectors */
-	_Atomic(anthem_vectors *) vec;
-	/* ids and titles: "id\0title\0" per product, found through one
-	 * offset per product (4 bytes while the strings fit in 4 GiB, not two
-	 * pointers: at d = 16 those would be a quarter of the index) */
-	char *strings;
-	uint32_t *off32;
-	uint64_t *off64;
-	uint64_t model_fp;
-	ath_container *file;  /* when loaded */
-	/* the titles' word postings, for the lexical term of the model the
-	 * index was built or loaded with (step 8; empty otherwise) */
-	ath_postings post;
-	uint64_t post_seed;
-};
 
 /* The index layout version (the "index.version" key; files without it are
  * version 1: row-major "points").  Version 2 stores the blocked "blocks". */
 #define INDEX_VERSION 2
-
-/* Threads one scan or rerank starts at most, whatever is asked: each
- * costs a heap of k hits, and a huge request must not become a huge
- * allocation or thousands of threads. */
-#define MAX_THREADS 256
 
 void anthem_index_free(anthem_index *ix)
 {
@@ -65,6 +40,7 @@ void anthem_index_free(anthem_index *ix)
 	free(ix->off32);
 	free(ix->off64);
 	ath_postings_free(&ix->post);
+	free(ix->find_slots);
 	if (ix->file) {
 		ath_container_close(ix->file);
 		free(ix->file);
@@ -74,16 +50,14 @@ void anthem_index_free(anthem_index *ix)
 
 static const char *id_of(const anthem_index *ix, size_t i)
 {
-	return ix->strings + (ix->off32 ? ix->off32[i] : ix->off64[i]);
+	return ath_index_id(ix, i);
 }
 
 static const char *title_of(const anthem_index *ix, size_t i)
 {
-	const char *id = id_of(ix, i);
-	return id + strlen(id) + 1;
+	return ath_index_title(ix, i);
 }
 
-/* Room for the strings (total bytes, NULs included) and the offsets. */
 /* The postings of the titles, for a model with the lexical term. */
 static int set_postings(anthem_index *ix, const anthem_model *m,
 			const char *fn)
@@ -101,6 +75,58 @@ static int set_postings(anthem_index *ix, const anthem_model *m,
 	return rc;
 }
 
+/* The id -> position table: 4 bytes a slot, 2 to 4 slots a product.  An
+ * id held twice (a hostile file) is found at its first position. */
+static int set_find(anthem_index *ix, const char *fn)
+{
+	if (ix->n >= UINT32_MAX)
+		return ath_error(ANTHEM_ERANGE, "%s: %zu products, at most %u",
+				 fn, ix->n, UINT32_MAX - 1);
+	size_t cap = 16;
+	while (cap < 2 * ix->n)
+		cap *= 2;
+	ix->find_slots = calloc(cap, sizeof *ix->find_slots);
+	if (!ix->find_slots)
+		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
+	ix->find_mask = cap - 1;
+	for (size_t i = 0; i < ix->n; i++) {
+		const char *id = id_of(ix, i);
+		size_t at = (size_t)ath_str_hash(id) & ix->find_mask;
+		while (ix->find_slots[at] &&
+		       strcmp(id_of(ix, ix->find_slots[at] - 1), id) != 0)
+			at = (at + 1) & ix->find_mask;
+		if (!ix->find_slots[at])
+			ix->find_slots[at] = (uint32_t)(i + 1);
+	}
+	return ANTHEM_OK;
+}
+
+int anthem_index_find(const anthem_index *ix, const char *product_id,
+		      size_t *pos)
+{
+	static const char fn[] = "anthem_index_find";
+	ATH_CHECK_ARG(ix, fn, "ix");
+	ATH_CHECK_ARG(product_id, fn, "product_id");
+	ATH_CHECK_ARG(pos, fn, "pos");
+	size_t at = (size_t)ath_str_hash(product_id) & ix->find_mask;
+	for (uint32_t s; (s = ix->find_slots[at]) != 0;
+	     at = (at + 1) & ix->find_mask)
+		if (strcmp(id_of(ix, s - 1), product_id) == 0) {
+			*pos = s - 1;
+			return ANTHEM_OK;
+		}
+	return ath_error(ANTHEM_ENOTFOUND, "%s: no product '%.100s' in the "
+			 "index", fn, product_id);
+}
+
+int ath_index_has_postings(const anthem_index *ix,
+			   const anthem_model_config *cfg)
+{
+	return ix->post.buckets == cfg->lexical_buckets &&
+	       ix->post_seed == ath_lex_seed(cfg) && ix->post.n == ix->n;
+}
+
+/* Room for the strings (total bytes, NULs included) and the offsets. */
 static int alloc_strings(anthem_index *ix, size_t total, const char *fn)
 {
 	ix->strings = malloc(total ? total : 1);
@@ -236,6 +262,25 @@ static int set_strings(anthem_index *ix, const char *const *ids,
 	return rc;
 }
 
+/* The rest of a build or load that got this far (rc): the id table, the
+ * norms (which check the points), the postings; *out, or nothing. */
+static int finish(anthem_index *ix, const anthem_model *m, const char *what,
+		  int rc, anthem_index **out, const char *fn)
+{
+	if (!rc)
+		rc = set_find(ix, fn);
+	if (!rc)
+		rc = set_norms(ix, what, fn);
+	if (!rc)
+		rc = set_postings(ix, m, fn);
+	if (rc) {
+		anthem_index_free(ix);
+		return rc;
+	}
+	*out = ix;
+	return ANTHEM_OK;
+}
+
 typedef struct build_ctx {
 	const anthem_model *m;
 	const anthem_catalog *c;
@@ -289,16 +334,7 @@ int anthem_index_build(anthem_index **out, const anthem_model *m,
 	free(points);
 	if (!rc)
 		rc = set_strings(ix, c->ids, c->titles, fn);
-	if (!rc)
-		rc = set_norms(ix, "index", fn);
-	if (!rc)
-		rc = set_postings(ix, m, fn);
-	if (rc) {
-		anthem_index_free(ix);
-		return rc;
-	}
-	*out = ix;
-	return ANTHEM_OK;
+	return finish(ix, m, "index", rc, out, fn);
 }
 
 int ath_index_from_points(anthem_index **out, const float *points, size_t n,
@@ -320,6 +356,8 @@ int ath_index_from_points(anthem_index **out, const float *points, size_t n,
 		rc = set_blocks(ix, points, fn);
 	if (!rc)
 		rc = set_strings(ix, empty, empty, fn);
+	if (!rc)
+		rc = set_find(ix, fn);
 	if (!rc)
 		rc = set_norms(ix, "points", fn);
 	free(empty);
@@ -478,9 +516,12 @@ int anthem_index_load(anthem_index **out, const char *path,
 			 titles->type == ATH_KV_STR && dim->u >= 1 &&
 			 dim->u <= ANTHEM_MAX_DIM;
 		uint64_t v = ver ? (ver->type == ATH_KV_U64 ? ver->u : 0) : 1;
-		if (ok && v == 1)
-			/* row-major points, converted below */
+		if (ok && v == 1) {
+			/* row-major points, converted below; a "blocks"
+			 * tensor is not version 1's and is not read */
 			ok = pts && pts->rows == cnt->u && pts->cols == dim->u;
+			blocks = NULL;
+		}
 		else if (ok && v == 2)
 			ok = blk && blk->type == ATH_KV_U64 &&
 			     blk->u == ATH_SCAN_BLOCK && blocks &&
@@ -526,356 +567,7 @@ int anthem_index_load(anthem_index **out, const char *path,
 		/* copied: the mapped bytes need not stay in memory */
 		unmap_pages(f, ids->s, ids->slen);
 		unmap_pages(f, titles->s, titles->slen);
-		rc = set_norms(ix, path, fn);
 	}
-	if (!rc)
-		rc = set_postings(ix, m, fn);
-	if (rc) {
-		anthem_index_free(ix);
-		return rc;
-	}
-	*out = ix;
-	return ANTHEM_OK;
+	return finish(ix, m, path, rc, out, fn);
 }
 
-/* ---- search ------------------------------------------------------------- */
-
-typedef struct scan_job {
-	const ath_scan_query *q;
-	const anthem_index *ix;
-	ath_heap *heaps; /* one per thread */
-	float *work;     /* ath_scan_work_floats per thread */
-	size_t chunks, nblocks, work_floats;
-} scan_job;
-
-static void scan_chunk(size_t c, size_t tid, void *arg)
-{
-	scan_job *j = arg;
-	size_t lo = j->nblocks * c / j->chunks, hi = j->nblocks * (c + 1) / j->chunks;
-	ath_scan_blocks(j->q, j->ix->blocks, j->ix->norm2, j->ix->n, lo, hi,
-			j->work + tid * j->work_floats, &j->heaps[tid]);
-}
-
-/* Stage 1 of one simple region: each thread keeps its own bounded heap
- * over the chunks it takes; the union of the heaps holds the k best under
- * the total order (distance, index), so the result does not depend on the
- * number of threads or on who took which chunk. */
-static int scan_simple(const anthem_index *ix, const anthem_hyperboloid *h,
-		       float gamma, size_t k, size_t threads, anthem_hit *out,
-		       size_t *n, const char *fn)
-{
-	float c[ATH_SCAN_MAX_DIM], l[ATH_SCAN_MAX_DIM];
-	anthem_hyperboloid_get(h, 0, 0, c, l);
-	geo_space s = {anthem_hyperboloid_geometry(h) == ANTHEM_GEOMETRY_HYPERBOLIC
-			       ? GEO_HYPERBOLIC : GEO_EUCLIDEAN,
-		       anthem_hyperboloid_curvature(h)};
-	size_t nblocks = (ix->n + ATH_SCAN_BLOCK - 1) / ATH_SCAN_BLOCK;
-	if (threads == 0)
-		threads = ath_cores();
-	if (threads > MAX_THREADS)
-		threads = MAX_THREADS;
-	/* a thread per 256 blocks at least: below that, starting one costs
-	 * more than it saves */
-	if (threads > nblocks / 256)
-		threads = nblocks / 256 ? nblocks / 256 : 1;
-	ath_scan_query *q = malloc(sizeof *q);
-	ath_heap *heaps = calloc(threads, sizeof *heaps);
-	anthem_hit *hits = malloc(threads * k * sizeof *hits);
-	size_t wf = ath_scan_work_floats(ix->dim);
-	float *work = aligned_alloc(64, threads * wf * sizeof *work);
-	int rc = q && heaps && hits && work
-			 ? ANTHEM_OK
-			 : ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
-	if (!rc) {
-		ath_scan_prepare(&s, ix->dim, c, l, gamma, q);
-		for (size_t t = 0; t < threads; t++)
-			heaps[t] = (ath_heap){hits + t * k, 0, k};
-		/* several chunks per thread, so that a thread slowed by other
-		 * work on the machine does not hold the others up */
-		scan_job j = {q, ix, heaps, work, threads == 1 ? 1 : threads * 8,
-			      nblocks, wf};
-		if (j.chunks > nblocks)
-			j.chunks = nblocks ? nblocks : 1;
-		if (threads == 1)
-			scan_chunk(0, 0, &j);
-		else
-			ath_parallel_for(j.chunks, threads, scan_chunk, &j);
-		/* merge: all the threads' hits through one heap */
-		ath_heap all = heaps[0];
-		for (size_t t = 1; t < threads; t++)
-			for (size_t i = 0; i < heaps[t].n; i++)
-				ath_heap_push(&all, heaps[t].h[i].index,
-					      heaps[t].h[i].distance);
-		ath_heap_sort(&all);
-		memcpy(out, all.h, all.n * sizeof *out);
-		*n = all.n;
-	}
-	free(q);
-	free(heaps);
-	free(hits);
-	free(work);
-	return rc;
-}
-
-/* Unions and intersections: the general distance, over chunks of points
- * copied out of the blocks (so the scan never needs a row-major copy of the
- * whole index). */
-static int scan_general(const anthem_index *ix, const anthem_hyperboloid *h,
-			float gamma, size_t k, anthem_hit *out, size_t *n,
-			const char *fn)
-{
-	enum { CHUNK = 4096 };
-	float *pts = malloc(CHUNK * ix->dim * sizeof *pts);
-	float *d = malloc(CHUNK * sizeof *d);
-	anthem_hit *hits = malloc(k * sizeof *hits);
-	int rc = pts && d && hits ? ANTHEM_OK
-				  : ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
-	ath_heap hp = {hits, 0, k};
-	for (size_t lo = 0; !rc && lo < ix->n; lo += CHUNK) {
-		size_t hi = ix->n - lo < CHUNK ? ix->n : lo + CHUNK;
-		anthem_vectors *v = NULL;
-		ath_scan_from_blocks(ix->blocks, lo, hi, ix->dim, pts);
-		rc = anthem_vectors_wrap(&v, hi - lo, ix->dim, pts);
-		if (!rc)
-			rc = anthem_hyperboloid_distances(h, v, gamma, d);
-		anthem_vectors_free(v);
-		for (size_t i = 0; !rc && i < hi - lo; i++)
-			ath_heap_push(&hp, lo + i, d[i]);
-	}
-	if (!rc) {
-		ath_heap_sort(&hp);
-		memcpy(out, hp.h, hp.n * sizeof *out);
-		*n = hp.n;
-	}
-	free(pts);
-	free(d);
-	free(hits);
-	return rc;
-}
-
-int anthem_index_scan_threads(const anthem_index *ix,
-			      const anthem_hyperboloid *h, float gamma,
-			      size_t k, size_t threads, anthem_hit *out,
-			      size_t *n)
-{
-	static const char fn[] = "anthem_index_scan";
-	ATH_CHECK_ARG(ix, fn, "ix");
-	ATH_CHECK_ARG(h, fn, "h");
-	ATH_CHECK_ARG(n, fn, "n");
-	*n = 0;
-	if (k == 0)
-		return ANTHEM_OK;
-	ATH_CHECK_ARG(out, fn, "out");
-	if (anthem_hyperboloid_dim(h) != ix->dim)
-		return ath_error(ANTHEM_EMISMATCH, "%s: hyperboloid dim %zu, index "
-				 "%zu", fn, anthem_hyperboloid_dim(h), ix->dim);
-	if (!(isfinite(gamma) && gamma >= 0.0f))
-		return ath_error(ANTHEM_EINVAL, "%s: gamma is %g, must be finite "
-				 "and >= 0", fn, gamma);
-	if (k > ix->n)
-		k = ix->n;
-	if (k == 0)
-		return ANTHEM_OK;
-	int simple = anthem_hyperboloid_branch_count(h) == 1 &&
-		     anthem_hyperboloid_term_count(h, 0) == 1 &&
-		     ix->dim <= ATH_SCAN_MAX_DIM;
-	return simple ? scan_simple(ix, h, gamma, k, threads, out, n, fn)
-		      : scan_general(ix, h, gamma, k, out, n, fn);
-}
-
-int anthem_index_scan(const anthem_index *ix, const anthem_hyperboloid *h,
-		      float gamma, size_t k, anthem_hit *out, size_t *n)
-{
-	return anthem_index_scan_threads(ix, h, gamma, k, 1, out, n);
-}
-
-typedef struct rerank_job {
-	const anthem_model *m;
-	const char *query;
-	const char **titles;
-	float *dist;
-	size_t n, parts;
-	int *rc;
-	char (*error)[256];
-} rerank_job;
-
-static void rerank_part(size_t p, size_t tid, void *arg)
-{
-	rerank_job *j = arg;
-	(void)tid;
-	size_t lo = j->n * p / j->parts, hi = j->n * (p + 1) / j->parts;
-	j->rc[p] = ath_rerank(j->m, j->query, j->titles + lo, hi - lo, j->dist + lo);
-	if (j->rc[p])
-		snprintf(j->error[p], sizeof j->error[p], "%s", anthem_last_error());
-}
-
-/* Stage 2 with the candidates split into `threads` contiguous parts, each
- * on its own tape (the query's graph is built once per part: a fraction of
- * a millisecond against ~0.1 ms per title).  Every title's distance is
- * computed by the same operations whatever the split, so the result is the
- * same to the bit. */
-static int score_threads(const anthem_model *m, const anthem_index *ix,
-			 const char *query, const size_t *cand, size_t n,
-			 float *dist, size_t threads)
-{
-	static const char fn[] = "anthem_score";
-	ATH_CHECK_ARG(m, fn, "m");
-	ATH_CHECK_ARG(ix, fn, "ix");
-	ATH_CHECK_ARG(query, fn, "query");
-	if (n == 0)
-		return ANTHEM_OK;
-	ATH_CHECK_ARG(cand, fn, "candidates");
-	ATH_CHECK_ARG(dist, fn, "distances");
-	if (threads == 0)
-		threads = ath_cores();
-	if (threads > MAX_THREADS)
-		threads = MAX_THREADS;
-	/* a part per 16 candidates at least */
-	if (threads > n / 16)
-		threads = n / 16 ? n / 16 : 1;
-	const char **titles = malloc(n * sizeof *titles);
-	int *rcs = calloc(threads, sizeof *rcs);
-	char (*errors)[256] = calloc(threads, sizeof *errors);
-	int rc = titles && rcs && errors
-			 ? ANTHEM_OK
-			 : ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
-	for (size_t i = 0; i < n && !rc; i++) {
-		if (cand[i] >= ix->n)
-			rc = ath_error(ANTHEM_ERANGE, "%s: candidates[%zu] is %zu, "
-				       "the index holds %zu products", fn, i,
-				       cand[i], ix->n);
-		else
-			titles[i] = title_of(ix, cand[i]);
-	}
-	if (!rc && threads == 1) {
-		rc = ath_rerank(m, query, titles, n, dist);
-	} else if (!rc) {
-		rerank_job j = {m, query, titles, dist, n, threads, rcs, errors};
-		ath_parallel_for(threads, threads, rerank_part, &j);
-		for (size_t p = 0; p < threads && !rc; p++)
-			if (rcs[p])
-				rc = ath_error(rcs[p], "%s", errors[p]);
-	}
-	free(titles);
-	free(rcs);
-	free(errors);
-	return rc;
-}
-
-int anthem_score(const anthem_model *m, const anthem_index *ix,
-		 const char *query, const size_t *cand, size_t n, float *dist)
-{
-	return score_threads(m, ix, query, cand, n, dist, 1);
-}
-
-/* Append to cand (holding *nc) the k1 products of highest BM25 for the
- * query that are not there yet. */
-static int lexical_candidates(const anthem_model *m, const anthem_index *ix,
-			      const char *query, size_t k1, size_t *cand,
-			      size_t *nc, const char *fn)
-{
-	ath_lexq lq;
-	ath_lex_query(&m->cfg, m->params, query, &lq);
-	if (lq.n == 0)
-		return ANTHEM_OK;
-	float *score = calloc(ix->n ? ix->n : 1, sizeof *score);
-	size_t *top = malloc(k1 * sizeof *top);
-	if (!score || !top) {
-		free(score);
-		free(top);
-		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
-	}
-	if (ix->post.buckets == m->cfg.lexical_buckets &&
-	    ix->post_seed == ath_lex_seed(&m->cfg) && ix->post.n == ix->n) {
-		ath_postings_scores(&ix->post, m->params, &lq, score);
-	} else { /* loaded without this model: read every title */
-		for (size_t i = 0; i < ix->n; i++)
-			score[i] = ath_lex_title(&m->cfg, m->params, &lq,
-						 title_of(ix, i));
-	}
-	for (size_t i = 0; i < ix->n; i++)
-		score[i] = -score[i]; /* ath_topk keeps the smallest */
-	size_t nt = ath_topk(score, ix->n, k1, top), before = *nc;
-	for (size_t r = 0; r < nt && score[top[r]] < 0.0f; r++) {
-		size_t i = 0;
-		while (i < before && cand[i] != top[r])
-			i++;
-		if (i == before)
-			cand[(*nc)++] = top[r];
-	}
-	free(score);
-	free(top);
-	return ANTHEM_OK;
-}
-
-int anthem_search_threads(const anthem_model *m, const anthem_index *ix,
-			  const char *query, size_t k, size_t k1,
-			  size_t threads, anthem_hit *out, size_t *n)
-{
-	static const char fn[] = "anthem_search";
-	ATH_CHECK_ARG(m, fn, "m");
-	ATH_CHECK_ARG(ix, fn, "ix");
-	ATH_CHECK_ARG(query, fn, "query");
-	ATH_CHECK_ARG(n, fn, "n");
-	*n = 0;
-	if (k == 0)
-		return ANTHEM_OK;
-	ATH_CHECK_ARG(out, fn, "out");
-	/* nothing beyond the index size is needed (and huge values must not
-	 * reach the allocations below) */
-	if (k > ix->n)
-		k = ix->n;
-	if (k1 == 0)
-		k1 = 200;
-	if (k1 > ix->n)
-		k1 = ix->n;
-	if (k1 < k)
-		k1 = k;
-	if (k == 0)
-		return ANTHEM_OK;
-	if (anthem_model_dim(m) != ix->dim)
-		return ath_error(ANTHEM_EMISMATCH, "%s: model dimension %zu, "
-				 "index %zu", fn, anthem_model_dim(m), ix->dim);
-	anthem_hyperboloid *h;
-	int rc = anthem_model_embed_query(m, query, &h);
-	if (rc)
-		return rc;
-	/* stage 1: the scan's k1 nearest, and with the lexical term the k1
-	 * titles of highest BM25 too (step 8: a title that shares the
-	 * query's words may be far from the query's hyperboloid) */
-	anthem_hit *c = malloc(k1 * sizeof *c);
-	size_t *cand = malloc(2 * k1 * sizeof *cand),
-	       *order = malloc(2 * k1 * sizeof *order);
-	float *d2 = malloc(2 * k1 * sizeof *d2);
-	size_t nc = 0;
-	if (!c || !cand || !order || !d2)
-		rc = ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
-	if (!rc)
-		rc = anthem_index_scan_threads(ix, h, m->cfg.gamma, k1, threads,
-					       c, &nc);
-	for (size_t i = 0; !rc && i < nc; i++)
-		cand[i] = c[i].index;
-	if (!rc && ath_lex_on(&m->cfg))
-		rc = lexical_candidates(m, ix, query, k1, cand, &nc, fn);
-	if (!rc)
-		rc = score_threads(m, ix, query, cand, nc, d2, threads);
-	if (!rc) {
-		size_t kk = ath_topk(d2, nc, k, order);
-		for (size_t i = 0; i < kk; i++)
-			out[i] = (anthem_hit){cand[order[i]], d2[order[i]]};
-		*n = kk;
-	}
-	anthem_hyperboloid_free(h);
-	free(c);
-	free(cand);
-	free(order);
-	free(d2);
-	return rc;
-}
-
-int anthem_search(const anthem_model *m, const anthem_index *ix,
-		  const char *query, size_t k, size_t k1, anthem_hit *out,
-		  size_t *n)
-{
-	return anthem_search_threads(m, ix, query, k, k1, 1, out, n);
-}

@@ -1,4 +1,5 @@
-/* The model handle's insides, shared by model.c, the I/O and the trainer. */
+/* The model handle's insides, shared by model.c, modelfile.c (its files) and
+ * the trainer. */
 #ifndef ANTHEM_MODEL_INTERNAL_H
 #define ANTHEM_MODEL_INTERNAL_H
 

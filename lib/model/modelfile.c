@@ -1,6 +1,6 @@
 /* .anthem model files: the model's configuration as metadata, its
  * parameters as tensors (docs/format.md). */
-#include "io/modelfile.h"
+#include "model/modelfile.h"
 
 #include "common/internal.h"
 
@@ -272,13 +272,7 @@ int anthem_model_read_config(const char *path, anthem_model_config *cfg)
 	ath_container_close(&f);
 	if (rc)
 		return rc;
-	size_t n = cfg->struct_size;
-	if (n < sizeof(size_t) || n > sizeof c)
-		return ath_error(ANTHEM_EINVAL, "%s: cfg->struct_size is %zu "
-				 "(call anthem_model_config_init first)", fn, n);
-	memcpy(cfg, &c, n);
-	cfg->struct_size = n;
-	return ANTHEM_OK;
+	return ath_write_options(cfg, sizeof c, &c, "anthem_model_config", fn);
 }
 
 uint64_t anthem_model_fingerprint(const anthem_model *m)

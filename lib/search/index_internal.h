@@ -1,0 +1,59 @@
+/* The index handle's insides, shared by index.c and the query pipeline.
+ * Internal. */
+#ifndef ANTHEM_INDEX_INTERNAL_H
+#define ANTHEM_INDEX_INTERNAL_H
+
+#include "layers/lexical.h"
+
+#include <anthem/search.h>
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+
+struct ath_container;
+
+struct anthem_index {
+	size_t n, dim;
+	/* the points in the scan's layout (scan.h): mapped from a file, or
+	 * owned (built, or converted from a version-1 file) */
+	const float *blocks;
+	float *owned_blocks;
+	float *norm2;         /* squared norms, one per block lane */
+	/* the row-major set, made on the first anthem_index_vectors */
+	_Atomic(anthem_vectors *) vec;
+	/* ids and titles: "id\0title\0" per product, found through one
+	 * offset per product (4 bytes while the strings fit in 4 GiB, not two
+	 * pointers: at d = 16 those would be a quarter of the index) */
+	char *strings;
+	uint32_t *off32;
+	uint64_t *off64;
+	uint64_t model_fp;
+	struct ath_container *file;  /* when loaded */
+	/* the titles' word postings, for the lexical term of the model the
+	 * index was built or loaded with (step 8; empty otherwise) */
+	ath_postings post;
+	uint64_t post_seed;
+	/* product id -> position: open addressing over a power-of-two
+	 * number of slots, each position + 1 (0: empty), at least twice as
+	 * many slots as products (docs/format.md gives the memory) */
+	uint32_t *find_slots;
+	size_t find_mask;
+};
+
+static inline const char *ath_index_id(const anthem_index *ix, size_t i)
+{
+	return ix->strings + (ix->off32 ? ix->off32[i] : ix->off64[i]);
+}
+
+static inline const char *ath_index_title(const anthem_index *ix, size_t i)
+{
+	const char *id = ath_index_id(ix, i);
+	return id + strlen(id) + 1;
+}
+
+/* Do the index's postings belong to this model's lexical term? */
+int ath_index_has_postings(const anthem_index *ix,
+			   const anthem_model_config *cfg);
+
+#endif
