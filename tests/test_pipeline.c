@@ -466,6 +466,12 @@ START_TEST(refusals)
 	ck_assert_int_eq(anthem_model_create(&small, &cfg), 0);
 	ck_assert_int_eq(anthem_search(small, ix, "hat", 10, 0, hits, &n),
 			 ANTHEM_EMISMATCH);
+	/* stage 2 alone reads only titles: any model scores them */
+	size_t two[2] = {0, 5};
+	float d[2];
+	ck_assert_int_eq(anthem_score(small, ix, "hat", two, 2, d), 0);
+	ck_assert_int_eq(anthem_rerank(small, ix, "hat", two, 2, hits), 0);
+	ck_assert_int_eq(anthem_score(small, ix, "hat", &bad, 1, d), ANTHEM_ERANGE);
 	anthem_model_free(small);
 	/* a huge k is the index's size, not an allocation */
 	anthem_search_options_init(&o);

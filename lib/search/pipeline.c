@@ -97,8 +97,11 @@ void ath_pipe_done(ath_pipe *p)
 	p->allow = NULL;
 }
 
-int ath_pipe_init(ath_pipe *p, const anthem_model *m, const anthem_index *ix,
-		  const anthem_search_options *opts, const char *fn)
+/* need_points: stage 1 will read the index's points (they must be of the
+ * model's dimension); stage 2 alone reads only the titles. */
+static int pipe_init(ath_pipe *p, const anthem_model *m, const anthem_index *ix,
+		     const anthem_search_options *opts, int need_points,
+		     const char *fn)
 {
 	memset(p, 0, sizeof *p);
 	ATH_CHECK_ARG(m, fn, "m");
@@ -111,7 +114,7 @@ int ath_pipe_init(ath_pipe *p, const anthem_model *m, const anthem_index *ix,
 	if ((rc = check_texts(o.and_queries, o.n_and, "and_queries", fn)) ||
 	    (rc = check_texts(o.or_queries, o.n_or, "or_queries", fn)))
 		return rc;
-	if (anthem_model_dim(m) != ix->dim)
+	if (need_points && anthem_model_dim(m) != ix->dim)
 		return ath_error(ANTHEM_EMISMATCH, "%s: model dimension %zu, "
 				 "index %zu", fn, anthem_model_dim(m), ix->dim);
 	p->m = m;
@@ -137,6 +140,12 @@ int ath_pipe_init(ath_pipe *p, const anthem_model *m, const anthem_index *ix,
 	if (rc)
 		ath_pipe_done(p);
 	return rc;
+}
+
+int ath_pipe_init(ath_pipe *p, const anthem_model *m, const anthem_index *ix,
+		  const anthem_search_options *opts, const char *fn)
+{
+	return pipe_init(p, m, ix, opts, 1, fn);
 }
 
 /* ---- reading a query ----------------------------------------------------------- */
@@ -216,10 +225,11 @@ static int read_query(const ath_pipe *p, const char *query, qstate *s,
 			s->region = next;
 		}
 	}
-	if (!rc && s->n == 1 && p->ix->dim <= ATH_SCAN_MAX_DIM) {
+	/* (the model's dimension: anthem_score reads an index of another) */
+	if (!rc && s->n == 1 && p->m->cfg.dim <= ATH_SCAN_MAX_DIM) {
 		float c[ATH_SCAN_MAX_DIM], l[ATH_SCAN_MAX_DIM];
 		anthem_hyperboloid_get(s->t[0].h, 0, 0, c, l);
-		ath_scan_prepare(&p->m->space, p->ix->dim, c, l, p->m->cfg.gamma,
+		ath_scan_prepare(&p->m->space, p->m->cfg.dim, c, l, p->m->cfg.gamma,
 				 &s->sq);
 		s->simple = 1;
 	}
@@ -857,17 +867,17 @@ static int score_positions(const anthem_model *m, const anthem_index *ix,
 		return ANTHEM_OK;
 	ATH_CHECK_ARG(pos, fn, "candidates");
 	ATH_CHECK_ARG(dist, fn, "distances");
-	ath_pipe p;
-	int rc = ath_pipe_init(&p, m, ix, NULL, fn);
-	if (rc)
-		return rc;
+	ATH_CHECK_ARG(ix, fn, "ix");
 	for (size_t i = 0; i < n; i++)
-		if (pos[i] >= ix->n) {
-			ath_pipe_done(&p);
+		if (pos[i] >= ix->n)
 			return ath_error(ANTHEM_ERANGE, "%s: candidates[%zu] is "
 					 "%zu, the index holds %zu products", fn,
 					 i, pos[i], ix->n);
-		}
+	/* titles only: the index may hold points of another model */
+	ath_pipe p;
+	int rc = pipe_init(&p, m, ix, NULL, 0, fn);
+	if (rc)
+		return rc;
 	qstate *s = malloc(sizeof *s);
 	ath_pwork w;
 	memset(&w, 0, sizeof w);
