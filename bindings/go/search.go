@@ -346,6 +346,47 @@ func cSearchOptions(opts *SearchOptions, count int) (co C.anthem_search_options,
 	return co, k, free, nil
 }
 
+// pair holds the index and the model for one call; end lets both go.
+func (ix *Index) pair(m *Model) (*C.anthem_index, *C.anthem_model, func(), error) {
+	p, err := ix.acquire()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	mp, err := m.acquire()
+	if err != nil {
+		ix.obj.release()
+		return nil, nil, nil, err
+	}
+	return p, mp, func() { m.obj.release(); ix.obj.release() }, nil
+}
+
+// begin is pair and the query as a C string; end frees it too.
+func (ix *Index) begin(m *Model, query string) (*C.anthem_index, *C.anthem_model, *C.char, func(), error) {
+	p, mp, end, err := ix.pair(m)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	cq, err := cstring("query", query)
+	if err != nil {
+		end()
+		return nil, nil, nil, nil, err
+	}
+	return p, mp, cq, func() { C.free(unsafe.Pointer(cq)); end() }, nil
+}
+
+// cPositions copies index positions for C, refusing negative ones (what
+// names the argument in the error).
+func cPositions(what string, xs []int) ([]C.size_t, error) {
+	out := make([]C.size_t, len(xs))
+	for i, x := range xs {
+		if x < 0 {
+			return nil, goError(CodeRange, "%s[%d] is %d, must be >= 0", what, i, x)
+		}
+		out[i] = C.size_t(x)
+	}
+	return out, nil
+}
+
 func hitPtr(raw []C.anthem_hit) *C.anthem_hit {
 	if len(raw) == 0 {
 		return nil
@@ -370,21 +411,11 @@ func (ix *Index) Search(m *Model, query string, k, k1 int) ([]Hit, error) {
 // products; best first.  A distance may be negative with the lexical
 // term; a score shown to users is -Distance.
 func (ix *Index) SearchEx(m *Model, query string, opts *SearchOptions) ([]Hit, error) {
-	p, err := ix.acquire()
+	p, mp, cq, end, err := ix.begin(m, query)
 	if err != nil {
 		return nil, err
 	}
-	defer ix.obj.release()
-	mp, err := m.acquire()
-	if err != nil {
-		return nil, err
-	}
-	defer m.obj.release()
-	cq, err := cstring("query", query)
-	if err != nil {
-		return nil, err
-	}
-	defer C.free(unsafe.Pointer(cq))
+	defer end()
 	co, k, free, err := cSearchOptions(opts, int(C.anthem_index_count(p)))
 	if err != nil {
 		return nil, err
@@ -402,16 +433,11 @@ func (ix *Index) SearchEx(m *Model, query string, opts *SearchOptions) ([]Hit, e
 // (anthem_search_batch); Threads spreads the queries.  Result q holds
 // exactly the hits SearchEx gives queries[q].
 func (ix *Index) SearchBatch(m *Model, queries []string, opts *SearchOptions) ([][]Hit, error) {
-	p, err := ix.acquire()
+	p, mp, end, err := ix.pair(m)
 	if err != nil {
 		return nil, err
 	}
-	defer ix.obj.release()
-	mp, err := m.acquire()
-	if err != nil {
-		return nil, err
-	}
-	defer m.obj.release()
+	defer end()
 	cq, err := cstrings("queries", queries)
 	if err != nil {
 		return nil, err
@@ -465,27 +491,14 @@ func (ix *Index) Find(id string) (int, bool) {
 // filtered upstream): the full model ranks the products at these index
 // positions, best first (anthem_rerank).
 func (ix *Index) Rerank(m *Model, query string, positions []int) ([]Hit, error) {
-	p, err := ix.acquire()
+	p, mp, cq, end, err := ix.begin(m, query)
 	if err != nil {
 		return nil, err
 	}
-	defer ix.obj.release()
-	mp, err := m.acquire()
+	defer end()
+	pos, err := cPositions("positions", positions)
 	if err != nil {
 		return nil, err
-	}
-	defer m.obj.release()
-	cq, err := cstring("query", query)
-	if err != nil {
-		return nil, err
-	}
-	defer C.free(unsafe.Pointer(cq))
-	pos := make([]C.size_t, len(positions))
-	for i, x := range positions {
-		if x < 0 {
-			return nil, goError(CodeRange, "positions[%d] is %d, must be >= 0", i, x)
-		}
-		pos[i] = C.size_t(x)
 	}
 	var posp *C.size_t
 	if len(pos) > 0 {
@@ -503,21 +516,11 @@ func (ix *Index) Rerank(m *Model, query string, positions []int) ([]Hit, error) 
 // RerankIDs is Rerank by product id: ids the index does not hold are left
 // out (anthem_rerank_ids).
 func (ix *Index) RerankIDs(m *Model, query string, ids []string) ([]Hit, error) {
-	p, err := ix.acquire()
+	p, mp, cq, end, err := ix.begin(m, query)
 	if err != nil {
 		return nil, err
 	}
-	defer ix.obj.release()
-	mp, err := m.acquire()
-	if err != nil {
-		return nil, err
-	}
-	defer m.obj.release()
-	cq, err := cstring("query", query)
-	if err != nil {
-		return nil, err
-	}
-	defer C.free(unsafe.Pointer(cq))
+	defer end()
 	cids, err := cstrings("ids", ids)
 	if err != nil {
 		return nil, err
@@ -536,27 +539,14 @@ func (ix *Index) RerankIDs(m *Model, query string, ids []string) ([]Hit, error) 
 // Score is stage 2 on candidates an engine brings: the full model's
 // distance of each candidate (index positions) to the query (anthem_score).
 func (ix *Index) Score(m *Model, query string, candidates []int) ([]float32, error) {
-	p, err := ix.acquire()
+	p, mp, cq, end, err := ix.begin(m, query)
 	if err != nil {
 		return nil, err
 	}
-	defer ix.obj.release()
-	mp, err := m.acquire()
+	defer end()
+	cand, err := cPositions("candidates", candidates)
 	if err != nil {
 		return nil, err
-	}
-	defer m.obj.release()
-	cq, err := cstring("query", query)
-	if err != nil {
-		return nil, err
-	}
-	defer C.free(unsafe.Pointer(cq))
-	cand := make([]C.size_t, len(candidates))
-	for i, c := range candidates {
-		if c < 0 {
-			return nil, goError(CodeRange, "candidates[%d] is %d, must be >= 0", i, c)
-		}
-		cand[i] = C.size_t(c)
 	}
 	dist := make([]float32, len(candidates))
 	if len(candidates) == 0 {
