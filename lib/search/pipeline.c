@@ -333,13 +333,23 @@ static void scan_chunk(size_t c, size_t tid, void *arg)
  * number of threads or on who took which chunk. */
 static int scan_simple(const anthem_index *ix, const ath_scan_query *q,
 		       size_t k, size_t threads, const uint64_t *allow,
-		       anthem_hit *out, size_t *n, const char *fn)
+		       float *work1, anthem_hit *out, size_t *n, const char *fn)
 {
 	size_t nblocks = (ix->n + ATH_SCAN_BLOCK - 1) / ATH_SCAN_BLOCK;
 	/* a thread per 256 blocks at least: below that, starting one costs
 	 * more than it saves */
 	if (threads > nblocks / 256)
 		threads = nblocks / 256 ? nblocks / 256 : 1;
+	if (threads == 1 && work1) {
+		/* one heap, in the caller's buffers (work1: the query's scan
+		 * work space): what a batch's queries do, with no allocation */
+		ath_heap hp = {out, 0, k};
+		ath_scan_blocks(q, ix->blocks, ix->norm2, ix->n, 0, nblocks, allow,
+				work1, &hp);
+		ath_heap_sort(&hp);
+		*n = hp.n;
+		return ANTHEM_OK;
+	}
 	ath_heap *heaps = calloc(threads, sizeof *heaps);
 	anthem_hit *hits = malloc(threads * k * sizeof *hits);
 	size_t wf = ath_scan_work_floats(ix->dim);
@@ -415,7 +425,7 @@ static int scan_general(const anthem_index *ix, const anthem_hyperboloid *h,
 
 /* The stage-1 distance of product i, as the scan computes it. */
 static int region_at(const ath_pipe *p, const qstate *s, ath_pwork *w,
-		     size_t i, float *d1, const char *fn)
+		     size_t i, float *d1)
 {
 	const anthem_index *ix = p->ix;
 	if (s->simple) {
@@ -430,7 +440,6 @@ static int region_at(const ath_pipe *p, const qstate *s, ath_pwork *w,
 		rc = anthem_hyperboloid_distances(s->region ? s->region : s->t[0].h,
 						  v, p->m->cfg.gamma, d1);
 	anthem_vectors_free(v);
-	(void)fn;
 	return rc;
 }
 
@@ -471,7 +480,8 @@ int anthem_index_scan_threads(const anthem_index *ix,
 	if (!q)
 		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
 	ath_scan_prepare(&s, ix->dim, c, l, gamma, q);
-	int rc = scan_simple(ix, q, k, ath_threads(threads), NULL, out, n, fn);
+	int rc = scan_simple(ix, q, k, ath_threads(threads), NULL, NULL, out, n,
+			     fn);
 	free(q);
 	return rc;
 }
@@ -636,7 +646,7 @@ static int run(const ath_pipe *p, const char *query, ath_pwork *w,
 	/* stage 1: the region scan */
 	size_t nscan = 0;
 	rc = s->simple ? scan_simple(p->ix, &s->sq, p->depth, p->threads,
-				     p->allow, w->scan, &nscan, fn)
+				     p->allow, w->scan_work, w->scan, &nscan, fn)
 		       : scan_general(p->ix, s->region ? s->region : s->t[0].h,
 				      p->m->cfg.gamma, p->depth, p->allow,
 				      w->scan, &nscan, fn);
@@ -654,7 +664,7 @@ static int run(const ath_pipe *p, const char *query, ath_pwork *w,
 		lexical_source(p, w, from_scan);
 	}
 	for (size_t i = from_scan; !rc && i < w->nc; i++)
-		rc = region_at(p, s, w, w->cand[i], &w->d1[i], fn);
+		rc = region_at(p, s, w, w->cand[i], &w->d1[i]);
 	/* each text's BM25 of each candidate (0 without the term) */
 	for (size_t x = 0; x < s->n; x++)
 		for (size_t i = 0; i < w->nc; i++)
