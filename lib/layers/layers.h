@@ -24,8 +24,8 @@ enum { ATH_TOK_BYTES = ANTHEM_TOKENIZER_BYTES_V1,
 /* The normalised code points of a text, a chunk at a time, so that neither
  * a long text nor the hot path needs the heap.  A chunk ends before an
  * ASCII character (nothing composes with one or reorders across it); a run
- * of more than ATH_NORM_CAP / 2 code points without one is cut before a
- * starter. */
+ * of more than ATH_NORM_CAP code points (decomposed) without one is cut
+ * before its last starter. */
 #define ATH_NORM_CAP 512
 typedef struct ath_norm {
 	const unsigned char *s;
