@@ -5,7 +5,8 @@
  * (anthem_index_build: tokenizer and the network's title side) with two
  * models that differ only in their tokenizer.
  *
- * usage: tokenize [--titles FILE]... [--n N] [--threads T] [--dir DIR]
+ * usage: tokenize [--titles FILE]... [--n N] [--threads T] [--rounds R]
+ *                 [--dir DIR]
  *
  * A titles file is a catalogue (product_id<TAB>title, '#' comments).  The
  * synthetic titles are made as bench/query makes them: 5 to 12 words drawn
@@ -178,7 +179,7 @@ static double index_seconds(const anthem_catalog *c, anthem_tokenizer tok,
 int main(int argc, char **argv)
 {
 	const char *files[8], *dir = "build/bench-tokenize";
-	size_t nfiles = 0, n = 1000000, threads = 1;
+	size_t nfiles = 0, n = 1000000, threads = 1, rounds = 2;
 	for (int i = 1; i < argc; i++) {
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!strcmp(argv[i], "--titles") && v && nfiles < 8)
@@ -187,11 +188,13 @@ int main(int argc, char **argv)
 			n = strtoul(v, NULL, 10);
 		else if (!strcmp(argv[i], "--threads") && v)
 			threads = strtoul(v, NULL, 10);
+		else if (!strcmp(argv[i], "--rounds") && v)
+			rounds = strtoul(v, NULL, 10);
 		else if (!strcmp(argv[i], "--dir") && v)
 			dir = v;
 		else {
 			fprintf(stderr, "usage: tokenize [--titles FILE]... [--n N] "
-				"[--threads T] [--dir DIR]\n");
+				"[--threads T] [--rounds R] [--dir DIR]\n");
 			return 2;
 		}
 		i++;
@@ -253,9 +256,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tokenize: %s\n", anthem_last_error());
 		return 1;
 	}
-	/* alternate, best of two each, so that a busy neighbour hurts both */
+	/* alternate, best of `rounds` each, so that a busy neighbour hurts
+	 * both */
 	double ib = INFINITY, iu = INFINITY;
-	for (int r = 0; r < 2; r++) {
+	for (size_t r = 0; r < rounds; r++) {
 		double b = index_seconds(c, ANTHEM_TOKENIZER_BYTES_V1, threads);
 		double u = index_seconds(c, ANTHEM_TOKENIZER_UNICODE_V1, threads);
 		ib = b < ib ? b : ib;
