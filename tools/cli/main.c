@@ -233,7 +233,7 @@ json_t *cli_json_text(const char *s)
 /* Print a JSON value as one line (jansson escapes what JSON must). */
 int cli_json_print(json_t *j)
 {
-	int rc = j ? json_dumpf(j, stdout, JSON_ENCODE_ANY | JSON_COMPACT |
+	int rc = j ? json_dumpf(j, stdout, JSON_ENCODE_ANY |
 				 JSON_REAL_PRECISION(9)) : -1;
 	if (rc == 0)
 		putchar('\n');
