@@ -84,7 +84,8 @@ class Explanation:
 
 
 def _label(raw):
-    # trigrams are of bytes, so one may hold part of a UTF-8 character
+    # a unicode-v1 trigram is three whole characters; a bytes-v1 one may
+    # hold part of a UTF-8 character (docs/network.md, step 1)
     return raw.decode("utf-8", "backslashreplace")
 
 
