@@ -14,6 +14,9 @@ const char ath_model_magic[8] = {'A', 'N', 'T', 'H', 'E', 'M', 'M', 'D'};
 static const char *const geometry_names[] = {"hyperbolic", "euclidean",
 					     "vector"};
 
+/* anthem.tokenizer, by anthem_tokenizer value */
+static const char *const tokenizer_names[] = {"bytes-v1", "unicode-v1"};
+
 size_t ath_model_kvs(const anthem_model *m, ath_kv *kv)
 {
 	const anthem_model_config *c = &m->cfg;
@@ -32,6 +35,7 @@ size_t ath_model_kvs(const anthem_model *m, ath_kv *kv)
 	U64("anthem.max_title_trigrams", c->max_title_trigrams);
 	U64("anthem.tie_embeddings", (uint64_t)c->tie_embeddings);
 	U64("anthem.lexical_buckets", c->lexical_buckets);
+	STR("anthem.tokenizer", tokenizer_names[c->tokenizer]);
 	U64("anthem.data_fingerprint", m->data_fingerprint);
 	STR("anthem.library_version", ANTHEM_VERSION_STRING);
 #undef U64
@@ -120,6 +124,28 @@ int ath_model_config_from(const ath_container *f, anthem_model_config *cfg,
 				 kv->type != ATH_KV_U64 ? "of the wrong type"
 							: "too large");
 	c.lexical_buckets = kv ? (size_t)kv->u : 0;
+	/* optional: files written before it read bytes-v1 */
+	kv = ath_container_kv(f, "anthem.tokenizer");
+	c.tokenizer = ANTHEM_TOKENIZER_BYTES_V1;
+	if (kv) {
+		int t = -1;
+		for (int i = 0; kv->type == ATH_KV_STR && i < 2; i++)
+			if (kv->slen == strlen(tokenizer_names[i]) &&
+			    memcmp(kv->s, tokenizer_names[i], kv->slen) == 0)
+				t = i;
+		if (t < 0 && kv->type != ATH_KV_STR)
+			return ath_error(ANTHEM_EFORMAT, "%s: %s: metadata "
+					 "'anthem.tokenizer' is of the wrong "
+					 "type", fn, what);
+		if (t < 0)
+			return ath_error(ANTHEM_EFORMAT, "%s: %s: metadata "
+					 "'anthem.tokenizer' is '%.*s', not "
+					 "bytes-v1 or unicode-v1 (a newer "
+					 "libanthem's?)", fn, what,
+					 (int)(kv->slen > 32 ? 32 : kv->slen),
+					 kv->s);
+		c.tokenizer = (anthem_tokenizer)t;
+	}
 	kv = ath_container_kv(f, "anthem.data_fingerprint");
 	*data_fingerprint = kv && kv->type == ATH_KV_U64 ? kv->u : 0;
 	/* the same checks as for a caller's configuration */

@@ -1,5 +1,6 @@
 /* anthem: train, evaluate and inspect libanthem models from the shell. */
 #include "cli.h"
+#include "cli_json.h"
 
 #include <errno.h>
 #include <math.h>
@@ -194,29 +195,58 @@ static size_t utf8_char(const unsigned char *s)
 	return len;
 }
 
-/* JSON text must be UTF-8 (RFC 8259), but a query may be any bytes and an
- * explained trigram, three bytes (docs/network.md, step 2), can cut a
- * character: a byte that starts no well-formed character is written as
- * U+FFFD, so that the line still parses. */
-void cli_json_string(const char *s)
+/* s with every byte that starts no well-formed character replaced by
+ * U+FFFD (malloc'd; NULL when out of memory).  JSON text must be UTF-8
+ * (RFC 8259) and so must XML, but a query or a title may be any bytes, and
+ * a bytes-v1 model's trigram labels can cut a character (docs/network.md,
+ * step 1). */
+char *cli_utf8_clean(const char *s)
 {
-	putchar('"');
+	size_t n = strlen(s);
+	char *out = malloc(3 * n + 1), *o = out; /* 1 byte -> 3 at worst */
+	if (!out)
+		return NULL;
 	for (const unsigned char *p = (const unsigned char *)s; *p;) {
 		size_t len = utf8_char(p);
 		if (len == 0) {
-			printf("\\ufffd");
+			memcpy(o, "\xef\xbf\xbd", 3);
+			o += 3;
 			p++;
 			continue;
 		}
-		if (*p == '"' || *p == '\\')
-			printf("\\%c", *p);
-		else if (*p < 0x20 || *p == 0x7f)
-			printf("\\u%04x", *p);
-		else
-			fwrite(p, 1, len, stdout);
+		memcpy(o, p, len);
+		o += len;
 		p += len;
 	}
-	putchar('"');
+	*o = '\0';
+	return out;
+}
+
+json_t *cli_json_text(const char *s)
+{
+	char *clean = cli_utf8_clean(s ? s : "");
+	json_t *j = clean ? json_string(clean) : NULL;
+	free(clean);
+	return j;
+}
+
+/* Print a JSON value as one line (jansson escapes what JSON must). */
+int cli_json_print(json_t *j)
+{
+	int rc = j ? json_dumpf(j, stdout, JSON_ENCODE_ANY |
+				 JSON_REAL_PRECISION(9)) : -1;
+	if (rc == 0)
+		putchar('\n');
+	json_decref(j);
+	return rc;
+}
+
+void cli_json_string(const char *s)
+{
+	json_t *j = cli_json_text(s);
+	if (j)
+		json_dumpf(j, stdout, JSON_ENCODE_ANY);
+	json_decref(j);
 }
 
 int main(int argc, char **argv)
