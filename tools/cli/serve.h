@@ -40,8 +40,8 @@ typedef struct serve_limits {
 /* Latency buckets of /metrics, in seconds. */
 #define SERVE_NBUCKETS 12
 /* The paths and statuses /metrics counts (anything else is "other"). */
-#define SERVE_NPATHS 8
-#define SERVE_NSTATUS 10
+#define SERVE_NPATHS 7
+#define SERVE_NSTATUS 9
 
 typedef struct serve_ctx {
 	const char *model_path, *index_path; /* NULL: no reload possible */
