@@ -5,16 +5,22 @@
  *   serve-load --port P --queries FILE [--requests N] [--concurrency C]
  *              [--k 10] [--k1 200]
  *   serve-load --model M --index I --queries FILE [--requests N]
- *              [--k 10] [--k1 200]
+ *              [--k 10] [--k1 200] [--port P]
  *
  * HTTP: C threads, each with one keep-alive HTTP/1.1 connection to
  * 127.0.0.1:P (loopback only), send GET /search?q=...&k=..&k1=.. one after
  * another until N requests are answered in all; query i is line
  * i % lines of FILE.  In-process: one thread calls anthem_search_ex with
  * the same k, k1 (one thread a query, as the server does) on the same
- * queries.  Prints one line: requests, seconds, requests/s, p50 and p99
+ * queries.  With --port too, each query is answered in-process and then
+ * over HTTP (one connection, one request at a time), so that both see
+ * the same load at the same moment: on a shared machine whose load moves
+ * by 2x within minutes, only such pairs give a ratio worth printing.
+ * Prints one line a mode: requests, seconds, requests/s, p50 and p99
  * latency in microseconds, failures (a status other than 200 or a broken
- * connection: the run fails if any). */
+ * connection: the run fails if any); paired, also the median of the
+ * per-query differences (HTTP - in-process) and the latency of a GET
+ * /healthz sent after each pair (the bare HTTP round trip). */
 #include <anthem/anthem.h>
 
 #include <arpa/inet.h>
@@ -193,6 +199,14 @@ static int cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+static double sum(const double *v, size_t n)
+{
+	double t = 0;
+	for (size_t i = 0; i < n; i++)
+		t += v[i];
+	return t;
+}
+
 static double pct(const double *sorted, size_t n, double p)
 {
 	size_t i = (size_t)(p * (double)(n - 1) + 0.5);
@@ -239,7 +253,24 @@ int main(int argc, char **argv)
 	lat = calloc(nrequests, sizeof *lat);
 	if (!lat)
 		return 1;
-	double t0, secs;
+	double t0, secs, *hlat = NULL, *diff = NULL, *plat = NULL;
+	int fd = -1;
+	char *buf = NULL;
+	size_t cap = 0;
+	if (model && port) { /* paired: in-process, then HTTP */
+		hlat = calloc(nrequests, sizeof *hlat);
+		diff = calloc(nrequests, sizeof *diff);
+		plat = calloc(nrequests, sizeof *plat);
+		requests = malloc(nqueries * sizeof *requests);
+		for (size_t i = 0; requests && i < nqueries; i++)
+			if (!(requests[i] = http_request(queries[i])))
+				return 1;
+		if (!hlat || !diff || !plat || !requests || (fd = connect_server()) < 0) {
+			fprintf(stderr, "serve-load: cannot connect to port %d\n",
+				port);
+			return 1;
+		}
+	}
 	if (model) { /* in-process, one thread */
 		anthem_model *m = NULL;
 		anthem_index *ix = NULL;
@@ -265,6 +296,21 @@ int main(int argc, char **argv)
 					     &n))
 				atomic_fetch_add(&failures, 1);
 			lat[i] = now() - t;
+			if (hlat) {
+				t = now();
+				if (exchange(fd, requests[i % nqueries], &buf,
+					     &cap) != 200)
+					atomic_fetch_add(&failures, 1);
+				hlat[i] = now() - t;
+				diff[i] = hlat[i] - lat[i];
+				/* the bare round trip: a request that
+				 * computes nothing */
+				t = now();
+				if (exchange(fd, "GET /healthz HTTP/1.1\r\nHost: "
+					     "127.0.0.1\r\n\r\n", &buf, &cap) != 200)
+					atomic_fetch_add(&failures, 1);
+				plat[i] = now() - t;
+			}
 		}
 		secs = now() - t0;
 		free(hits);
@@ -286,6 +332,26 @@ int main(int argc, char **argv)
 		for (size_t i = 0; i < conc; i++)
 			pthread_join(th[i], NULL);
 		secs = now() - t0;
+	}
+	if (hlat) {
+		close(fd);
+		free(buf);
+		qsort(hlat, nrequests, sizeof *hlat, cmp);
+		qsort(diff, nrequests, sizeof *diff, cmp);
+		qsort(plat, nrequests, sizeof *plat, cmp);
+		/* requests/s of each side: over its own time alone */
+		double hs = sum(hlat, nrequests);
+		secs = sum(lat, nrequests);
+		printf("http-paired concurrency 1 requests %zu seconds %.3f rps "
+		       "%.1f p50_us %.0f p99_us %.0f failures %zu "
+		       "overhead_p50_us %.0f healthz_p50_us %.0f healthz_p99_us "
+		       "%.0f\n", nrequests, hs,
+		       (double)nrequests / hs, 1e6 * pct(hlat, nrequests, 0.50),
+		       1e6 * pct(hlat, nrequests, 0.99),
+		       (size_t)atomic_load(&failures),
+		       1e6 * pct(diff, nrequests, 0.50),
+		       1e6 * pct(plat, nrequests, 0.50),
+		       1e6 * pct(plat, nrequests, 0.99));
 	}
 	qsort(lat, nrequests, sizeof *lat, cmp);
 	printf("%s concurrency %zu requests %zu seconds %.3f rps %.1f "
