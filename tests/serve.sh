@@ -370,14 +370,46 @@ ok "/metrics counts requests by path and status, the latency histogram and reloa
 grep -Eq '^GET /search 200 [0-9]+ us$' server.log || fail "no request line in the log"
 grep -Eq '^POST /search 413 [0-9]+ us$' server.log || fail "no 413 line in the log"
 
-# ---- SIGTERM ---------------------------------------------------------------------------
+# ---- SIGTERM drains --------------------------------------------------------------------
+# a request in flight (headers and half its body sent) when SIGTERM comes:
+# the server stops accepting, still answers it 200, then exits 0
+python3 - "$port" <<'PY' >drain.txt 2>&1 &
+import os, socket, sys, time
+body = b'{"queries": ["robe"], "k": 3}'
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=60)
+s.sendall(b"POST /search HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body[:10])
+open("half-sent", "w").close()
+while not os.path.exists("go"):
+    time.sleep(0.05)
+s.sendall(body[10:])
+data = b""
+while b"\r\n\r\n" not in data:
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    data += chunk
+print(data.split(b"\r\n")[0].decode())
+PY
+drain=$!
+for _ in $(seq 1 300); do [ -f half-sent ] && break; sleep 0.1; done
+[ -f half-sent ] || fail "the draining client did not start"
+sleep 1
 kill -TERM "$pid"
+for _ in $(seq 1 300); do grep -q '^anthem serve: stopping' server.log && break; sleep 0.1; done
+grep -q '^anthem serve: stopping, 1 requests in flight' server.log ||
+	fail "SIGTERM: not 1 request in flight: $(grep stopping server.log)"
+kill -0 "$pid" || fail "the server exited with a request in flight"
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$url/healthz") || true
+[ "$code" = 000 ] || fail "a new connection answered $code while draining"
+touch go
+wait "$drain" || fail "the draining client: $(cat drain.txt)"
+grep -q '^HTTP/1.1 200' drain.txt || fail "the request in flight at SIGTERM got: $(cat drain.txt)"
 status=0
 wait "$pid" || status=$?
 pid=""
 [ "$status" = 0 ] || fail "the server exited $status after SIGTERM"
 grep -q '^anthem serve: stopped$' server.log || fail "no 'stopped' line"
-ok "SIGTERM: exit 0"
+ok "SIGTERM: no new connection, the request in flight answered 200, exit 0"
 
 # ---- options -----------------------------------------------------------------------------
 "$anthem" serve --help | grep -q -- '--max-body' || fail "serve --help"

@@ -434,8 +434,11 @@ int cmd_serve(int argc, char **argv)
 	 * finish (at most --timeout seconds), then close */
 	fprintf(stderr, "anthem serve: stopping, %ld requests in flight\n",
 		atomic_load(&s.ctx.in_flight));
-	/* the listening socket is ours to close once quiesced */
+	/* once quiesced the listening socket is ours: closed now, a new
+	 * connection is refused at once instead of waiting in the backlog */
 	MHD_socket ls = MHD_quiesce_daemon(d);
+	if (ls != MHD_INVALID_SOCKET)
+		close(ls);
 	double until = now() + (double)timeout;
 	while (atomic_load(&s.ctx.in_flight) > 0 && now() < until) {
 		struct timespec t = {0, 10 * 1000 * 1000};
@@ -443,8 +446,6 @@ int cmd_serve(int argc, char **argv)
 	}
 	long left = atomic_load(&s.ctx.in_flight);
 	MHD_stop_daemon(d);
-	if (ls != MHD_INVALID_SOCKET)
-		close(ls);
 	serve_free(&s.ctx);
 	fprintf(stderr, "anthem serve: stopped%s\n",
 		left > 0 ? " (requests still in flight were cut)" : "");
