@@ -794,16 +794,27 @@ static void post_rerank(serve_ctx *ctx, json_t *root, serve_response *out)
 	serve_gen *g = serve_gen_acquire(ctx);
 	anthem_hit *hits = malloc((n + 1) * sizeof *hits);
 	json_t *unknown = json_array();
-	int bad = !hits || !unknown;
+	/* a repeated id is ranked once (an engine merging candidate lists
+	 * may repeat one; two equal hits would only push another out) */
+	unsigned char *seen = calloc(anthem_index_count(g->index) / 8 + 1, 1);
+	const char **uniq = malloc((n + 1) * sizeof *uniq);
+	size_t nu = 0;
+	int bad = !hits || !unknown || !seen || !uniq;
 	for (size_t i = 0; !bad && i < n; i++) {
 		size_t pos;
-		if (anthem_index_find(g->index, ids[i], &pos) != ANTHEM_OK)
+		if (anthem_index_find(g->index, ids[i], &pos) != ANTHEM_OK) {
 			bad |= push(unknown, jstr(ids[i]));
+		} else if (!(seen[pos / 8] >> (pos % 8) & 1)) {
+			seen[pos / 8] |= (unsigned char)(1u << (pos % 8));
+			uniq[nu++] = ids[i];
+		}
 	}
 	size_t nh = 0;
 	int rc = bad ? ANTHEM_ENOMEM
-		     : anthem_rerank_ids(g->model, g->index, query, ids, n,
+		     : anthem_rerank_ids(g->model, g->index, query, uniq, nu,
 					 hits, &nh);
+	free(seen);
+	free(uniq);
 	if (!rc) {
 		json_t *o = json_object();
 		bad |= add(o, "query", jstr(query));
