@@ -62,7 +62,7 @@ for _ in $(seq 1 600); do
 	kill -0 "$pid" 2>/dev/null || fail "the server exited at start"
 	sleep 0.1
 done
-[ -n "$port" ] && [ "$port" != 0 ] || fail "no 'listening on' line"
+if [ -z "$port" ] || [ "$port" = 0 ]; then fail "no 'listening on' line"; fi
 url=http://127.0.0.1:$port
 ok "listening on 127.0.0.1:$port"
 
