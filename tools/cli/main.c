@@ -1,6 +1,7 @@
 /* anthem: train, evaluate and inspect libanthem models from the shell. */
 #include "cli.h"
 #include "cli_json.h"
+#include "serve.h"
 
 #include <errno.h>
 #include <math.h>
@@ -28,6 +29,10 @@ const command cli_commands[] = {
 	{"explain", "show which title trigrams each query trigram attends to",
 	 "anthem explain --model MODEL --query Q --title T [--svg FILE] [--json]",
 	 cmd_explain},
+	{"serve", "answer searches over HTTP/JSON (docs/serve.md)",
+	 "anthem serve --model MODEL --index INDEX [--listen 127.0.0.1:8080] "
+	 "[--threads T] [options]",
+	 cmd_serve},
 };
 const size_t cli_ncommands = sizeof cli_commands / sizeof cli_commands[0];
 
