@@ -414,15 +414,16 @@ int anthem_evaluate_ranking(const char *path, const anthem_catalog *c,
 				       "query<TAB>product_id<TAB>rank[<TAB>score]",
 				       fn, path, lineno);
 		} else if ((why = rank_of(f[2], &rank))) {
-			rc = ath_error(ANTHEM_EFORMAT, "%s: %s:%zu: field 3 (rank) "
-				       "'%.32s': %s", fn, path, lineno, f[2], why);
+			rc = ath_error(ANTHEM_EFORMAT, "%s: %s:%zu: expected a "
+				       "rank in field 3: '%.32s' %s", fn, path,
+				       lineno, f[2], why);
 		} else if (!f[0][0]) {
-			rc = ath_error(ANTHEM_EFORMAT, "%s: %s:%zu: field 1 "
-				       "(query) is empty", fn, path, lineno);
+			rc = ath_error(ANTHEM_EFORMAT, "%s: %s:%zu: the query "
+				       "(field 1) is empty", fn, path, lineno);
 		} else if (!ath_strmap_get(&c->map, f[1], &p)) {
-			rc = ath_error(ANTHEM_EFORMAT, "%s: %s:%zu: field 2 "
-				       "(product_id) '%s' is not in the "
-				       "catalogue", fn, path, lineno, f[1]);
+			rc = ath_error(ANTHEM_EFORMAT, "%s: %s:%zu: product_id "
+				       "'%s' (field 2) is not in the catalogue",
+				       fn, path, lineno, f[1]);
 		} else if (ath_strmap_get(&j->map, f[0], &q)) {
 			r[nr++] = (ranked_line){q, p, lineno, rank};
 		}

@@ -919,6 +919,15 @@ int anthem_trainer_checkpoint(const anthem_trainer *t, const char *path)
 	static const char fn[] = "anthem_trainer_checkpoint";
 	ATH_CHECK_ARG(t, fn, "t");
 	ATH_CHECK_ARG(path, fn, "path");
+	/* like anthem_model_save: no file that resuming would refuse */
+	int rc = ath_model_check_weights(t->model, path, fn);
+	if (!rc)
+		rc = ath_model_check_weights(t->best, path, fn);
+	if (rc) {
+		char msg[400];
+		snprintf(msg, sizeof msg, "%s", anthem_last_error());
+		return ath_error(rc, "%s; not written, the file is unchanged", msg);
+	}
 	ath_kv kv[32];
 	size_t nkv = ath_model_kvs(t->model, kv);
 	kv[nkv++] = (ath_kv){.key = "train.epoch", .type = ATH_KV_U64, .u = t->epoch};
