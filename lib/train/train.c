@@ -771,9 +771,9 @@ static int live_weights(const anthem_trainer *t, uint64_t epoch,
 	}
 	char detail[400];
 	snprintf(detail, sizeof detail, "%s", anthem_last_error());
-	return ath_error(ANTHEM_ERANGE, "%s: weights became %s at step %llu "
-			 "(epoch %llu%s%s); the last good model is kept, not "
-			 "this one (%s)", fn, what,
+	return ath_error(ANTHEM_ERANGE, "%s: weights became %s %s step %llu "
+			 "(epoch %llu%s%s); the best model so far is unchanged "
+			 "(%s)", fn, what, bad_step ? "at" : "by",
 			 (unsigned long long)(bad_step ? bad_step : t->step),
 			 (unsigned long long)epoch, name[0] ? ", tensor " : "",
 			 name, detail);

@@ -253,8 +253,8 @@ int cli_output(const char *cmd, const char *option, const char *path,
 				return EXIT_DATA;
 			}
 	} else if (errno != ENOENT) {
-		fprintf(stderr, "anthem %s: --%s %s: %s\n", cmd, option, path,
-			strerror(errno));
+		fprintf(stderr, "anthem %s: --%s %s: cannot create a file there: "
+			"%s\n", cmd, option, path, strerror(errno));
 		return EXIT_DATA;
 	}
 	/* can a file be made beside it?  Found now, not after hours of work:
