@@ -69,8 +69,8 @@ static int out_of_memory(void)
 }
 
 /* --filter FILE: one product id a line, read like every data file
- * (docs/data.md: a '#' line is a comment, empty lines are skipped, CRLF and
- * a byte order mark are fine).  Each id becomes its index position in
+ * (docs/data.md: "# " lines before the first id are comments, empty lines
+ * are skipped, CRLF and a byte order mark are fine).  Each id becomes its index position in
  * *allow.  An id the index does not hold, a NUL byte, an unreadable file
  * or one without any id is refused, naming FILE:LINE (or FILE): a filter
  * that silently dropped a product would return products the caller meant
@@ -86,7 +86,7 @@ static int read_filter(const char *path, const anthem_index *ix,
 	char *line = NULL;
 	size_t cap = 0, ncap = 0, lineno = 0;
 	ssize_t len;
-	int rc = 0;
+	int rc = 0, header = 1;
 	*allow = NULL;
 	*n = 0;
 	while (!rc && (len = getline(&line, &cap, f)) >= 0) {
@@ -106,8 +106,10 @@ static int read_filter(const char *path, const anthem_index *ix,
 			rc = -1;
 			break;
 		}
-		if (s[0] == '#' || s[0] == '\0')
+		if (s[0] == '\0' || (header && s[0] == '#' &&
+				      (s[1] == ' ' || s[1] == '\0')))
 			continue;
+		header = 0; /* after it, '#' is data: a product id "#1" */
 		size_t pos;
 		if (anthem_index_find(ix, s, &pos) != ANTHEM_OK) {
 			fprintf(stderr, "anthem search: %s:%zu: product id '%s' "

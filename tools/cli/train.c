@@ -191,6 +191,8 @@ int cmd_train(int argc, char **argv)
 		fprintf(stderr, "anthem train: skipped %zu malformed catalogue "
 			"lines and %zu malformed judgement lines\n",
 			anthem_catalog_skipped(c), anthem_judgments_skipped(j));
+	fprintf(stderr, "anthem train: %zu products, %zu queries\n",
+		anthem_catalog_count(c), anthem_judgments_query_count(j));
 	rc = resume ? anthem_trainer_resume(&t, resume, c, j, &o)
 		    : anthem_trainer_create(&t, &cfg, c, j, &o);
 	if (rc) {
@@ -236,10 +238,8 @@ int cmd_train(int argc, char **argv)
 	/* the settings the trainer has: a checkpoint's when resuming */
 	anthem_model_get_config(anthem_trainer_model(t), &cfg);
 	size_t epochs0 = anthem_trainer_epoch(t);
-	fprintf(stderr, "anthem train: %zu products, %zu queries, %s geometry, "
-		"dim %zu", anthem_catalog_count(c),
-		anthem_judgments_query_count(j), cli_geometry_name(cfg.geometry),
-		cfg.dim);
+	fprintf(stderr, "anthem train: %s geometry, dim %zu",
+		cli_geometry_name(cfg.geometry), cfg.dim);
 	if (resume)
 		fprintf(stderr, " (from %s, %zu epochs done)", resume, epochs0);
 	fprintf(stderr, "\n");
