@@ -1028,8 +1028,8 @@ int anthem_trainer_resume(anthem_trainer **out, const char *path,
 	if (!rc)
 		rc = ath_model_check_weights(t->model, path, fn);
 	if (!rc) {
-		char name[64];
-		snprintf(name, sizeof name, "%s (best.*)", path);
+		char name[512];
+		snprintf(name, sizeof name, "%.400s (best.*)", path);
 		rc = ath_model_check_weights(t->best, name, fn);
 	}
 	if (!rc)
