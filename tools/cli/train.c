@@ -357,8 +357,8 @@ int cmd_eval(int argc, char **argv)
 		const struct {
 			const char *name, *value;
 		} model_only[] = {{"index", index}, {"k1", k1},
-				  {"threads", threads}};
-		for (size_t i = 0; i < 3; i++)
+				  {"threads", threads}, {"max-queries", maxq}};
+		for (size_t i = 0; i < 4; i++)
 			if (model_only[i].value) {
 				fprintf(stderr, "anthem eval: cannot combine "
 					"--ranking with --%s: --%s steers the "
