@@ -195,8 +195,8 @@ int ath_model_bind_tensors(anthem_model *m, const ath_container *f,
  * many orders of magnitude below the bound. */
 #define MAX_WEIGHT 1e4f
 
-static int check_weights(const anthem_model *m, const char *what,
-			 const char *fn)
+int ath_model_check_weights(const anthem_model *m, const char *what,
+			    const char *fn)
 {
 	for (int i = 0; i < P_COUNT; i++) {
 		const ag_param *p = &m->params[i];
@@ -225,7 +225,7 @@ static int load(anthem_model **out, ath_container *f, const char *what,
 	if (!rc)
 		rc = ath_model_bind_tensors(m, f, "", 0, what, fn);
 	if (!rc)
-		rc = check_weights(m, what, fn);
+		rc = ath_model_check_weights(m, what, fn);
 	if (rc) {
 		anthem_model_free(m);
 		ath_container_close(f);
@@ -277,6 +277,14 @@ int anthem_model_save(const anthem_model *m, const char *path)
 	static const char fn[] = "anthem_model_save";
 	ATH_CHECK_ARG(m, fn, "m");
 	ATH_CHECK_ARG(path, fn, "path");
+	/* a file that every reader would refuse is not written: it would
+	 * replace a good model with nothing usable (the loader's bounds) */
+	int rc = ath_model_check_weights(m, path, fn);
+	if (rc) {
+		char msg[400];
+		snprintf(msg, sizeof msg, "%s", anthem_last_error());
+		return ath_error(rc, "%s; not written, the file is unchanged", msg);
+	}
 	ath_kv kv[16];
 	ath_tensor t[P_COUNT];
 	size_t nkv = ath_model_kvs(m, kv), nt = ath_model_tensors(m, t);

@@ -33,6 +33,10 @@ int cmd_index(int argc, char **argv)
 	}
 	if (threads && cli_size(cmd, "threads", threads, &nthreads))
 		return EXIT_USAGE;
+	const cli_file in[] = {{"model", model}, {"catalog", catalog}};
+	if ((code = cli_inputs("index", in, 2)) ||
+	    (code = cli_output("index", "out", out, in, 2)))
+		return code;
 	anthem_model *m = NULL;
 	anthem_catalog *c = NULL;
 	anthem_index *ix = NULL;
@@ -66,8 +70,8 @@ static int out_of_memory(void)
 }
 
 /* --filter FILE: one product id a line, read like every data file
- * (docs/data.md: a '#' line is a comment, empty lines are skipped, CRLF and
- * a byte order mark are fine).  Each id becomes its index position in
+ * (docs/data.md: "# " lines before the first id are comments, empty lines
+ * are skipped, CRLF and a byte order mark are fine).  Each id becomes its index position in
  * *allow.  An id the index does not hold, a NUL byte, an unreadable file
  * or one without any id is refused, naming FILE:LINE (or FILE): a filter
  * that silently dropped a product would return products the caller meant
@@ -83,7 +87,7 @@ static int read_filter(const char *path, const anthem_index *ix,
 	char *line = NULL;
 	size_t cap = 0, ncap = 0, lineno = 0;
 	ssize_t len;
-	int rc = 0;
+	int rc = 0, header = 1;
 	*allow = NULL;
 	*n = 0;
 	while (!rc && (len = getline(&line, &cap, f)) >= 0) {
@@ -103,8 +107,10 @@ static int read_filter(const char *path, const anthem_index *ix,
 			rc = -1;
 			break;
 		}
-		if (s[0] == '#' || s[0] == '\0')
+		if (s[0] == '\0' || (header && s[0] == '#' &&
+				      (s[1] == ' ' || s[1] == '\0')))
 			continue;
+		header = 0; /* after it, '#' is data: a product id "#1" */
 		size_t pos;
 		if (anthem_index_find(ix, s, &pos) != ANTHEM_OK) {
 			fprintf(stderr, "anthem search: %s:%zu: product id '%s' "
@@ -141,19 +147,6 @@ static int read_filter(const char *path, const anthem_index *ix,
 	return rc;
 }
 
-/* The first bytes of s that fit in max without splitting a UTF-8
- * character (titles are UTF-8: docs/data.md). */
-static int cut_utf8(const char *s, int max)
-{
-	int n = (int)strnlen(s, (size_t)max + 1);
-	if (n <= max)
-		return n;
-	n = max;
-	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-		n--;
-	return n;
-}
-
 /* One query's hits.  JSON: one object a line, {"query", "results": [{rank,
  * product_id, title, score, distance}]}, score = -distance so that higher
  * is better as in other search engines; 9 significant digits print a float
@@ -180,15 +173,21 @@ static void print_hits(const anthem_index *ix, const char *query,
 			fprintf(stderr, "anthem search: out of memory for JSON\n");
 		return;
 	}
-	printf("query: %s\n%4s %9s %9s  %-10s %s\n", query, "#", "score",
-	       "distance", "product_id", "title");
+	/* query, ids and titles may hold any bytes (an ESC would reach the
+	 * terminal): printed through cli_text */
+	printf("query: ");
+	cli_text(query, SIZE_MAX);
+	printf("\n%4s %9s %9s  %-10s %s\n", "#", "score", "distance",
+	       "product_id", "title");
 	for (size_t i = 0; i < n; i++) {
 		const char *title = anthem_index_title(ix, hits[i].index);
-		int cut = cut_utf8(title, 80);
-		printf("%3zu. %9.4f %9.4f  %-10s %.*s%s\n", i + 1,
-		       -hits[i].distance, hits[i].distance,
-		       anthem_index_id(ix, hits[i].index), cut, title,
-		       title[cut] ? "..." : "");
+		const char *id = anthem_index_id(ix, hits[i].index);
+		printf("%3zu. %9.4f %9.4f  ", i + 1, -hits[i].distance,
+		       hits[i].distance);
+		size_t idlen = cli_text(id, SIZE_MAX); /* padded as %-10s was */
+		printf("%*s ", idlen < 10 ? (int)(10 - idlen) : 0, "");
+		size_t cut = cli_text(title, 80);
+		printf("%s\n", title[cut] ? "..." : "");
 	}
 }
 
@@ -286,6 +285,10 @@ int cmd_search(int argc, char **argv)
 		fprintf(stderr, "anthem search: --k must be 1 to 100000\n");
 		return EXIT_USAGE;
 	}
+	const cli_file in[] = {{"model", model}, {"index", index},
+			       {"filter", filter}};
+	if ((code = cli_inputs("search", in, 3)))
+		return code;
 	anthem_model *m = NULL;
 	anthem_index *ix = NULL;
 	int rc = anthem_model_load(&m, model);
