@@ -37,6 +37,17 @@ head -n 41 "$fixture/train.tsv" >good.tsv # a comment and 40 judgements
 train "$cat" good.tsv old.anthem 2>/dev/null || fail "training on good data"
 cp old.anthem keep.anthem
 
+# --tokenizer: recorded in the model (anthem info shows it), bytes-v1 on
+# request, unicode-v1 by default, anything else refused
+"$anthem" info --model old.anthem | grep -q "^tokenizer    unicode-v1$" ||
+	fail "a new model does not read unicode-v1"
+train "$cat" good.tsv bytes.anthem --tokenizer bytes-v1 2>/dev/null ||
+	fail "training with --tokenizer bytes-v1"
+"$anthem" info --model bytes.anthem --json | grep -q '"tokenizer": "bytes-v1"' ||
+	fail "--tokenizer bytes-v1 is not in the model"
+expect 2 "--tokenizer is unicode-v1 or bytes-v1, not 'utf8'" \
+	train "$cat" good.tsv new.anthem --tokenizer utf8
+
 # ---- strict: every kind of malformed line stops training at its line -----------------
 # each case: the line appended as line 42 of the judgements, the reason
 bad_line() { # line reason

@@ -79,6 +79,10 @@ c_search() {
 c_explain() {
 	$run explain --model "${model-model.anthem}" --query hat --title "bowler hat"
 }
+c_explain_svg() {
+	$run explain --model model.anthem --query hat --title "bowler hat" \
+		--svg "${svg-new.svg}"
+}
 
 cases=0
 run=$anthem
@@ -102,7 +106,7 @@ refused() {
 	sha256sum -c --quiet hashes || fail "$f --$var $value: an input file changed"
 	kind_after=$(stat -c %F "$value" 2>/dev/null || echo none)
 	[ "$kind_before" = "$kind_after" ] || fail "$f --$var $value: it was $kind_before, now $kind_after"
-	rm -f new.anthem new.ck new.index
+	rm -f new.anthem new.ck new.index new.svg
 	cases=$((cases + 1))
 }
 # works FUNC VAR VALUE: a link to a good file is read or written through
@@ -115,7 +119,7 @@ works() {
 	[ "$status" = 0 ] || fail "$f --$var $value (a link to a good file): exit $status: $(cat err.log)"
 	sha256sum -c --quiet hashes || fail "$f --$var $value: an input file changed"
 	[ -L "$value" ] || fail "$f --$var $value: the link was replaced"
-	rm -f new.anthem new.ck new.index
+	rm -f new.anthem new.ck new.index new.svg
 	cases=$((cases + 1))
 }
 
@@ -162,6 +166,7 @@ c_train out cat.tsv jud.tsv
 c_train_ck out cat.tsv jud.tsv
 c_train_ck checkpoint cat.tsv jud.tsv
 c_index out model.anthem cat.tsv
+c_explain_svg svg model.anthem
 EOF
 echo "ok: every output argument: FIFO, directory, device, dangling link, path under a file, an input: refused before any work; a link written through"
 echo "ok: $cases cases"

@@ -59,6 +59,9 @@ int cli_size(const command *cmd, const char *name, const char *s,
 int cli_float(const command *cmd, const char *name, const char *s,
 	      float *out);
 int cli_geometry(const command *cmd, const char *s, anthem_geometry *out);
+/* --tokenizer: unicode-v1 or bytes-v1 (anthem.tokenizer of docs/format.md) */
+int cli_tokenizer(const command *cmd, const char *s, anthem_tokenizer *out);
+const char *cli_tokenizer_name(anthem_tokenizer t);
 const char *cli_geometry_name(anthem_geometry g);
 
 /* Print at most max bytes of s (whole characters) for a terminal: control

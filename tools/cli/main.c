@@ -331,6 +331,25 @@ int cli_geometry(const command *cmd, const char *s, anthem_geometry *out)
 	return -1;
 }
 
+static const char *const tokenizer_names[] = {"bytes-v1", "unicode-v1"};
+
+int cli_tokenizer(const command *cmd, const char *s, anthem_tokenizer *out)
+{
+	for (int i = 0; i < 2; i++)
+		if (!strcmp(s, tokenizer_names[i])) {
+			*out = (anthem_tokenizer)i;
+			return 0;
+		}
+	fprintf(stderr, "anthem %s: --tokenizer is unicode-v1 or bytes-v1, not "
+		"'%s'\nusage: %s\n", cmd->name, s, cmd->usage);
+	return -1;
+}
+
+const char *cli_tokenizer_name(anthem_tokenizer t)
+{
+	return (unsigned)t < 2 ? tokenizer_names[t] : "unknown";
+}
+
 const char *cli_geometry_name(anthem_geometry g)
 {
 	return (unsigned)g < 3 ? geometry_names[g] : "unknown";

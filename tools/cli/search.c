@@ -471,9 +471,24 @@ static int write_svg(const char *path, const anthem_model *m,
 	size_t R = anthem_explanation_rows(e), C = anthem_explanation_cols(e);
 	const float *w = anthem_explanation_weights(e);
 	const int cell = 18, left = 60, top = 70;
-	FILE *f = fopen(path, "w");
+	/* written beside the target and renamed over it, as the library
+	 * writes its files: never half an SVG, and a link stays a link
+	 * (cli_output has refused anything but a regular file or a link
+	 * to one) */
+	char *target = realpath(path, NULL);
+	const char *dst = target ? target : path;
+	size_t tlen = strlen(dst) + 32;
+	char *tmp = malloc(tlen);
+	FILE *f = NULL;
+	if (tmp) {
+		snprintf(tmp, tlen, "%s.tmp.%ld", dst, (long)getpid());
+		f = fopen(tmp, "wx");
+	}
 	if (!f) {
-		perror(path);
+		fprintf(stderr, "anthem explain: --svg %s: %s\n", path,
+			strerror(tmp ? errno : ENOMEM));
+		free(tmp);
+		free(target);
 		return -1;
 	}
 	int W = left + (int)C * cell + 20, H = top + (int)R * cell + 64;
@@ -528,7 +543,17 @@ static int write_svg(const char *path, const anthem_model *m,
 		}
 	}
 	fprintf(f, "</svg>\n");
-	return fclose(f) == 0 ? 0 : -1;
+	int bad = ferror(f) | fflush(f) | fsync(fileno(f));
+	bad |= fclose(f);
+	if (bad || rename(tmp, dst) != 0) {
+		fprintf(stderr, "anthem explain: --svg %s: %s\n", path,
+			strerror(errno));
+		unlink(tmp);
+		bad = 1;
+	}
+	free(tmp);
+	free(target);
+	return bad ? -1 : 0;
 }
 
 int cmd_explain(int argc, char **argv)
@@ -554,6 +579,10 @@ int cmd_explain(int argc, char **argv)
 			"required\nusage: %s\n", cmd->usage);
 		return EXIT_USAGE;
 	}
+	const cli_file in[] = {{"model", model}};
+	if ((code = cli_inputs("explain", in, 1)) ||
+	    (svg && (code = cli_output("explain", "svg", svg, in, 1))))
+		return code;
 	anthem_model *m;
 	anthem_explanation *e = NULL;
 	int rc = anthem_model_load(&m, model);

@@ -81,7 +81,7 @@ int cmd_train(int argc, char **argv)
 		   *checkpoint = NULL, *resume = NULL, *lenient = NULL,
 		   *valid = NULL, *patience = NULL, *gamma = NULL,
 		   *per_epoch = NULL, *maxq = NULL, *maxt = NULL, *scale = NULL,
-		   *lexical = NULL, *lex_buckets = NULL;
+		   *lexical = NULL, *lex_buckets = NULL, *tokenizer = NULL;
 	const opt opts[] = {
 		{"catalog", "FILE", "products: product_id<TAB>title", &catalog},
 		{"judgments", "FILE", "query<TAB>product_id<TAB>grade (0-3)", &judgments},
@@ -95,6 +95,7 @@ int cmd_train(int argc, char **argv)
 		{"title-trigrams", "N", "trigrams kept of a title (100)", &maxt},
 		{"lexical", NULL, "add the learned lexical term (BM25 of the title's words, docs/network.md step 8)", &lexical},
 		{"lexical-buckets", "N", "word hash buckets of the lexical term (2097152; implies --lexical)", &lex_buckets},
+		{"tokenizer", "T", "unicode-v1 (default) or bytes-v1, how text is read (docs/network.md step 1)", &tokenizer},
 		{"epochs", "N", "epochs at most (10)", &epochs},
 		{"epoch-examples", "N", "examples per epoch, sampled afresh (all)", &per_epoch},
 		{"batch", "N", "examples per step (32)", &batch},
@@ -148,6 +149,8 @@ int cmd_train(int argc, char **argv)
 		return EXIT_USAGE;
 	if (lexical && !lex_buckets)
 		cfg.lexical_buckets = (size_t)1 << 21;
+	if (tokenizer && cli_tokenizer(cmd, tokenizer, &cfg.tokenizer))
+		return EXIT_USAGE;
 	if (seed) {
 		if (cli_size(cmd, "seed", seed, &s))
 			return EXIT_USAGE;
@@ -221,6 +224,7 @@ int cmd_train(int argc, char **argv)
 			{"lexical", lexical, !ck.lexical_buckets},
 			{"lexical-buckets", lex_buckets,
 			 ck.lexical_buckets != cfg.lexical_buckets},
+			{"tokenizer", tokenizer, ck.tokenizer != cfg.tokenizer},
 		};
 		for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
 			if (fixed[i].value && fixed[i].differs) {
@@ -458,22 +462,25 @@ int cmd_info(int argc, char **argv)
 		printf("{\"geometry\": \"%s\", \"dim\": %zu, \"curvature\": %g, "
 		       "\"buckets\": %zu, \"gamma\": %g, \"max_query_trigrams\": %zu, "
 		       "\"max_title_trigrams\": %zu, \"lexical_buckets\": %zu, "
-		       "\"lexical_weight\": %s, \"weights\": %zu, "
+		       "\"lexical_weight\": %s, \"tokenizer\": \"%s\", "
+		       "\"weights\": %zu, "
 		       "\"fingerprint\": \"%016llx\", \"mapped\": %s}\n",
 		       cli_geometry_name(c.geometry), c.dim, c.curvature, c.buckets,
 		       c.gamma, c.max_query_trigrams, c.max_title_trigrams,
-		       c.lexical_buckets, lexw, weights,
+		       c.lexical_buckets, lexw, cli_tokenizer_name(c.tokenizer),
+		       weights,
 		       (unsigned long long)anthem_model_fingerprint(m),
 		       anthem_model_is_mapped(m) ? "true" : "false");
 	} else {
 		printf("model        %s\ngeometry     %s\ndimension    %zu\n"
 		       "curvature    %g\nbuckets      %zu\ngamma        %g\n"
 		       "trigrams     query <= %zu, title <= %zu\n"
-		       "lexical      %s\n"
+		       "lexical      %s\ntokenizer    %s\n"
 		       "weights      %zu floats (%.1f MiB)\nfingerprint  %016llx\n",
 		       model, cli_geometry_name(c.geometry), c.dim, c.curvature,
 		       c.buckets, c.gamma, c.max_query_trigrams,
-		       c.max_title_trigrams, lexline, weights,
+		       c.max_title_trigrams, lexline,
+		       cli_tokenizer_name(c.tokenizer), weights,
 		       (double)weights * 4.0 / 1048576.0,
 		       (unsigned long long)anthem_model_fingerprint(m));
 	}
