@@ -4,6 +4,7 @@
 #define ANTHEM_INDEX_INTERNAL_H
 
 #include "layers/lexical.h"
+#include "search/ann.h"
 
 #include <anthem/search.h>
 
@@ -39,6 +40,8 @@ struct anthem_index {
 	 * many slots as products (docs/format.md gives the memory) */
 	uint32_t *find_slots;
 	size_t find_mask;
+	/* the approximate index (ann.on: built or loaded with one) */
+	ath_ann ann;
 };
 
 static inline const char *ath_index_id(const anthem_index *ix, size_t i)
@@ -51,6 +54,11 @@ static inline const char *ath_index_title(const anthem_index *ix, size_t i)
 	const char *id = ath_index_id(ix, i);
 	return id + strlen(id) + 1;
 }
+
+/* Build the approximate index over ix's points in space s (o->ann is not
+ * read: the caller decided). */
+int ath_index_add_ann(anthem_index *ix, const geo_space *s,
+		      const anthem_index_options *o, const char *fn);
 
 /* Do the index's postings belong to this model's lexical term? */
 int ath_index_has_postings(const anthem_index *ix,
