@@ -325,6 +325,83 @@ static void link(build *b, size_t slot, size_t v)
 	}
 }
 
+/* Every node reachable from the entries.  A full list that did not take a
+ * new node, or dropped it later for a nearer one, can leave a node with no
+ * edge into it: such a node is found by a walk from the entries and given
+ * an edge from its nearest neighbour that is reached (a free slot, else the
+ * slot of a node that has another edge into it), then the walk goes on
+ * from it.  In node order, single-threaded: deterministic.  Returns the
+ * nodes that needed an edge, or (size_t)-1 when out of memory. */
+static size_t connect_all(uint32_t *adj, size_t n, size_t R,
+			  const uint32_t *entry, size_t nentry)
+{
+	uint8_t *reached = calloc(n, 1);
+	uint32_t *indeg = calloc(n, sizeof *indeg), *stack = malloc(n * sizeof *stack);
+	size_t fixed = 0;
+	if (!reached || !indeg || !stack) {
+		free(reached);
+		free(indeg);
+		free(stack);
+		return (size_t)-1;
+	}
+	for (size_t i = 0; i < n * R; i++)
+		if (adj[i] != ATH_ANN_NONE)
+			indeg[adj[i]]++;
+	size_t top = 0;
+	for (size_t e = 0; e < nentry; e++)
+		if (!reached[entry[e]]) {
+			reached[entry[e]] = 1;
+			stack[top++] = entry[e];
+		}
+	for (size_t v = 0;; v++) {
+		while (top) {
+			size_t x = stack[--top];
+			for (size_t j = 0; j < R; j++) {
+				uint32_t u = adj[x * R + j];
+				if (u != ATH_ANN_NONE && !reached[u]) {
+					reached[u] = 1;
+					stack[top++] = u;
+				}
+			}
+		}
+		while (v < n && reached[v])
+			v++;
+		if (v == n)
+			break;
+		/* v's nearest reached neighbour (its list is nearest first),
+		 * else the first entry */
+		size_t from = entry[0];
+		for (size_t j = 0; j < R; j++) {
+			uint32_t u = adj[v * R + j];
+			if (u != ATH_ANN_NONE && reached[u]) {
+				from = u;
+				break;
+			}
+		}
+		uint32_t *l = adj + from * R;
+		size_t slot = R;
+		for (size_t j = 0; j < R && slot == R; j++)
+			if (l[j] == ATH_ANN_NONE)
+				slot = j;
+		for (size_t j = R; j-- > 0 && slot == R;)
+			if (indeg[l[j]] > 1)
+				slot = j;
+		if (slot == R)
+			slot = R - 1;
+		if (l[slot] != ATH_ANN_NONE)
+			indeg[l[slot]]--;
+		l[slot] = (uint32_t)v;
+		indeg[v]++;
+		reached[v] = 1;
+		stack[top++] = (uint32_t)v;
+		fixed++;
+	}
+	free(reached);
+	free(indeg);
+	free(stack);
+	return fixed;
+}
+
 /* Nodes per round after t are in the graph: small while the graph is
  * small (a round's nodes do not see each other), then up to 1024. */
 static size_t round_size(size_t t)
@@ -456,6 +533,15 @@ int ath_ann_build(ath_ann *a, const geo_space *s, const float *points,
 		a->owned_entry[e] = b.order[e];
 	build_free(&b, threads);
 	free(b.order);
+	/* a node's list is nearest first from here on only where link() left
+	 * it so; connect_all needs no more than a reached neighbour */
+	for (int pass = 0; pass < 4 && !b.oom && n; pass++) {
+		size_t fixed = connect_all(a->owned_adj, n, R, a->owned_entry,
+					   a->nentry);
+		b.oom = fixed == (size_t)-1;
+		if (!fixed)
+			break;
+	}
 	if (b.oom) {
 		ath_ann_free(a);
 		return ath_error(ANTHEM_ENOMEM, "%s: out of memory while building "
