@@ -8,7 +8,9 @@
  * flat space; then a small model (created once, dim 4 like the seed
  * indexes) reranks two of its products (anthem_score: the index's titles
  * go through the tokenizer) and, when the dimensions agree, runs the
- * two-stage anthem_search over it. */
+ * two-stage anthem_search over it, once more with stage 1 forced onto the
+ * approximate index (its graph, when the file holds one: a graph that
+ * loaded must be searchable, every hit a product of the index). */
 #include "fuzz.h"
 
 #include <math.h>
@@ -74,6 +76,23 @@ static void search(const anthem_index *ix)
 		if (hits[i].index >= n || !(hits[i].distance >= 0.0f))
 			fz_fail("search hit %zu: product %zu of %zu, distance %g",
 				i, hits[i].index, n, hits[i].distance);
+	anthem_search_options o;
+	anthem_search_options_init(&o);
+	o.k = 3;
+	o.stage1 = ANTHEM_STAGE1_GRAPH;
+	o.ef = 4;
+	o.stage1_only = 1;
+	fz_begin();
+	rc = fz_status(anthem_search_ex(model, ix, "headgear", &o, hits, &k),
+		       "anthem_search_ex (graph)");
+	if (rc != ANTHEM_OK)
+		fz_fail("the graph search failed with %d", rc);
+	if (k > (n < 3 ? n : 3))
+		fz_fail("the graph search over %zu products returned %zu", n, k);
+	for (size_t i = 0; i < k; i++)
+		if (hits[i].index >= n)
+			fz_fail("graph hit %zu: product %zu of %zu", i,
+				hits[i].index, n);
 }
 
 static void scan(const anthem_index *ix, anthem_geometry g)

@@ -78,6 +78,16 @@ def containers(anthem, out, tmp):
         run(anthem, "index", "--model", os.path.join(tmp, model + ".model"),
             "--catalog", catalogue, "--out", path, "--threads", "1")
         write(os.path.join(out, "index", name + ".anthem"), read(path))
+    # with the approximate index (docs/format.md, "ann.*"): a graph of
+    # degree 4 and int8 or float32 points
+    for points in ("int8", "float32"):
+        path = os.path.join(tmp, "ann-" + points + ".index")
+        run(anthem, "index", "--model",
+            os.path.join(tmp, "hyperbolic-d4-b256.model"), "--catalog", cat12,
+            "--out", path, "--threads", "1", "--ann", "--ann-degree", "4",
+            "--ann-ef", "8", "--points", points)
+        write(os.path.join(out, "index", "hyperbolic-d4-11-ann-" + points +
+                           ".anthem"), read(path))
     # an empty catalogue gives an index of no products
     empty = os.path.join(tmp, "empty.tsv")
     write(empty, b"# nothing\n")
