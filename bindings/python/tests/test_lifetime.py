@@ -240,6 +240,31 @@ class TestSearchLifetime(TempDirCase):
             self.assertEqual(len(result["batch"].counts), 400)
 
 
+@needs_fixture
+class TestStopping(unittest.TestCase):
+    """Issue 13, defect 16: a deadline stops a long batch; a region that
+    would scan for minutes is refused."""
+
+    def test_timeout_and_work_cap(self):
+        cat = anthem.Catalog(fixture("catalog.tsv"))
+        with anthem.Model(SMALL) as m, anthem.Index.build(m, cat) as ix:
+            qs = ["wool hat"] * 2000
+            with self.assertRaises(anthem.CanceledError) as cm:
+                ix.search_batch(m, qs, or_=["coat", "red", "blue"],
+                                timeout=0.001)
+            self.assertIn("timed out", str(cm.exception))
+            self.assertEqual(len(ix.search(m, "hat", k=3, timeout=60)), 3)
+            with self.assertRaises(anthem.InvalidArgumentError):
+                ix.search(m, "hat", timeout="soon")
+            h = m.embed_query("hat")
+            for _ in range(16):
+                h = h | h
+            with self.assertRaises(anthem.RangeError) as cm:
+                ix.scan(h, 3)
+            self.assertIn("ANTHEM_MAX_SCAN_WORK", str(cm.exception))
+        cat.close()
+
+
 class TestSizes(unittest.TestCase):
     """Issue 13, defect 12: ints past size_t are refused before ctypes
     wraps them."""
