@@ -231,7 +231,8 @@ static int set_norms(anthem_index *ix, const char *what, const char *fn)
 		return ath_error(ANTHEM_EFORMAT, "%s: %s: point %zu is not "
 				 "finite", fn, what, bad);
 	/* the farthest point, so that a search checks the ball in O(1) (one
-	 * more pass over n floats: 1M products cost about a millisecond) */
+	 * more pass over n floats: 0.7 to 1.4 ms at 1M products, -O2, on the
+	 * busy 2-vCPU development machine) */
 	ix->far = 0;
 	for (size_t i = 1; i < ix->n; i++)
 		if (ix->norm2[i] > ix->norm2[ix->far])
