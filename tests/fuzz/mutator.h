@@ -8,7 +8,8 @@
  * mutator parses the input as docs/format.md lays it out, changes it at the
  * level of entries (drops, duplicates, adds, renames and retypes metadata
  * keys and tensors, changes values to edge cases, reshapes tensors, pokes
- * non-finite or out-of-ball floats into them), writes a well-formed file
+ * non-finite or out-of-ball floats into them, rewrites an index in the
+ * version-1 layout), writes a well-formed file
  * (offsets, alignment, size and checksum repaired) and so hands the loaders
  * files that are well formed but wrong.  An input that does not parse, one
  * step in four, and any result that would exceed max_size go through
@@ -298,11 +299,89 @@ static int mu_reshape(mu_tensor *t, uint64_t rows, uint64_t cols)
 	return 0;
 }
 
+static mu_kv *mu_find_kv(mu_file *f, const char *key)
+{
+	for (size_t i = 0; i < f->nkv; i++)
+		if (strcmp(f->kv[i].key, key) == 0)
+			return &f->kv[i];
+	return NULL;
+}
+
+static mu_tensor *mu_find_tensor(mu_file *f, const char *name)
+{
+	for (size_t i = 0; i < f->nt; i++)
+		if (strcmp(f->t[i].name, name) == 0)
+			return &f->t[i];
+	return NULL;
+}
+
+static void mu_drop_kv(mu_file *f, const char *key)
+{
+	mu_kv *kv = mu_find_kv(f, key);
+	if (kv) {
+		free(kv->s);
+		*kv = f->kv[--f->nkv];
+	}
+}
+
+/* The points of an index (version 2: "blocks" of 16 products, dimension
+ * by dimension; docs/format.md) as row-major count x dim floats, or NULL
+ * (malloc'ed). */
+static float *mu_index_points(mu_file *f, uint64_t *count, uint64_t *dim)
+{
+	mu_kv *n = mu_find_kv(f, "index.count"), *d = mu_find_kv(f, "index.dim");
+	mu_tensor *b = mu_find_tensor(f, "blocks");
+	if (!n || !d || !b || n->type != 1 || d->type != 1 || d->u == 0 ||
+	    d->u > 4096 || n->u > ((uint64_t)1 << 20) / d->u ||
+	    b->rows != (n->u + 15) / 16 || b->cols != d->u * 16)
+		return NULL;
+	float *p = malloc(n->u * d->u * sizeof *p + 1);
+	if (!p)
+		return NULL;
+	for (uint64_t i = 0; i < n->u; i++)
+		for (uint64_t k = 0; k < d->u; k++)
+			memcpy(&p[i * d->u + k],
+			       b->data + ((i / 16) * d->u * 16 + k * 16 + i % 16) * 4, 4);
+	*count = n->u;
+	*dim = d->u;
+	return p;
+}
+
+/* An index file rewritten in the version-1 layout (docs/format.md): a
+ * row-major "points" tensor, no "index.version" nor "index.block"; the
+ * "blocks" tensor kept as a stray one half the time (issue 13, defect 1:
+ * a version-1 reader must not use it). */
+static void mu_index_v1(mu_file *f, uint64_t *s)
+{
+	uint64_t n, d;
+	float *p = mu_index_points(f, &n, &d);
+	if (!p || mu_find_tensor(f, "points") || f->nt >= MU_MAX_ENTRIES) {
+		free(p);
+		return;
+	}
+	mu_tensor *t = &f->t[f->nt++];
+	memset(t, 0, sizeof *t);
+	mu_set_name(t->name, &t->nlen, "points", "");
+	t->rows = n;
+	t->cols = d;
+	t->data = (unsigned char *)p;
+	mu_drop_kv(f, "index.version");
+	if (mu_pick(s, 2))
+		mu_drop_kv(f, "index.block");
+	mu_tensor *b = mu_find_tensor(f, "blocks");
+	if (b && mu_pick(s, 2)) {
+		free(b->data);
+		*b = f->t[--f->nt];
+	} else if (b && mu_pick(s, 2)) {
+		mu_reshape(b, 1, 16); /* the review's stray tensor */
+	}
+}
+
 static void mu_one(mu_file *f, uint64_t *s)
 {
 	mu_kv *kv = f->nkv ? &f->kv[mu_pick(s, f->nkv)] : NULL;
 	mu_tensor *t = f->nt ? &f->t[mu_pick(s, f->nt)] : NULL;
-	switch (mu_pick(s, 13)) {
+	switch (mu_pick(s, 14)) {
 	case 0: /* drop a key */
 		if (kv) {
 			free(kv->s);
@@ -437,6 +516,10 @@ static void mu_one(mu_file *f, uint64_t *s)
 			size_t at = mu_pick(s, (size_t)(t->rows * t->cols));
 			memcpy(t->data + at * 4, &x, 4);
 		}
+		break;
+	case 13: /* another layout of the same data */
+		if (memcmp(f->magic, "ANTHEMIX", 8) == 0)
+			mu_index_v1(f, s);
 		break;
 	}
 }
