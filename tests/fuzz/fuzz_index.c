@@ -203,7 +203,7 @@ static void same_points(const anthem_index *ix, const unsigned char *data,
 	uint64_t n = 0, d = 0;
 	float *want = file_points(data, size, &n, &d);
 	const anthem_vectors *v = anthem_index_vectors(ix);
-	if (want && v && n == anthem_vectors_count(v) &&
+	if (want && v && n * d > 0 && n == anthem_vectors_count(v) &&
 	    d == anthem_vectors_dim(v) &&
 	    memcmp(want, anthem_vectors_data(v), n * d * sizeof(float)) != 0)
 		fz_fail("the loaded index's points are not the file's "
