@@ -240,6 +240,26 @@ class TestSearchLifetime(TempDirCase):
             self.assertEqual(len(result["batch"].counts), 400)
 
 
+class TestWrappedVectors(unittest.TestCase):
+
+    def test_a_wrapped_buffer_outlives_a_deferred_close(self):
+        """Vectors.wrap borrows the caller's memory: a close() while a
+        call uses the set must keep the memory until the set is freed."""
+        from anthem._handle import using
+        v = anthem.Vectors.wrap([[0.1, 0.2], [0.0, 0.3]])
+        self.assertIsNotNone(v._buffer)
+        with using(v):          # what a call in another thread holds
+            v.close()
+            self.assertTrue(v.closed)
+            self.assertIsNotNone(v._deferred)
+            self.assertIsNotNone(v._buffer)
+        self.assertIsNone(v._deferred)
+        self.assertIsNone(v._buffer)
+        h = anthem.Hyperboloid([0.0, 0.0], [0.1, 0.1])
+        with self.assertRaises(anthem.InvalidArgumentError):
+            h.distances(v)
+
+
 @needs_fixture
 class TestStopping(unittest.TestCase):
     """Issue 13, defect 16: a deadline stops a long batch; a region that
