@@ -180,13 +180,15 @@ static float *file_points(const unsigned char *data, size_t size,
 		mu_tensor *pts = mu_find_tensor(&f, "points");
 		mu_kv *cnt = mu_find_kv(&f, "index.count"),
 		      *dim = mu_find_kv(&f, "index.dim");
-		if (!ver && pts && cnt && dim && cnt->type == 1 &&
+		/* as docs/format.md says: no key is version 1 */
+		uint64_t v = !ver ? 1 : ver->type == 1 ? ver->u : 0;
+		if (v == 1 && pts && cnt && dim && cnt->type == 1 &&
 		    dim->type == 1 && pts->rows == cnt->u && pts->cols == dim->u &&
 		    (p = malloc(pts->rows * pts->cols * 4 + 1))) {
 			memcpy(p, pts->data, pts->rows * pts->cols * 4);
 			*n = cnt->u;
 			*d = dim->u;
-		} else if (ver) {
+		} else if (v == 2) {
 			p = mu_index_points(&f, n, d);
 		}
 	}
