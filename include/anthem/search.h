@@ -135,7 +135,7 @@ typedef struct anthem_search_options {
  * minutes: the limit is about 10 s of one core (2^26 term distances took
  * 77 s at dimension 32 and 21 s at dimension 8 on a busy 2-core machine).
  * 1M products at dimension 32 allow a query with up to 8 terms.  A simple
- * region is scanned by the blocked loop and is not limited. */
+ * region (one term) is never limited, whichever loop scans it. */
 #define ANTHEM_MAX_SCAN_WORK ((uint64_t)1 << 28)
 
 /* Defaults into *o, through the macro (the caller's size: see

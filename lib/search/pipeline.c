@@ -424,7 +424,9 @@ static int scan_general(const anthem_index *ix, const anthem_hyperboloid *h,
 	for (size_t b = 0; b < anthem_hyperboloid_branch_count(h); b++)
 		terms += anthem_hyperboloid_term_count(h, b);
 	uint64_t work = terms * ix->n * ix->dim; /* < 2^16 x 2^32 x 2^12 */
-	if (work > ANTHEM_MAX_SCAN_WORK)
+	/* one term (a simple region of a dimension past the blocked loop's)
+	 * is what any query costs: never refused */
+	if (terms > 1 && work > ANTHEM_MAX_SCAN_WORK)
 		return ath_error(ANTHEM_ERANGE, "%s: the region has %llu terms "
 				 "(%zu branches): scanning %zu products of "
 				 "dimension %zu is %llu term x product x "
