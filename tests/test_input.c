@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #ifndef FIXTURE_DIR
@@ -563,6 +564,270 @@ START_TEST(checkpoint_sizes_are_checked_before_allocating)
 }
 END_TEST
 
+/* ---- issue #13: special files, comments, weights, rankings ------------------------ */
+
+/* A writer replaces only a regular file: a device node, a FIFO or a
+ * directory in its place is refused and left as it was (as root, rename()
+ * would have turned a device into a model file); a symbolic link is
+ * written through, to its target, and stays a link; a link that leads
+ * nowhere is refused. */
+START_TEST(writers_replace_only_regular_files)
+{
+	anthem_model *m = small_model(ANTHEM_GEOMETRY_EUCLIDEAN);
+	struct stat st;
+	/* a char device like /dev/null (1, 3), made in the scratch directory */
+	if (mknod(tmp_path("null"), S_IFCHR | 0600, makedev(1, 3)) == 0) {
+		expect_error(anthem_model_save(m, tmp_path("null")), ANTHEM_EIO,
+			     "is a character device, not a regular file");
+		ck_assert_int_eq(lstat(tmp_path("null"), &st), 0);
+		ck_assert(S_ISCHR(st.st_mode));
+	}
+	ck_assert_int_eq(mkfifo(tmp_path("fifo"), 0600), 0);
+	expect_error(anthem_model_save(m, tmp_path("fifo")), ANTHEM_EIO,
+		     "is a FIFO");
+	ck_assert_int_eq(lstat(tmp_path("fifo"), &st), 0);
+	ck_assert(S_ISFIFO(st.st_mode));
+	ck_assert_int_eq(mkdir(tmp_path("dir"), 0700), 0);
+	expect_error(anthem_model_save(m, tmp_path("dir")), ANTHEM_EIO,
+		     "is a directory");
+	/* through a link to a regular file: the target is replaced */
+	write_file(tmp_path("target"), "old");
+	ck_assert_int_eq(symlink(tmp_path("target"), tmp_path("link")), 0);
+	ck_assert_int_eq(anthem_model_save(m, tmp_path("link")), 0);
+	ck_assert_int_eq(lstat(tmp_path("link"), &st), 0);
+	ck_assert(S_ISLNK(st.st_mode));
+	anthem_model *back;
+	ck_assert_int_eq(anthem_model_load(&back, tmp_path("target")), 0);
+	anthem_model_free(back);
+	ck_assert_int_eq(symlink("no-such-file", tmp_path("dangling")), 0);
+	expect_error(anthem_model_save(m, tmp_path("dangling")), ANTHEM_EIO,
+		     "leads nowhere");
+	ck_assert_int_eq(lstat(tmp_path("dangling"), &st), 0);
+	ck_assert(S_ISLNK(st.st_mode));
+	anthem_model_free(m);
+}
+END_TEST
+
+/* Readers refuse what is not a regular file by name, at once: a FIFO that
+ * nobody writes to (opening it used to wait forever), a directory (it said
+ * "read error"), a device such as /dev/zero (read until memory ran out);
+ * a /proc file that reports 0 bytes is not called empty. */
+START_TEST(readers_refuse_special_files)
+{
+	ck_assert_int_eq(mkfifo(tmp_path("fifo"), 0600), 0);
+	ck_assert_int_eq(mkdir(tmp_path("dir"), 0700), 0);
+	anthem_model *m;
+	anthem_catalog *c;
+	expect_error(anthem_model_load(&m, tmp_path("fifo")), ANTHEM_EIO,
+		     "is a FIFO (named pipe), not a regular file");
+	expect_error(anthem_catalog_load(&c, tmp_path("fifo"), 0), ANTHEM_EIO,
+		     "is a FIFO");
+	expect_error(anthem_catalog_load(&c, tmp_path("dir"), 0), ANTHEM_EIO,
+		     "dir: is a directory");
+	expect_error(anthem_model_load(&m, tmp_path("dir")), ANTHEM_EIO,
+		     "is a directory");
+	if (mknod(tmp_path("zero"), S_IFCHR | 0600, makedev(1, 5)) == 0)
+		expect_error(anthem_catalog_load(&c, tmp_path("zero"), 0),
+			     ANTHEM_EIO, "is a character device");
+	anthem_clear_error();
+	ck_assert_int_ne(anthem_model_load(&m, "/proc/self/status"), 0);
+	ck_assert_ptr_null(strstr(anthem_last_error(), "empty file"));
+	ck_assert_ptr_nonnull(strstr(anthem_last_error(), "/proc/self/status"));
+}
+END_TEST
+
+/* '#' starts a comment only in the header (lines "# ..." before the first
+ * line of data): a product id "#1" and a query "#2 pencil" are data, in
+ * strict and lenient reading alike. */
+START_TEST(hash_lines_are_data_after_the_header)
+{
+	anthem_catalog *c;
+	load_catalog(&c, "# product_id\ttitle\n#\n#1\tpencil\n# 3\tpen\nb\tB\n");
+	ck_assert_uint_eq(anthem_catalog_count(c), 3);
+	ck_assert_str_eq(anthem_catalog_id(c, 0), "#1");
+	ck_assert_str_eq(anthem_catalog_id(c, 1), "# 3");
+	anthem_judgments *j;
+	write_file(tmp_path("j.tsv"), "# query\tproduct_id\tgrade\n"
+				      "#2 pencil\t#1\t3\n# pen\t# 3\t2\n");
+	for (int lenient = 0; lenient < 2; lenient++) {
+		ck_assert_int_eq(anthem_judgments_load(&j, tmp_path("j.tsv"), c,
+			lenient ? ANTHEM_READ_LENIENT : 0), 0);
+		ck_assert_uint_eq(anthem_judgments_query_count(j), 2);
+		ck_assert_str_eq(anthem_judgments_query(j, 0), "#2 pencil");
+		ck_assert_uint_eq(anthem_judgments_skipped(j), 0);
+		anthem_judgments_free(j);
+	}
+	/* a '#' line after the data is a malformed line, not a comment */
+	write_file(tmp_path("j.tsv"), "q\tb\t1\n# not a comment\n");
+	expect_error(anthem_judgments_load(&j, tmp_path("j.tsv"), c, 0),
+		     ANTHEM_EFORMAT, "j.tsv:2: expected 3 fields");
+	/* rankings follow the same rule */
+	write_file(tmp_path("j.tsv"), "#2 pencil\t#1\t3\n");
+	ck_assert_int_eq(anthem_judgments_load(&j, tmp_path("j.tsv"), c, 0), 0);
+	anthem_metrics mt;
+	anthem_metrics_init(&mt);
+	write_file(tmp_path("r.tsv"), "# header\n#2 pencil\t#1\t1\n");
+	ck_assert_int_eq(anthem_evaluate_ranking(tmp_path("r.tsv"), c, j, &mt), 0);
+	ck_assert_uint_eq(mt.queries, 1);
+	ck_assert_double_eq_tol(mt.ndcg10, 1.0, 1e-12);
+	anthem_judgments_free(j);
+	anthem_catalog_free(c);
+}
+END_TEST
+
+/* The ranking reader checks what the judgement reader checks: a NUL byte,
+ * invalid UTF-8, a rank with a space, a sign, a leading zero or too many
+ * digits (it used to wrap), each naming file:line and the field. */
+START_TEST(rankings_get_the_judgement_checks)
+{
+	anthem_catalog *c;
+	load_catalog(&c, "a\tA\nb\tB\n");
+	anthem_judgments *j;
+	write_file(tmp_path("j.tsv"), "q\ta\t3\n");
+	ck_assert_int_eq(anthem_judgments_load(&j, tmp_path("j.tsv"), c, 0), 0);
+	anthem_metrics m;
+	anthem_metrics_init(&m);
+	write_bytes(tmp_path("r.tsv"), "q\ta\t1\nq\tb\t2\0junk\n", 18);
+	expect_error(anthem_evaluate_ranking(tmp_path("r.tsv"), c, j, &m),
+		     ANTHEM_EFORMAT, "r.tsv:2: NUL byte");
+	const char *bad[][2] = {
+		{"q\ta\t 1\n", "r.tsv:1: expected a rank in field 3: ' 1'"},
+		{"q\ta\t+1\n", "r.tsv:1: expected a rank in field 3: '+1'"},
+		{"q\ta\t01\n", "r.tsv:1: expected a rank in field 3: '01'"},
+		{"q\ta\t1 \n", "r.tsv:1: expected a rank in field 3: '1 '"},
+		{"q\ta\t99999999999999999999\n", "is larger than 1000000000"},
+		{"q\ta\t1\nq\xff\tb\t2\n", "r.tsv:2: invalid UTF-8"},
+		{"\ta\t1\n", "r.tsv:1: the query (field 1) is empty"},
+	};
+	for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+		write_file(tmp_path("r.tsv"), bad[k][0]);
+		expect_error(anthem_evaluate_ranking(tmp_path("r.tsv"), c, j, &m),
+			     ANTHEM_EFORMAT, bad[k][1]);
+	}
+	/* the score field stays free text */
+	write_file(tmp_path("r.tsv"), "q\ta\t1\t-0.5\n");
+	ck_assert_int_eq(anthem_evaluate_ranking(tmp_path("r.tsv"), c, j, &m), 0);
+	anthem_judgments_free(j);
+	anthem_catalog_free(c);
+}
+END_TEST
+
+/* Find the first float of the first non-empty tensor whose name starts
+ * with prefix in a container file's bytes (docs/format.md's table). */
+static float *tensor_in(unsigned char *p, const char *prefix)
+{
+	uint64_t nt = 0, tab = 0, data = 0;
+	for (int i = 7; i >= 0; i--) {
+		nt = nt << 8 | p[32 + i];
+		tab = tab << 8 | p[48 + i];
+		data = data << 8 | p[56 + i];
+	}
+	unsigned char *e = p + tab;
+	for (uint64_t i = 0; i < nt; i++) {
+		uint32_t nl = (uint32_t)e[0] | (uint32_t)e[1] << 8 |
+			      (uint32_t)e[2] << 16 | (uint32_t)e[3] << 24;
+		const char *name = (const char *)e + 4;
+		unsigned char *f = e + 4 + nl + 4;
+		uint64_t rows = 0, cols = 0, off = 0;
+		for (int k = 7; k >= 0; k--) {
+			rows = rows << 8 | f[k];
+			cols = cols << 8 | f[8 + k];
+			off = off << 8 | f[16 + k];
+		}
+		if (rows && cols && !strncmp(name, prefix, strlen(prefix)))
+			return (float *)(p + data + off);
+		e = f + 24;
+	}
+	return NULL;
+}
+
+/* Weights no reader accepts are neither trained into a model nor resumed:
+ * --lr 1e5 ends the run saying the weights left the bounds, and the
+ * checkpoint is refused; a checkpoint whose best.* weights are NaN or
+ * 1e30 (valid checksum) is refused at resume. */
+START_TEST(weights_no_reader_accepts_are_refused)
+{
+	anthem_catalog *c;
+	anthem_judgments *j;
+	ck_assert_int_eq(anthem_catalog_load(&c, FIXTURE("catalog.tsv"), 0), 0);
+	ck_assert_int_eq(anthem_judgments_load(&j, FIXTURE("train.tsv"), c, 0), 0);
+	anthem_model_config cfg;
+	anthem_model_config_init(&cfg);
+	cfg.dim = 4;
+	cfg.buckets = 256;
+	anthem_train_options o;
+	anthem_train_options_init(&o);
+	o.epochs = 1;
+	o.epoch_examples = 512; /* 16 steps of warm-up to 1e5 x 16/100 */
+	o.threads = 1;
+	o.lr = 1e5f;
+	anthem_trainer *t;
+	ck_assert_int_eq(anthem_trainer_create(&t, &cfg, c, j, &o), 0);
+	expect_error(anthem_trainer_run(t), ANTHEM_ERANGE, "weights became");
+	expect_error(anthem_trainer_checkpoint(t, tmp_path("bad-ck")),
+		     ANTHEM_EFORMAT, "not written");
+	ck_assert_int_eq(access(tmp_path("bad-ck"), F_OK), -1);
+	anthem_trainer_free(t);
+	/* a good checkpoint, then its best weights forged */
+	o.lr = 0.01f;
+	ck_assert_int_eq(anthem_trainer_create(&t, &cfg, c, j, &o), 0);
+	ck_assert_int_eq(anthem_trainer_run(t), 0);
+	ck_assert_int_eq(anthem_trainer_checkpoint(t, tmp_path("ck")), 0);
+	anthem_trainer_free(t);
+	/* best.* NaN and 1e30, the live weights 1e30, Adam's moment NaN (a
+	 * finite moment has no bound of its own) */
+	const float forged[] = {NAN, 1e30f, 1e30f, NAN};
+	const char *prefixes[] = {"best.", "best.", "query", "adam.m."};
+	for (int k = 0; k < 4; k++) {
+		int pi = k;
+			size_t n;
+			unsigned char *p = read_all(tmp_path("ck"), &n);
+			float *w = tensor_in(p, prefixes[pi]);
+			ck_assert_ptr_nonnull(w);
+			*w = forged[k];
+			repair(p, n);
+			write_bytes(tmp_path("forged"), (const char *)p, n);
+			free(p);
+			expect_error(anthem_trainer_resume(&t, tmp_path("forged"),
+							   c, j, &o),
+				     ANTHEM_EFORMAT, "forged");
+			ck_assert_ptr_null(t);
+		}
+	anthem_judgments_free(j);
+	anthem_catalog_free(c);
+}
+END_TEST
+
+/* A checkpoint that cannot be written is found when the trainer is made,
+ * not after the first epoch: a path under a regular file fails even for
+ * root. */
+START_TEST(an_unwritable_checkpoint_is_found_first)
+{
+	anthem_catalog *c;
+	anthem_judgments *j;
+	ck_assert_int_eq(anthem_catalog_load(&c, FIXTURE("catalog.tsv"), 0), 0);
+	ck_assert_int_eq(anthem_judgments_load(&j, FIXTURE("train.tsv"), c, 0), 0);
+	anthem_model_config cfg;
+	anthem_model_config_init(&cfg);
+	cfg.dim = 4;
+	cfg.buckets = 256;
+	anthem_train_options o;
+	anthem_train_options_init(&o);
+	write_file(tmp_path("file"), "x");
+	o.checkpoint = tmp_path("file/ck");
+	anthem_trainer *t;
+	expect_error(anthem_trainer_create(&t, &cfg, c, j, &o), ANTHEM_EIO,
+		     "file/ck");
+	ck_assert_ptr_null(t);
+	ck_assert_int_eq(mkfifo(tmp_path("fifo"), 0600), 0);
+	o.checkpoint = tmp_path("fifo");
+	expect_error(anthem_trainer_create(&t, &cfg, c, j, &o), ANTHEM_EIO,
+		     "is a FIFO");
+	anthem_judgments_free(j);
+	anthem_catalog_free(c);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("input");
@@ -589,6 +854,12 @@ int main(void)
 	tcase_add_test(t, rankings_are_validated);
 	tcase_add_test(t, saved_files_follow_the_umask);
 	tcase_add_test(t, checkpoint_sizes_are_checked_before_allocating);
+	tcase_add_test(t, writers_replace_only_regular_files);
+	tcase_add_test(t, readers_refuse_special_files);
+	tcase_add_test(t, hash_lines_are_data_after_the_header);
+	tcase_add_test(t, rankings_get_the_judgement_checks);
+	tcase_add_test(t, weights_no_reader_accepts_are_refused);
+	tcase_add_test(t, an_unwritable_checkpoint_is_found_first);
 	tcase_set_timeout(t, 120);
 	suite_add_tcase(s, t);
 	return run_suite(s);

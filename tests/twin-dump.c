@@ -19,6 +19,9 @@ static const char *const words[] = {
 	"blue", "Organic", "GREEN", "tea", "coffee", "mug", "ceramic",
 	"stainless", "steel", "water", "bottle", "kids", "toy", "car",
 	"remote", "control", "4k", "hdr", "alexa", "x", "",
+	/* read by unicode-v1 as NFKC, case-folded code points */
+	"Müller", "MU\xcc\x88LLER", "Café", "cafe\xcc\x81", "ＵＳＢ", "Straße",
+	"ΟΔΟΣ", "кофе", "日本語", "☕", "ﬁre", "a\xc2\xa0" "b",
 };
 #define NWORDS (sizeof words / sizeof words[0])
 
@@ -74,7 +77,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: twin-dump OUT_DIR [--geometry hyperbolic|euclidean|vector]\n"
 		   "                 [--cases N] [--negatives K] [--dim D] [--buckets B]\n"
-		   "                 [--curvature C] [--tie 0|1]\n");
+		   "                 [--curvature C] [--tie 0|1]\n"
+		   "                 [--tokenizer bytes-v1|unicode-v1] [--texts FILE]\n");
 }
 
 int main(int argc, char **argv)
@@ -86,6 +90,7 @@ int main(int argc, char **argv)
 	cfg.buckets = 4096;
 	cfg.seed = 7;
 	size_t ncases = 200, nneg = 4;
+	const char *texts = NULL;
 	float logit_scale = 2.0f; /* not 1, so that the scale is checked too */
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -112,6 +117,12 @@ int main(int argc, char **argv)
 			cfg.buckets = strtoul(v, NULL, 10);
 		} else if (!strcmp(a, "--tie")) {
 			cfg.tie_embeddings = atoi(v);
+		} else if (!strcmp(a, "--tokenizer")) {
+			cfg.tokenizer = !strcmp(v, "bytes-v1")
+						? ANTHEM_TOKENIZER_BYTES_V1
+						: ANTHEM_TOKENIZER_UNICODE_V1;
+		} else if (!strcmp(a, "--texts")) {
+			texts = v;
 		} else if (!strcmp(a, "--curvature")) {
 			cfg.curvature = strtof(v, NULL);
 		} else {
@@ -144,11 +155,13 @@ int main(int argc, char **argv)
 	fprintf(f, "geometry %s\ndim %zu\ncurvature %.9g\nbuckets %zu\n"
 		   "gamma %.9g\nhash_seed %llu\nmax_query_trigrams %zu\n"
 		   "max_title_trigrams %zu\nnegatives %zu\ntie_embeddings %d\n"
-		   "logit_scale %.9g\n",
+		   "logit_scale %.9g\ntokenizer %s\n",
 		gname[cfg.geometry], cfg.dim, cfg.curvature, cfg.buckets,
 		cfg.gamma, (unsigned long long)cfg.hash_seed,
 		cfg.max_query_trigrams, cfg.max_title_trigrams, nneg,
-		cfg.tie_embeddings, logit_scale);
+		cfg.tie_embeddings, logit_scale,
+		cfg.tokenizer == ANTHEM_TOKENIZER_BYTES_V1 ? "bytes-v1"
+							   : "unicode-v1");
 	fclose(f);
 	for (int i = 0; i < P_COUNT; i++)
 		if (write_f32(dir, m->params[i].name, m->params[i].val,
@@ -212,6 +225,32 @@ int main(int argc, char **argv)
 		}
 		ag_tape_reset(&t);
 	}
+	/* the trigrams of every tab-separated field of a text file (the
+	 * multilingual strings of tests/data), as query and as title: what
+	 * the twin's unicodedata must agree with utf8proc on */
+	FILE *tf = texts ? fopen(texts, "r") : NULL;
+	if (texts && !tf) {
+		fprintf(stderr, "twin-dump: %s: %s\n", texts, strerror(errno));
+		return 1;
+	}
+	char line[8192];
+	while (tf && fgets(line, sizeof line, tf)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (line[0] == '#')
+			continue;
+		for (char *fld = strtok(line, "\t"); fld; fld = strtok(NULL, "\t")) {
+			uint32_t ids[1024];
+			for (int title = 0; title < 2; title++) {
+				size_t n = ath_model_tokens(m, fld, title, ids, NULL);
+				fprintf(tri, "%c\t%s\t", title ? 't' : 'q', fld);
+				for (size_t i = 0; i < n; i++)
+					fprintf(tri, i ? ",%u" : "%u", ids[i]);
+				fputc('\n', tri);
+			}
+		}
+	}
+	if (tf)
+		fclose(tf);
 	fclose(cases);
 	fclose(tri);
 	fclose(scores);

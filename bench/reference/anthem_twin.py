@@ -29,6 +29,7 @@ Sources of the formulas:
 
 import math
 import os
+import unicodedata
 
 import numpy as np
 import torch
@@ -72,15 +73,18 @@ def rows(table, idx):
 
 
 # ---------------------------------------------------------------------------
-# Step 1: trigrams and the bucket hash (pure bytes, 64-bit arithmetic)
+# Step 1: trigrams and the bucket hash (64-bit arithmetic).  Two tokenizers
+# (the model's "tokenizer", bytes-v1 when absent): bytes-v1 works on bytes,
+# unicode-v1 on code points of the normalised text.
 # ---------------------------------------------------------------------------
 
 _WHITESPACE = b" \t\n\r\v\f"
 
 
 def normalise(text):
-    """Lower-case A-Z, map the six ASCII whitespace bytes to a space, collapse
-    runs of spaces, strip.  Works on bytes; str is UTF-8 encoded first."""
+    """bytes-v1: lower-case A-Z, map the six ASCII whitespace bytes to a
+    space, collapse runs of spaces, strip.  Works on bytes; str is UTF-8
+    encoded first."""
     if isinstance(text, str):
         text = text.encode("utf-8")
     out = bytearray()
@@ -97,8 +101,65 @@ def normalise(text):
     return bytes(out)
 
 
-def trigram_strings(text):
-    """The byte trigrams of '#' + normalised text + '#' ('##' for empty text)."""
+# Unicode's White_Space property (PropList.txt), all of it.
+_WHITE_SPACE = frozenset([0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x20, 0x85, 0xA0,
+                          0x1680, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000]
+                         + list(range(0x2000, 0x200B)))
+
+# Default_Ignorable_Code_Point (DerivedCoreProperties.txt, Unicode 14/15),
+# which unicodedata does not expose: ranges, inclusive.
+_IGNORABLE = [(0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C),
+              (0x115F, 0x1160), (0x17B4, 0x17B5), (0x180B, 0x180F),
+              (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x206F),
+              (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF),
+              (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0x1BCA0, 0x1BCA3),
+              (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF)]
+
+
+def _ignorable(ch):
+    o = ord(ch)
+    return any(lo <= o <= hi for lo, hi in _IGNORABLE)
+
+
+def normalise_unicode(text):
+    """unicode-v1 (docs/network.md, step 1): ill-formed UTF-8 read as
+    U+FFFD, default-ignorables dropped, NFKC with full case folding (the
+    compatibility caseless form NFKC(casefold(NFKD(casefold(NFD(s)))))), any
+    White_Space character a space (runs are collapsed by _collapse).
+    Returns a str."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    s = "".join(ch for ch in text if not _ignorable(ch))
+    s = unicodedata.normalize("NFD", s).casefold()
+    s = unicodedata.normalize("NFKD", s).casefold()
+    s = unicodedata.normalize("NFKC", s)
+    s = "".join(" " if ord(ch) in _WHITE_SPACE else ch
+                for ch in s if not _ignorable(ch))
+    return s
+
+
+def _collapse(s):
+    out = []
+    for ch in s:
+        if ch == " " and (not out or out[-1] == " "):
+            continue
+        out.append(ch)
+    if out and out[-1] == " ":
+        out.pop()
+    return "".join(out)
+
+
+def trigram_strings(text, tokenizer="bytes-v1"):
+    """The trigrams of '#' + normalised text + '#' ('##' for empty text), as
+    the bytes that are hashed: three bytes (bytes-v1) or the UTF-8 of three
+    code points (unicode-v1)."""
+    if tokenizer == "unicode-v1":
+        s = "#" + _collapse(normalise_unicode(text)) + "#"
+        if len(s) < 3:
+            return [s.encode("utf-8")]
+        return [s[i:i + 3].encode("utf-8") for i in range(len(s) - 2)]
+    if tokenizer != "bytes-v1":
+        raise ValueError("tokenizer %r is unknown" % tokenizer)
     s = b"#" + normalise(text) + b"#"
     if len(s) < 3:
         return [s]
@@ -116,11 +177,11 @@ def hash_trigram(tri, seed, buckets):
     return h % buckets
 
 
-def bucket_ids(text, seed, buckets, max_len):
+def bucket_ids(text, seed, buckets, max_len, tokenizer="bytes-v1"):
     """Hash every trigram, deduplicate keeping first occurrence, cut."""
     seen = set()
     ids = []
-    for tri in trigram_strings(text):
+    for tri in trigram_strings(text, tokenizer):
         b = hash_trigram(tri, seed, buckets)
         if b not in seen:
             seen.add(b)
@@ -137,7 +198,8 @@ def trigrams(model, text, kind):
         cut = cfg["max_title_trigrams"]
     else:
         raise ValueError("kind must be 'q' or 't'")
-    return bucket_ids(text, cfg["hash_seed"], cfg["buckets"], cut)
+    return bucket_ids(text, cfg["hash_seed"], cfg["buckets"], cut,
+                      cfg.get("tokenizer", "bytes-v1"))
 
 
 # ---------------------------------------------------------------------------
@@ -325,6 +387,7 @@ def read_config(path):
     out.setdefault("max_query_trigrams", 28)
     out.setdefault("max_title_trigrams", 100)
     out.setdefault("tie_embeddings", 0)
+    out.setdefault("tokenizer", "bytes-v1")
     out["logit_scale"] = float(cfg.get("logit_scale", 1.0))
     out["hash_seed"] = out["hash_seed"] & MASK64
     return out

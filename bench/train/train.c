@@ -239,8 +239,13 @@ static int cmd_import(settings *s)
 	for (int i = 0; !rc && i < P_COUNT; i++) {
 		char name[256];
 		snprintf(name, sizeof name, "%s.f32", m->params[i].name);
-		FILE *f = open_in(s->dir, name, "rb");
 		size_t n = m->params[i].rows * m->params[i].cols;
+		/* an empty parameter (the lexical term's, in a model without
+		 * it) has no file: the twin writes none, as a model file
+		 * written before the term has no tensor for it */
+		if (n == 0)
+			continue;
+		FILE *f = open_in(s->dir, name, "rb");
 		if (!f || fread(m->params[i].val, sizeof(float), n, f) != n ||
 		    fgetc(f) != EOF) {
 			fprintf(stderr, "train: %s/%s: not %zu floats\n", s->dir,

@@ -35,6 +35,15 @@ func (g Geometry) String() string {
 	return "geometry(" + strconv.Itoa(int(g)) + ")"
 }
 
+// Tokenizer is how a model reads text (anthem_tokenizer, docs/network.md
+// step 1).
+type Tokenizer int
+
+const (
+	TokenizerBytesV1   Tokenizer = C.ANTHEM_TOKENIZER_BYTES_V1   // byte trigrams, ASCII lower-casing
+	TokenizerUnicodeV1 Tokenizer = C.ANTHEM_TOKENIZER_UNICODE_V1 // NFKC, case folding, code-point trigrams
+)
+
 // Config is how to build a model (anthem_model_config).  Start from
 // DefaultConfig: a zero Config is not a valid configuration.
 type Config struct {
@@ -49,6 +58,8 @@ type Config struct {
 	MaxTitleTrigrams int     // 1 to 1024
 	TieEmbeddings    bool    // title trigrams share the query trigram table
 	LexicalBuckets   int     // word buckets of the lexical term; 0: none
+
+	Tokenizer Tokenizer // TokenizerUnicodeV1 by default
 }
 
 // DefaultConfig returns the library's defaults (anthem_model_config_init).
@@ -71,6 +82,7 @@ func configFromC(c *C.anthem_model_config) Config {
 		MaxTitleTrigrams: int(c.max_title_trigrams),
 		TieEmbeddings:    c.tie_embeddings != 0,
 		LexicalBuckets:   int(c.lexical_buckets),
+		Tokenizer:        Tokenizer(c.tokenizer),
 	}
 }
 
@@ -99,6 +111,7 @@ func (cfg Config) toC(c *C.anthem_model_config) error {
 	c.max_query_trigrams = C.size_t(cfg.MaxQueryTrigrams)
 	c.max_title_trigrams = C.size_t(cfg.MaxTitleTrigrams)
 	c.lexical_buckets = C.size_t(cfg.LexicalBuckets)
+	c.tokenizer = C.anthem_tokenizer(cfg.Tokenizer)
 	c.tie_embeddings = 0
 	if cfg.TieEmbeddings {
 		c.tie_embeddings = 1

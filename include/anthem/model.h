@@ -13,6 +13,16 @@ ANTHEM_BEGIN_DECLS
  * only read it, so one model may serve many threads at once. */
 typedef struct anthem_model anthem_model;
 
+/* How a model reads text (docs/network.md, step 1), recorded in its file
+ * as anthem.tokenizer.  BYTES_V1: A-Z lower-cased, trigrams of bytes (every
+ * model written before the key existed).  UNICODE_V1: NFKC with case
+ * folding, default-ignorable characters dropped, every Unicode space a
+ * space, invalid UTF-8 read as U+FFFD, trigrams of code points. */
+typedef enum anthem_tokenizer {
+	ANTHEM_TOKENIZER_BYTES_V1 = 0,
+	ANTHEM_TOKENIZER_UNICODE_V1 = 1
+} anthem_tokenizer;
+
 /* How to build a model.  Call anthem_model_config_init first: it sets
  * struct_size and every default, so that a program compiled against these
  * headers keeps working when later versions append fields. */
@@ -38,6 +48,9 @@ typedef struct anthem_model_config {
 	 * word buckets (the command line's --lexical uses 2^21), weighted
 	 * by a learned w and subtracted from the distance. */
 	size_t lexical_buckets;
+	/* default ANTHEM_TOKENIZER_UNICODE_V1 (also for a caller whose older
+	 * struct ends before this field) */
+	anthem_tokenizer tokenizer;
 } anthem_model_config;
 
 /* Set every field of *cfg to its default and struct_size to what was set.
@@ -103,7 +116,9 @@ ANTHEM_API void anthem_explanation_free(anthem_explanation *e);
 /* Rows are query trigrams, columns title trigrams. */
 ANTHEM_API size_t anthem_explanation_rows(const anthem_explanation *e);
 ANTHEM_API size_t anthem_explanation_cols(const anthem_explanation *e);
-/* The trigram of a row or column ("#fi", "re "), NULL if out of range. */
+/* The trigram of a row or column ("#fi", "re ", "ül "), NULL if out of
+ * range: three code points, valid UTF-8, for a unicode-v1 model (a
+ * bytes-v1 model's labels are three bytes, which may split a character). */
 ANTHEM_API const char *anthem_explanation_row_label(
 	const anthem_explanation *e, size_t row);
 ANTHEM_API const char *anthem_explanation_col_label(

@@ -347,6 +347,26 @@ static int by_query_rank(const void *a, const void *b)
 	return (x->product > y->product) - (x->product < y->product);
 }
 
+/* A rank: decimal digits only (no sign, space or leading zero, as the
+ * judgement reader takes grades), 1 to ATH_MAX_RANK; why not, or NULL. */
+#define ATH_MAX_RANK 1000000000L
+
+static const char *rank_of(const char *s, long *rank)
+{
+	if (s[0] < '1' || s[0] > '9')
+		return "must be a whole number from 1, digits only";
+	long v = 0;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return "must be a whole number from 1, digits only";
+		v = v * 10 + (*s - '0');
+		if (v > ATH_MAX_RANK)
+			return "is larger than 1000000000";
+	}
+	*rank = v;
+	return NULL;
+}
+
 int anthem_evaluate_ranking(const char *path, const anthem_catalog *c,
 			    const anthem_judgments *j, anthem_metrics *out)
 {
@@ -369,17 +389,17 @@ int anthem_evaluate_ranking(const char *path, const anthem_catalog *c,
 	size_t *list = malloc((ATH_RANK_CUT + 1) * sizeof *list);
 	if (!r || !per || !counted || !list)
 		rc = ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
-	for (char *s = buf, *end = buf + len; !rc && s < end;) {
-		char *nl = memchr(s, '\n', (size_t)(end - s));
-		char *e = nl ? nl : end;
-		lineno++;
-		if (e > s && e[-1] == '\r')
-			e[-1] = '\0';
-		*e = '\0';
-		char *line = s;
-		s = nl ? nl + 1 : end;
-		if (line[0] == '#' || line[0] == '\0')
-			continue;
+	ath_lines L = ath_lines_of(buf, len);
+	char *line;
+	size_t ll;
+	while (!rc && (line = ath_next_data_line(&L, &ll))) {
+		lineno = L.lineno;
+		const char *why = ath_not_text(line, ll);
+		if (why) {
+			rc = ath_error(ANTHEM_EFORMAT, "%s: %s:%zu: %s", fn, path,
+				       lineno, why);
+			break;
+		}
 		char *f[4] = {line, NULL, NULL, NULL};
 		size_t nf = 1;
 		for (char *p = line; *p && nf < 4; p++)
@@ -388,18 +408,25 @@ int anthem_evaluate_ranking(const char *path, const anthem_catalog *c,
 				f[nf++] = p + 1;
 			}
 		size_t q, p;
-		char *endp = line;
-		long rank = nf >= 3 ? strtol(f[2], &endp, 10) : 0;
-		if (nf < 3 || *endp || rank < 1)
+		long rank = 0;
+		if (nf < 3) {
 			rc = ath_error(ANTHEM_EFORMAT, "%s: %s:%zu: expected "
-				       "query<TAB>product_id<TAB>rank (rank >= 1)",
+				       "query<TAB>product_id<TAB>rank[<TAB>score]",
 				       fn, path, lineno);
-		else if (!ath_strmap_get(&c->map, f[1], &p))
+		} else if ((why = rank_of(f[2], &rank))) {
+			rc = ath_error(ANTHEM_EFORMAT, "%s: %s:%zu: expected a "
+				       "rank in field 3: '%.32s' %s", fn, path,
+				       lineno, f[2], why);
+		} else if (!f[0][0]) {
+			rc = ath_error(ANTHEM_EFORMAT, "%s: %s:%zu: the query "
+				       "(field 1) is empty", fn, path, lineno);
+		} else if (!ath_strmap_get(&c->map, f[1], &p)) {
 			rc = ath_error(ANTHEM_EFORMAT, "%s: %s:%zu: product_id "
-				       "'%s' is not in the catalogue", fn, path,
-				       lineno, f[1]);
-		else if (ath_strmap_get(&j->map, f[0], &q))
+				       "'%s' (field 2) is not in the catalogue",
+				       fn, path, lineno, f[1]);
+		} else if (ath_strmap_get(&j->map, f[0], &q)) {
 			r[nr++] = (ranked_line){q, p, lineno, rank};
+		}
 		/* queries without judgements are not measured */
 	}
 	if (!rc) {

@@ -93,6 +93,110 @@ static int create_temporary(char *tmp, size_t size, const char *path)
 	return -1;
 }
 
+const char *ath_file_kind(unsigned mode)
+{
+	mode_t m = (mode_t)mode;
+	return S_ISREG(m) ? "a regular file" : S_ISDIR(m) ? "a directory"
+	       : S_ISFIFO(m) ? "a FIFO (named pipe)"
+	       : S_ISCHR(m) ? "a character device"
+	       : S_ISBLK(m) ? "a block device" : S_ISSOCK(m) ? "a socket"
+	       : S_ISLNK(m) ? "a symbolic link" : "not a regular file";
+}
+
+int ath_open_regular(const char *path, int *fd, size_t *size, const char *fn)
+{
+	/* O_NONBLOCK: opening a FIFO that no one writes to would wait for a
+	 * writer forever; the type is checked before anything is read */
+	*fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (*fd < 0)
+		return ath_error(errno == ENOENT ? ANTHEM_ENOTFOUND : ANTHEM_EIO,
+				 "%s: %s: %s", fn, path, strerror(errno));
+	struct stat st;
+	int rc = ANTHEM_OK;
+	if (fstat(*fd, &st) != 0)
+		rc = ath_error(ANTHEM_EIO, "%s: %s: fstat: %s", fn, path,
+			       strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		rc = ath_error(ANTHEM_EIO, "%s: %s: is %s, not a regular file",
+			       fn, path, ath_file_kind(st.st_mode));
+	if (rc) {
+		close(*fd);
+		*fd = -1;
+		return rc;
+	}
+	int fl = fcntl(*fd, F_GETFL);
+	if (fl != -1)
+		fcntl(*fd, F_SETFL, fl & ~O_NONBLOCK);
+	*size = (size_t)st.st_size;
+	return ANTHEM_OK;
+}
+
+/* The file that writing `path` replaces, in *target (malloc'ed): path
+ * itself, or for a symbolic link the file it points to, so that the link
+ * survives and its target is replaced atomically in the target's own
+ * directory.  Refused: an existing target that is not a regular file (a
+ * device, a FIFO, a directory: as root, rename() would turn /dev/null
+ * into a model file) and a link that leads nowhere (docs/format.md). */
+static int write_target(const char *path, char **target, const char *fn)
+{
+	struct stat st;
+	*target = NULL;
+	if (lstat(path, &st) != 0) {
+		if (errno != ENOENT)
+			return ath_error(ANTHEM_EIO, "%s: %s: %s", fn, path,
+					 strerror(errno));
+		*target = strdup(path); /* a new file */
+	} else if (S_ISLNK(st.st_mode)) {
+		*target = realpath(path, NULL);
+		if (!*target)
+			return ath_error(ANTHEM_EIO, "%s: %s: a symbolic link "
+					 "that leads nowhere (%s): refused", fn,
+					 path, strerror(errno));
+		if (stat(*target, &st) != 0 || !S_ISREG(st.st_mode)) {
+			int e = errno;
+			ath_error(ANTHEM_EIO, "%s: %s: a symbolic link to %s, "
+				  "which is %s: refused", fn, path, *target,
+				  e ? strerror(e) : ath_file_kind(st.st_mode));
+			free(*target);
+			*target = NULL;
+			return ANTHEM_EIO;
+		}
+	} else if (!S_ISREG(st.st_mode)) {
+		return ath_error(ANTHEM_EIO, "%s: %s: is %s, not a regular file: "
+				 "refused (writing would replace it)", fn, path,
+				 ath_file_kind(st.st_mode));
+	} else {
+		*target = strdup(path);
+	}
+	if (!*target)
+		return ath_error(ANTHEM_ENOMEM, "%s: %s: out of memory", fn, path);
+	return ANTHEM_OK;
+}
+
+int ath_container_probe(const char *path, const char *fn)
+{
+	char *target;
+	int rc = write_target(path, &target, fn);
+	if (rc)
+		return rc;
+	size_t size = strlen(target) + 16;
+	char *tmp = malloc(size);
+	int fd = tmp ? create_temporary(tmp, size, target) : -1;
+	int e = errno;
+	if (fd >= 0) {
+		close(fd);
+		unlink(tmp);
+	} else if (tmp) {
+		rc = ath_error(ANTHEM_EIO, "%s: %s: cannot create a file beside "
+			       "it: %s", fn, path, strerror(e));
+	} else {
+		rc = ath_error(ANTHEM_ENOMEM, "%s: %s: out of memory", fn, path);
+	}
+	free(tmp);
+	free(target);
+	return rc;
+}
+
 int ath_container_write(const char *path, const char magic[8],
 			const ath_kv *kv, size_t nkv, const ath_tensor *t,
 			size_t nt, const char *fn)
@@ -160,17 +264,25 @@ int ath_container_write(const char *path, const char magic[8],
 	}
 
 	/* the temporary lives beside the target so that rename is atomic */
-	size_t plen = strlen(path);
+	char *target;
+	int rc = write_target(path, &target, fn);
+	if (rc) {
+		free(head);
+		return rc;
+	}
+	size_t plen = strlen(target);
 	char *tmp = malloc(plen + 16);
 	if (!tmp) {
 		free(head);
+		free(target);
 		return ath_error(ANTHEM_ENOMEM, "%s: %s: out of memory", fn, path);
 	}
-	out o = {.fd = create_temporary(tmp, plen + 16, path), .path = path};
+	out o = {.fd = create_temporary(tmp, plen + 16, target), .path = path};
 	if (o.fd < 0) {
 		int e = errno;
 		free(head);
 		free(tmp);
+		free(target);
 		return ath_error(ANTHEM_EIO, "%s: %s: cannot create a temporary "
 				 "file beside it: %s", fn, path, strerror(e));
 	}
@@ -189,24 +301,22 @@ int ath_container_write(const char *path, const char magic[8],
 		o.err = errno;
 	if (close(o.fd) != 0 && !o.err)
 		o.err = errno;
-	if (!o.err && rename(tmp, path) != 0)
+	if (!o.err && rename(tmp, target) != 0)
 		o.err = errno;
 	if (o.err) {
 		unlink(tmp);
 		free(tmp);
+		free(target);
 		return ath_error(ANTHEM_EIO, "%s: %s: %s (the previous file, if "
 				 "any, is unchanged)", fn, path, strerror(o.err));
 	}
 	/* make the rename itself durable */
-	char *dir = strdup(path);
-	if (dir) {
-		int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dfd >= 0) {
-			fsync(dfd);
-			close(dfd);
-		}
-		free(dir);
+	int dfd = open(dirname(target), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
 	}
+	free(target);
 	free(tmp);
 	return ANTHEM_OK;
 }
@@ -397,18 +507,25 @@ int ath_container_open(ath_container *c, const char *path,
 	if (!ath_host_is_little_endian())
 		return ath_error(ANTHEM_EINVAL, "%s: %s: big-endian hosts are "
 				 "not supported", fn, path);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return ath_error(errno == ENOENT ? ANTHEM_ENOTFOUND : ANTHEM_EIO,
-				 "%s: %s: %s", fn, path, strerror(errno));
-	struct stat st;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+	int fd;
+	size_t size;
+	int rc = ath_open_regular(path, &fd, &size, fn);
+	if (rc)
+		return rc;
+	if (size == 0) {
+		/* /proc and /sys files say 0 bytes and still hold some: they are
+		 * not containers, but "empty" would be a false reason */
+		char byte;
+		ssize_t got = read(fd, &byte, 1);
 		close(fd);
-		return ath_error(ANTHEM_EIO, "%s: %s: not a regular file", fn,
-				 path);
+		return got > 0 ? ath_error(ANTHEM_EFORMAT, "%s: %s: its size "
+					   "reads 0 but it holds bytes (a "
+					   "special file, such as /proc's): not "
+					   "a model, index or checkpoint", fn,
+					   path)
+			       : ath_error(ANTHEM_ETRUNCATED, "%s: %s: empty "
+					   "file", fn, path);
 	}
-	size_t size = (size_t)st.st_size;
-	int rc;
 	if (header_only) {
 		/* read the header, then as far as the tensor table */
 		unsigned char head[HEADER_SIZE];
@@ -435,13 +552,9 @@ int ath_container_open(ath_container *c, const char *path,
 			: ath_error(ANTHEM_ETRUNCATED, "%s: %s: %zu bytes, too "
 				    "short for a header", fn, path, size);
 	} else {
-		void *map = size > 0 ? mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0)
-				     : MAP_FAILED;
+		void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
 		int e = errno;
 		close(fd);
-		if (size == 0)
-			return ath_error(ANTHEM_ETRUNCATED, "%s: %s: empty file",
-					 fn, path);
 		if (map == MAP_FAILED)
 			return ath_error(ANTHEM_EIO, "%s: %s: mmap: %s", fn, path,
 					 strerror(e));

@@ -41,12 +41,27 @@ typedef struct ath_tensor {
 
 /* Write a container atomically: a temporary file beside `path`, fsync,
  * rename over `path`, fsync of the directory.  On any failure the temporary
- * is removed and `path` is untouched.  magic is 8 bytes. */
+ * is removed and `path` is untouched.  magic is 8 bytes.  An existing path
+ * must be a regular file, or a symbolic link to one, whose target is then
+ * replaced (the link stays). */
 int ath_container_write(const char *path, const char magic[8],
 			const ath_kv *kv, size_t nkv, const ath_tensor *t,
 			size_t nt, const char *fn);
 
+/* Check before long work that `path` can be written: what
+ * ath_container_write refuses (an existing non-regular file, a link that
+ * leads nowhere) is refused, and a temporary file is created beside the
+ * target and removed. */
+int ath_container_probe(const char *path, const char *fn);
+
 /* ---- reading -------------------------------------------------------------- */
+
+/* "a directory", "a FIFO (named pipe)", ... for a st_mode. */
+const char *ath_file_kind(unsigned mode);
+
+/* Open path read-only, refusing anything but a regular file (a FIFO is
+ * refused without waiting for a writer); *size from fstat. */
+int ath_open_regular(const char *path, int *fd, size_t *size, const char *fn);
 
 typedef struct ath_container {
 	const unsigned char *base; /* the whole file */

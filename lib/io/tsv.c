@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ---- lines ------------------------------------------------------------------- */
 
@@ -49,16 +50,32 @@ int ath_utf8_valid(const unsigned char *s, size_t n)
 
 int ath_read_file(const char *path, char **buf, size_t *len, const char *fn)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return ath_error(errno == ENOENT ? ANTHEM_ENOTFOUND : ANTHEM_EIO,
-				 "%s: %s: %s", fn, path, strerror(errno));
-	size_t cap = 1 << 16, n = 0;
+	int fd;
+	size_t size;
+	int rc = ath_open_regular(path, &fd, &size, fn);
+	if (rc)
+		return rc;
+	/* the size fstat gives, and one byte more to see the end at once; a
+	 * file that grows meanwhile (or a /proc file, which says 0) is read
+	 * on, doubling the buffer */
+	size_t cap = size < SIZE_MAX / 2 ? size + 1 : size, n = 0;
+	if (cap < 4096)
+		cap = 4096;
 	char *b = malloc(cap + 1);
+	int err = 0;
 	while (b) {
-		n += fread(b + n, 1, cap - n, f);
-		if (n < cap)
+		ssize_t got = read(fd, b + n, cap - n);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			err = errno;
 			break;
+		}
+		if (got == 0)
+			break;
+		n += (size_t)got;
+		if (n < cap)
+			continue;
 		char *nb = cap < SIZE_MAX / 4 ? realloc(b, 2 * cap + 1) : NULL;
 		if (!nb) {
 			free(b);
@@ -68,13 +85,18 @@ int ath_read_file(const char *path, char **buf, size_t *len, const char *fn)
 		b = nb;
 		cap *= 2;
 	}
-	int err = ferror(f);
-	fclose(f);
+	close(fd);
 	if (!b)
 		return ath_error(ANTHEM_ENOMEM, "%s: %s: out of memory", fn, path);
 	if (err) {
 		free(b);
-		return ath_error(ANTHEM_EIO, "%s: %s: read error", fn, path);
+		return ath_error(ANTHEM_EIO, "%s: %s: read error: %s", fn, path,
+				 strerror(err));
+	}
+	if (cap - n > 4096 && cap - n > n / 8) {
+		/* the buffer outlives the load: give back what is not used */
+		char *nb = realloc(b, n + 1);
+		b = nb ? nb : b;
 	}
 	b[n] = '\0';
 	*buf = b;
@@ -85,14 +107,9 @@ int ath_read_file(const char *path, char **buf, size_t *len, const char *fn)
 /* Iterate the lines of buf: each call NUL-terminates the next line (a
  * trailing CR dropped) and returns it, or NULL at the end; *len is its
  * length, which strlen() undercuts if the line holds a NUL byte. */
-typedef struct lines {
-	char *p, *end;
-	size_t lineno;
-} lines;
-
-static lines lines_of(char *buf, size_t len)
+ath_lines ath_lines_of(char *buf, size_t len)
 {
-	lines L = {buf, buf + len, 0};
+	ath_lines L = {buf, buf + len, 0, 1};
 	/* a UTF-8 byte order mark, as some spreadsheets write, is not part
 	 * of the first field */
 	if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
@@ -100,7 +117,7 @@ static lines lines_of(char *buf, size_t len)
 	return L;
 }
 
-static char *next_line(lines *L, size_t *len)
+static char *next_line(ath_lines *L, size_t *len)
 {
 	if (L->p >= L->end)
 		return NULL;
@@ -115,8 +132,26 @@ static char *next_line(lines *L, size_t *len)
 	return s;
 }
 
+/* The header comments are the lines before the first line of data that
+ * start with "# " (or are "#" alone); empty lines are skipped anywhere.
+ * Elsewhere '#' is data: a product id "#1", a query "#2 pencil"
+ * (docs/data.md). */
+char *ath_next_data_line(ath_lines *L, size_t *len)
+{
+	char *s;
+	while ((s = next_line(L, len))) {
+		if (*len == 0)
+			continue;
+		if (L->header && s[0] == '#' && (s[1] == ' ' || *len == 1))
+			continue;
+		L->header = 0;
+		return s;
+	}
+	return NULL;
+}
+
 /* Why a line is not text, or NULL. */
-static const char *not_text(const char *s, size_t len)
+const char *ath_not_text(const char *s, size_t len)
 {
 	if (strlen(s) != len)
 		return "NUL byte in the line";
@@ -151,11 +186,6 @@ static int bad_line(const char *path, size_t line, unsigned flags,
 	return ath_error(ANTHEM_EFORMAT, "%s: %s:%zu: %s", fn, path, line, why);
 }
 
-static int skip_line(const char *s)
-{
-	return s[0] == '#' || s[0] == '\0';
-}
-
 /* ---- catalogue ---------------------------------------------------------------- */
 
 int anthem_catalog_load(anthem_catalog **out, const char *path,
@@ -180,14 +210,12 @@ int anthem_catalog_load(anthem_catalog **out, const char *path,
 		if (!c->ids || !c->titles || ath_strmap_init(&c->map, cap))
 			rc = ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
 	}
-	lines L = lines_of(c->buf, c->len);
+	ath_lines L = ath_lines_of(c->buf, c->len);
 	char *s;
 	size_t len;
-	while (!rc && (s = next_line(&L, &len))) {
-		if (skip_line(s) && strlen(s) == len)
-			continue;
+	while (!rc && (s = ath_next_data_line(&L, &len))) {
 		char *f[2];
-		const char *why = not_text(s, len);
+		const char *why = ath_not_text(s, len);
 		if (why) {
 			/* not text: no field is looked at */
 		} else if (split(s, f, 2) != 2)
@@ -304,14 +332,12 @@ int anthem_judgments_load(anthem_judgments **out, const char *path,
 		if (!r || !j->queries || ath_strmap_init(&j->map, 1024))
 			rc = ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
 	}
-	lines L = lines_of(j->buf, j->len);
+	ath_lines L = ath_lines_of(j->buf, j->len);
 	char *s;
 	size_t len;
-	while (!rc && (s = next_line(&L, &len))) {
-		if (skip_line(s) && strlen(s) == len)
-			continue;
+	while (!rc && (s = ath_next_data_line(&L, &len))) {
 		char *f[3];
-		const char *why = not_text(s, len);
+		const char *why = ath_not_text(s, len);
 		size_t prod = 0;
 		long grade = -1;
 		if (why) {

@@ -29,7 +29,28 @@ struct anthem_judgments {
 
 int ath_utf8_valid(const unsigned char *s, size_t n);
 
-/* The whole file, NUL-terminated (buf[len] = 0). */
+/* The whole file, NUL-terminated (buf[len] = 0); only a regular file
+ * (or a link to one) is read: a directory, a FIFO or a device is refused
+ * naming what it is. */
 int ath_read_file(const char *path, char **buf, size_t *len, const char *fn);
+
+/* The lines of a file read whole, split in place: a byte order mark
+ * skipped, CRLF read as LF. */
+typedef struct ath_lines {
+	char *p, *end;
+	size_t lineno; /* of the line last returned, 1-based */
+	int header;    /* still before the first line of data */
+} ath_lines;
+
+ath_lines ath_lines_of(char *buf, size_t len);
+
+/* The next line of data, NUL-terminated, or NULL at the end: empty lines
+ * and the header comments ("# " lines before the first data line) are
+ * skipped.  *len is its length, which strlen() undercuts when it holds a
+ * NUL byte. */
+char *ath_next_data_line(ath_lines *L, size_t *len);
+
+/* Why a line is not text (a NUL byte, invalid UTF-8), or NULL. */
+const char *ath_not_text(const char *s, size_t len);
 
 #endif

@@ -9,13 +9,77 @@
 
 #include <stdint.h>
 
-/* ---- step 1: trigrams -------------------------------------------------------- */
+/* ---- step 1: text --------------------------------------------------------- */
+
+/* The tokenizers of docs/network.md step 1: bytes-v1 (ASCII lower-casing,
+ * byte trigrams) and unicode-v1 (NFKC, case folding, default-ignorables
+ * dropped, Unicode whitespace folded to a space, code-point trigrams).
+ * ATH_TOK_UNICODE_SLOW is unicode-v1 with the ASCII fast path off, every
+ * character through utf8proc: what the tests and the fuzzer compare the
+ * fast path with. */
+enum { ATH_TOK_BYTES = ANTHEM_TOKENIZER_BYTES_V1,
+       ATH_TOK_UNICODE = ANTHEM_TOKENIZER_UNICODE_V1,
+       ATH_TOK_UNICODE_SLOW = 99 };
+
+/* The normalised code points of a text, a chunk at a time, so that neither
+ * a long text nor the hot path needs the heap.  A chunk ends before an
+ * ASCII character (nothing composes with one or reorders across it); a run
+ * of more than ATH_NORM_CAP code points (decomposed) without one is cut
+ * before its last starter. */
+#define ATH_NORM_CAP 512
+typedef struct ath_norm {
+	const unsigned char *s;
+	size_t len, pos;
+	int slow;        /* ATH_TOK_UNICODE_SLOW */
+	size_t at, n;    /* buf[at..n): normalised, not yet read */
+	size_t carry;    /* code points kept for the next chunk, at buf[n] */
+	int32_t buf[ATH_NORM_CAP + 64];
+} ath_norm;
+
+void ath_norm_init(ath_norm *z, int tokenizer, const char *text, size_t len);
+/* Refill buf; returns 0 at the end of the text. */
+int ath_norm_fill(ath_norm *z);
+
+/* The next normalised code point, any Unicode whitespace as ' ', or -1 at
+ * the end of the text.  ASCII not followed by a non-ASCII byte is mapped
+ * here (lower-cased, whitespace to ' '): exactly what utf8proc makes of it,
+ * which the tests check. */
+static inline int32_t ath_norm_next(ath_norm *z)
+{
+	if (z->at < z->n)
+		return z->buf[z->at++];
+	if (!z->slow && !z->carry && z->pos < z->len) {
+		unsigned char c = z->s[z->pos];
+		if (c < 0x80 && (z->pos + 1 == z->len || z->s[z->pos + 1] < 0x80)) {
+			z->pos++;
+			if (c >= 'A' && c <= 'Z')
+				return c - 'A' + 'a';
+			if (c == ' ' || (c >= '\t' && c <= '\r'))
+				return ' ';
+			return c;
+		}
+	}
+	return ath_norm_fill(z) ? z->buf[z->at++] : -1;
+}
+
+/* Is code point cp a word character of unicode-v1 (general category L, M
+ * or N)? */
+int ath_is_word_cp(int32_t cp);
 
 /* Bucket ids of the trigrams of text[0..len) (docs/network.md, step 1):
  * normalised, wrapped in '#', hashed with seed into `buckets`, deduplicated
  * in order of first occurrence and cut to `max`.  Returns how many were
  * written to ids (at least 1).  labels, when not NULL, receives each kept
- * trigram's bytes, NUL-terminated. */
+ * trigram, NUL-terminated: three code points of at most 4 bytes each,
+ * always whole (bytes-v1 writes 3 bytes, which may split a character). */
+#define ATH_LABEL 13
+typedef char ath_label[ATH_LABEL];
+size_t ath_text_trigrams(int tokenizer, const char *text, size_t len,
+			 uint64_t seed, uint64_t buckets, size_t max,
+			 uint32_t *ids, ath_label *labels);
+
+/* bytes-v1 alone, with 4-byte labels (what models without the
+ * anthem.tokenizer key read). */
 size_t ath_trigrams(const char *text, size_t len, uint64_t seed,
 		    uint64_t buckets, size_t max, uint32_t *ids,
 		    char (*labels)[4]);

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <utf8proc.h>
 
 uint64_t ath_lex_seed(const anthem_model_config *cfg)
 {
@@ -53,17 +54,53 @@ int ath_word_next(const char *text, size_t *pos, uint64_t seed,
 	return 1;
 }
 
+void ath_words_init(ath_words *w, int tokenizer, const char *text,
+		    uint64_t seed, uint64_t buckets)
+{
+	w->tokenizer = tokenizer;
+	w->text = text;
+	w->pos = 0;
+	w->seed = seed;
+	w->buckets = buckets;
+	if (tokenizer != ATH_TOK_BYTES)
+		ath_norm_init(&w->z, tokenizer, text, strlen(text));
+}
+
+int ath_words_next(ath_words *w, uint32_t *id)
+{
+	if (w->tokenizer == ATH_TOK_BYTES)
+		return ath_word_next(w->text, &w->pos, w->seed, w->buckets, id);
+	int32_t cp;
+	while ((cp = ath_norm_next(&w->z)) >= 0 && !ath_is_word_cp(cp))
+		;
+	if (cp < 0)
+		return 0;
+	uint64_t h = ATH_FNV_BASIS ^ w->seed;
+	do {
+		unsigned char b[4];
+		utf8proc_ssize_t n = 1;
+		if (cp < 0x80)
+			b[0] = (unsigned char)cp;
+		else
+			n = utf8proc_encode_char(cp, b);
+		for (utf8proc_ssize_t i = 0; i < n; i++)
+			h = ath_fnv_step(h, b[i]);
+	} while ((cp = ath_norm_next(&w->z)) >= 0 && ath_is_word_cp(cp));
+	*id = (uint32_t)(ath_hash_finish(h) % w->buckets);
+	return 1;
+}
+
 void ath_lex_query(const anthem_model_config *cfg, const ag_param *params,
 		   const char *query, ath_lexq *q)
 {
 	q->n = 0;
 	if (!ath_lex_on(cfg))
 		return;
-	uint64_t seed = ath_lex_seed(cfg);
-	size_t pos = 0;
+	ath_words w;
+	ath_words_init(&w, (int)cfg->tokenizer, query, ath_lex_seed(cfg),
+		       cfg->lexical_buckets);
 	uint32_t id;
-	while (q->n < ATH_LEX_QWORDS &&
-	       ath_word_next(query, &pos, seed, cfg->lexical_buckets, &id)) {
+	while (q->n < ATH_LEX_QWORDS && ath_words_next(&w, &id)) {
 		size_t k = 0;
 		while (k < q->n && q->word[k] != id)
 			k++;
@@ -89,9 +126,10 @@ float ath_lex_title(const anthem_model_config *cfg, const ag_param *params,
 	if (q->n == 0)
 		return 0.0f;
 	uint32_t tf[ATH_LEX_QWORDS] = {0}, dl = 0, id;
-	uint64_t seed = ath_lex_seed(cfg);
-	size_t pos = 0;
-	while (ath_word_next(title, &pos, seed, cfg->lexical_buckets, &id)) {
+	ath_words w;
+	ath_words_init(&w, (int)cfg->tokenizer, title, ath_lex_seed(cfg),
+		       cfg->lexical_buckets);
+	while (ath_words_next(&w, &id)) {
 		dl++;
 		for (size_t k = 0; k < q->n; k++)
 			tf[k] += q->word[k] == id;
@@ -113,12 +151,14 @@ static int cmp_u32(const void *a, const void *b)
 
 /* The sorted words of a title in buf (grown as needed); returns the
  * count, or (size_t)-1 when out of memory. */
-static size_t title_words(const char *title, uint64_t seed, uint64_t buckets,
-			  uint32_t **buf, size_t *cap)
+static size_t title_words(const char *title, int tokenizer, uint64_t seed,
+			  uint64_t buckets, uint32_t **buf, size_t *cap)
 {
-	size_t n = 0, pos = 0;
+	size_t n = 0;
 	uint32_t id;
-	while (title && ath_word_next(title, &pos, seed, buckets, &id)) {
+	ath_words w;
+	ath_words_init(&w, tokenizer, title ? title : "", seed, buckets);
+	while (ath_words_next(&w, &id)) {
 		if (n == *cap) {
 			size_t c = *cap ? 2 * *cap : 64;
 			uint32_t *b = realloc(*buf, c * sizeof *b);
@@ -158,7 +198,8 @@ int ath_postings_build(ath_postings *p, const anthem_model_config *cfg,
 	int ok = p->dl && p->off && n <= UINT32_MAX;
 	/* pass 1: distinct words per title, counted per bucket */
 	for (size_t i = 0; ok && i < n; i++) {
-		size_t m = title_words(titles[i], seed, W, &buf, &cap);
+		size_t m = title_words(titles[i], (int)cfg->tokenizer, seed, W, &buf,
+				       &cap);
 		if (m == (size_t)-1 || m > UINT32_MAX) {
 			ok = 0;
 			break;
@@ -184,7 +225,8 @@ int ath_postings_build(ath_postings *p, const anthem_model_config *cfg,
 	if (ok)
 		memcpy(fill, p->off, (W + 1) * sizeof *fill);
 	for (size_t i = 0; ok && i < n; i++) {
-		size_t m = title_words(titles[i], seed, W, &buf, &cap);
+		size_t m = title_words(titles[i], (int)cfg->tokenizer, seed, W, &buf,
+				       &cap);
 		if (m == (size_t)-1) {
 			ok = 0;
 			break;

@@ -24,11 +24,28 @@
  * trigrams' (the salt is "words"). */
 uint64_t ath_lex_seed(const anthem_model_config *cfg);
 
-/* The next word of text at or after *pos (a word: a maximal run of ASCII
- * letters and digits and bytes >= 0x80, A-Z lower-cased), hashed into
- * `buckets`; returns 0 at the end of text. */
+/* bytes-v1: the next word of text at or after *pos (a word: a maximal run
+ * of ASCII letters and digits and bytes >= 0x80, A-Z lower-cased), hashed
+ * into `buckets`; returns 0 at the end of text. */
 int ath_word_next(const char *text, size_t *pos, uint64_t seed,
 		  uint64_t buckets, uint32_t *id);
+
+/* The words of a text under a model's tokenizer: bytes-v1 as
+ * ath_word_next, unicode-v1 maximal runs of letters, marks and digits
+ * (general categories L, M, N) of the text normalised as for the
+ * trigrams, each hashed over its UTF-8 bytes (so an ASCII word has the
+ * same id under both). */
+typedef struct ath_words {
+	int tokenizer;
+	const char *text;
+	size_t pos;          /* bytes-v1 */
+	uint64_t seed, buckets;
+	ath_norm z;          /* unicode-v1 */
+} ath_words;
+
+void ath_words_init(ath_words *w, int tokenizer, const char *text,
+		    uint64_t seed, uint64_t buckets);
+int ath_words_next(ath_words *w, uint32_t *id);
 
 /* A query's distinct words with their idf (from the model), in order of
  * first occurrence. */

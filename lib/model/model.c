@@ -31,6 +31,7 @@ int anthem_model_config_init_size(anthem_model_config *dst, size_t size)
 	cfg->max_query_trigrams = 28;
 	cfg->max_title_trigrams = 100;
 	cfg->tie_embeddings = 1;
+	cfg->tokenizer = ANTHEM_TOKENIZER_UNICODE_V1;
 	return ath_init_struct(dst, size, cfg, sizeof *cfg,
 			       "anthem_model_config_init");
 }
@@ -88,6 +89,12 @@ int ath_config_check(const anthem_model_config *in, anthem_model_config *out,
 		return ath_error(ANTHEM_ERANGE, "%s: lexical_buckets is %zu, "
 				 "must be 0 to %zu", fn, c->lexical_buckets,
 				 MAX_BUCKETS);
+	if (c->tokenizer != ANTHEM_TOKENIZER_BYTES_V1 &&
+	    c->tokenizer != ANTHEM_TOKENIZER_UNICODE_V1)
+		return ath_error(ANTHEM_EINVAL, "%s: tokenizer is %d, must be "
+				 "%d (bytes-v1) or %d (unicode-v1)", fn,
+				 (int)c->tokenizer, ANTHEM_TOKENIZER_BYTES_V1,
+				 ANTHEM_TOKENIZER_UNICODE_V1);
 	/* 3 tables of buckets x dim floats must be addressable */
 	size_t cells;
 	if (ath_mul_overflow(c->buckets, c->dim, &cells) ||
@@ -115,6 +122,10 @@ uint64_t ath_model_fingerprint_compute(const anthem_model *m)
 	if (c->lexical_buckets) { /* models without it keep their old value */
 		uint64_t lb = c->lexical_buckets;
 		ath_hash_feed(&h, &lb, sizeof lb);
+	}
+	if (c->tokenizer != ANTHEM_TOKENIZER_BYTES_V1) { /* likewise */
+		uint64_t tk = 0x746f6b0000000000ULL | (uint64_t)c->tokenizer;
+		ath_hash_feed(&h, &tk, sizeof tk);
 	}
 	for (int i = 0; i < P_COUNT; i++)
 		ath_hash_feed(&h, m->params[i].val,
@@ -216,12 +227,14 @@ anthem_geometry anthem_model_geometry(const anthem_model *m)
 /* ---- read-only entry points -------------------------------------------------- */
 
 size_t ath_model_tokens(const anthem_model *m, const char *text, int title,
-			uint32_t *ids, char (*labels)[4])
+			uint32_t *ids, ath_label *labels)
 {
 	const anthem_model_config *c = &m->cfg;
-	return ath_trigrams(text, strlen(text), c->hash_seed, c->buckets,
-			    title ? c->max_title_trigrams : c->max_query_trigrams,
-			    ids, labels);
+	return ath_text_trigrams((int)c->tokenizer, text, strlen(text),
+				 c->hash_seed, c->buckets,
+				 title ? c->max_title_trigrams
+				       : c->max_query_trigrams,
+				 ids, labels);
 }
 
 float ath_model_lexical(const anthem_model *m, const char *query,
@@ -249,7 +262,7 @@ typedef struct pair_graph {
 	float distance; /* dist less the lexical term (step 8) */
 	size_t L, T;
 	uint32_t qids[MAX_QUERY_TRIGRAMS], tids[MAX_TITLE_TRIGRAMS];
-	char qlab[MAX_QUERY_TRIGRAMS][4], tlab[MAX_TITLE_TRIGRAMS][4];
+	ath_label qlab[MAX_QUERY_TRIGRAMS], tlab[MAX_TITLE_TRIGRAMS];
 } pair_graph;
 
 /* The full stage-2 graph of one (query, title) pair. */
@@ -352,7 +365,7 @@ int anthem_model_embed_products(const anthem_model *m,
 struct anthem_explanation {
 	size_t rows, cols;
 	float distance;
-	char (*row_labels)[4], (*col_labels)[4];
+	ath_label *row_labels, *col_labels;
 	float *w;
 };
 
@@ -372,7 +385,8 @@ int anthem_model_explain(const anthem_model *m, const char *query,
 	anthem_explanation *e = NULL;
 	if (!rc) {
 		size_t L = g->L, T = g->T;
-		e = calloc(1, sizeof *e + L * T * sizeof(float) + (L + T) * 4);
+		e = calloc(1, sizeof *e + L * T * sizeof(float) +
+			   (L + T) * sizeof(ath_label));
 		if (!e)
 			rc = ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
 	}
@@ -382,10 +396,10 @@ int anthem_model_explain(const anthem_model *m, const char *query,
 		e->cols = T;
 		e->distance = g->distance;
 		e->w = (float *)(e + 1);
-		e->row_labels = (char (*)[4])(e->w + L * T);
+		e->row_labels = (ath_label *)(e->w + L * T);
 		e->col_labels = e->row_labels + L;
-		memcpy(e->row_labels, g->qlab, L * 4);
-		memcpy(e->col_labels, g->tlab, T * 4);
+		memcpy(e->row_labels, g->qlab, L * sizeof(ath_label));
+		memcpy(e->col_labels, g->tlab, T * sizeof(ath_label));
 		/* rows of softmax(A) for the L trigram elements (step 4) */
 		ag_node *grid = ag_softmax(&t, g->s2.A);
 		if (t.failed) {

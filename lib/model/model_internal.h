@@ -36,9 +36,10 @@ int ath_model_wrap(anthem_model **out, const anthem_model_config *cfg,
 /* Hash of the configuration and the weights (anthem_model_fingerprint). */
 uint64_t ath_model_fingerprint_compute(const anthem_model *m);
 
-/* Trigram bucket ids of a query (title = 0) or title (title = 1). */
+/* Trigram bucket ids of a query (title = 0) or title (title = 1), read
+ * with the model's tokenizer. */
 size_t ath_model_tokens(const anthem_model *m, const char *text, int title,
-			uint32_t *ids, char (*labels)[4]);
+			uint32_t *ids, ath_label *labels);
 
 /* w * BM25 of title for query: what step 8 subtracts from the distance
  * (0 for a model without the lexical term). */

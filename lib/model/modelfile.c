@@ -14,6 +14,9 @@ const char ath_model_magic[8] = {'A', 'N', 'T', 'H', 'E', 'M', 'M', 'D'};
 static const char *const geometry_names[] = {"hyperbolic", "euclidean",
 					     "vector"};
 
+/* anthem.tokenizer, by anthem_tokenizer value */
+static const char *const tokenizer_names[] = {"bytes-v1", "unicode-v1"};
+
 size_t ath_model_kvs(const anthem_model *m, ath_kv *kv)
 {
 	const anthem_model_config *c = &m->cfg;
@@ -32,6 +35,7 @@ size_t ath_model_kvs(const anthem_model *m, ath_kv *kv)
 	U64("anthem.max_title_trigrams", c->max_title_trigrams);
 	U64("anthem.tie_embeddings", (uint64_t)c->tie_embeddings);
 	U64("anthem.lexical_buckets", c->lexical_buckets);
+	STR("anthem.tokenizer", tokenizer_names[c->tokenizer]);
 	U64("anthem.data_fingerprint", m->data_fingerprint);
 	STR("anthem.library_version", ANTHEM_VERSION_STRING);
 #undef U64
@@ -120,6 +124,28 @@ int ath_model_config_from(const ath_container *f, anthem_model_config *cfg,
 				 kv->type != ATH_KV_U64 ? "of the wrong type"
 							: "too large");
 	c.lexical_buckets = kv ? (size_t)kv->u : 0;
+	/* optional: files written before it read bytes-v1 */
+	kv = ath_container_kv(f, "anthem.tokenizer");
+	c.tokenizer = ANTHEM_TOKENIZER_BYTES_V1;
+	if (kv) {
+		int t = -1;
+		for (int i = 0; kv->type == ATH_KV_STR && i < 2; i++)
+			if (kv->slen == strlen(tokenizer_names[i]) &&
+			    memcmp(kv->s, tokenizer_names[i], kv->slen) == 0)
+				t = i;
+		if (t < 0 && kv->type != ATH_KV_STR)
+			return ath_error(ANTHEM_EFORMAT, "%s: %s: metadata "
+					 "'anthem.tokenizer' is of the wrong "
+					 "type", fn, what);
+		if (t < 0)
+			return ath_error(ANTHEM_EFORMAT, "%s: %s: metadata "
+					 "'anthem.tokenizer' is '%.*s', not "
+					 "bytes-v1 or unicode-v1 (a newer "
+					 "libanthem's?)", fn, what,
+					 (int)(kv->slen > 32 ? 32 : kv->slen),
+					 kv->s);
+		c.tokenizer = (anthem_tokenizer)t;
+	}
 	kv = ath_container_kv(f, "anthem.data_fingerprint");
 	*data_fingerprint = kv && kv->type == ATH_KV_U64 ? kv->u : 0;
 	/* the same checks as for a caller's configuration */
@@ -169,8 +195,8 @@ int ath_model_bind_tensors(anthem_model *m, const ath_container *f,
  * many orders of magnitude below the bound. */
 #define MAX_WEIGHT 1e4f
 
-static int check_weights(const anthem_model *m, const char *what,
-			 const char *fn)
+int ath_model_check_weights(const anthem_model *m, const char *what,
+			    const char *fn)
 {
 	for (int i = 0; i < P_COUNT; i++) {
 		const ag_param *p = &m->params[i];
@@ -199,7 +225,7 @@ static int load(anthem_model **out, ath_container *f, const char *what,
 	if (!rc)
 		rc = ath_model_bind_tensors(m, f, "", 0, what, fn);
 	if (!rc)
-		rc = check_weights(m, what, fn);
+		rc = ath_model_check_weights(m, what, fn);
 	if (rc) {
 		anthem_model_free(m);
 		ath_container_close(f);
@@ -251,6 +277,14 @@ int anthem_model_save(const anthem_model *m, const char *path)
 	static const char fn[] = "anthem_model_save";
 	ATH_CHECK_ARG(m, fn, "m");
 	ATH_CHECK_ARG(path, fn, "path");
+	/* a file that every reader would refuse is not written: it would
+	 * replace a good model with nothing usable (the loader's bounds) */
+	int rc = ath_model_check_weights(m, path, fn);
+	if (rc) {
+		char msg[400];
+		snprintf(msg, sizeof msg, "%s", anthem_last_error());
+		return ath_error(rc, "%s; not written, the file is unchanged", msg);
+	}
 	ath_kv kv[16];
 	ath_tensor t[P_COUNT];
 	size_t nkv = ath_model_kvs(m, kv), nt = ath_model_tensors(m, t);

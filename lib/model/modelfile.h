@@ -25,4 +25,9 @@ int ath_model_bind_tensors(anthem_model *m, const ath_container *f,
 			   const char *prefix, int copy, const char *what,
 			   const char *fn);
 
+/* The bounds every reader applies to weights (finite, |w| <= 1e4,
+ * lexical_avgdl > 0): the loader, the writers and a resumed checkpoint. */
+int ath_model_check_weights(const anthem_model *m, const char *what,
+			    const char *fn);
+
 #endif

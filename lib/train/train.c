@@ -332,6 +332,13 @@ static int trainer_new(anthem_trainer **out, const anthem_catalog *c,
 			return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
 		}
 		t->opt.checkpoint = t->checkpoint;
+		/* a checkpoint that cannot be written must be found now, not
+		 * after the first epoch (which may take hours) */
+		if ((rc = ath_container_probe(t->checkpoint, fn))) {
+			free(t->checkpoint);
+			free(t);
+			return rc;
+		}
 	}
 	t->cat = c;
 	t->jud = j;
@@ -743,6 +750,35 @@ static int calibrate_lexical(anthem_trainer *t, const char *fn)
 	return rc;
 }
 
+/* The live weights against the bounds every reader applies
+ * (ath_model_check_weights): what went wrong, and from which step on the
+ * loss said so (bad_step; 0: it never did, so the last step). */
+static int live_weights(const anthem_trainer *t, uint64_t epoch,
+			uint64_t bad_step, const char *fn)
+{
+	if (!ath_model_check_weights(t->model, "live weights", fn))
+		return ANTHEM_OK;
+	const char *what = "larger than a model file allows (|w| <= 1e4)";
+	const char *name = "";
+	for (int i = 0; i < P_COUNT && !name[0]; i++) {
+		const ag_param *p = &t->model->params[i];
+		for (size_t k = 0; k < p->rows * p->cols; k++)
+			if (!isfinite(p->val[k])) {
+				what = isnan(p->val[k]) ? "NaN" : "infinite";
+				name = p->name;
+				break;
+			}
+	}
+	char detail[400];
+	snprintf(detail, sizeof detail, "%s", anthem_last_error());
+	return ath_error(ANTHEM_ERANGE, "%s: weights became %s %s step %llu "
+			 "(epoch %llu%s%s); the best model so far is unchanged "
+			 "(%s)", fn, what, bad_step ? "at" : "by",
+			 (unsigned long long)(bad_step ? bad_step : t->step),
+			 (unsigned long long)epoch, name[0] ? ", tensor " : "",
+			 name, detail);
+}
+
 static int run_epoch(anthem_trainer *t, const char *fn)
 {
 	uint64_t epoch = t->epoch + 1;
@@ -766,6 +802,7 @@ static int run_epoch(anthem_trainer *t, const char *fn)
 						  t->model->params);
 	double loss = 0.0, t0 = now(), last = t0;
 	size_t seen = 0;
+	uint64_t bad_step = 0; /* the first step whose loss was not finite */
 	int rc = ANTHEM_OK;
 	for (size_t begin = 0; begin < take && !rc; begin += B) {
 		batch_ctx b = {t, order, begin, begin + B < take ? begin + B : take,
@@ -773,8 +810,10 @@ static int run_epoch(anthem_trainer *t, const char *fn)
 		for (size_t k = 0; k < t->nthreads; k++)
 			t->w[k].loss = 0.0, t->w[k].count = 0;
 		ath_parallel_for(t->nthreads, t->nthreads, batch_slice, &b);
+		double step_loss = 0.0;
 		for (size_t k = 0; k < t->nthreads; k++) {
 			loss += t->w[k].loss;
+			step_loss += t->w[k].loss;
 			seen += t->w[k].count;
 			if (t->w[k].tape.failed)
 				rc = ath_error(ANTHEM_ENOMEM, "%s: out of memory "
@@ -784,6 +823,8 @@ static int run_epoch(anthem_trainer *t, const char *fn)
 			break;
 		reduce(t);
 		t->step++;
+		if (!bad_step && !isfinite(step_loss))
+			bad_step = t->step;
 		t->have_points = 0; /* the weights move: the points are old */
 		double warm = t->opt.warmup ? fmin(1.0, (double)t->step /
 						   (double)t->opt.warmup) : 1.0;
@@ -814,10 +855,16 @@ static int run_epoch(anthem_trainer *t, const char *fn)
 	free(order);
 	if (rc)
 		return rc;
+	/* weights no reader would accept end the run here: they would become
+	 * the best model or a checkpoint that cannot be loaded */
+	if ((rc = live_weights(t, epoch, bad_step, fn)))
+		return rc;
 	if (!isfinite(loss))
-		return ath_error(ANTHEM_ERANGE, "%s: epoch %llu: the loss is not "
-				 "finite (lower the learning rate?)", fn,
-				 (unsigned long long)epoch);
+		return ath_error(ANTHEM_ERANGE, "%s: epoch %llu: the loss became "
+				 "%s at step %llu though the weights are finite",
+				 fn, (unsigned long long)epoch,
+				 isnan(loss) ? "NaN" : "infinite",
+				 (unsigned long long)bad_step);
 	t->epoch = (size_t)epoch;
 	if ((rc = calibrate_lexical(t, fn)))
 		return rc;
@@ -872,6 +919,15 @@ int anthem_trainer_checkpoint(const anthem_trainer *t, const char *path)
 	static const char fn[] = "anthem_trainer_checkpoint";
 	ATH_CHECK_ARG(t, fn, "t");
 	ATH_CHECK_ARG(path, fn, "path");
+	/* like anthem_model_save: no file that resuming would refuse */
+	int rc = ath_model_check_weights(t->model, path, fn);
+	if (!rc)
+		rc = ath_model_check_weights(t->best, path, fn);
+	if (rc) {
+		char msg[400];
+		snprintf(msg, sizeof msg, "%s", anthem_last_error());
+		return ath_error(rc, "%s; not written, the file is unchanged", msg);
+	}
 	ath_kv kv[32];
 	size_t nkv = ath_model_kvs(t->model, kv);
 	kv[nkv++] = (ath_kv){.key = "train.epoch", .type = ATH_KV_U64, .u = t->epoch};
@@ -967,6 +1023,15 @@ int anthem_trainer_resume(anthem_trainer **out, const char *path,
 		rc = ath_model_bind_tensors(t->model, &f, "", 1, path, fn);
 	if (!rc)
 		rc = ath_model_bind_tensors(t->best, &f, CK_PREFIX_B, 1, path, fn);
+	/* the loader's bounds (docs/format.md): a checkpoint whose weights
+	 * no reader accepts would train on, or end in, a model nobody loads */
+	if (!rc)
+		rc = ath_model_check_weights(t->model, path, fn);
+	if (!rc) {
+		char name[512];
+		snprintf(name, sizeof name, "%.400s (best.*)", path);
+		rc = ath_model_check_weights(t->best, name, fn);
+	}
 	if (!rc)
 		t->best->fingerprint = ath_model_fingerprint_compute(t->best);
 	if (!rc)
@@ -979,6 +1044,15 @@ int anthem_trainer_resume(anthem_trainer **out, const char *path,
 		ath_params_bind(&cfg, dst[s], NULL, view.params);
 		rc = ath_model_bind_tensors(&view, &f, prefix[s], 1, path, fn);
 	}
+	/* Adam's moments: finite, the second one not negative (its square
+	 * root divides the step) */
+	for (size_t k = 0; !rc && k < t->model->nweights; k++)
+		if (!isfinite(t->adam_m[k]) || !(t->adam_v[k] >= 0.0f) ||
+		    !isfinite(t->adam_v[k]))
+			rc = ath_error(ANTHEM_EFORMAT, "%s: %s: optimiser state "
+				       "(adam.m/adam.v) holds %g / %g at %zu: "
+				       "must be finite, adam.v >= 0", fn, path,
+				       t->adam_m[k], t->adam_v[k], k);
 	ath_container_close(&f);
 	if (rc) {
 		anthem_trainer_free(t);

@@ -35,13 +35,40 @@ int cli_parse(const command *cmd, const opt *opts, int argc, char **argv,
 /* Report a library failure: "anthem CMD: message" on stderr; returns 1. */
 int cli_fail(const char *cmd, int rc);
 
+/* A file argument: the option that names it (without "--") and its path
+ * (NULL: not given). */
+typedef struct cli_file {
+	const char *option, *path;
+} cli_file;
+
+/* Before any work: every given input must be a regular file (or a link to
+ * one); a FIFO, a directory or a device is refused naming the option and
+ * the path, without waiting on the FIFO.  Returns 0 or EXIT_DATA. */
+int cli_inputs(const char *cmd, const cli_file *in, size_t n);
+
+/* Before any work: an output must not exist as anything but a regular file
+ * (a link to one is written through), must not be the same file as an
+ * input (device and inode), and a file must be creatable beside it.
+ * Returns 0 or EXIT_DATA with a message naming --option and the path. */
+int cli_output(const char *cmd, const char *option, const char *path,
+	       const cli_file *in, size_t n);
+
 /* Parse a number option; on error prints usage and returns -1. */
 int cli_size(const command *cmd, const char *name, const char *s,
 	     size_t *out);
 int cli_float(const command *cmd, const char *name, const char *s,
 	      float *out);
 int cli_geometry(const command *cmd, const char *s, anthem_geometry *out);
+/* --tokenizer: unicode-v1 or bytes-v1 (anthem.tokenizer of docs/format.md) */
+int cli_tokenizer(const command *cmd, const char *s, anthem_tokenizer *out);
+const char *cli_tokenizer_name(anthem_tokenizer t);
 const char *cli_geometry_name(anthem_geometry g);
+
+/* Print at most max bytes of s (whole characters) for a terminal: control
+ * characters (C0, DEL, C1: ESC starts a terminal's escape sequences) and
+ * bytes that are not UTF-8 as \xNN or \uNNNN, a backslash as \\; returns
+ * the bytes of s used. */
+size_t cli_text(const char *s, size_t max);
 
 /* Print a JSON string literal. */
 void cli_json_string(const char *s);

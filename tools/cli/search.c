@@ -1,5 +1,6 @@
 /* anthem index / search / explain */
 #include "cli.h"
+#include "cli_json.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -32,6 +33,10 @@ int cmd_index(int argc, char **argv)
 	}
 	if (threads && cli_size(cmd, "threads", threads, &nthreads))
 		return EXIT_USAGE;
+	const cli_file in[] = {{"model", model}, {"catalog", catalog}};
+	if ((code = cli_inputs("index", in, 2)) ||
+	    (code = cli_output("index", "out", out, in, 2)))
+		return code;
 	anthem_model *m = NULL;
 	anthem_catalog *c = NULL;
 	anthem_index *ix = NULL;
@@ -65,8 +70,8 @@ static int out_of_memory(void)
 }
 
 /* --filter FILE: one product id a line, read like every data file
- * (docs/data.md: a '#' line is a comment, empty lines are skipped, CRLF and
- * a byte order mark are fine).  Each id becomes its index position in
+ * (docs/data.md: "# " lines before the first id are comments, empty lines
+ * are skipped, CRLF and a byte order mark are fine).  Each id becomes its index position in
  * *allow.  An id the index does not hold, a NUL byte, an unreadable file
  * or one without any id is refused, naming FILE:LINE (or FILE): a filter
  * that silently dropped a product would return products the caller meant
@@ -82,7 +87,7 @@ static int read_filter(const char *path, const anthem_index *ix,
 	char *line = NULL;
 	size_t cap = 0, ncap = 0, lineno = 0;
 	ssize_t len;
-	int rc = 0;
+	int rc = 0, header = 1;
 	*allow = NULL;
 	*n = 0;
 	while (!rc && (len = getline(&line, &cap, f)) >= 0) {
@@ -102,8 +107,10 @@ static int read_filter(const char *path, const anthem_index *ix,
 			rc = -1;
 			break;
 		}
-		if (s[0] == '#' || s[0] == '\0')
+		if (s[0] == '\0' || (header && s[0] == '#' &&
+				      (s[1] == ' ' || s[1] == '\0')))
 			continue;
+		header = 0; /* after it, '#' is data: a product id "#1" */
 		size_t pos;
 		if (anthem_index_find(ix, s, &pos) != ANTHEM_OK) {
 			fprintf(stderr, "anthem search: %s:%zu: product id '%s' "
@@ -140,50 +147,47 @@ static int read_filter(const char *path, const anthem_index *ix,
 	return rc;
 }
 
-/* The first bytes of s that fit in max without splitting a UTF-8
- * character (titles are UTF-8: docs/data.md). */
-static int cut_utf8(const char *s, int max)
-{
-	int n = (int)strnlen(s, (size_t)max + 1);
-	if (n <= max)
-		return n;
-	n = max;
-	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-		n--;
-	return n;
-}
-
 /* One query's hits.  JSON: one object a line, {"query", "results": [{rank,
  * product_id, title, score, distance}]}, score = -distance so that higher
- * is better as in other search engines; %.9g prints a float exactly. */
+ * is better as in other search engines; 9 significant digits print a float
+ * exactly. */
 static void print_hits(const anthem_index *ix, const char *query,
 		       const anthem_hit *hits, size_t n, int json)
 {
 	if (json) {
-		printf("{\"query\": ");
-		cli_json_string(query);
-		printf(", \"results\": [");
+		json_t *o = json_object(), *res = json_array();
+		json_object_set_new(o, "query", cli_json_text(query));
 		for (size_t i = 0; i < n; i++) {
-			printf("%s{\"rank\": %zu, \"product_id\": ", i ? ", " : "",
-			       i + 1);
-			cli_json_string(anthem_index_id(ix, hits[i].index));
-			printf(", \"title\": ");
-			cli_json_string(anthem_index_title(ix, hits[i].index));
-			printf(", \"score\": %.9g, \"distance\": %.9g}",
-			       -hits[i].distance, hits[i].distance);
+			json_t *h = json_object();
+			json_object_set_new(h, "rank", json_integer((json_int_t)i + 1));
+			json_object_set_new(h, "product_id",
+					    cli_json_text(anthem_index_id(ix, hits[i].index)));
+			json_object_set_new(h, "title",
+					    cli_json_text(anthem_index_title(ix, hits[i].index)));
+			json_object_set_new(h, "score", json_real(-hits[i].distance));
+			json_object_set_new(h, "distance", json_real(hits[i].distance));
+			json_array_append_new(res, h);
 		}
-		printf("]}\n");
+		json_object_set_new(o, "results", res);
+		if (cli_json_print(o))
+			fprintf(stderr, "anthem search: out of memory for JSON\n");
 		return;
 	}
-	printf("query: %s\n%4s %9s %9s  %-10s %s\n", query, "#", "score",
-	       "distance", "product_id", "title");
+	/* query, ids and titles may hold any bytes (an ESC would reach the
+	 * terminal): printed through cli_text */
+	printf("query: ");
+	cli_text(query, SIZE_MAX);
+	printf("\n%4s %9s %9s  %-10s %s\n", "#", "score", "distance",
+	       "product_id", "title");
 	for (size_t i = 0; i < n; i++) {
 		const char *title = anthem_index_title(ix, hits[i].index);
-		int cut = cut_utf8(title, 80);
-		printf("%3zu. %9.4f %9.4f  %-10s %.*s%s\n", i + 1,
-		       -hits[i].distance, hits[i].distance,
-		       anthem_index_id(ix, hits[i].index), cut, title,
-		       title[cut] ? "..." : "");
+		const char *id = anthem_index_id(ix, hits[i].index);
+		printf("%3zu. %9.4f %9.4f  ", i + 1, -hits[i].distance,
+		       hits[i].distance);
+		size_t idlen = cli_text(id, SIZE_MAX); /* padded as %-10s was */
+		printf("%*s ", idlen < 10 ? (int)(10 - idlen) : 0, "");
+		size_t cut = cli_text(title, 80);
+		printf("%s\n", title[cut] ? "..." : "");
 	}
 }
 
@@ -281,6 +285,10 @@ int cmd_search(int argc, char **argv)
 		fprintf(stderr, "anthem search: --k must be 1 to 100000\n");
 		return EXIT_USAGE;
 	}
+	const cli_file in[] = {{"model", model}, {"index", index},
+			       {"filter", filter}};
+	if ((code = cli_inputs("search", in, 3)))
+		return code;
 	anthem_model *m = NULL;
 	anthem_index *ix = NULL;
 	int rc = anthem_model_load(&m, model);
@@ -356,11 +364,14 @@ int cmd_search(int argc, char **argv)
 
 /* ---- explain ---------------------------------------------------------------------- */
 
-/* A trigram as it should read on an axis: spaces made visible. */
-static void label(FILE *f, const char *s, int xml)
+/* Text as it should read on an axis or in a caption: spaces made visible
+ * (labels), ill-formed UTF-8 as U+FFFD, control characters as '?' and, for
+ * XML, the five special characters escaped (XML 1.0, section 2.4). */
+static void put_text(FILE *f, const char *text, int xml, int dots)
 {
-	for (; *s; s++) {
-		if (*s == ' ')
+	char *clean = cli_utf8_clean(text);
+	for (const char *s = clean ? clean : "?"; *s; s++) {
+		if (dots && *s == ' ')
 			fputs("\xc2\xb7", f); /* middle dot */
 		else if (xml && *s == '<')
 			fputs("&lt;", f);
@@ -370,22 +381,114 @@ static void label(FILE *f, const char *s, int xml)
 			fputs("&amp;", f);
 		else if (xml && *s == '"')
 			fputs("&quot;", f);
+		else if (xml && *s == '\'')
+			fputs("&apos;", f);
 		else if ((unsigned char)*s < 0x20)
 			fputc('?', f);
-		else
+		else if (xml && (unsigned char)s[0] == 0xef &&
+			 (unsigned char)s[1] == 0xbf &&
+			 ((unsigned char)s[2] == 0xbe || (unsigned char)s[2] == 0xbf)) {
+			fputs("\xef\xbf\xbd", f); /* U+FFFE, U+FFFF: not XML */
+			s += 2;
+		} else
 			fputc(*s, f);
 	}
+	free(clean);
 }
 
-static int write_svg(const char *path, const anthem_explanation *e,
-		     const char *query, const char *title)
+static void label(FILE *f, const char *s, int xml)
 {
+	put_text(f, s, xml, 1);
+}
+
+/* How much of text the model reads when it reads `max` trigrams of it:
+ * the shortest prefix (whole characters) with as many trigrams as the
+ * whole text, found by bisection through anthem_model_explain; strlen
+ * when the text is read whole (fewer trigrams than max). */
+static size_t read_prefix(const anthem_model *m, const char *text,
+			  size_t have, size_t max, int title)
+{
+	size_t len = strlen(text);
+	if (have < max)
+		return len;
+	size_t lo = 0, hi = len; /* hi reads max trigrams */
+	char *buf = malloc(len + 1);
+	if (!buf)
+		return len;
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+		while (mid > lo && ((unsigned char)text[mid] & 0xc0) == 0x80)
+			mid--; /* a character boundary */
+		if (mid == lo) {
+			mid = lo + (hi - lo) / 2;
+			while (mid < hi && ((unsigned char)text[mid] & 0xc0) == 0x80)
+				mid++;
+			if (mid == hi)
+				break;
+		}
+		memcpy(buf, text, mid);
+		buf[mid] = '\0';
+		anthem_explanation *e = NULL;
+		size_t n = 0;
+		if (anthem_model_explain(m, title ? "a" : buf, title ? buf : "a",
+					 &e) == ANTHEM_OK)
+			n = title ? anthem_explanation_cols(e)
+				  : anthem_explanation_rows(e);
+		anthem_explanation_free(e);
+		if (n >= max)
+			hi = mid;
+		else
+			lo = mid;
+	}
+	free(buf);
+	return hi;
+}
+
+/* A caption: the text, or as much of it as the model read and a mark
+ * that it was cut. */
+static void caption(FILE *f, const char *what, const char *text, size_t read,
+		    size_t max)
+{
+	fprintf(f, "%s: ", what);
+	if (read >= strlen(text)) {
+		put_text(f, text, 1, 0);
+		return;
+	}
+	char *head = strndup(text, read);
+	put_text(f, head ? head : "", 1, 0);
+	free(head);
+	fprintf(f, "\xe2\x80\xa6 [cut: the model reads the first %zu "
+		   "trigrams]", max);
+}
+
+static int write_svg(const char *path, const anthem_model *m,
+		     const anthem_explanation *e, const char *query,
+		     const char *title)
+{
+	anthem_model_config cfg;
+	anthem_model_config_init(&cfg);
+	anthem_model_get_config(m, &cfg);
 	size_t R = anthem_explanation_rows(e), C = anthem_explanation_cols(e);
 	const float *w = anthem_explanation_weights(e);
 	const int cell = 18, left = 60, top = 70;
-	FILE *f = fopen(path, "w");
+	/* written beside the target and renamed over it, as the library
+	 * writes its files: never half an SVG, and a link stays a link
+	 * (cli_output has refused anything but a regular file or a link
+	 * to one) */
+	char *target = realpath(path, NULL);
+	const char *dst = target ? target : path;
+	size_t tlen = strlen(dst) + 32;
+	char *tmp = malloc(tlen);
+	FILE *f = NULL;
+	if (tmp) {
+		snprintf(tmp, tlen, "%s.tmp.%ld", dst, (long)getpid());
+		f = fopen(tmp, "wx");
+	}
 	if (!f) {
-		perror(path);
+		fprintf(stderr, "anthem explain: --svg %s: %s\n", path,
+			strerror(tmp ? errno : ENOMEM));
+		free(tmp);
+		free(target);
 		return -1;
 	}
 	int W = left + (int)C * cell + 20, H = top + (int)R * cell + 64;
@@ -395,11 +498,15 @@ static int write_svg(const char *path, const anthem_explanation *e,
 		   "height=\"%d\" font-family=\"monospace\" font-size=\"11\">\n"
 		   "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
 		W, H);
-	fprintf(f, "<text x=\"%d\" y=\"14\" font-size=\"12\">query: ", left);
-	label(f, query, 1);
-	fprintf(f, "</text>\n<text x=\"%d\" y=\"%d\" font-size=\"12\">title: ",
+	fprintf(f, "<text x=\"%d\" y=\"14\" font-size=\"12\">", left);
+	caption(f, "query", query,
+		read_prefix(m, query, R, cfg.max_query_trigrams, 0),
+		cfg.max_query_trigrams);
+	fprintf(f, "</text>\n<text x=\"%d\" y=\"%d\" font-size=\"12\">",
 		left, H - 42);
-	label(f, title, 1);
+	caption(f, "title", title,
+		read_prefix(m, title, C, cfg.max_title_trigrams, 1),
+		cfg.max_title_trigrams);
 	fprintf(f, "</text>\n<text x=\"%d\" y=\"%d\" font-size=\"10\" "
 		   "fill=\"#555\">attention of each query trigram (row) over the "
 		   "title trigrams (columns; \xc2\xb7 is a space)</text>\n"
@@ -436,7 +543,17 @@ static int write_svg(const char *path, const anthem_explanation *e,
 		}
 	}
 	fprintf(f, "</svg>\n");
-	return fclose(f) == 0 ? 0 : -1;
+	int bad = ferror(f) | fflush(f) | fsync(fileno(f));
+	bad |= fclose(f);
+	if (bad || rename(tmp, dst) != 0) {
+		fprintf(stderr, "anthem explain: --svg %s: %s\n", path,
+			strerror(errno));
+		unlink(tmp);
+		bad = 1;
+	}
+	free(tmp);
+	free(target);
+	return bad ? -1 : 0;
 }
 
 int cmd_explain(int argc, char **argv)
@@ -462,6 +579,10 @@ int cmd_explain(int argc, char **argv)
 			"required\nusage: %s\n", cmd->usage);
 		return EXIT_USAGE;
 	}
+	const cli_file in[] = {{"model", model}};
+	if ((code = cli_inputs("explain", in, 1)) ||
+	    (svg && (code = cli_output("explain", "svg", svg, in, 1))))
+		return code;
 	anthem_model *m;
 	anthem_explanation *e = NULL;
 	int rc = anthem_model_load(&m, model);
@@ -474,24 +595,27 @@ int cmd_explain(int argc, char **argv)
 	size_t R = anthem_explanation_rows(e), C = anthem_explanation_cols(e);
 	const float *w = anthem_explanation_weights(e);
 	if (json) {
-		printf("{\"distance\": %.9g, \"rows\": [", anthem_explanation_distance(e));
+		json_t *o = json_object(), *rows = json_array(),
+		       *cols = json_array(), *grid = json_array();
+		json_object_set_new(o, "distance",
+				    json_real(anthem_explanation_distance(e)));
+		for (size_t r = 0; r < R; r++)
+			json_array_append_new(rows, cli_json_text(
+				anthem_explanation_row_label(e, r)));
+		for (size_t c = 0; c < C; c++)
+			json_array_append_new(cols, cli_json_text(
+				anthem_explanation_col_label(e, c)));
 		for (size_t r = 0; r < R; r++) {
-			printf(r ? ", " : "");
-			cli_json_string(anthem_explanation_row_label(e, r));
-		}
-		printf("], \"cols\": [");
-		for (size_t c = 0; c < C; c++) {
-			printf(c ? ", " : "");
-			cli_json_string(anthem_explanation_col_label(e, c));
-		}
-		printf("], \"weights\": [");
-		for (size_t r = 0; r < R; r++) {
-			printf(r ? ", [" : "[");
+			json_t *row = json_array();
 			for (size_t c = 0; c < C; c++)
-				printf(c ? ", %.6f" : "%.6f", w[r * C + c]);
-			printf("]");
+				json_array_append_new(row, json_real(w[r * C + c]));
+			json_array_append_new(grid, row);
 		}
-		printf("]}\n");
+		json_object_set_new(o, "rows", rows);
+		json_object_set_new(o, "cols", cols);
+		json_object_set_new(o, "weights", grid);
+		if (cli_json_print(o))
+			rc = ANTHEM_ENOMEM;
 	} else {
 		printf("distance %.4f; each query trigram's strongest title "
 		       "trigrams:\n", anthem_explanation_distance(e));
@@ -517,9 +641,9 @@ int cmd_explain(int argc, char **argv)
 			printf("\n");
 		}
 	}
-	if (svg && write_svg(svg, e, query, title) != 0)
+	if (!rc && svg && write_svg(svg, m, e, query, title) != 0)
 		rc = ANTHEM_EIO;
-	else if (svg)
+	else if (!rc && svg)
 		fprintf(stderr, "anthem explain: wrote %s\n", svg);
 	anthem_explanation_free(e);
 	anthem_model_free(m);

@@ -2,9 +2,11 @@
 #include "cli.h"
 
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* ---- progress on stderr -------------------------------------------------- */
@@ -14,9 +16,38 @@ typedef struct progress {
 	double last_rate;
 } progress;
 
+/* SIGINT or SIGTERM during training: the first asks the trainer to stop
+ * after its current step (the progress callback returns non-zero, and
+ * anthem_trainer_run keeps the best model so far), the second is left to
+ * the default action, which ends the process at once: the writers' files
+ * appear whole by rename or not at all (docs/format.md). */
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+	stop_signal = sig;
+	struct sigaction dfl;
+	memset(&dfl, 0, sizeof dfl);
+	dfl.sa_handler = SIG_DFL;
+	sigaction(SIGINT, &dfl, NULL);
+	sigaction(SIGTERM, &dfl, NULL);
+}
+
+static void catch_stop_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
 static int on_progress(const anthem_train_progress *p, void *user)
 {
 	progress *pr = user;
+	if (stop_signal)
+		return 1;
 	if (p->epoch_done) {
 		pr->last_rate = p->examples_per_sec;
 		char lex[48] = "";
@@ -50,7 +81,7 @@ int cmd_train(int argc, char **argv)
 		   *checkpoint = NULL, *resume = NULL, *lenient = NULL,
 		   *valid = NULL, *patience = NULL, *gamma = NULL,
 		   *per_epoch = NULL, *maxq = NULL, *maxt = NULL, *scale = NULL,
-		   *lexical = NULL, *lex_buckets = NULL;
+		   *lexical = NULL, *lex_buckets = NULL, *tokenizer = NULL;
 	const opt opts[] = {
 		{"catalog", "FILE", "products: product_id<TAB>title", &catalog},
 		{"judgments", "FILE", "query<TAB>product_id<TAB>grade (0-3)", &judgments},
@@ -64,6 +95,7 @@ int cmd_train(int argc, char **argv)
 		{"title-trigrams", "N", "trigrams kept of a title (100)", &maxt},
 		{"lexical", NULL, "add the learned lexical term (BM25 of the title's words, docs/network.md step 8)", &lexical},
 		{"lexical-buckets", "N", "word hash buckets of the lexical term (2097152; implies --lexical)", &lex_buckets},
+		{"tokenizer", "T", "unicode-v1 (default) or bytes-v1, how text is read (docs/network.md step 1)", &tokenizer},
 		{"epochs", "N", "epochs at most (10)", &epochs},
 		{"epoch-examples", "N", "examples per epoch, sampled afresh (all)", &per_epoch},
 		{"batch", "N", "examples per step (32)", &batch},
@@ -117,10 +149,30 @@ int cmd_train(int argc, char **argv)
 		return EXIT_USAGE;
 	if (lexical && !lex_buckets)
 		cfg.lexical_buckets = (size_t)1 << 21;
+	if (tokenizer && cli_tokenizer(cmd, tokenizer, &cfg.tokenizer))
+		return EXIT_USAGE;
 	if (seed) {
 		if (cli_size(cmd, "seed", seed, &s))
 			return EXIT_USAGE;
 		cfg.seed = o.seed = s;
+	}
+	const cli_file in[] = {{"catalog", catalog}, {"judgments", judgments},
+			       {"resume", resume}};
+	/* --checkpoint may be --resume: the checkpoint is read whole before
+	 * the first is written */
+	if ((code = cli_inputs("train", in, 3)) ||
+	    (code = cli_output("train", "out", out, in, 3)) ||
+	    (checkpoint && (code = cli_output("train", "checkpoint", checkpoint,
+					      in, 2))))
+		return code;
+	if (checkpoint) {
+		struct stat a, b;
+		if (stat(out, &a) == 0 && stat(checkpoint, &b) == 0 &&
+		    a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+			fprintf(stderr, "anthem train: --out %s and --checkpoint "
+				"%s are the same file\n", out, checkpoint);
+			return EXIT_USAGE;
+		}
 	}
 	unsigned flags = lenient ? ANTHEM_READ_LENIENT : ANTHEM_READ_STRICT;
 	progress pr = {isatty(2), 0.0};
@@ -130,6 +182,7 @@ int cmd_train(int argc, char **argv)
 	anthem_catalog *c = NULL;
 	anthem_judgments *j = NULL;
 	anthem_trainer *t = NULL;
+	int sig = 0;
 	int rc = anthem_catalog_load(&c, catalog, flags);
 	if (!rc)
 		rc = anthem_judgments_load(&j, judgments, c, flags);
@@ -141,14 +194,86 @@ int cmd_train(int argc, char **argv)
 		fprintf(stderr, "anthem train: skipped %zu malformed catalogue "
 			"lines and %zu malformed judgement lines\n",
 			anthem_catalog_skipped(c), anthem_judgments_skipped(j));
-	fprintf(stderr, "anthem train: %zu products, %zu queries, %s geometry, "
-		"dim %zu\n", anthem_catalog_count(c),
-		anthem_judgments_query_count(j), cli_geometry_name(cfg.geometry),
-		cfg.dim);
+	fprintf(stderr, "anthem train: %zu products, %zu queries\n",
+		anthem_catalog_count(c), anthem_judgments_query_count(j));
 	rc = resume ? anthem_trainer_resume(&t, resume, c, j, &o)
 		    : anthem_trainer_create(&t, &cfg, c, j, &o);
-	if (!rc)
-		rc = anthem_trainer_run(t);
+	if (rc) {
+		cli_fail("train", rc);
+		goto out;
+	}
+	if (resume) {
+		/* the model's settings are the checkpoint's: one given anew
+		 * with another value would be printed and silently ignored */
+		anthem_model_config ck;
+		anthem_model_config_init(&ck);
+		anthem_model_get_config(anthem_trainer_model(t), &ck);
+		const struct {
+			const char *name, *value;
+			int differs;
+		} fixed[] = {
+			{"geometry", geometry, ck.geometry != cfg.geometry},
+			{"dim", dim, ck.dim != cfg.dim},
+			{"curvature", curvature, ck.curvature != cfg.curvature},
+			{"buckets", buckets, ck.buckets != cfg.buckets},
+			{"gamma", gamma, ck.gamma != cfg.gamma},
+			{"query-trigrams", maxq,
+			 ck.max_query_trigrams != cfg.max_query_trigrams},
+			{"title-trigrams", maxt,
+			 ck.max_title_trigrams != cfg.max_title_trigrams},
+			{"lexical", lexical, !ck.lexical_buckets},
+			{"lexical-buckets", lex_buckets,
+			 ck.lexical_buckets != cfg.lexical_buckets},
+			{"tokenizer", tokenizer, ck.tokenizer != cfg.tokenizer},
+		};
+		for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+			if (fixed[i].value && fixed[i].differs) {
+				fprintf(stderr, "anthem train: --%s %s differs from "
+					"the checkpoint %s, whose model settings "
+					"a resumed run keeps: drop --%s (or train "
+					"afresh without --resume)\n",
+					fixed[i].name, fixed[i].value, resume,
+					fixed[i].name);
+				rc = ANTHEM_EINVAL;
+				code = EXIT_USAGE;
+				goto out;
+			}
+	}
+	/* the settings the trainer has: a checkpoint's when resuming */
+	anthem_model_get_config(anthem_trainer_model(t), &cfg);
+	size_t epochs0 = anthem_trainer_epoch(t);
+	fprintf(stderr, "anthem train: %s geometry, dim %zu",
+		cli_geometry_name(cfg.geometry), cfg.dim);
+	if (resume)
+		fprintf(stderr, " (from %s, %zu epochs done)", resume, epochs0);
+	fprintf(stderr, "\n");
+	catch_stop_signals();
+	rc = anthem_trainer_run(t);
+	sig = stop_signal;
+	if (rc == ANTHEM_ECANCELED && sig) {
+		/* stopped by a signal: keep the epochs that finished */
+		size_t done = anthem_trainer_epoch(t);
+		if (done == 0) {
+			fprintf(stderr, "anthem train: interrupted (signal %d) in "
+				"the first epoch: nothing to keep, %s not "
+				"written\n", sig, out);
+			rc = 0;
+			goto out;
+		}
+		rc = anthem_model_save(anthem_trainer_model(t), out);
+		if (rc) {
+			cli_fail("train", rc);
+		} else {
+			fprintf(stderr, "anthem train: interrupted (signal %d) in "
+				"epoch %zu: wrote the best model of epochs 1-%zu "
+				"to %s%s%s\n", sig, done + 1, done, out,
+				checkpoint && done > epochs0 ? "; the checkpoint "
+							       "holds them: "
+				: "", checkpoint && done > epochs0 ? checkpoint
+								   : "");
+		}
+		goto out;
+	}
 	if (!rc)
 		rc = anthem_model_save(anthem_trainer_model(t), out);
 	if (rc) {
@@ -161,7 +286,9 @@ out:
 	anthem_trainer_free(t);
 	anthem_judgments_free(j);
 	anthem_catalog_free(c);
-	return rc ? EXIT_DATA : 0;
+	if (sig)
+		return 128 + sig;
+	return code == EXIT_USAGE ? code : rc ? EXIT_DATA : 0;
 }
 
 /* ---- eval ---------------------------------------------------------------------- */
@@ -229,6 +356,28 @@ int cmd_eval(int argc, char **argv)
 			cmd->usage);
 		return EXIT_USAGE;
 	}
+	if (ranking) {
+		/* these steer the model's search, which a ranking file skips */
+		const struct {
+			const char *name, *value;
+		} model_only[] = {{"index", index}, {"k1", k1},
+				  {"threads", threads}, {"max-queries", maxq}};
+		for (size_t i = 0; i < 4; i++)
+			if (model_only[i].value) {
+				fprintf(stderr, "anthem eval: cannot combine "
+					"--ranking with --%s: --%s steers the "
+					"search of a --model, a ranking file "
+					"is measured as it is\nusage: %s\n",
+					model_only[i].name, model_only[i].name,
+					cmd->usage);
+				return EXIT_USAGE;
+			}
+	}
+	const cli_file in[] = {{"model", model}, {"ranking", ranking},
+			       {"catalog", catalog}, {"judgments", judgments},
+			       {"index", index}};
+	if ((code = cli_inputs("eval", in, 5)))
+		return code;
 	anthem_eval_options o;
 	anthem_eval_options_init(&o);
 	if ((k1 && cli_size(cmd, "k1", k1, &o.k1)) ||
@@ -288,6 +437,9 @@ int cmd_info(int argc, char **argv)
 			cmd->usage);
 		return EXIT_USAGE;
 	}
+	const cli_file in[] = {{"model", model}};
+	if ((code = cli_inputs("info", in, 1)))
+		return code;
 	anthem_model *m;
 	int rc = anthem_model_load(&m, model);
 	if (rc)
@@ -310,22 +462,25 @@ int cmd_info(int argc, char **argv)
 		printf("{\"geometry\": \"%s\", \"dim\": %zu, \"curvature\": %g, "
 		       "\"buckets\": %zu, \"gamma\": %g, \"max_query_trigrams\": %zu, "
 		       "\"max_title_trigrams\": %zu, \"lexical_buckets\": %zu, "
-		       "\"lexical_weight\": %s, \"weights\": %zu, "
+		       "\"lexical_weight\": %s, \"tokenizer\": \"%s\", "
+		       "\"weights\": %zu, "
 		       "\"fingerprint\": \"%016llx\", \"mapped\": %s}\n",
 		       cli_geometry_name(c.geometry), c.dim, c.curvature, c.buckets,
 		       c.gamma, c.max_query_trigrams, c.max_title_trigrams,
-		       c.lexical_buckets, lexw, weights,
+		       c.lexical_buckets, lexw, cli_tokenizer_name(c.tokenizer),
+		       weights,
 		       (unsigned long long)anthem_model_fingerprint(m),
 		       anthem_model_is_mapped(m) ? "true" : "false");
 	} else {
 		printf("model        %s\ngeometry     %s\ndimension    %zu\n"
 		       "curvature    %g\nbuckets      %zu\ngamma        %g\n"
 		       "trigrams     query <= %zu, title <= %zu\n"
-		       "lexical      %s\n"
+		       "lexical      %s\ntokenizer    %s\n"
 		       "weights      %zu floats (%.1f MiB)\nfingerprint  %016llx\n",
 		       model, cli_geometry_name(c.geometry), c.dim, c.curvature,
 		       c.buckets, c.gamma, c.max_query_trigrams,
-		       c.max_title_trigrams, lexline, weights,
+		       c.max_title_trigrams, lexline,
+		       cli_tokenizer_name(c.tokenizer), weights,
 		       (double)weights * 4.0 / 1048576.0,
 		       (unsigned long long)anthem_model_fingerprint(m));
 	}

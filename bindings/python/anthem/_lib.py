@@ -143,6 +143,7 @@ class anthem_model_config(Structure):
         ("max_title_trigrams", c_size_t),
         ("tie_embeddings", c_int),
         ("lexical_buckets", c_size_t),
+        ("tokenizer", c_int),             # anthem_tokenizer
     ]
 
 

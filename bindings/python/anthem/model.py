@@ -22,6 +22,10 @@ _INT = frozenset(
     if ctype is ctypes.c_int)
 
 
+# anthem_tokenizer by value (docs/network.md, step 1)
+TOKENIZERS = ("bytes-v1", "unicode-v1")
+
+
 def make_config(config=None, **fields):
     """An anthem_model_config: anthem_model_config_init's defaults, then
     the entries of the dict `config`, then the keyword fields."""
@@ -34,6 +38,11 @@ def make_config(config=None, **fields):
                         "(known: %s)" % (key, ", ".join(CONFIG_FIELDS)))
         if key == "geometry":
             value = geometry_arg(value)
+        elif key == "tokenizer" and isinstance(value, str):
+            if value not in TOKENIZERS:
+                raise error(Status.EINVAL, "tokenizer %r is not one of %s"
+                            % (value, ", ".join(TOKENIZERS)))
+            value = TOKENIZERS.index(value)
         elif key in _UNSIGNED:
             value = count_arg(value, key)
         elif key in _INT:
@@ -51,6 +60,8 @@ def config_dict(cfg):
     d = {name: getattr(cfg, name) for name in CONFIG_FIELDS}
     d["geometry"] = geometry_arg(d["geometry"])
     d["tie_embeddings"] = bool(d["tie_embeddings"])
+    t = d["tokenizer"]
+    d["tokenizer"] = TOKENIZERS[t] if 0 <= t < len(TOKENIZERS) else t
     return d
 
 
@@ -78,7 +89,8 @@ class Explanation:
 
 
 def _label(raw):
-    # trigrams are of bytes, so one may hold part of a UTF-8 character
+    # a unicode-v1 trigram is three whole characters; a bytes-v1 one may
+    # hold part of a UTF-8 character (docs/network.md, step 1)
     return raw.decode("utf-8", "backslashreplace")
 
 
@@ -89,7 +101,7 @@ class Model(Handle):
     anthem_model_config_init's defaults, a dict and/or keyword fields
     (geometry, dim, curvature, buckets, gamma, seed, hash_seed,
     max_query_trigrams, max_title_trigrams, tie_embeddings,
-    lexical_buckets).
+    lexical_buckets, tokenizer: "unicode-v1" (default) or "bytes-v1").
     Model.load(path) and Model.load_buffer(data) read a model file.
     """
 
