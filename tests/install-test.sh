@@ -31,7 +31,8 @@ grep -q "^libanthem " "$root/out" ||
 	{ echo "install-test: the installed program printed nothing useful" >&2; exit 1; }
 echo "install-test: built and ran a program against the installed library (SONAME $soname)"
 
-# The man pages (when scdoc built them): installed, and man -l renders each.
+# The man pages (built by scdoc): installed, one a page of docs/man, and
+# man -l renders each without a warning.
 if [ -f "$build/docs/man/anthem.1" ]; then
 	pages=$(find "$root" -path '*/man/man1/anthem*.1' | sort)
 	n=$(echo "$pages" | grep -c . || true)
@@ -47,6 +48,10 @@ if [ -f "$build/docs/man/anthem.1" ]; then
 		fi
 	done
 	echo "install-test: $n man pages installed, each renders with man -l"
+else
+	echo "install-test: $build/docs/man has no pages: scdoc was not found when" >&2
+	echo "install-test: meson configured $build (scripts/setup installs scdoc)" >&2
+	exit 1
 fi
 
 # The Python package: pip-installed into a venv from a copy of
@@ -121,4 +126,7 @@ GO
 		echo "install-test: a Go module with one replace line built and ran: $out"
 	)
 	chmod -R u+w "$root/gopath" 2>/dev/null || true
+else
+	echo "install-test: no go: the Go module is not tested (scripts/setup installs golang-go)" >&2
+	exit 1
 fi
