@@ -285,7 +285,7 @@ int cmd_search(int argc, char **argv)
 	const command *cmd = &cli_commands[4];
 	const char *model = NULL, *index = NULL, *k = NULL, *k1 = NULL,
 		   *threads = NULL, *filter = NULL, *json = NULL, *ands[16],
-		   *ors[16];
+		   *ors[16], *stage1 = NULL, *ef = NULL;
 	size_t nand = 0, nor = 0;
 	const opt opts[] = {
 		{"model", "MODEL", "the model", &model},
@@ -297,10 +297,12 @@ int cmd_search(int argc, char **argv)
 		{"or", "QUERY", "unite with another query (repeatable, up to 16)", NULL, 1, ors, &nor},
 		{"filter", "FILE", "return only these products (one product id a line)", &filter},
 		{"json", NULL, "one JSON object a query: {query, results: [{rank, product_id, title, score, distance}]}", &json},
+		{"stage1", "SOURCE", "stage 1: auto, exact (the scan) or graph (the index's approximate index; docs/architecture.md)", &stage1},
+		{"ef", "N", "the graph search's beam width (0: 2 x k1, at least 64)", &ef},
 		{NULL, NULL, NULL, NULL},
 	};
 	const char *pos[1];
-	size_t npos, nk = 10, nk1 = 200, nthreads = 1;
+	size_t npos, nk = 10, nk1 = 200, nthreads = 1, nef = 0;
 	int code;
 	if (cli_parse(cmd, opts, argc, argv, pos, 1, &npos, &code))
 		return code;
@@ -311,8 +313,19 @@ int cmd_search(int argc, char **argv)
 	}
 	if ((k && cli_size(cmd, "k", k, &nk)) ||
 	    (k1 && cli_size(cmd, "k1", k1, &nk1)) ||
-	    (threads && cli_size(cmd, "threads", threads, &nthreads)))
+	    (threads && cli_size(cmd, "threads", threads, &nthreads)) ||
+	    (ef && cli_size(cmd, "ef", ef, &nef)))
 		return EXIT_USAGE;
+	int source = ANTHEM_STAGE1_AUTO;
+	if (stage1 && !strcmp(stage1, "exact")) {
+		source = ANTHEM_STAGE1_EXACT;
+	} else if (stage1 && !strcmp(stage1, "graph")) {
+		source = ANTHEM_STAGE1_GRAPH;
+	} else if (stage1 && strcmp(stage1, "auto")) {
+		fprintf(stderr, "anthem search: --stage1 is '%s', must be auto, "
+			"exact or graph\nusage: %s\n", stage1, cmd->usage);
+		return EXIT_USAGE;
+	}
 	if (nk == 0 || nk > 100000) {
 		fprintf(stderr, "anthem search: --k must be 1 to 100000\n");
 		return EXIT_USAGE;
@@ -336,6 +349,8 @@ int cmd_search(int argc, char **argv)
 	/* --k1 0 ranks by stage 1 alone, as `anthem eval --k1 0` does */
 	so.k1 = nk1;
 	so.stage1_only = nk1 == 0;
+	so.stage1 = source;
+	so.ef = nef;
 	so.threads = nthreads;
 	so.and_queries = ands;
 	so.n_and = nand;
