@@ -167,11 +167,10 @@ typedef struct anthem_search_options {
 	uint64_t timeout_ms;
 	/* the region source of stage 1 (appended in 0.x; older callers'
 	 * smaller struct gets the defaults): ANTHEM_STAGE1_AUTO (0, default)
-	 * searches the index's graph when it has one, holds at least
-	 * ANTHEM_ANN_MIN_PRODUCTS products and the query is one region
-	 * without a filter, else scans; ANTHEM_STAGE1_EXACT always scans;
-	 * ANTHEM_STAGE1_GRAPH searches the graph whatever the size (still the
-	 * scan for AND / OR and filters, and without a graph) */
+	 * and ANTHEM_STAGE1_EXACT scan: the graph's recall is below its
+	 * target (docs/performance.md), so it is never chosen for the caller;
+	 * ANTHEM_STAGE1_GRAPH searches the graph when the index has one
+	 * (still the scan for AND / OR and filters, and without a graph) */
 	int stage1;
 	/* the graph search's beam width (0: 2 max(k, k1), at least 64);
 	 * larger finds more of the exact top k1 for more work */
@@ -181,9 +180,6 @@ typedef struct anthem_search_options {
 #define ANTHEM_STAGE1_AUTO 0
 #define ANTHEM_STAGE1_EXACT 1
 #define ANTHEM_STAGE1_GRAPH 2
-/* Below this many products the exact scan is the default even with a
- * graph: it is then a few milliseconds and exact. */
-#define ANTHEM_ANN_MIN_PRODUCTS 200000
 
 /* The most work one query's region scan may take: terms x products x
  * dimension, a term being one box of one branch of the region (a simple

@@ -161,12 +161,11 @@ static int pipe_init(ath_pipe *p, const anthem_model *m, const anthem_index *ix,
 				 "ANTHEM_STAGE1_AUTO, _EXACT or _GRAPH", fn,
 				 o.stage1);
 	}
-	/* the graph: asked for, or by default on a large catalogue; a
-	 * filter scans (a beam through a sparse allow-list finds few) */
+	/* the graph only when asked for (auto scans until the graph's
+	 * recall reaches its target, docs/architecture.md); a filter
+	 * scans (a beam through a sparse allow-list finds few) */
 	p->graph = ix->ann.on && !o.allow && !o.allow_bits &&
-		   (o.stage1 == ANTHEM_STAGE1_GRAPH ||
-		    (o.stage1 == ANTHEM_STAGE1_AUTO &&
-		     ix->n >= ANTHEM_ANN_MIN_PRODUCTS));
+		   o.stage1 == ANTHEM_STAGE1_GRAPH;
 	p->ef = o.ef ? o.ef : 2 * p->depth;
 	if (p->ef < 64)
 		p->ef = 64;
