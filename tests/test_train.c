@@ -122,13 +122,13 @@ static void expect_catalog_error(const char *text, const char *where)
 
 START_TEST(catalog_refusals)
 {
-	expect_catalog_error("a\tA\nb B\n", "bad.tsv:2: expected 2 fields");
+	expect_catalog_error("a\tA\nb B\n", "bad.tsv:2: expected 2 or 3 fields");
 	expect_catalog_error("a\tA\n\tB\n", "bad.tsv:2: empty product_id");
 	expect_catalog_error("a\tA\nb\tB\na\tC\n", "bad.tsv:3: duplicate product_id a");
 	/* '#' after the header is data (docs/data.md) */
-	expect_catalog_error("a\tA\n# c\n", "bad.tsv:2: expected 2 fields");
+	expect_catalog_error("a\tA\n# c\n", "bad.tsv:2: expected 2 or 3 fields");
 	expect_catalog_error("a\tA\nb\tB\xff\n", "bad.tsv:2: invalid UTF-8");
-	expect_catalog_error("a\tA\tx\n", "bad.tsv:1: expected 2 fields");
+	expect_catalog_error("a\tA\tx\ty\n", "bad.tsv:1: expected 2 or 3 fields");
 	anthem_catalog *c;
 	ck_assert_int_eq(anthem_catalog_load(&c, tmp_path("none.tsv"), 0),
 			 ANTHEM_ENOTFOUND);
