@@ -106,6 +106,15 @@ static int by_query_product(const void *a, const void *b)
 	return x->product < y->product ? -1 : x->product > y->product;
 }
 
+/* ... then by the first drawn (the cuts lie in one buffer in draw order),
+ * so the entry kept for a pair is not up to qsort */
+static int by_query_product_draw(const void *a, const void *b)
+{
+	const ath_lexcut *x = a, *y = b;
+	int d = by_query_product(a, b);
+	return d ? d : x->title < y->title ? -1 : x->title > y->title;
+}
+
 int ath_selfsup_build(const anthem_catalog *c, const anthem_judgments *j,
 		      size_t per_product, uint64_t seed, ath_selfsup *out,
 		      const char *fn)
@@ -208,7 +217,13 @@ int ath_selfsup_build(const anthem_catalog *c, const anthem_judgments *j,
 		ath_selfsup_free(out);
 		return rc;
 	}
-	qsort(out->cuts, out->ncuts, sizeof *out->cuts, by_query_product);
+	qsort(out->cuts, out->ncuts, sizeof *out->cuts, by_query_product_draw);
+	/* a span drawn twice for a product: the first draw's entry */
+	size_t m = 0;
+	for (size_t i = 0; i < out->ncuts; i++)
+		if (!m || by_query_product(&out->cuts[m - 1], &out->cuts[i]))
+			out->cuts[m++] = out->cuts[i];
+	out->ncuts = m;
 	return ANTHEM_OK;
 }
 
