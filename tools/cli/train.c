@@ -204,9 +204,10 @@ int cmd_train(int argc, char **argv)
 		fprintf(stderr, "anthem train: skipped %zu malformed catalogue "
 			"lines and %zu malformed judgement lines\n",
 			anthem_catalog_skipped(c), anthem_judgments_skipped(j));
-	fprintf(stderr, "anthem train: %zu products, %zu queries%s\n",
+	fprintf(stderr, "anthem train: %zu products, %zu %squeries%s\n",
 		anthem_catalog_count(c), anthem_judgments_query_count(j),
-		selfsup ? " and 3 pseudo-queries a product" : "");
+		selfsup ? "judged " : "",
+		selfsup ? ", 3 pseudo-queries a product" : "");
 	rc = resume ? anthem_trainer_resume(&t, resume, c, j, &o)
 		    : anthem_trainer_create(&t, &cfg, c, j, &o);
 	if (rc) {
