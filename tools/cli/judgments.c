@@ -277,12 +277,14 @@ typedef struct grading {
  * impression is m + (1 - m) / (1 + w), near m, not a rate of 1. */
 static int grade(const grading *g, const click *c, double *ctr)
 {
-	double a = (double)g->prior_ctr * g->prior_weight;
-	*ctr = ((double)c->clicks + a) / ((double)c->shown + g->prior_weight);
+	*ctr = 0.0;
 	if (g->purchases && c->bought >= g->purchases)
 		return 3;
 	if (c->clicks == 0)
 		return c->shown >= g->min_impressions ? 0 : -1;
+	/* clicks <= impressions, so the denominator is >= 1 */
+	double a = (double)g->prior_ctr * g->prior_weight;
+	*ctr = ((double)c->clicks + a) / ((double)c->shown + g->prior_weight);
 	for (int k = 3; k >= 1; k--)
 		if (*ctr >= g->ctr[k])
 			return k;
