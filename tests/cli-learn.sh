@@ -139,8 +139,9 @@ ss() { # out seed [args]
 	o=$1 s=$2
 	shift 2
 	"$anthem" train --catalog "$fixture/catalog.tsv" --self-supervised \
-		--out "$o" --dim 4 --buckets 1024 --epochs 2 --epoch-examples 100 \
-		--threads 2 --lexical --seed "$s" "$@" 2>err.log ||
+		--out "$o" --dim 4 --buckets 1024 --epochs 2 --epoch-examples 60 \
+		--threads 2 --lexical --valid-frac 0 --hard-negatives 2 \
+		--seed "$s" "$@" 2>err.log ||
 		fail "self-supervised training: $(cat err.log)"
 }
 ss a.anthem 3
