@@ -21,6 +21,8 @@ ANTHEM_BEGIN_DECLS
  * loaded. */
 typedef struct anthem_catalog anthem_catalog;
 
+/* Read a catalogue file (flags: ANTHEM_READ_STRICT or _LENIENT), free it
+ * (NULL is fine), count its products. */
 ANTHEM_API int anthem_catalog_load(anthem_catalog **out, const char *path,
 				   unsigned flags);
 ANTHEM_API void anthem_catalog_free(anthem_catalog *c);
@@ -48,6 +50,8 @@ ANTHEM_API size_t anthem_catalog_categorised(const anthem_catalog *c);
  * (query, product) pair keeps the last grade. */
 typedef struct anthem_judgments anthem_judgments;
 
+/* Read a judgement file against catalogue c (which must outlive it; flags
+ * as for anthem_catalog_load), and free it (NULL is fine). */
 ANTHEM_API int anthem_judgments_load(anthem_judgments **out, const char *path,
 				     const anthem_catalog *c, unsigned flags);
 ANTHEM_API void anthem_judgments_free(anthem_judgments *j);
@@ -84,6 +88,8 @@ typedef struct anthem_category_options {
 	uint64_t seed;      /* of the split; default 1 */
 } anthem_category_options;
 
+/* Defaults into *o, through the macro (the caller's size: see
+ * anthem_model_config_init_size in model.h). */
 ANTHEM_API int anthem_category_options_init_size(anthem_category_options *o,
 						 size_t size);
 #define anthem_category_options_init(o) \
