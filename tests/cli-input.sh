@@ -66,7 +66,7 @@ bad_line "$(printf 'h\377t')${tab}02666079${tab}1" "invalid UTF-8"
 bad_line "${tab}02666079${tab}1" "empty query"
 # a bad catalogue line stops it too, naming the catalogue
 { cat "$cat"; printf 'broken line without a tab\n'; } >badcat.tsv
-expect 1 "badcat.tsv:563: expected 2 fields" train badcat.tsv good.tsv new.anthem
+expect 1 "badcat.tsv:563: expected 2 or 3 fields" train badcat.tsv good.tsv new.anthem
 [ ! -e new.anthem ] || fail "a model was written from a malformed catalogue"
 { cat "$cat"; sed -n 2p "$cat"; } >dupcat.tsv
 expect 1 "dupcat.tsv:563: duplicate product_id 02666079" train dupcat.tsv good.tsv new.anthem

@@ -30,7 +30,10 @@ small="--dim 4 --buckets 1024 --epochs 1 --epoch-examples 50 --threads 1"
 "$anthem" index --model model.anthem --catalog cat.tsv --out model.index 2>/dev/null ||
 	fail "indexing"
 sed -n 2,4p cat.tsv | cut -f1 >filter.txt
-inputs="cat.tsv jud.tsv rank.tsv model.anthem ck.anthem model.index filter.txt"
+# anthem judgments: a click log and a catalogue with category paths
+sed -n 2,4p cat.tsv | awk -F '\t' '{ printf "hat\t%s\t30\t%d\n", $1, NR }' >clicks.log
+sed -n 2,31p cat.tsv | awk -F '\t' '{ printf "%s\t%s\tClothing > Kind %d\n", $1, $2, NR % 5 }' >tree.tsv
+inputs="cat.tsv jud.tsv rank.tsv model.anthem ck.anthem model.index filter.txt clicks.log tree.tsv"
 sha256sum $inputs >hashes
 
 # ---- odd paths -----------------------------------------------------------------------
@@ -79,6 +82,14 @@ c_search() {
 c_explain() {
 	$run explain --model "${model-model.anthem}" --query hat --title "bowler hat"
 }
+c_judgments_clicks() {
+	$run judgments --clicks "${clicks-clicks.log}" --catalog "${catalog-cat.tsv}" \
+		--out "${out-new.tsv}"
+}
+c_judgments_tree() {
+	$run judgments --catalog "${catalog-tree.tsv}" --max-frac 1 \
+		--out "${out-new.tsv}" --test-out "${test_out-new2.tsv}"
+}
 c_explain_svg() {
 	$run explain --model model.anthem --query hat --title "bowler hat" \
 		--svg "${svg-new.svg}"
@@ -106,7 +117,7 @@ refused() {
 	sha256sum -c --quiet hashes || fail "$f --$var $value: an input file changed"
 	kind_after=$(stat -c %F "$value" 2>/dev/null || echo none)
 	[ "$kind_before" = "$kind_after" ] || fail "$f --$var $value: it was $kind_before, now $kind_after"
-	rm -f new.anthem new.ck new.index new.svg
+	rm -f new.anthem new.ck new.index new.svg new.tsv new2.tsv
 	cases=$((cases + 1))
 }
 # works FUNC VAR VALUE: a link to a good file is read or written through
@@ -119,7 +130,7 @@ works() {
 	[ "$status" = 0 ] || fail "$f --$var $value (a link to a good file): exit $status: $(cat err.log)"
 	sha256sum -c --quiet hashes || fail "$f --$var $value: an input file changed"
 	[ -L "$value" ] || fail "$f --$var $value: the link was replaced"
-	rm -f new.anthem new.ck new.index new.svg
+	rm -f new.anthem new.ck new.index new.svg new.tsv new2.tsv
 	cases=$((cases + 1))
 }
 
@@ -148,6 +159,9 @@ c_search model model.anthem cat.tsv
 c_search index model.index model.anthem
 c_search filter filter.txt model.anthem
 c_explain model model.anthem cat.tsv
+c_judgments_clicks clicks clicks.log cat.tsv
+c_judgments_clicks catalog cat.tsv clicks.log
+c_judgments_tree catalog tree.tsv clicks.log
 EOF
 echo "ok: every input argument: FIFO, directory, device, dangling link, path under a file, another argument's file"
 
@@ -167,6 +181,9 @@ c_train_ck out cat.tsv jud.tsv
 c_train_ck checkpoint cat.tsv jud.tsv
 c_index out model.anthem cat.tsv
 c_explain_svg svg model.anthem
+c_judgments_clicks out clicks.log cat.tsv
+c_judgments_tree out tree.tsv
+c_judgments_tree test_out tree.tsv
 EOF
 echo "ok: every output argument: FIFO, directory, device, dangling link, path under a file, an input: refused before any work; a link written through"
 echo "ok: $cases cases"

@@ -828,6 +828,178 @@ START_TEST(an_unwritable_checkpoint_is_found_first)
 }
 END_TEST
 
+/* ---- category trees ----------------------------------------------------------- */
+
+/* The grade of (query, product id) in j, or -1 when not judged. */
+static int grade_in(const anthem_judgments *j, const anthem_catalog *c,
+		    const char *q, const char *id)
+{
+	for (size_t k = 0; k < anthem_judgments_query_count(j); k++) {
+		if (strcmp(anthem_judgments_query(j, k), q))
+			continue;
+		const size_t *p;
+		const int *g;
+		size_t n;
+		ck_assert_int_eq(anthem_judgments_get(j, k, &p, &g, &n), 0);
+		for (size_t i = 0; i < n; i++)
+			if (!strcmp(anthem_catalog_id(c, p[i]), id))
+				return g[i];
+	}
+	return -1;
+}
+
+/* A hand-made tree, the grades worked out by hand from the rules of
+ * docs/data.md: 3 in the category itself, 2 one level below, 1 further;
+ * a name on several paths keeps its best grade; names are case-folded. */
+START_TEST(categories_give_graded_judgements)
+{
+	anthem_catalog *c;
+	load_catalog(&c, "p1\tgrey fedora\tClothing > Hats > Fedoras\n"
+			 "p2\tstraw boater\tClothing > Hats\n"
+			 "p3\tleather boots\tClothing > Shoes > Boots | Sale\n"
+			 "p4\trunning shoes\tClothing > Shoes\n"
+			 "p5\tred scarf\n"
+			 "p6\tfelt hat\tSale > Hats | Clothing > Hats\n");
+	ck_assert_uint_eq(anthem_catalog_categorised(c), 5);
+	ck_assert_str_eq(anthem_catalog_categories(c, 2),
+			 "Clothing > Shoes > Boots | Sale");
+	ck_assert_ptr_null(anthem_catalog_categories(c, 4));
+	ck_assert_ptr_null(anthem_catalog_categories(c, 99));
+	anthem_category_options o;
+	anthem_category_options_init(&o);
+	o.max_frac = 1.0f;
+	o.test_frac = 0.0f;
+	anthem_judgments *tr, *te;
+	ck_assert_int_eq(anthem_judgments_from_categories(&tr, &te, c, &o), 0);
+	ck_assert_uint_eq(anthem_judgments_query_count(te), 0);
+	static const struct {
+		const char *q, *id;
+		int grade;
+	} want[] = {
+		{"clothing", "p1", 1}, {"clothing", "p2", 2}, {"clothing", "p3", 1},
+		{"clothing", "p4", 2}, {"clothing", "p6", 2}, {"hats", "p1", 2},
+		{"hats", "p2", 3},     {"hats", "p6", 3},     {"fedoras", "p1", 3},
+		{"shoes", "p3", 2},    {"shoes", "p4", 3},    {"boots", "p3", 3},
+		{"sale", "p3", 3},     {"sale", "p6", 2},
+	};
+	size_t n = sizeof want / sizeof want[0];
+	for (size_t i = 0; i < n; i++)
+		ck_assert_msg(grade_in(tr, c, want[i].q, want[i].id) == want[i].grade,
+			      "%s %s: grade %d, expected %d", want[i].q, want[i].id,
+			      grade_in(tr, c, want[i].q, want[i].id), want[i].grade);
+	ck_assert_uint_eq(anthem_judgments_count(tr), n); /* nothing else */
+	ck_assert_int_eq(grade_in(tr, c, "Clothing", "p1"), -1); /* folded */
+	ck_assert_int_eq(grade_in(tr, c, "clothing", "p5"), -1);
+	/* saved and read back: the same judgements */
+	ck_assert_int_eq(anthem_judgments_save(tr, tmp_path("d.tsv")), 0);
+	anthem_judgments *back;
+	ck_assert_int_eq(anthem_judgments_load(&back, tmp_path("d.tsv"), c, 0), 0);
+	ck_assert_uint_eq(anthem_judgments_count(back), n);
+	ck_assert_int_eq(grade_in(back, c, "sale", "p6"), 2);
+	anthem_judgments_free(back);
+	anthem_judgments_free(tr);
+	anthem_judgments_free(te);
+	/* max_frac: "clothing" (5 of 6 products) and "hats" (3) go at 0.4 */
+	o.max_frac = 0.4f;
+	ck_assert_int_eq(anthem_judgments_from_categories(&tr, NULL, c, &o), 0);
+	ck_assert_int_eq(grade_in(tr, c, "clothing", "p2"), -1);
+	ck_assert_int_eq(grade_in(tr, c, "hats", "p2"), -1);
+	ck_assert_int_eq(grade_in(tr, c, "shoes", "p4"), 3);
+	ck_assert_uint_eq(anthem_judgments_query_count(tr), 4);
+	anthem_judgments_free(tr);
+	/* the split: every query on one side, the sides add up, "boots" and
+	 * "fedoras"... each query's side is the same on every call */
+	o.max_frac = 1.0f;
+	o.test_frac = 0.5f;
+	size_t total = 0;
+	for (uint64_t seed = 1; seed <= 8; seed++) {
+		o.seed = seed;
+		ck_assert_int_eq(anthem_judgments_from_categories(&tr, &te, c, &o), 0);
+		ck_assert_uint_eq(anthem_judgments_query_count(tr) +
+				  anthem_judgments_query_count(te), 6);
+		ck_assert_uint_eq(anthem_judgments_count(tr) +
+				  anthem_judgments_count(te), n);
+		total += anthem_judgments_query_count(te);
+		anthem_judgments_free(tr);
+		anthem_judgments_free(te);
+	}
+	ck_assert(total > 0 && total < 48); /* the seed moves the split */
+	/* test_frac 1: everything on the test side */
+	o.test_frac = 1.0f;
+	ck_assert_int_eq(anthem_judgments_from_categories(&tr, &te, c, &o), 0);
+	ck_assert_uint_eq(anthem_judgments_query_count(tr), 0);
+	ck_assert_uint_eq(anthem_judgments_query_count(te), 6);
+	anthem_judgments_free(tr);
+	anthem_judgments_free(te);
+	o.max_frac = 0.0f;
+	expect_error(anthem_judgments_from_categories(&tr, NULL, c, &o),
+		     ANTHEM_EINVAL, "max_frac");
+	anthem_catalog_free(c);
+	/* no categories at all */
+	load_catalog(&c, "a\tA\nb\tB\n");
+	expect_error(anthem_judgments_from_categories(&tr, NULL, c, NULL),
+		     ANTHEM_EINVAL, "no product of the catalogue has categories");
+	anthem_catalog_free(c);
+}
+END_TEST
+
+/* Queries with the same judgements ("boots" and "sale" below, both
+ * {p3: 3}) land on one side whatever the seed. */
+START_TEST(identical_categories_share_a_side)
+{
+	anthem_catalog *c;
+	load_catalog(&c, "p1\tx\tA > Boots | Sale\np2\ty\tA > Hats\n");
+	anthem_category_options o;
+	anthem_category_options_init(&o);
+	o.max_frac = 1.0f;
+	o.test_frac = 0.5f;
+	for (uint64_t seed = 1; seed <= 16; seed++) {
+		anthem_judgments *tr, *te;
+		o.seed = seed;
+		ck_assert_int_eq(anthem_judgments_from_categories(&tr, &te, c, &o), 0);
+		ck_assert_int_eq(grade_in(tr, c, "boots", "p1") == 3,
+				 grade_in(tr, c, "sale", "p1") == 3);
+		ck_assert_int_eq(grade_in(te, c, "boots", "p1") == 3,
+				 grade_in(te, c, "sale", "p1") == 3);
+		anthem_judgments_free(tr);
+		anthem_judgments_free(te);
+	}
+	anthem_catalog_free(c);
+}
+END_TEST
+
+/* The categories field is read strictly: FILE:LINE: field 3 and why. */
+START_TEST(malformed_categories_are_refused)
+{
+	static const struct {
+		const char *field, *why;
+	} bad[] = {
+		{"", "an empty category name in path 1, level 1"},
+		{"A > ", "an empty category name in path 1, level 2"},
+		{"A | ", "an empty category name in path 2, level 1"},
+		{"A>B", "a '>' not written as ' > '"},
+		{"A > B|C", "a '|' not written as ' | '"},
+		{"A >  B", "starts or ends with a space in path 1, level 2"},
+		{" A", "starts or ends with a space in path 1, level 1"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char text[128];
+		snprintf(text, sizeof text, "a\tA\tX > Y\nb\tB\t%s\n", bad[i].field);
+		write_file(tmp_path("c.tsv"), text);
+		anthem_catalog *c;
+		expect_error(anthem_catalog_load(&c, tmp_path("c.tsv"), 0),
+			     ANTHEM_EFORMAT, "c.tsv:2: field 3 (categories)");
+		ck_assert_msg(strstr(anthem_last_error(), bad[i].why),
+			      "'%s': %s", bad[i].field, anthem_last_error());
+		ck_assert_int_eq(anthem_catalog_load(&c, tmp_path("c.tsv"),
+						     ANTHEM_READ_LENIENT), 0);
+		ck_assert_uint_eq(anthem_catalog_skipped(c), 1);
+		ck_assert_uint_eq(anthem_catalog_categorised(c), 1);
+		anthem_catalog_free(c);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("input");
@@ -860,6 +1032,9 @@ int main(void)
 	tcase_add_test(t, rankings_get_the_judgement_checks);
 	tcase_add_test(t, weights_no_reader_accepts_are_refused);
 	tcase_add_test(t, an_unwritable_checkpoint_is_found_first);
+	tcase_add_test(t, categories_give_graded_judgements);
+	tcase_add_test(t, identical_categories_share_a_side);
+	tcase_add_test(t, malformed_categories_are_refused);
 	tcase_set_timeout(t, 120);
 	suite_add_tcase(s, t);
 	return run_suite(s);

@@ -1,6 +1,8 @@
 /* Metrics against hand-computed cases, the data readers' refusals, model
  * files, and the trainer (learning, determinism, resume). */
 #include "eval/eval_internal.h"
+#include "io/tsv.h"
+#include "train/selfsup.h"
 
 #include <anthem/anthem.h>
 
@@ -122,13 +124,13 @@ static void expect_catalog_error(const char *text, const char *where)
 
 START_TEST(catalog_refusals)
 {
-	expect_catalog_error("a\tA\nb B\n", "bad.tsv:2: expected 2 fields");
+	expect_catalog_error("a\tA\nb B\n", "bad.tsv:2: expected 2 or 3 fields");
 	expect_catalog_error("a\tA\n\tB\n", "bad.tsv:2: empty product_id");
 	expect_catalog_error("a\tA\nb\tB\na\tC\n", "bad.tsv:3: duplicate product_id a");
 	/* '#' after the header is data (docs/data.md) */
-	expect_catalog_error("a\tA\n# c\n", "bad.tsv:2: expected 2 fields");
+	expect_catalog_error("a\tA\n# c\n", "bad.tsv:2: expected 2 or 3 fields");
 	expect_catalog_error("a\tA\nb\tB\xff\n", "bad.tsv:2: invalid UTF-8");
-	expect_catalog_error("a\tA\tx\n", "bad.tsv:1: expected 2 fields");
+	expect_catalog_error("a\tA\tx\ty\n", "bad.tsv:1: expected 2 or 3 fields");
 	anthem_catalog *c;
 	ck_assert_int_eq(anthem_catalog_load(&c, tmp_path("none.tsv"), 0),
 			 ANTHEM_ENOTFOUND);
@@ -472,6 +474,83 @@ START_TEST(training_can_be_canceled)
 }
 END_TEST
 
+/* Pseudo-queries: every one a span of 1-3 words of its own product's
+ * title, that product judged 3, the span cut from the title the lexical
+ * term scores; a judged pair keeps its grade and its whole title; the
+ * same seed gives the same spans, another seed others. */
+START_TEST(pseudo_queries_are_spans_of_their_titles)
+{
+	anthem_catalog *c;
+	write_file(tmp_path("c.tsv"), "a\tgrey felt fedora, with a band\n"
+				      "b\tstraw boater: a summer hat\n"
+				      "c\that\n"
+				      "d\t...\n");
+	ck_assert_int_eq(anthem_catalog_load(&c, tmp_path("c.tsv"), 0), 0);
+	write_file(tmp_path("j.tsv"), "hat\tc\t2\n");
+	anthem_judgments *j;
+	ck_assert_int_eq(anthem_judgments_load(&j, tmp_path("j.tsv"), c, 0), 0);
+	ath_selfsup s1, s2, s3;
+	ck_assert_int_eq(ath_selfsup_build(c, j, 8, 5, &s1, "test"), 0);
+	ck_assert_uint_eq(s1.npseudo, 3 * 8); /* "..." has no word */
+	const anthem_judgments *pj = s1.jud;
+	size_t cuts = 0;
+	for (size_t q = 0; q < pj->nq; q++) {
+		const char *query = pj->queries[q];
+		for (size_t i = pj->start[q]; i < pj->start[q + 1]; i++) {
+			size_t p = pj->products[i];
+			const char *title = c->titles[p];
+			const char *cut = ath_selfsup_cut(&s1, q, p);
+			if (!strcmp(query, "hat") && p == 2) {
+				ck_assert_int_eq(pj->grades[i], 2); /* judged */
+				ck_assert_ptr_null(cut);
+				continue;
+			}
+			ck_assert_int_eq(pj->grades[i], 3);
+			size_t words = 1;
+			for (const char *x = query; *x; x++)
+				words += *x == ' ';
+			ck_assert(words >= 1 && words <= 3);
+			ck_assert_msg(cut != NULL, "no cut for '%s'", query);
+			/* the cut title is title[0, b) " " title[e, end) for a
+			 * span [b, e) that holds the query's words, in order,
+			 * with only spaces and punctuation between them */
+			int found = 0;
+			size_t tl = strlen(title);
+			for (size_t b = 0; b <= tl && !found; b++)
+				for (size_t e = b; e <= tl && !found; e++) {
+					char span[128], back[256], w[128];
+					snprintf(back, sizeof back, "%.*s %s", (int)b,
+						 title, title + e);
+					if (strcmp(back, cut))
+						continue;
+					/* the span less punctuation is the query */
+					size_t n = 0;
+					snprintf(span, sizeof span, "%.*s",
+						 (int)(e - b), title + b);
+					for (const char *x = span; *x; x++)
+						if (*x != ',' && *x != ':')
+							w[n++] = *x;
+					w[n] = '\0';
+					found = !strcmp(w, query);
+				}
+			ck_assert_msg(found, "'%s' is no span of '%s' cut to '%s'",
+				      query, title, cut);
+			cuts++;
+		}
+	}
+	ck_assert_uint_eq(cuts, s1.ncuts);
+	ck_assert_int_eq(ath_selfsup_build(c, j, 8, 5, &s2, "test"), 0);
+	ck_assert(s1.jud->fingerprint == s2.jud->fingerprint);
+	ck_assert_int_eq(ath_selfsup_build(c, NULL, 8, 6, &s3, "test"), 0);
+	ck_assert(s1.jud->fingerprint != s3.jud->fingerprint);
+	ath_selfsup_free(&s1);
+	ath_selfsup_free(&s2);
+	ath_selfsup_free(&s3);
+	anthem_judgments_free(j);
+	anthem_catalog_free(c);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("train");
@@ -487,6 +566,7 @@ int main(void)
 	tcase_add_test(t, judgment_refusals);
 	tcase_add_test(t, model_file_round_trip);
 	tcase_add_test(t, model_file_refusals);
+	tcase_add_test(t, pseudo_queries_are_spans_of_their_titles);
 	suite_add_tcase(s, t);
 	t = tcase_create("trainer");
 	tcase_add_checked_fixture(t, tmp_setup, tmp_teardown);

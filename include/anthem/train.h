@@ -54,6 +54,12 @@ typedef struct anthem_train_options {
 	/* the loss's logits are -logit_scale x distance (default 10: on the
 	 * WordNet fixture test NDCG@10 0.35 at 1, 0.39 at 3, 0.41 at 10) */
 	float logit_scale;
+	/* self-supervised examples: this many pseudo-queries a product
+	 * (0, the default: none; at most 64), spans of one to three words
+	 * of its title with the title's product as the positive; the
+	 * judgements may then be NULL, or are trained on beside them
+	 * (docs/guide.md) */
+	size_t pseudo_queries;
 } anthem_train_options;
 
 /* Defaults into *o, through the macro (the caller's size: see
@@ -66,7 +72,8 @@ ANTHEM_API int anthem_train_options_init_size(anthem_train_options *o, size_t si
 typedef struct anthem_trainer anthem_trainer;
 
 /* A trainer for a new model of configuration cfg on the judgements j of
- * catalogue c (both must outlive the trainer).  The same seed, options,
+ * catalogue c (both must outlive the trainer; j may be NULL when
+ * o->pseudo_queries > 0).  The same seed, options,
  * data and thread count give the same model. */
 ANTHEM_API int anthem_trainer_create(anthem_trainer **out,
 				     const anthem_model_config *cfg,

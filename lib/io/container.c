@@ -321,6 +321,52 @@ int ath_container_write(const char *path, const char magic[8],
 	return ANTHEM_OK;
 }
 
+int ath_write_atomic(const char *path, const void *bytes, size_t len,
+		     const char *fn)
+{
+	char *target;
+	int rc = write_target(path, &target, fn);
+	if (rc)
+		return rc;
+	size_t plen = strlen(target);
+	char *tmp = malloc(plen + 16);
+	if (!tmp) {
+		free(target);
+		return ath_error(ANTHEM_ENOMEM, "%s: %s: out of memory", fn, path);
+	}
+	out o = {.fd = create_temporary(tmp, plen + 16, target), .path = path};
+	if (o.fd < 0) {
+		int e = errno;
+		free(tmp);
+		free(target);
+		return ath_error(ANTHEM_EIO, "%s: %s: cannot create a temporary "
+				 "file beside it: %s", fn, path, strerror(e));
+	}
+	ath_hash_init(&o.h); /* put() feeds it; unused here */
+	put(&o, bytes, len);
+	if (!o.err && fsync(o.fd) != 0)
+		o.err = errno;
+	if (close(o.fd) != 0 && !o.err)
+		o.err = errno;
+	if (!o.err && rename(tmp, target) != 0)
+		o.err = errno;
+	if (o.err) {
+		unlink(tmp);
+		free(tmp);
+		free(target);
+		return ath_error(ANTHEM_EIO, "%s: %s: %s (the previous file, if "
+				 "any, is unchanged)", fn, path, strerror(o.err));
+	}
+	int dfd = open(dirname(target), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	free(target);
+	free(tmp);
+	return ANTHEM_OK;
+}
+
 /* ---- reading ------------------------------------------------------------------ */
 
 typedef struct cursor {

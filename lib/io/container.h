@@ -48,6 +48,10 @@ int ath_container_write(const char *path, const char magic[8],
 			const ath_kv *kv, size_t nkv, const ath_tensor *t,
 			size_t nt, const char *fn);
 
+/* The same for plain bytes (a text file): temporary, fsync, rename. */
+int ath_write_atomic(const char *path, const void *bytes, size_t len,
+		     const char *fn);
+
 /* Check before long work that `path` can be written: what
  * ath_container_write refuses (an existing non-regular file, a link that
  * leads nowhere) is refused, and a temporary file is created beside the

@@ -188,6 +188,46 @@ static int bad_line(const char *path, size_t line, unsigned flags,
 
 /* ---- catalogue ---------------------------------------------------------------- */
 
+/* Why a categories field (the third: "A > B > C", several paths joined by
+ * " | ") is malformed, or NULL.  Separators are exactly " > " and " | ";
+ * a name is never empty, never starts or ends with a space and holds no
+ * '>' or '|' of its own, so "A>B" or "A >B" is refused rather than read
+ * as one odd name (docs/data.md). */
+static const char *bad_categories(const char *s, char *why, size_t size)
+{
+	size_t path = 1, depth = 1;
+	const char *name = s;
+	for (const char *p = s;; p++) {
+		int sep = 0;
+		if (*p == ' ' && (p[1] == '>' || p[1] == '|') && p[2] == ' ')
+			sep = p[1];
+		if (!sep && *p && *p != '>' && *p != '|')
+			continue;
+		const char *what = NULL;
+		if (*p == '>' || *p == '|')
+			what = *p == '>' ? "a '>' not written as ' > '"
+					 : "a '|' not written as ' | '";
+		else if (p == name)
+			what = "an empty category name";
+		else if (name[0] == ' ' || p[-1] == ' ')
+			what = "a category name that starts or ends with a space";
+		if (what) {
+			snprintf(why, size, "field 3 (categories): %s in path "
+				 "%zu, level %zu (paths are 'A > B > C', "
+				 "several joined by ' | ')", what, path, depth);
+			return why;
+		}
+		if (!*p)
+			return NULL;
+		if (sep == '|')
+			path++, depth = 1;
+		else
+			depth++;
+		p += 2;
+		name = p + 1;
+	}
+}
+
 int anthem_catalog_load(anthem_catalog **out, const char *path,
 			unsigned flags)
 {
@@ -207,21 +247,27 @@ int anthem_catalog_load(anthem_catalog **out, const char *path,
 		cap++;
 		c->ids = malloc(cap * sizeof *c->ids);
 		c->titles = malloc(cap * sizeof *c->titles);
-		if (!c->ids || !c->titles || ath_strmap_init(&c->map, cap))
+		c->cats = malloc(cap * sizeof *c->cats);
+		if (!c->ids || !c->titles || !c->cats ||
+		    ath_strmap_init(&c->map, cap))
 			rc = ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
 	}
 	ath_lines L = ath_lines_of(c->buf, c->len);
 	char *s;
 	size_t len;
 	while (!rc && (s = ath_next_data_line(&L, &len))) {
-		char *f[2];
+		char *f[3], cwhy[160];
+		size_t nf = 0;
 		const char *why = ath_not_text(s, len);
 		if (why) {
 			/* not text: no field is looked at */
-		} else if (split(s, f, 2) != 2)
-			why = "expected 2 fields: product_id<TAB>title";
+		} else if ((nf = split(s, f, 3)) < 2 || nf > 3)
+			why = "expected 2 or 3 fields: "
+			      "product_id<TAB>title[<TAB>categories]";
 		else if (!f[0][0])
 			why = "empty product_id";
+		else if (nf == 3)
+			why = bad_categories(f[2], cwhy, sizeof cwhy);
 		int dup = 0;
 		if (!why) {
 			size_t prev;
@@ -241,6 +287,8 @@ int anthem_catalog_load(anthem_catalog **out, const char *path,
 		}
 		c->ids[c->n] = f[0];
 		c->titles[c->n] = f[1];
+		c->cats[c->n] = nf == 3 ? f[2] : NULL;
+		c->ncat += nf == 3;
 		c->n++;
 	}
 	if (rc) {
@@ -258,6 +306,7 @@ void anthem_catalog_free(anthem_catalog *c)
 	ath_strmap_free(&c->map);
 	free(c->ids);
 	free(c->titles);
+	free(c->cats);
 	free(c->buf);
 	free(c);
 }
@@ -285,6 +334,16 @@ int anthem_catalog_find(const anthem_catalog *c, const char *id, size_t *index)
 	return ANTHEM_OK;
 }
 
+const char *anthem_catalog_categories(const anthem_catalog *c, size_t i)
+{
+	return c && i < c->n ? c->cats[i] : NULL;
+}
+
+size_t anthem_catalog_categorised(const anthem_catalog *c)
+{
+	return c ? c->ncat : 0;
+}
+
 size_t anthem_catalog_skipped(const anthem_catalog *c)
 {
 	return c ? c->skipped : 0;
@@ -307,31 +366,24 @@ static int by_query_product_line(const void *a, const void *b)
 	return x->line < y->line ? -1 : x->line > y->line;
 }
 
-int anthem_judgments_load(anthem_judgments **out, const char *path,
-			  const anthem_catalog *cat, unsigned flags)
+/* Parse j->buf (j->len bytes, NUL-terminated) as judgement lines; path
+ * names the text in messages.  On failure j is left for the caller to
+ * free. */
+static int parse_judgments(anthem_judgments *j, const char *path,
+			   const anthem_catalog *cat, unsigned flags,
+			   const char *fn)
 {
-	static const char fn[] = "anthem_judgments_load";
-	ATH_CHECK_ARG(out, fn, "out");
-	*out = NULL;
-	ATH_CHECK_ARG(path, fn, "path");
-	ATH_CHECK_ARG(cat, fn, "catalog");
-	anthem_judgments *j = calloc(1, sizeof *j);
-	if (!j)
-		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
-	j->catalog = cat;
 	raw *r = NULL;
 	size_t nr = 0, cap = 0;
-	int rc = ath_read_file(path, &j->buf, &j->len, fn);
-	if (!rc) {
-		j->fingerprint = ath_checksum((unsigned char *)j->buf, j->len);
-		for (size_t i = 0; i < j->len; i++)
-			cap += j->buf[i] == '\n';
-		cap++;
-		r = malloc(cap * sizeof *r);
-		j->queries = malloc(cap * sizeof *j->queries);
-		if (!r || !j->queries || ath_strmap_init(&j->map, 1024))
-			rc = ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
-	}
+	int rc = ANTHEM_OK;
+	j->fingerprint = ath_checksum((unsigned char *)j->buf, j->len);
+	for (size_t i = 0; i < j->len; i++)
+		cap += j->buf[i] == '\n';
+	cap++;
+	r = malloc(cap * sizeof *r);
+	j->queries = malloc(cap * sizeof *j->queries);
+	if (!r || !j->queries || ath_strmap_init(&j->map, 1024))
+		rc = ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
 	ath_lines L = ath_lines_of(j->buf, j->len);
 	char *s;
 	size_t len;
@@ -391,6 +443,46 @@ int anthem_judgments_load(anthem_judgments **out, const char *path,
 				j->start[q] = j->start[q - 1];
 	}
 	free(r);
+	return rc;
+}
+
+int anthem_judgments_load(anthem_judgments **out, const char *path,
+			  const anthem_catalog *cat, unsigned flags)
+{
+	static const char fn[] = "anthem_judgments_load";
+	ATH_CHECK_ARG(out, fn, "out");
+	*out = NULL;
+	ATH_CHECK_ARG(path, fn, "path");
+	ATH_CHECK_ARG(cat, fn, "catalog");
+	anthem_judgments *j = calloc(1, sizeof *j);
+	if (!j)
+		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
+	j->catalog = cat;
+	int rc = ath_read_file(path, &j->buf, &j->len, fn);
+	if (!rc)
+		rc = parse_judgments(j, path, cat, flags, fn);
+	if (rc) {
+		anthem_judgments_free(j);
+		return rc;
+	}
+	*out = j;
+	return ANTHEM_OK;
+}
+
+int ath_judgments_from_text(anthem_judgments **out, char *buf, size_t len,
+			    const anthem_catalog *cat, const char *name,
+			    const char *fn)
+{
+	*out = NULL;
+	anthem_judgments *j = calloc(1, sizeof *j);
+	if (!j) {
+		free(buf);
+		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
+	}
+	j->catalog = cat;
+	j->buf = buf;
+	j->len = len;
+	int rc = parse_judgments(j, name, cat, ANTHEM_READ_STRICT, fn);
 	if (rc) {
 		anthem_judgments_free(j);
 		return rc;

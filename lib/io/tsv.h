@@ -11,6 +11,8 @@ struct anthem_catalog {
 	char *buf; /* the file, split in place */
 	size_t len, n, skipped;
 	const char **ids, **titles;
+	const char **cats;    /* the categories field, or NULL (docs/data.md) */
+	size_t ncat;          /* products that have one */
 	ath_strmap map;       /* id -> index */
 	uint64_t fingerprint; /* checksum of the file's bytes */
 };
@@ -26,6 +28,14 @@ struct anthem_judgments {
 	uint64_t fingerprint;
 	const anthem_catalog *catalog; /* the one the product ids refer to */
 };
+
+/* Judgements parsed (strictly) from buf[0..len), which must be
+ * NUL-terminated at buf[len] and is owned by the result (freed on
+ * failure too); name stands for a file name in messages.  The
+ * fingerprint is the text's checksum, as a file's would be. */
+int ath_judgments_from_text(anthem_judgments **out, char *buf, size_t len,
+			    const anthem_catalog *cat, const char *name,
+			    const char *fn);
 
 int ath_utf8_valid(const unsigned char *s, size_t n);
 

@@ -9,6 +9,7 @@
  * order.  So a seed, the options, the data and the thread count fix the
  * model. */
 #include "train/optim.h"
+#include "train/selfsup.h"
 #include "train/trainer.h"
 
 #include "common/internal.h"
@@ -69,6 +70,7 @@ struct anthem_trainer {
 	anthem_train_options opt;
 	const anthem_catalog *cat;
 	const anthem_judgments *jud;
+	ath_selfsup ss;      /* pseudo-queries (and the judgements) when on */
 	anthem_model *model; /* the weights being trained */
 	anthem_model *best;  /* a copy of the best so far */
 	float *adam_m, *adam_v;
@@ -307,8 +309,12 @@ static int trainer_new(anthem_trainer **out, const anthem_catalog *c,
 	ATH_CHECK_ARG(out, fn, "out");
 	*out = NULL;
 	ATH_CHECK_ARG(c, fn, "catalog");
-	ATH_CHECK_ARG(j, fn, "judgments");
-	if (j->catalog != c)
+	if (!j && !(o && o->struct_size > offsetof(anthem_train_options,
+						    pseudo_queries) &&
+		    o->pseudo_queries))
+		return ath_error(ANTHEM_EINVAL, "%s: judgments must not be NULL "
+				 "(unless pseudo_queries > 0)", fn);
+	if (j && j->catalog != c)
 		return ath_error(ANTHEM_EMISMATCH, "%s: the judgements were read "
 				 "against another catalogue", fn);
 	anthem_trainer *t = calloc(1, sizeof *t);
@@ -342,7 +348,17 @@ static int trainer_new(anthem_trainer **out, const anthem_catalog *c,
 	}
 	t->cat = c;
 	t->jud = j;
-	t->data_fp = mix(c->fingerprint ^ mix(j->fingerprint));
+	if (t->opt.pseudo_queries) {
+		/* the trainer's own judgements: the spans, then j */
+		if ((rc = ath_selfsup_build(c, j, t->opt.pseudo_queries,
+					    t->opt.seed, &t->ss, fn))) {
+			free(t->checkpoint);
+			free(t);
+			return rc;
+		}
+		t->jud = t->ss.jud;
+	}
+	t->data_fp = mix(c->fingerprint ^ mix(t->jud->fingerprint));
 	t->best_valid = INFINITY;
 	*out = t;
 	return ANTHEM_OK;
@@ -408,6 +424,7 @@ void anthem_trainer_free(anthem_trainer *t)
 	free(t->points);
 	free(t->lexq);
 	ath_postings_free(&t->post);
+	ath_selfsup_free(&t->ss);
 	free(t->checkpoint);
 	free(t);
 }
@@ -486,8 +503,12 @@ static double run_example(anthem_trainer *t, worker *w, ag_param *params,
 		size_t p = k == 0 ? e->product : neg[k - 1];
 		tids[k] = t->ttok + t->toff[p];
 		T[k] = t->toff[p + 1] - t->toff[p];
+		/* a pseudo-query's own title without its span (selfsup.c) */
+		const char *cut = k == 0 && t->ss.ncuts
+					  ? ath_selfsup_cut(&t->ss, e->query, p)
+					  : NULL;
 		lex[k] = t->lexq ? ath_lex_title(cfg, params, &t->lexq[e->query],
-						 t->cat->titles[p])
+						 cut ? cut : t->cat->titles[p])
 				 : 0.0f;
 	}
 	ag_node *loss = ath_net_loss_query(tape, cfg, params, &q, tids, T,

@@ -79,6 +79,14 @@ int cmd_info(int argc, char **argv);
 int cmd_index(int argc, char **argv);
 int cmd_search(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
+int cmd_judgments(int argc, char **argv);
+
+/* anthem train without --judgments: the catalogue's category tree's
+ * training side (anthem_judgments_from_categories with the defaults and
+ * this seed), with a line on stderr saying how many.  0, or an exit code
+ * after a message. */
+int cli_category_judgments(const char *cmd, const anthem_catalog *c,
+			   uint64_t seed, anthem_judgments **train);
 
 extern const command cli_commands[];
 extern const size_t cli_ncommands;

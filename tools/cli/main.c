@@ -38,6 +38,9 @@ const command cli_commands[] = {
 	 "anthem serve --model MODEL --index INDEX [--listen 127.0.0.1:8080] "
 	 "[--threads T] [options]",
 	 cmd_serve},
+	{"judgments", "write judgements from a click log or a category tree",
+	 "anthem judgments (--clicks LOG | --catalog FILE) --out FILE [options]",
+	 cmd_judgments},
 };
 const size_t cli_ncommands = sizeof cli_commands / sizeof cli_commands[0];
 

@@ -81,10 +81,12 @@ int cmd_train(int argc, char **argv)
 		   *checkpoint = NULL, *resume = NULL, *lenient = NULL,
 		   *valid = NULL, *patience = NULL, *gamma = NULL,
 		   *per_epoch = NULL, *maxq = NULL, *maxt = NULL, *scale = NULL,
-		   *lexical = NULL, *lex_buckets = NULL, *tokenizer = NULL;
+		   *lexical = NULL, *lex_buckets = NULL, *tokenizer = NULL,
+		   *selfsup = NULL;
 	const opt opts[] = {
 		{"catalog", "FILE", "products: product_id<TAB>title", &catalog},
-		{"judgments", "FILE", "query<TAB>product_id<TAB>grade (0-3)", &judgments},
+		{"judgments", "FILE", "query<TAB>product_id<TAB>grade (0-3); without it: the catalogue's categories", &judgments},
+		{"self-supervised", NULL, "also learn from 3 pseudo-queries a product, spans of its title", &selfsup},
 		{"out", "MODEL", "where to write the model (atomically)", &out},
 		{"geometry", "G", "hyperbolic (default), euclidean or vector", &geometry},
 		{"dim", "D", "dimension (32)", &dim},
@@ -117,8 +119,8 @@ int cmd_train(int argc, char **argv)
 	int code;
 	if (cli_parse(cmd, opts, argc, argv, pos, 0, &npos, &code))
 		return code;
-	if (!catalog || !judgments || !out) {
-		fprintf(stderr, "anthem train: --catalog, --judgments and --out are "
+	if (!catalog || !out) {
+		fprintf(stderr, "anthem train: --catalog and --out are "
 			"required\nusage: %s\n", cmd->usage);
 		return EXIT_USAGE;
 	}
@@ -184,18 +186,28 @@ int cmd_train(int argc, char **argv)
 	anthem_trainer *t = NULL;
 	int sig = 0;
 	int rc = anthem_catalog_load(&c, catalog, flags);
-	if (!rc)
+	if (!rc && judgments)
 		rc = anthem_judgments_load(&j, judgments, c, flags);
 	if (rc) {
 		cli_fail("train", rc);
+		goto out;
+	}
+	if (selfsup)
+		o.pseudo_queries = 3;
+	/* no judgements: the category tree's, and/or the titles' spans */
+	if (!judgments && (anthem_catalog_categorised(c) || !selfsup) &&
+	    (code = cli_category_judgments("train", c, o.seed, &j))) {
+		rc = ANTHEM_EINVAL;
 		goto out;
 	}
 	if (lenient && (anthem_catalog_skipped(c) || anthem_judgments_skipped(j)))
 		fprintf(stderr, "anthem train: skipped %zu malformed catalogue "
 			"lines and %zu malformed judgement lines\n",
 			anthem_catalog_skipped(c), anthem_judgments_skipped(j));
-	fprintf(stderr, "anthem train: %zu products, %zu queries\n",
-		anthem_catalog_count(c), anthem_judgments_query_count(j));
+	fprintf(stderr, "anthem train: %zu products, %zu %squeries%s\n",
+		anthem_catalog_count(c), anthem_judgments_query_count(j),
+		selfsup ? "judged " : "",
+		selfsup ? ", 3 pseudo-queries a product" : "");
 	rc = resume ? anthem_trainer_resume(&t, resume, c, j, &o)
 		    : anthem_trainer_create(&t, &cfg, c, j, &o);
 	if (rc) {

@@ -226,6 +226,17 @@ class anthem_train_options(Structure):
         ("progress", anthem_progress_fn),
         ("progress_user", c_void_p),
         ("logit_scale", c_float),
+        ("pseudo_queries", c_size_t),
+    ]
+
+
+class anthem_category_options(Structure):
+    # include/anthem/data.h
+    _fields_ = [
+        ("struct_size", c_size_t),
+        ("max_frac", c_float),
+        ("test_frac", c_float),
+        ("seed", c_uint64),
     ]
 
 
@@ -483,6 +494,20 @@ _proto("anthem_judgments_get", c_int, JudgmentsP, c_size_t, POINTER(SizeP),
        POINTER(POINTER(c_int)), SizeP)
 # size_t anthem_judgments_skipped(const anthem_judgments *j);
 _proto("anthem_judgments_skipped", c_size_t, JudgmentsP)
+# const char *anthem_catalog_categories(const anthem_catalog *c, size_t i);
+_proto("anthem_catalog_categories", c_char_p, CatalogP, c_size_t)
+# size_t anthem_catalog_categorised(const anthem_catalog *c);
+_proto("anthem_catalog_categorised", c_size_t, CatalogP)
+# size_t anthem_judgments_count(const anthem_judgments *j);
+_proto("anthem_judgments_count", c_size_t, JudgmentsP)
+# int anthem_judgments_save(const anthem_judgments *j, const char *path);
+_proto("anthem_judgments_save", c_int, JudgmentsP, c_char_p)
+# int anthem_category_options_init_size(anthem_category_options *o, size_t size);
+_proto("anthem_category_options_init_size", c_int,
+       POINTER(anthem_category_options), c_size_t)
+# int anthem_judgments_from_categories(anthem_judgments **train, anthem_judgments **test, const anthem_catalog *c, const anthem_category_options *o);
+_proto("anthem_judgments_from_categories", c_int, POINTER(JudgmentsP),
+       POINTER(JudgmentsP), CatalogP, POINTER(anthem_category_options))
 
 # eval.h
 
@@ -641,6 +666,11 @@ def model_config():
 
 def train_options():
     return init_struct(anthem_train_options, lib.anthem_train_options_init_size)
+
+
+def category_options():
+    return init_struct(anthem_category_options,
+                       lib.anthem_category_options_init_size)
 
 
 def eval_options():

@@ -74,6 +74,19 @@ class Catalog(Handle):
                                       byref(out)))
         return out.value
 
+    def categories(self, i):
+        """Product i's category paths, e.g. ["Clothing > Hats"] (the
+        catalogue's optional third field split at " | "); [] if none."""
+        h = self._h
+        s = decode(lib.anthem_catalog_categories(
+            h, _index(i, lib.anthem_catalog_count(h))))
+        return s.split(" | ") if s else []
+
+    @property
+    def categorised(self):
+        """How many products have category paths."""
+        return lib.anthem_catalog_categorised(self._h)
+
     @property
     def skipped(self):
         """Malformed lines skipped while reading (lenient=True; else 0)."""
@@ -112,6 +125,48 @@ class Judgments(Handle):
         """Read a judgement file against catalog; the same as
         Judgments(path, catalog, lenient)."""
         return cls(path, catalog, lenient)
+
+    @classmethod
+    def _wrap(cls, out, catalog):
+        self = cls.__new__(cls)
+        Handle.__init__(self, out)
+        self._depend(catalog)
+        self.catalog = catalog
+        return self
+
+    @classmethod
+    def from_categories(cls, catalog, max_frac=0.1, test_frac=0.2, seed=1):
+        """(train, test) Judgments derived from the catalogue's category
+        paths (anthem_judgments_from_categories, docs/data.md): category
+        names as queries, grade 3 in the category, 2 one level below, 1
+        further; categories with more than max_frac of the products
+        dropped; queries split by a hash of the name and seed."""
+        if not isinstance(catalog, Catalog):
+            raise error(Status.EINVAL, "catalog must be an anthem.Catalog")
+        o = _lib.category_options()
+        o.max_frac, o.test_frac = max_frac, test_frac
+        o.seed = count_arg(seed, "seed")
+        train, test = JudgmentsP(), JudgmentsP()
+        with using(catalog) as (c,):
+            check(lib.anthem_judgments_from_categories(
+                byref(train), byref(test), c, byref(o)))
+            try:
+                tr = cls._wrap(train, catalog)
+            except BaseException:
+                lib.anthem_judgments_free(train)
+                lib.anthem_judgments_free(test)
+                raise
+            te = cls._wrap(test, catalog)
+        return tr, te
+
+    @property
+    def count(self):
+        """(query, product) pairs over all queries."""
+        return lib.anthem_judgments_count(self._h)
+
+    def save(self, path):
+        """Write a judgement file (atomically)."""
+        check(lib.anthem_judgments_save(self._h, encode_path(path)))
 
     def __len__(self):
         return lib.anthem_judgments_query_count(self._h)

@@ -105,7 +105,10 @@ class Trainer(Handle):
       config   -- model config dict (see Model), e.g. {"dim": 32}
       options  -- train options dict: epochs, epoch_examples, batch,
                   negatives, hard_negatives, hard_pool, lr, lr_decay,
-                  warmup, threads, seed, valid_frac, patience, checkpoint
+                  warmup, threads, seed, valid_frac, patience, checkpoint,
+                  pseudo_queries (self-supervised: that many spans of each
+                  title as queries of their product; judgments may then
+                  be None)
       progress -- callable(Progress) -> truthy to stop; may also be given
                   to run()
     Trainer.resume(checkpoint, catalog, judgments, options, progress)
@@ -127,14 +130,17 @@ class Trainer(Handle):
                                             byref(self._options)))
             Handle.__init__(self, out)
             # the C trainer reads both until it is freed
-            self._depend(catalog, judgments)
+            self._depend(*(x for x in (catalog, judgments) if x is not None))
 
     def _setup(self, catalog, judgments, options, progress):
+        # judgments may be None with options pseudo_queries > 0 (the C
+        # library refuses it otherwise)
         if not isinstance(catalog, Catalog) or \
-                not isinstance(judgments, Judgments):
+                not (judgments is None or isinstance(judgments, Judgments)):
             raise error(Status.EINVAL, "a Trainer needs an anthem.Catalog "
-                        "and anthem.Judgments")
-        judgments.check_catalog(catalog)
+                        "and anthem.Judgments (or None with pseudo_queries)")
+        if judgments is not None:
+            judgments.check_catalog(catalog)
         self._state = _Callback()
         self._state.fn = progress
         # the C trainer keeps the options (and so these pointers) until it
@@ -156,7 +162,7 @@ class Trainer(Handle):
                                             encode_path(checkpoint), c, j,
                                             byref(self._options)))
             Handle.__init__(self, out)
-            self._depend(catalog, judgments)
+            self._depend(*(x for x in (catalog, judgments) if x is not None))
         return self
 
     def run(self, progress=None):

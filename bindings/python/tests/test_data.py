@@ -54,6 +54,74 @@ class TestCatalog(TempDirCase):
             anthem.Judgments(fixture("test.tsv"), "not a catalogue")
 
 
+class TestCategories(TempDirCase):
+
+    TREE = ("p1\tgrey fedora\tClothing > Hats > Fedoras\n"
+            "p2\tstraw boater\tClothing > Hats\n"
+            "p3\tleather boots\tClothing > Shoes > Boots | Sale\n"
+            "p4\trunning shoes\tClothing > Shoes\n"
+            "p5\tred scarf\n")
+
+    def test_judgments_from_categories(self):
+        path = self.path("tree.tsv")
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(self.TREE)
+        c = anthem.Catalog(path)
+        self.assertEqual(c.categorised, 4)
+        self.assertEqual(c.categories(2), ["Clothing > Shoes > Boots", "Sale"])
+        self.assertEqual(c.categories(4), [])
+        train, test = anthem.Judgments.from_categories(c, max_frac=1.0,
+                                                       test_frac=0.0)
+        self.assertEqual(len(test), 0)
+        got = {(q, c.id(p)): g for q, jd in train for p, g in jd}
+        # worked out by hand: 3 in the category, 2 one level up, 1 above
+        self.assertEqual(got, {
+            ("boots", "p3"): 3, ("clothing", "p1"): 1, ("clothing", "p2"): 2,
+            ("clothing", "p3"): 1, ("clothing", "p4"): 2,
+            ("fedoras", "p1"): 3, ("hats", "p1"): 2, ("hats", "p2"): 3,
+            ("sale", "p3"): 3, ("shoes", "p3"): 2, ("shoes", "p4"): 3})
+        self.assertEqual(train.count, 11)
+        out = self.path("j.tsv")
+        train.save(out)
+        with anthem.Judgments(out, c) as back:
+            self.assertEqual(back.count, 11)
+        # a side of its own for every seed; the sides add up
+        tr, te = anthem.Judgments.from_categories(c, max_frac=1.0,
+                                                  test_frac=0.5, seed=3)
+        self.assertEqual(len(tr) + len(te), 6)
+        self.assertEqual(tr.count + te.count, 11)
+        with self.assertRaises(anthem.InvalidArgumentError):
+            anthem.Judgments.from_categories(c, max_frac=0.0)
+        # training on the tree's judgements
+        t = anthem.Trainer(c, train, dim=2, buckets=256,
+                           options={"epochs": 1, "threads": 1,
+                                    "hard_negatives": 0, "valid_frac": 0.0})
+        t.run()
+        self.assertEqual(t.epoch, 1)
+        t.close()
+
+    def test_self_supervised_needs_no_judgments(self):
+        path = self.path("tree.tsv")
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(self.TREE)
+        c = anthem.Catalog(path)
+        opts = {"epochs": 1, "threads": 1, "hard_negatives": 0,
+                "valid_frac": 0.0, "pseudo_queries": 4, "seed": 5}
+        models = []
+        for _ in range(2):
+            with anthem.Trainer(c, None, dim=2, buckets=256,
+                                options=opts) as t:
+                t.run()
+                out = self.path("m%d.anthem" % len(models))
+                t.model.save(out)
+                with open(out, "rb") as fh:
+                    models.append(fh.read())
+        self.assertEqual(models[0], models[1])  # the same bytes for a seed
+        with self.assertRaises(anthem.InvalidArgumentError):
+            anthem.Trainer(c, None, dim=2, buckets=256,
+                           options={"epochs": 1})  # no pseudo_queries
+
+
 @needs_fixture
 class TestEvaluate(unittest.TestCase):
 

@@ -171,6 +171,7 @@ STRUCTS = {
     "anthem_hit": _lib.anthem_hit,
     "anthem_search_options": _lib.anthem_search_options,
     "anthem_index_options": _lib.anthem_index_options,
+    "anthem_category_options": _lib.anthem_category_options,
 }
 
 
@@ -182,7 +183,9 @@ class TestStructs(unittest.TestCase):
                          (_lib.eval_options, _lib.anthem_eval_options),
                          (_lib.metrics, _lib.anthem_metrics),
                          (_lib.search_options, _lib.anthem_search_options),
-                         (_lib.index_options, _lib.anthem_index_options)):
+                         (_lib.index_options, _lib.anthem_index_options),
+                         (_lib.category_options,
+                          _lib.anthem_category_options)):
             s = make()
             self.assertEqual(s.struct_size, ctypes.sizeof(st), st.__name__)
             # the library's own size: equal unless it is newer than the
