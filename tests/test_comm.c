@@ -179,7 +179,8 @@ static void setup(run *r, const fixture *f)
 	/* two epochs of 256 examples, batch 32: 16 steps, the second epoch
 	 * with mined negatives and a lexical weight chosen after the first */
 	r->o.epochs = 2;
-	r->o.epoch_examples = 256;
+	/* valgrind's pass (ANTHEM_TEST_QUICK): a few steps */
+	r->o.epoch_examples = getenv("ANTHEM_TEST_QUICK") ? 64 : 256;
 	r->o.threads = 1;
 	r->o.patience = 0;
 }
