@@ -9,8 +9,22 @@
 #include <limits.h>
 #include <mpi.h>
 
+#include <time.h>
+
 static int started;
 static int *counts, *displs;
+/* what bench/train/mpi reads: this rank's time inside the collectives
+ * (waiting for slower ranks included), the bytes it sent, and the steps
+ * (one allreduce each) */
+static double comm_seconds;
+static unsigned long long comm_sent, comm_steps;
+
+static double clock_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 /* mpirun (Open MPI), mpiexec.hydra (MPICH) and PMIx launchers set these;
  * a plain `anthem train` has none and never touches MPI, so it runs on a
@@ -30,8 +44,13 @@ static int mpi_allreduce(float *buf, size_t n, void *user)
 	(void)user;
 	if (n > INT_MAX)
 		return -1;
-	return MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_FLOAT, MPI_SUM,
-			     MPI_COMM_WORLD);
+	double t0 = clock_now();
+	int rc = MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_FLOAT, MPI_SUM,
+			       MPI_COMM_WORLD);
+	comm_seconds += clock_now() - t0;
+	comm_sent += n * sizeof(float);
+	comm_steps++;
+	return rc;
 }
 
 static int mpi_allgather(const void *send, size_t len, void *recv,
@@ -48,8 +67,12 @@ static int mpi_allgather(const void *send, size_t len, void *recv,
 		displs[r] = (int)off;
 		off += lens[r];
 	}
-	return MPI_Allgatherv(send, (int)len, MPI_BYTE, recv, counts, displs,
-			      MPI_BYTE, MPI_COMM_WORLD);
+	double t0 = clock_now();
+	int rc = MPI_Allgatherv(send, (int)len, MPI_BYTE, recv, counts, displs,
+				MPI_BYTE, MPI_COMM_WORLD);
+	comm_seconds += clock_now() - t0;
+	comm_sent += len;
+	return rc;
 }
 
 int cli_mpi_start(anthem_train_comm *comm)
@@ -93,6 +116,17 @@ void cli_mpi_abort(int code)
 	MPI_Abort(MPI_COMM_WORLD, code ? code : 1);
 }
 
+void cli_mpi_report(double seconds)
+{
+	if (!started || !comm_steps)
+		return;
+	double n = (double)comm_steps;
+	fprintf(stderr, "anthem train: MPI rank 0: %llu steps, %.0f bytes sent "
+		"per step, %.3f ms per step in communication (%.1f%% of %.1f s "
+		"training)\n", comm_steps, (double)comm_sent / n,
+		1e3 * comm_seconds / n, 100.0 * comm_seconds / seconds, seconds);
+}
+
 void cli_mpi_end(void)
 {
 	if (started)
@@ -114,6 +148,11 @@ int cli_mpi_start(anthem_train_comm *comm)
 void cli_mpi_abort(int code)
 {
 	(void)code;
+}
+
+void cli_mpi_report(double seconds)
+{
+	(void)seconds;
 }
 
 void cli_mpi_end(void)

@@ -16,6 +16,11 @@ int cli_mpi_start(anthem_train_comm *comm);
  * message (MPI_Abort); returns only when MPI is not running. */
 void cli_mpi_abort(int code);
 
+/* On stderr: steps, bytes this rank sent per step and its time per step
+ * inside the collectives, against `seconds` of training (for
+ * bench/train/mpi). */
+void cli_mpi_report(double seconds);
+
 /* MPI_Finalize, when cli_mpi_start started MPI. */
 void cli_mpi_end(void);
 

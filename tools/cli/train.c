@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- progress on stderr -------------------------------------------------- */
@@ -270,7 +271,10 @@ static int train_main(int argc, char **argv)
 		fprintf(stderr, "\n");
 	}
 	catch_stop_signals();
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rc = anthem_trainer_run(t);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 	sig = stop_signal;
 	if (rc == ANTHEM_ECANCELED && sig) {
 		/* stopped by a signal: keep the epochs that finished */
@@ -305,6 +309,9 @@ static int train_main(int argc, char **argv)
 		cli_fail(me, rc);
 		goto out;
 	}
+	if (lead && world_size > 1)
+		cli_mpi_report((double)(t1.tv_sec - t0.tv_sec) +
+			       1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
 	if (lead)
 		fprintf(stderr, "anthem train: %zu epochs, %.0f examples/s; wrote %s\n",
 		anthem_trainer_epoch(t), pr.last_rate, out);
