@@ -421,7 +421,8 @@ st=0; "$anthem" serve --model a1.anthem --index a2.index --listen 127.0.0.1:0 2>
 [ "$st" = 1 ] || fail "a mismatched pair at start exited $st, wanted 1"
 # --quiet: no request lines
 : >quiet.log
-"$anthem" serve --model a1.anthem --index a1.index --listen 127.0.0.1:0 --quiet 2>quiet.log &
+"$anthem" serve --model a1.anthem --index a1.index --listen 127.0.0.1:0 --quiet \
+	--search-timeout 1 2>quiet.log &
 pid=$!
 port=""
 for _ in $(seq 1 300); do
@@ -431,8 +432,16 @@ for _ in $(seq 1 300); do
 done
 [ -n "$port" ] || fail "--quiet server did not start"
 curl -s "http://127.0.0.1:$port/healthz" >/dev/null
+# --search-timeout 1: eight queries of stage 2 take longer than 1 ms, so
+# the library stops the batch and the answer is 503 with an error body
+code=$(curl -s -o body.json -w '%{http_code}' -X POST "http://127.0.0.1:$port/search" \
+	--data-binary '{"queries": ["hat", "dog", "cat", "tree", "boat", "car", "cup", "pen"], "k1": 500}')
+[ "$code" = 503 ] || fail "--search-timeout 1: a batch of 8 answered $code: $(head -c 300 body.json)"
+is_error
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/healthz")
+[ "$code" = 200 ] || fail "after a timed-out search /healthz answered $code"
 kill -TERM "$pid"
 wait "$pid" || fail "--quiet server exit"
 pid=""
 ! grep -q '^GET ' quiet.log || fail "--quiet still logs requests"
-ok "options: --help, required paths, --listen, a mismatched pair, --quiet"
+ok "options: --help, required paths, --listen, a mismatched pair, --quiet, --search-timeout (503)"

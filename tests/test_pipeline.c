@@ -466,11 +466,24 @@ START_TEST(refusals)
 	ck_assert_int_eq(anthem_model_create(&small, &cfg), 0);
 	ck_assert_int_eq(anthem_search(small, ix, "hat", 10, 0, hits, &n),
 			 ANTHEM_EMISMATCH);
-	/* stage 2 alone reads only titles: any model scores them */
+	/* stage 2 alone reads only titles, but another model's ranking of
+	 * them is as wrong as its scan (issue 13, defect 8): refused, naming
+	 * both fingerprints */
 	size_t two[2] = {0, 5};
 	float d[2];
-	ck_assert_int_eq(anthem_score(small, ix, "hat", two, 2, d), 0);
-	ck_assert_int_eq(anthem_rerank(small, ix, "hat", two, 2, hits), 0);
+	char want[128];
+	snprintf(want, sizeof want, "index was built by model %016llx, not %016llx",
+		 (unsigned long long)anthem_model_fingerprint(m),
+		 (unsigned long long)anthem_model_fingerprint(small));
+	ck_assert_int_eq(anthem_score(small, ix, "hat", two, 2, d), ANTHEM_EMISMATCH);
+	ck_assert_ptr_nonnull(strstr(anthem_last_error(), want));
+	ck_assert_int_eq(anthem_rerank(small, ix, "hat", two, 2, hits),
+			 ANTHEM_EMISMATCH);
+	const char *ids[1] = {anthem_index_id(ix, 0)};
+	ck_assert_int_eq(anthem_rerank_ids(small, ix, "hat", ids, 1, hits, &n),
+			 ANTHEM_EMISMATCH);
+	ck_assert_int_eq(anthem_search_batch(small, ix, qs, 1, &o, hits, counts),
+			 ANTHEM_EMISMATCH);
 	ck_assert_int_eq(anthem_score(small, ix, "hat", &bad, 1, d), ANTHEM_ERANGE);
 	anthem_model_free(small);
 	/* a huge k is the index's size, not an allocation */

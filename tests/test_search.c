@@ -9,7 +9,9 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define FIXTURE(f) FIXTURE_DIR "/" f
@@ -95,11 +97,241 @@ START_TEST(index_refusals)
 	ck_assert_int_eq(anthem_index_load(&ld, tmp_path("m.anthem"), NULL),
 			 ANTHEM_EFORMAT);
 	ck_assert_ptr_nonnull(strstr(anthem_last_error(), "wrong magic"));
-	/* without a model nothing is checked */
+	/* without a model the load is not checked, but a search is (issue
+	 * 13, defect 8): the index records its model's fingerprint */
 	ck_assert_int_eq(anthem_index_load(&ld, tmp_path("i.idx"), NULL), 0);
+	anthem_hit hits[5];
+	size_t n = 99, pos = 0;
+	float d;
+	char want[128];
+	snprintf(want, sizeof want, "index was built by model %016llx, not %016llx",
+		 (unsigned long long)anthem_model_fingerprint(model),
+		 (unsigned long long)anthem_model_fingerprint(other_loaded));
+	ck_assert_int_eq(anthem_search(other_loaded, ld, "hat", 5, 0, hits, &n),
+			 ANTHEM_EMISMATCH);
+	ck_assert_ptr_nonnull(strstr(anthem_last_error(), want));
+	ck_assert_ptr_nonnull(strstr(anthem_last_error(), "i.idx"));
+	ck_assert_uint_eq(n, 0);
+	ck_assert_int_eq(anthem_score(other_loaded, ld, "hat", &pos, 1, &d),
+			 ANTHEM_EMISMATCH);
+	ck_assert_int_eq(anthem_rerank(other_loaded, ld, "hat", &pos, 1, hits),
+			 ANTHEM_EMISMATCH);
+	ck_assert_int_eq(anthem_search(model, ld, "hat", 5, 0, hits, &n), 0);
+	ck_assert_uint_eq(n, 5);
+	ck_assert_int_eq(anthem_score(model, ld, "hat", &pos, 1, &d), 0);
 	anthem_index_free(ld);
 	anthem_model_free(other);
 	anthem_model_free(other_loaded);
+}
+END_TEST
+
+
+/* The checksum of docs/format.md, to repair a file patched in place. */
+static uint64_t format_checksum(const unsigned char *p, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	size_t i = 0;
+	for (; i < n; i += 8) {
+		uint64_t w = 0;
+		for (size_t j = 0; j < 8 && i + j < n; j++)
+			w |= (uint64_t)p[i + j] << (8 * j);
+		h = (h ^ w) * 0x100000001b3ULL;
+	}
+	return (h ^ (uint64_t)n) * 0x100000001b3ULL;
+}
+
+static unsigned char *slurp(const char *path, size_t *n)
+{
+	FILE *f = fopen(path, "rb");
+	ck_assert_ptr_nonnull(f);
+	fseek(f, 0, SEEK_END);
+	*n = (size_t)ftell(f);
+	rewind(f);
+	unsigned char *p = malloc(*n);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_uint_eq(fread(p, 1, *n, f), *n);
+	fclose(f);
+	return p;
+}
+
+/* Product 0's first coordinate (the first float of the data section: the
+ * blocks tensor is an index's only one) set to x, and with rename_curv the
+ * "index.curvature" key renamed (a file of a writer that did not record
+ * it); checksum repaired. */
+static void patch_index(const char *from, const char *to, float x,
+			int rename_curv)
+{
+	size_t n;
+	unsigned char *p = slurp(from, &n);
+	uint64_t data = 0;
+	for (int j = 7; j >= 0; j--)
+		data = data << 8 | p[56 + j];
+	ck_assert_uint_lt(data + 4, n);
+	memcpy(p + data, &x, sizeof x);
+	if (rename_curv) {
+		unsigned char *k = memmem(p, n, "index.curvature", 15);
+		ck_assert_ptr_nonnull(k);
+		k[14] = 'X';
+	}
+	uint64_t sum = format_checksum(p, n - 8);
+	for (int j = 0; j < 8; j++)
+		p[n - 8 + j] = (unsigned char)(sum >> (8 * j));
+	write_bytes(to, (const char *)p, n);
+	free(p);
+}
+
+/* Issue 13, defect 9: points outside the ball are refused at load (the
+ * file records the model's curvature) and, for a file that does not, by
+ * every search and scan in the ball. */
+START_TEST(points_outside_the_ball)
+{
+	anthem_index *ix, *ld = NULL;
+	ck_assert_int_eq(anthem_index_build(&ix, model, catalog, 1), 0);
+	ck_assert_int_eq(anthem_index_save(ix, tmp_path("i.idx")), 0);
+	anthem_index_free(ix);
+	/* the patching itself is sound: the same value loads */
+	patch_index(tmp_path("i.idx"), tmp_path("same.idx"), 0.0f, 0);
+	ck_assert_int_eq(anthem_index_load(&ld, tmp_path("same.idx"), NULL), 0);
+	anthem_index_free(ld);
+	const float bad[] = {1.5f, 1e30f, -1.0f};
+	for (size_t b = 0; b < 3; b++) {
+		patch_index(tmp_path("i.idx"), tmp_path("far.idx"), bad[b], 0);
+		ld = (anthem_index *)&ld;
+		ck_assert_int_eq(anthem_index_load(&ld, tmp_path("far.idx"), NULL),
+				 ANTHEM_ERANGE);
+		ck_assert_ptr_null(ld);
+		ck_assert_ptr_nonnull(strstr(anthem_last_error(), "far.idx"));
+		ck_assert_ptr_nonnull(strstr(anthem_last_error(), "product 0 "));
+		ck_assert_ptr_nonnull(strstr(anthem_last_error(), "not inside the ball"));
+		ck_assert_int_eq(anthem_index_load(&ld, tmp_path("far.idx"), model),
+				 ANTHEM_ERANGE);
+		/* no curvature recorded: loads, but no search in the ball */
+		patch_index(tmp_path("i.idx"), tmp_path("old.idx"), bad[b], 1);
+		ck_assert_int_eq(anthem_index_load(&ld, tmp_path("old.idx"), NULL), 0);
+		anthem_hit hits[5];
+		size_t n = 99, pos = 1;
+		float d;
+		ck_assert_int_eq(anthem_search(model, ld, "hat", 5, 0, hits, &n),
+				 ANTHEM_ERANGE);
+		ck_assert_ptr_nonnull(strstr(anthem_last_error(), "old.idx"));
+		ck_assert_ptr_nonnull(strstr(anthem_last_error(), "product 0 "));
+		ck_assert_int_eq(anthem_score(model, ld, "hat", &pos, 1, &d),
+				 ANTHEM_ERANGE);
+		float c[8] = {0}, l[8] = {0.1f, 0.1f, 0.1f, 0.1f, 0.1f, 0.1f, 0.1f, 0.1f};
+		anthem_hyperboloid *h;
+		ck_assert_int_eq(anthem_hyperboloid_create(&h, ANTHEM_GEOMETRY_HYPERBOLIC,
+							   1.0f, 8, c, l), 0);
+		ck_assert_int_eq(anthem_index_scan(ld, h, 0.5f, 5, hits, &n),
+				 ANTHEM_ERANGE);
+		anthem_hyperboloid_free(h);
+		/* flat space has no ball */
+		ck_assert_int_eq(anthem_hyperboloid_create(&h, ANTHEM_GEOMETRY_EUCLIDEAN,
+							   1.0f, 8, c, l), 0);
+		ck_assert_int_eq(anthem_index_scan(ld, h, 0.5f, 5, hits, &n), 0);
+		ck_assert_uint_eq(n, 5);
+		anthem_hyperboloid_free(h);
+		anthem_index_free(ld);
+	}
+}
+END_TEST
+
+/* A catalogue of n products with varied titles, and its index. */
+static anthem_index *big_index(size_t n)
+{
+	FILE *f = fopen(tmp_path("big.tsv"), "w");
+	ck_assert_ptr_nonnull(f);
+	static const char *const w[] = {"red", "wool", "hat", "blue", "cotton",
+					"scarf", "green", "silk", "tie", "black"};
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "p%zu\t%s %s %s %zu\n", i, w[i % 10], w[(i / 10) % 10],
+			w[(i / 100) % 10], i);
+	fclose(f);
+	anthem_catalog *c;
+	ck_assert_int_eq(anthem_catalog_load(&c, tmp_path("big.tsv"), 0), 0);
+	anthem_index *ix;
+	ck_assert_int_eq(anthem_index_build(&ix, model, c, 0), 0);
+	anthem_catalog_free(c);
+	return ix;
+}
+
+static double seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Issue 13, defect 16: a region composed with itself is refused before
+ * it keeps a thread busy (ANTHEM_MAX_SCAN_WORK), and a long search stops
+ * when asked. */
+START_TEST(composed_regions_are_bounded)
+{
+	anthem_index *ix = big_index(2048);
+	anthem_hyperboloid *h;
+	ck_assert_int_eq(anthem_model_embed_query(model, "red hat", &h), 0);
+	/* 2^16 terms (the most a region holds) x 2048 products x dimension 8
+	 * = 2^30 */
+	for (int i = 0; i < 16; i++) {
+		anthem_hyperboloid *u;
+		ck_assert_int_eq(anthem_hyperboloid_union(&u, h, h), 0);
+		anthem_hyperboloid_free(h);
+		h = u;
+	}
+	ck_assert_uint_eq(anthem_hyperboloid_branch_count(h), 65536);
+	anthem_hit hits[5];
+	size_t n = 99;
+	double t0 = seconds();
+	ck_assert_int_eq(anthem_index_scan(ix, h, 0.5f, 5, hits, &n), ANTHEM_ERANGE);
+	ck_assert_double_lt(seconds() - t0, 1.0);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_ptr_nonnull(strstr(anthem_last_error(), "ANTHEM_MAX_SCAN_WORK"));
+	ck_assert_ptr_nonnull(strstr(anthem_last_error(), "65536 terms"));
+	anthem_hyperboloid_free(h);
+
+	/* cancel: a flag set before (or during) the call */
+	anthem_search_options o;
+	anthem_search_options_init(&o);
+	ck_assert(o.cancel == NULL);
+	ck_assert_uint_eq(o.timeout_ms, 0);
+	const char *ors[16];
+	for (int i = 0; i < 16; i++)
+		ors[i] = i % 2 ? "blue scarf" : "silk tie";
+	o.or_queries = ors;
+	o.n_or = 16;
+	o.k = 5;
+	volatile int stop = 1;
+	o.cancel = &stop;
+	ck_assert_int_eq(anthem_search_ex(model, ix, "hat", &o, hits, &n),
+			 ANTHEM_ECANCELED);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_ptr_nonnull(strstr(anthem_last_error(), "canceled"));
+	o.n_or = 0; /* a simple region: stopped before stage 2 */
+	ck_assert_int_eq(anthem_search_ex(model, ix, "hat", &o, hits, &n),
+			 ANTHEM_ECANCELED);
+	stop = 0;
+	o.n_or = 16;
+	ck_assert_int_eq(anthem_search_ex(model, ix, "hat", &o, hits, &n), 0);
+	ck_assert_uint_eq(n, 5);
+	/* a deadline: 200 composed queries take far longer than 1 ms */
+	enum { NQ = 200 };
+	const char *qs[NQ];
+	for (int i = 0; i < NQ; i++)
+		qs[i] = "wool hat";
+	anthem_hit *out = malloc(NQ * 5 * sizeof *out);
+	size_t counts[NQ];
+	o.timeout_ms = 1;
+	t0 = seconds();
+	ck_assert_int_eq(anthem_search_batch(model, ix, qs, NQ, &o, out, counts),
+			 ANTHEM_ECANCELED);
+	ck_assert_double_lt(seconds() - t0, 0.5);
+	ck_assert_ptr_nonnull(strstr(anthem_last_error(), "timed out"));
+	/* an old caller's struct (without the fields) is not stopped */
+	o.struct_size = offsetof(anthem_search_options, cancel);
+	o.cancel = &stop;
+	stop = 1;
+	ck_assert_int_eq(anthem_search_batch(model, ix, qs, 2, &o, out, counts), 0);
+	free(out);
+	anthem_index_free(ix);
 }
 END_TEST
 
@@ -307,6 +539,8 @@ int main(void)
 	tcase_add_checked_fixture(t, setup, teardown);
 	tcase_add_test(t, index_round_trip);
 	tcase_add_test(t, index_refusals);
+	tcase_add_test(t, points_outside_the_ball);
+	tcase_add_test(t, composed_regions_are_bounded);
 	tcase_add_test(t, two_stages_agree_with_the_parts);
 	tcase_add_test(t, scan_equals_general_distance);
 	tcase_add_test(t, unsaved_models_and_limits);

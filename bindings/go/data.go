@@ -157,9 +157,15 @@ func LoadJudgments(path string, c *Catalog, flags ReadFlags) (*Judgments, error)
 	if err := call(func() C.int { return C.anthem_judgments_load(&p, cpath, cp, C.unsigned(flags)) }); err != nil {
 		return nil, err
 	}
+	// the C judgements keep the catalogue's pointer: it stays alive
+	// until they are freed, even if it is closed first
+	if _, err := c.acquire(); err != nil {
+		C.anthem_judgments_free(p)
+		return nil, err
+	}
 	j := &Judgments{obj: newObject("judgment set", unsafe.Pointer(p), func(p unsafe.Pointer) {
 		C.anthem_judgments_free((*C.anthem_judgments)(p))
-	})}
+	}, c.obj)}
 	runtime.SetFinalizer(j, (*Judgments).Close)
 	return j, nil
 }

@@ -8,6 +8,7 @@ import "C"
 
 import (
 	"runtime"
+	"time"
 	"unsafe"
 )
 
@@ -261,6 +262,10 @@ type SearchOptions struct {
 	// allows nothing.  Find gives the position of a product id.
 	Allow      []int
 	Stage1Only bool // stop after stage 1: candidates ranked by their stage-1 distance
+	// Timeout, when > 0, is the call's budget (rounded up to a
+	// millisecond): past it the call returns an error matching
+	// ErrCanceled (anthem_search_options.timeout_ms).
+	Timeout time.Duration
 }
 
 // DefaultSearchOptions returns the library's defaults
@@ -342,6 +347,12 @@ func cSearchOptions(opts *SearchOptions, count int) (co C.anthem_search_options,
 	}
 	if o.Stage1Only {
 		co.stage1_only = 1
+	}
+	if o.Timeout < 0 {
+		return co, 0, free, goError(CodeRange, "SearchOptions.Timeout is %v, must be >= 0", o.Timeout)
+	}
+	if o.Timeout > 0 {
+		co.timeout_ms = C.uint64_t((o.Timeout + time.Millisecond - 1) / time.Millisecond)
 	}
 	return co, k, free, nil
 }

@@ -13,6 +13,7 @@ import (
 	"runtime/cgo"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -94,11 +95,19 @@ func (e *PanicError) Error() string { return fmt.Sprintf("progress callback pani
 type progressState struct {
 	fn  func(Progress) error
 	err error
+	// closed: Close was called (from the callback, or another
+	// goroutine): the next report stops training.  running: Run is in C
+	// (a Run, Model or Checkpoint from the callback would wait for it
+	// forever).
+	closed, running atomic.Bool
 }
 
 //export goAnthemProgress
 func goAnthemProgress(p *C.anthem_train_progress, user unsafe.Pointer) (stop C.int) {
 	st, ok := cgo.Handle(uintptr(user)).Value().(*progressState)
+	if ok && st.closed.Load() {
+		return 1
+	}
 	if !ok || st.fn == nil {
 		return 0
 	}
@@ -259,10 +268,22 @@ func ResumeTrainer(checkpoint string, c *Catalog, j *Judgments, opts *TrainOptio
 }
 
 // Close frees the trainer (after any Model view of it is closed too).
-// Idempotent.
+// From the progress callback, or during Run in another goroutine, it stops
+// training at the next progress report; Run then returns nil and the
+// trainer is freed.  Idempotent.
 func (t *Trainer) Close() error {
 	if t != nil {
+		t.state.closed.Store(true)
 		t.obj.close()
+	}
+	return nil
+}
+
+// busy refuses a call that would wait for Run's lock from Run's own
+// progress callback.
+func (t *Trainer) busy(what string) error {
+	if t.state.running.Load() {
+		return goError(CodeInvalid, "Trainer.%s: the trainer is running (called from its progress callback?)", what)
 	}
 	return nil
 }
@@ -287,6 +308,9 @@ func (t *Trainer) Run() error {
 		return err
 	}
 	defer t.obj.release()
+	if err := t.busy("Run"); err != nil {
+		return err
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, b := range t.borrowed {
@@ -294,9 +318,14 @@ func (t *Trainer) Run() error {
 	}
 	t.borrowed = nil
 	t.state.fn, t.state.err = t.progress, nil
+	t.state.running.Store(true)
 	err = call(func() C.int { return C.anthem_trainer_run(p) })
+	t.state.running.Store(false)
 	cause := t.state.err
 	t.state.fn, t.state.err = nil, nil
+	if t.state.closed.Load() && cause == nil {
+		return nil // closed while running: stopped as asked
+	}
 	if e, ok := err.(*Error); ok && e.Code == CodeCanceled && cause != nil {
 		e.cause = cause
 	}
@@ -307,6 +336,9 @@ func (t *Trainer) Run() error {
 // into the trainer: it is valid until the next Run or until it is closed,
 // and it keeps the trainer's memory alive meanwhile.  Save it to keep it.
 func (t *Trainer) Model() (*Model, error) {
+	if err := t.busy("Model"); err != nil {
+		return nil, err
+	}
 	p, err := t.acquire() // held by the view until it is freed
 	if err != nil {
 		return nil, err
@@ -348,6 +380,9 @@ func (t *Trainer) Checkpoint(path string) error {
 		return err
 	}
 	defer C.free(unsafe.Pointer(cpath))
+	if err := t.busy("Checkpoint"); err != nil {
+		return err
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return call(func() C.int { return C.anthem_trainer_checkpoint(p, cpath) })

@@ -135,6 +135,15 @@ static void athsql_result_msg(sqlite3_context *ctx, char *msg)
 
 /* ---- anthem_open, anthem_close, anthem_score --------------------------------- */
 
+/* Does text value v (whose text is s) hold a NUL?  The library takes C
+ * strings and would read only what comes before it: a query cut there is
+ * another query, a path another file.  Refused, as the Python binding
+ * refuses it (issue 13, defect 17). */
+static int athsql_has_nul(sqlite3_value *v, const char *s)
+{
+	return strlen(s) != (size_t)sqlite3_value_bytes(v);
+}
+
 static void athsql_open(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
 	athsql_registry *r = sqlite3_user_data(ctx);
@@ -148,6 +157,12 @@ static void athsql_open(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	const char *index_path = (const char *)sqlite3_value_text(argv[1]);
 	if (!model_path || !index_path) {
 		sqlite3_result_error_nomem(ctx);
+		return;
+	}
+	if (athsql_has_nul(argv[0], model_path) ||
+	    athsql_has_nul(argv[1], index_path)) {
+		sqlite3_result_error(ctx, "anthem_open: a file name contains a "
+				     "NUL character", -1);
 		return;
 	}
 	if (r->n == r->cap) {
@@ -220,6 +235,11 @@ static void athsql_score(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	const char *id = (const char *)sqlite3_value_text(argv[2]);
 	if (!query || !id) {
 		sqlite3_result_error_nomem(ctx);
+		return;
+	}
+	if (athsql_has_nul(argv[1], query)) {
+		sqlite3_result_error(ctx, "anthem_score: the query contains a NUL "
+				     "character", -1);
 		return;
 	}
 	/* the index's ids are C strings: one with a NUL inside is none of
@@ -420,6 +440,11 @@ static int athsql_texts(sqlite3_value *v, const char *what, char **text,
 	const char *s = (const char *)sqlite3_value_text(v);
 	if (!s)
 		return SQLITE_NOMEM;
+	if (athsql_has_nul(v, s)) {
+		*err = sqlite3_mprintf("anthem_search: %s contains a NUL "
+				       "character", what);
+		return *err ? SQLITE_ERROR : SQLITE_NOMEM;
+	}
 	if (!(*text = sqlite3_mprintf("%s", s)) ||
 	    !(*split = sqlite3_mprintf("%s", s)))
 		return SQLITE_NOMEM;
@@ -505,7 +530,14 @@ static int athsql_search(athsql_cursor *cur, const athsql_registry *r,
 	if (tq == SQLITE_NULL || k == 0)
 		return SQLITE_OK; /* no rows */
 	const char *query = (const char *)sqlite3_value_text(args[ATHSQL_ARG_QUERY]);
-	if (!query || !(cur->query = sqlite3_mprintf("%s", query)))
+	if (!query)
+		return SQLITE_NOMEM;
+	if (athsql_has_nul(args[ATHSQL_ARG_QUERY], query)) {
+		*err = sqlite3_mprintf("anthem_search: the query contains a NUL "
+				       "character");
+		return *err ? SQLITE_ERROR : SQLITE_NOMEM;
+	}
+	if (!(cur->query = sqlite3_mprintf("%s", query)))
 		return SQLITE_NOMEM;
 	/* nothing beyond the index is returned: a huge k must not size the
 	 * buffer */

@@ -635,6 +635,18 @@ ERRORS = [
      "and_queries holds 17 query texts (one a line), at most 16"),
     ("SELECT * FROM anthem_search(@H, 'coat', 3, 10, NULL, ?)",
      ("\n".join(["hat"] * 40),), "or_queries holds 40 query texts"),
+    # a NUL would cut the text where the library reads it (issue 13,
+    # defect 17): refused, as the Python binding refuses it
+    ("SELECT * FROM anthem_search(@H, ?, 3)", ("coat\x00hat",),
+     "the query contains a NUL character"),
+    ("SELECT * FROM anthem_search(@H, 'coat', 3, 10, ?)", ("hat\x00x",),
+     "and_queries contains a NUL character"),
+    ("SELECT * FROM anthem_search(@H, 'coat', 3, 10, NULL, ?)", ("\x00",),
+     "or_queries contains a NUL character"),
+    ("SELECT anthem_score(@H, ?, '02666079')", ("coat\x00",),
+     "the query contains a NUL character"),
+    ("SELECT anthem_open(?, ?)", ("@MODEL\x00x", "@INDEX"),
+     "a file name contains a NUL character"),
     ("SELECT * FROM anthem_search(?, 'coat', 3)", (None,), "handle"),
     ("SELECT * FROM anthem_search(?, 'coat', 3)", (12345,), "no open handle"),
     ("SELECT * FROM anthem_search(?, 'coat', 3)", ("x",), "handle"),
@@ -655,12 +667,21 @@ class TestErrors(Base):
                  "@OTHER": Scratch.other}
         return tuple(names.get(a, a) if isinstance(a, str) else a for a in args)
 
+    def subst_nul(self, args):
+        # "@MODEL\x00x": the model's path, then a NUL
+        out = []
+        for a in self.subst(args):
+            if isinstance(a, str) and a.startswith("@MODEL\x00"):
+                a = Scratch.model + a[len("@MODEL"):]
+            out.append(a)
+        return tuple(out)
+
     def test_errors(self):
         for sql, args, message in ERRORS:
             sql = sql.replace("@H", str(self.h))
             with self.subTest(sql=sql, args=args):
                 with self.assertRaises(sqlite3.Error) as cm:
-                    self.conn.execute(sql, self.subst(args)).fetchall()
+                    self.conn.execute(sql, self.subst_nul(args)).fetchall()
                 self.assertIn(message, str(cm.exception))
         # the connection still works, the handle too
         self.assertEqual(len(self.search("coat", 3)), 3)

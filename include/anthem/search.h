@@ -114,7 +114,29 @@ typedef struct anthem_search_options {
 	/* 1: stop after stage 1; the candidates are ranked by their
 	 * stage-1 distance */
 	int stage1_only;
+	/* Stopping a long call (appended: struct_size tells the library
+	 * whether a caller has these).  cancel: when not NULL, a flag
+	 * that another thread or a signal handler sets to non-zero; timeout_ms:
+	 * when > 0, the call's budget in milliseconds from its start.  Both are
+	 * looked at between chunks of 4096 products of a composed region's
+	 * scan, before stage 2 and between the queries of a batch; the call
+	 * then returns ANTHEM_ECANCELED and no hits. */
+	const volatile int *cancel;
+	uint64_t timeout_ms;
 } anthem_search_options;
+
+/* The most work one query's region scan may take: terms x products x
+ * dimension, a term being one box of one branch of the region (a simple
+ * query: 1; the pipeline's query with 16 ANDs and 16 ORs: 33; a region a
+ * caller composes with anthem_hyperboloid_intersect / _union may hold
+ * thousands), each costing a box distance per product, in time
+ * proportional to the dimension.  Beyond it anthem_index_scan and the
+ * search calls return ANTHEM_ERANGE rather than keep a thread busy for
+ * minutes: the limit is about 10 s of one core (2^26 term distances took
+ * 77 s at dimension 32 and 21 s at dimension 8 on a busy 2-core machine).
+ * 1M products at dimension 32 allow a query with up to 8 terms.  A simple
+ * region (one term) is never limited, whichever loop scans it. */
+#define ANTHEM_MAX_SCAN_WORK ((uint64_t)1 << 28)
 
 /* Defaults into *o, through the macro (the caller's size: see
  * anthem_model_config_init_size in model.h). */

@@ -3,6 +3,7 @@
 #ifndef ANTHEM_INDEX_INTERNAL_H
 #define ANTHEM_INDEX_INTERNAL_H
 
+#include "geometry/geometry.h"
 #include "layers/lexical.h"
 
 #include <anthem/search.h>
@@ -28,7 +29,13 @@ struct anthem_index {
 	char *strings;
 	uint32_t *off32;
 	uint64_t *off64;
-	uint64_t model_fp;
+	uint64_t model_fp;    /* 0: no model recorded (ath_index_from_points) */
+	/* the model's space, when known (built, loaded with a model, or
+	 * recorded in the file): the points must lie in its ball */
+	int has_space;
+	geo_space space;
+	size_t far;           /* the product of largest norm (checked) */
+	char *path;           /* when loaded: names the file in errors */
 	struct ath_container *file;  /* when loaded */
 	/* the titles' word postings, for the lexical term of the model the
 	 * index was built or loaded with (step 8; empty otherwise) */
@@ -51,6 +58,20 @@ static inline const char *ath_index_title(const anthem_index *ix, size_t i)
 	const char *id = ath_index_id(ix, i);
 	return id + strlen(id) + 1;
 }
+
+/* May model m search this index?  ANTHEM_EMISMATCH unless the index was
+ * built by m (its recorded fingerprint; an index of raw points records
+ * none), ANTHEM_ERANGE if a point lies outside m's ball (a crafted file
+ * loaded without a model).  O(1): the point of largest norm was found at
+ * load. */
+int ath_index_check_model(const anthem_index *ix, const anthem_model *m,
+			  const char *fn);
+
+/* ANTHEM_ERANGE if some point of ix lies outside the ball of space s (the
+ * check anthem_hyperboloid_distances makes, on the point of largest
+ * norm). */
+int ath_index_check_space(const anthem_index *ix, const geo_space *s,
+			  const char *fn);
 
 /* Do the index's postings belong to this model's lexical term? */
 int ath_index_has_postings(const anthem_index *ix,

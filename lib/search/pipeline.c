@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ---- options ------------------------------------------------------------------ */
 
@@ -91,6 +92,24 @@ static int allowed(const ath_pipe *p, size_t i)
 	return !p->allow || (p->allow[i / 64] >> (i % 64) & 1u);
 }
 
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int ath_pipe_stopped(const ath_pipe *p, const char *fn)
+{
+	if (!p)
+		return ANTHEM_OK;
+	if (p->cancel && *p->cancel)
+		return ath_error(ANTHEM_ECANCELED, "%s: canceled", fn);
+	if (p->deadline > 0.0 && now() >= p->deadline)
+		return ath_error(ANTHEM_ECANCELED, "%s: timed out", fn);
+	return ANTHEM_OK;
+}
+
 void ath_pipe_done(ath_pipe *p)
 {
 	free(p->allow);
@@ -134,6 +153,9 @@ static int pipe_init(ath_pipe *p, const anthem_model *m, const anthem_index *ix,
 	for (size_t i = 0; i < o.n_or; i++)
 		p->or_[i] = o.or_queries[i];
 	p->stage1_only = o.stage1_only != 0;
+	p->cancel = o.cancel;
+	if (o.timeout_ms)
+		p->deadline = now() + (double)o.timeout_ms / 1e3;
 	p->lexical = ath_lex_on(&m->cfg);
 	p->postings = p->lexical && ath_index_has_postings(ix, &m->cfg);
 	rc = make_filter(p, &o, fn);
@@ -391,9 +413,28 @@ static int scan_simple(const anthem_index *ix, const ath_scan_query *q,
  * the scan never needs a row-major copy of the whole index). */
 static int scan_general(const anthem_index *ix, const anthem_hyperboloid *h,
 			float gamma, size_t k, const uint64_t *allow,
-			anthem_hit *out, size_t *n, const char *fn)
+			const ath_pipe *stop, anthem_hit *out, size_t *n,
+			const char *fn)
 {
 	enum { CHUNK = 4096 };
+	/* every product costs a box distance per term of every branch, in
+	 * time proportional to the dimension: a region composed with itself
+	 * a few times holds thousands of terms */
+	uint64_t terms = 0;
+	for (size_t b = 0; b < anthem_hyperboloid_branch_count(h); b++)
+		terms += anthem_hyperboloid_term_count(h, b);
+	uint64_t work = terms * ix->n * ix->dim; /* < 2^16 x 2^32 x 2^12 */
+	/* one term (a simple region of a dimension past the blocked loop's)
+	 * is what any query costs: never refused */
+	if (terms > 1 && work > ANTHEM_MAX_SCAN_WORK)
+		return ath_error(ANTHEM_ERANGE, "%s: the region has %llu terms "
+				 "(%zu branches): scanning %zu products of "
+				 "dimension %zu is %llu term x product x "
+				 "dimension, at most %llu (ANTHEM_MAX_SCAN_WORK)",
+				 fn, (unsigned long long)terms,
+				 anthem_hyperboloid_branch_count(h), ix->n,
+				 ix->dim, (unsigned long long)work,
+				 (unsigned long long)ANTHEM_MAX_SCAN_WORK);
 	float *pts = malloc(CHUNK * ix->dim * sizeof *pts);
 	float *d = malloc(CHUNK * sizeof *d);
 	anthem_hit *hits = malloc(k * sizeof *hits);
@@ -403,6 +444,8 @@ static int scan_general(const anthem_index *ix, const anthem_hyperboloid *h,
 	for (size_t lo = 0; !rc && lo < ix->n; lo += CHUNK) {
 		size_t hi = ix->n - lo < CHUNK ? ix->n : lo + CHUNK;
 		anthem_vectors *v = NULL;
+		if ((rc = ath_pipe_stopped(stop, fn)))
+			break;
 		ath_scan_from_blocks(ix->blocks, lo, hi, ix->dim, pts);
 		rc = anthem_vectors_wrap(&v, hi - lo, ix->dim, pts);
 		if (!rc)
@@ -464,6 +507,13 @@ int anthem_index_scan_threads(const anthem_index *ix,
 	if (!(isfinite(gamma) && gamma >= 0.0f))
 		return ath_error(ANTHEM_EINVAL, "%s: gamma is %g, must be finite "
 				 "and >= 0", fn, gamma);
+	/* the blocked loop does not look at the ball (a general region's
+	 * distances do): a crafted index's far point is refused here */
+	geo_space hs = geo_space_of(anthem_hyperboloid_geometry(h),
+				    anthem_hyperboloid_curvature(h));
+	int rc = ath_index_check_space(ix, &hs, fn);
+	if (rc)
+		return rc;
 	if (k > ix->n)
 		k = ix->n;
 	if (k == 0)
@@ -471,7 +521,7 @@ int anthem_index_scan_threads(const anthem_index *ix,
 	if (anthem_hyperboloid_branch_count(h) != 1 ||
 	    anthem_hyperboloid_term_count(h, 0) != 1 ||
 	    ix->dim > ATH_SCAN_MAX_DIM)
-		return scan_general(ix, h, gamma, k, NULL, out, n, fn);
+		return scan_general(ix, h, gamma, k, NULL, NULL, out, n, fn);
 	float c[ATH_SCAN_MAX_DIM], l[ATH_SCAN_MAX_DIM];
 	anthem_hyperboloid_get(h, 0, 0, c, l);
 	geo_space s = geo_space_of(anthem_hyperboloid_geometry(h),
@@ -480,7 +530,7 @@ int anthem_index_scan_threads(const anthem_index *ix,
 	if (!q)
 		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
 	ath_scan_prepare(&s, ix->dim, c, l, gamma, q);
-	int rc = scan_simple(ix, q, k, ath_threads(threads), NULL, NULL, out, n,
+	rc = scan_simple(ix, q, k, ath_threads(threads), NULL, NULL, out, n,
 			     fn);
 	free(q);
 	return rc;
@@ -648,7 +698,7 @@ static int run(const ath_pipe *p, const char *query, ath_pwork *w,
 	rc = s->simple ? scan_simple(p->ix, &s->sq, p->depth, p->threads,
 				     p->allow, w->scan_work, w->scan, &nscan, fn)
 		       : scan_general(p->ix, s->region ? s->region : s->t[0].h,
-				      p->m->cfg.gamma, p->depth, p->allow,
+				      p->m->cfg.gamma, p->depth, p->allow, p,
 				      w->scan, &nscan, fn);
 	if (rc)
 		return rc;
@@ -688,7 +738,7 @@ static int run(const ath_pipe *p, const char *query, ath_pwork *w,
 		w->tail_bm[w->nt] = p->lexical ? w->acc[pos] : 0.0f;
 		w->nt++;
 	}
-	if (!rc && !p->stage1_only)
+	if (!rc && !p->stage1_only && !(rc = ath_pipe_stopped(p, fn)))
 		rc = stage2(p, s, w, fn);
 	return rc;
 }
@@ -771,7 +821,8 @@ int anthem_search_ex(const anthem_model *m, const anthem_index *ix,
 	int rc = ath_pipe_init(&p, m, ix, opts, fn);
 	if (rc)
 		return rc;
-	if (p.k > 0 && !out)
+	rc = ath_index_check_model(ix, m, fn);
+	if (!rc && p.k > 0 && !out)
 		rc = ath_error(ANTHEM_EINVAL, "%s: out must not be NULL", fn);
 	ath_pwork w;
 	memset(&w, 0, sizeof w);
@@ -811,7 +862,9 @@ static void batch_one(size_t q, size_t tid, void *arg)
 	if (j->rc)
 		return;
 	ath_pwork *w = &j->work[tid];
-	int rc = ath_pipe_run(j->p, j->queries[q], w, "anthem_search_batch");
+	int rc = ath_pipe_stopped(j->p, "anthem_search_batch");
+	if (!rc)
+		rc = ath_pipe_run(j->p, j->queries[q], w, "anthem_search_batch");
 	if (rc) {
 		if (!j->rc) { /* the first failure's message; the race is
 			       * benign: any failing query's will do */
@@ -847,7 +900,8 @@ int anthem_search_batch(const anthem_model *m, const anthem_index *ix,
 	p.threads = 1; /* a thread per query */
 	for (size_t q = 0; q < nq; q++)
 		counts[q] = 0;
-	if (p.k > 0 && !out)
+	rc = ath_index_check_model(ix, m, fn);
+	if (!rc && p.k > 0 && !out)
 		rc = ath_error(ANTHEM_EINVAL, "%s: out must not be NULL", fn);
 	batch_job j = {.p = &p, .queries = queries, .out = out,
 		       .counts = counts, .stride = stride};
@@ -886,6 +940,8 @@ static int score_positions(const anthem_model *m, const anthem_index *ix,
 	/* titles only: the index may hold points of another model */
 	ath_pipe p;
 	int rc = pipe_init(&p, m, ix, NULL, 0, fn);
+	if (!rc && (rc = ath_index_check_model(ix, m, fn)))
+		ath_pipe_done(&p);
 	if (rc)
 		return rc;
 	qstate *s = malloc(sizeof *s);

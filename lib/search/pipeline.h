@@ -29,6 +29,8 @@ typedef struct ath_pipe {
 	const char *and_[ATH_MAX_COMPOSE], *or_[ATH_MAX_COMPOSE];
 	int stage1_only;
 	uint64_t *allow;  /* NULL: every product */
+	const volatile int *cancel; /* anthem_search_options' */
+	double deadline;  /* ath_now() seconds, 0: none */
 	int lexical;      /* the model has the term (step 8) */
 	int postings;     /* ...and the index has the postings for it */
 } ath_pipe;
@@ -38,6 +40,10 @@ typedef struct ath_pipe {
 int ath_pipe_init(ath_pipe *p, const anthem_model *m, const anthem_index *ix,
 		  const anthem_search_options *opts, const char *fn);
 void ath_pipe_done(ath_pipe *p);
+
+/* ANTHEM_ECANCELED (with a message) when p's cancel flag is set or its
+ * deadline has passed; p may be NULL (never stopped). */
+int ath_pipe_stopped(const ath_pipe *p, const char *fn);
 
 /* One query's state after stages 1 and 2, before the final order:
  * the candidates (the sources' union) with their stage-1 distance d1,

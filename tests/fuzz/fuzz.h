@@ -58,7 +58,8 @@ static char fz_dir[4096];
 static void fz_cleanup(void)
 {
 	static const char *const names[] = {"model.anthem", "index.anthem",
-					    "catalog.tsv", "judgments.tsv"};
+					    "catalog.tsv", "judgments.tsv",
+					    "checkpoint.anthem", "ranking.tsv"};
 	char p[4200];
 	if (!fz_dir[0])
 		return;

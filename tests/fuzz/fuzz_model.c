@@ -8,8 +8,10 @@
  * mutations behind the checksum (metadata, tensor table, configuration,
  * weights) are reached too.  A model that loads is used once (score, embed)
  * and freed: both must succeed, the distance a number (>= 0 for a model
- * without the lexical term). */
+ * without the lexical term).  Mutations are structure-aware
+ * (mutator.h). */
 #include "fuzz.h"
+#include "mutator.h"
 
 #include <math.h>
 

@@ -102,7 +102,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	serve_response out;
 	serve_handle(&ctx, method, line, args, nargs, body, blen, loopback, &out);
 
-	static const int known[] = {200, 400, 403, 404, 405, 413, 500};
+	static const int known[] = {200, 400, 403, 404, 405, 413, 500, 503};
 	int ok = 0;
 	for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
 		ok |= out.status == known[i];

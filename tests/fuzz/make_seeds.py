@@ -88,6 +88,56 @@ def containers(anthem, out, tmp):
     write(os.path.join(out, "index", "empty.anthem"), read(path))
 
 
+# ---- checkpoints and rankings --------------------------------------------------
+
+# The tiny data of fuzz_checkpoint.c, byte for byte: a checkpoint records
+# the fingerprint of its training data, and resume refuses other data.
+CHECKPOINT_CATALOG = (b"p1\tred wool hat\np2\tblue cotton scarf\n"
+                      b"p3\tgreen silk tie\np4\tblack leather belt\n"
+                      b"p5\twhite linen shirt\np6\tgrey wool coat\n"
+                      b"p7\tbrown felt hat\np8\tyellow rain coat\n")
+CHECKPOINT_JUDGMENTS = (b"hat\tp1\t3\nhat\tp7\t2\nscarf\tp2\t3\n"
+                        b"coat\tp6\t3\ncoat\tp8\t2\ntie\tp3\t3\n"
+                        b"belt\tp4\t3\nshirt\tp5\t3\n")
+
+
+def checkpoints(anthem, out, tmp):
+    cat = os.path.join(tmp, "ck-catalog.tsv")
+    jud = os.path.join(tmp, "ck-judgments.tsv")
+    write(cat, CHECKPOINT_CATALOG)
+    write(jud, CHECKPOINT_JUDGMENTS)
+    # fuzz_checkpoint.c resumes with these options
+    common = ["--epochs", "2", "--epoch-examples", "8", "--batch", "4",
+              "--threads", "1", "--seed", "1"]
+    for name, opts in (
+            ("hyperbolic-d4-b64", ["--dim", "4", "--buckets", "64"]),
+            ("euclidean-d2-b32", ["--geometry", "euclidean", "--dim", "2",
+                                  "--buckets", "32"]),
+            ("hyperbolic-d2-b32-lexical", ["--dim", "2", "--buckets", "32",
+                                           "--lexical-buckets", "64"])):
+        ck = os.path.join(tmp, name + ".ck")
+        # one epoch of two: the resumed trainer has one left to run
+        run(anthem, "train", "--catalog", cat, "--judgments", jud,
+            "--out", os.path.join(tmp, name + ".model"), "--checkpoint", ck,
+            *common[:1], "1", *common[2:], *opts)
+        write(os.path.join(out, "checkpoint", name + ".anthem"), read(ck))
+
+
+def rankings(out):
+    # against fuzz_ranking.c's catalogue (p1..p5) and judgements
+    seeds = {
+        "good": b"hat\tp1\t1\t0.9\nhat\tp5\t2\t0.5\nscarf\tp2\t1\n"
+                b"coat\tp5\t1\ntie\tp4\t1\ntie\tp3\t2\n",
+        "odd": b"hat\tp1\t 1\nhat\tp1\t1\nhat\tnope\t2\n\tp1\t1\n"
+               b"coat\tp5\t0\ncoat\tp5\t18446744073709551616\n"
+               b"tie\tp3\t1\tNaN\n# comment\nscarf\tp2\t1\0x\n",
+        "crlf": b"hat\tp1\t1\r\nscarf\tp2\t1\r\n",
+        "empty": b"",
+    }
+    for name, data in seeds.items():
+        write(os.path.join(out, "ranking", name), data)
+
+
 # ---- TSV -------------------------------------------------------------------------
 
 def tsv(out):
@@ -260,17 +310,27 @@ def main():
     ap.add_argument("--anthem",
                     default=os.path.join(TOP, "build", "tools", "anthem"))
     ap.add_argument("--out", default=os.path.join(HERE, "corpus"))
+    ap.add_argument("--only", action="append", metavar="TARGET",
+                    help="remake only this target's seeds (repeatable)")
     a = ap.parse_args()
     if not os.access(a.anthem, os.X_OK):
         sys.exit("make_seeds.py: %s is not there: build first (ninja -C build)"
                  % a.anthem)
-    for t in ("model", "index", "tsv", "text", "hyperboloid"):
+    targets = ["model", "index", "tsv", "text", "hyperboloid", "checkpoint",
+               "ranking"]
+    if a.only:
+        targets = a.only
+    for t in targets:
         shutil.rmtree(os.path.join(a.out, t), ignore_errors=True)
     with tempfile.TemporaryDirectory() as tmp:
-        containers(a.anthem, a.out, tmp)
-    tsv(a.out)
-    text(a.out)
-    hyperboloid(a.out)
+        if "model" in targets or "index" in targets:
+            containers(a.anthem, a.out, tmp)
+        if "checkpoint" in targets:
+            checkpoints(a.anthem, a.out, tmp)
+    for t, make in (("ranking", rankings), ("tsv", tsv), ("text", text),
+                    ("hyperboloid", hyperboloid)):
+        if t in targets:
+            make(a.out)
 
 
 if __name__ == "__main__":

@@ -256,6 +256,7 @@ static const struct {
 	{"max-batch", "N", "most queries in one POST /search (64)"},
 	{"max-ids", "N", "most product ids in a rerank or filter (10000)"},
 	{"timeout", "SECONDS", "close a connection idle this long, and wait this long for requests at SIGTERM (30)"},
+	{"search-timeout", "MS", "a search's budget; longer ones are answered 503 (10000; 0: none)"},
 	{"quiet", NULL, "no line per request on stderr"},
 };
 #define NOPTS (sizeof serve_opts / sizeof serve_opts[0])
@@ -326,7 +327,8 @@ int cmd_serve(int argc, char **argv)
 		case 8: bad = size_opt(cmd, "max-batch", optarg, 0, &L.max_batch); break;
 		case 9: bad = size_opt(cmd, "max-ids", optarg, 0, &L.max_ids); break;
 		case 10: bad = size_opt(cmd, "timeout", optarg, 0, &timeout); break;
-		case 11: quiet = 1; break;
+		case 11: bad = size_opt(cmd, "search-timeout", optarg, 1, &L.search_timeout_ms); break;
+		case 12: quiet = 1; break;
 		case ':':
 			fprintf(stderr, "anthem serve: %s needs a value\nusage: "
 				"%s\n", argv[optind - 1], cmd->usage);

@@ -35,6 +35,7 @@ typedef struct serve_limits {
 	size_t max_k1;     /* k1 (10000) */
 	size_t max_batch;  /* queries of a POST /search (64) */
 	size_t max_ids;    /* product ids of a rerank or filter (10000) */
+	size_t search_timeout_ms; /* a search's budget, 0: none (10000) */
 } serve_limits;
 
 /* Latency buckets of /metrics, in seconds. */

@@ -26,6 +26,7 @@ void serve_limits_default(serve_limits *l)
 	l->max_k1 = 10000;
 	l->max_batch = 64;
 	l->max_ids = 10000;
+	l->search_timeout_ms = 10000;
 }
 
 static serve_gen *gen_new(anthem_model *m, anthem_index *ix, int owned,
@@ -438,7 +439,8 @@ static json_t *hits_json(const anthem_index *ix, const anthem_hit *hits,
 static void reply_library(serve_response *out, int rc)
 {
 	const char *e = anthem_last_error();
-	reply_error(out, rc == ANTHEM_EINVAL || rc == ANTHEM_ERANGE ? 400 : 500,
+	reply_error(out, rc == ANTHEM_EINVAL || rc == ANTHEM_ERANGE ? 400
+			 : rc == ANTHEM_ECANCELED ? 503 : 500,
 		    "%s", e[0] ? e : anthem_strerror(rc));
 }
 
@@ -624,6 +626,10 @@ static void run_search(serve_ctx *ctx, const search_req *r,
 	so.stage1_only = r->k1 == 0;
 	/* the server runs requests side by side: one thread a request */
 	so.threads = 1;
+	/* a composed region can take seconds: the library stops it at the
+	 * budget (ANTHEM_ECANCELED, answered 503) instead of holding a
+	 * thread of the pool */
+	so.timeout_ms = ctx->limits.search_timeout_ms;
 	so.and_queries = r->ands;
 	so.n_and = r->nand;
 	so.or_queries = r->ors;

@@ -1,6 +1,8 @@
 """The base of every class that wraps an opaque libanthem handle."""
 
+import ctypes
 import os
+import threading
 import weakref
 
 from ._errors import Status, error
@@ -36,9 +38,14 @@ def decode(data):
     return None if data is None else data.decode("utf-8", "replace")
 
 
-def count_arg(value, what):
-    """A non-negative int for a size_t argument (ctypes would silently wrap
-    a negative one to a huge size)."""
+SIZE_MAX = (1 << (8 * ctypes.sizeof(ctypes.c_size_t))) - 1
+INT_MIN, INT_MAX = -(1 << 31), (1 << 31) - 1
+
+
+def count_arg(value, what, limit=SIZE_MAX):
+    """A non-negative int for a size_t (or uint64_t) argument: ctypes would
+    silently wrap a negative one to a huge size, and one past the type's
+    range (2**64) to a small one (position 0, dim 0)."""
     try:
         value = int(value.__index__())
     except (AttributeError, TypeError):
@@ -46,7 +53,35 @@ def count_arg(value, what):
                     % (what, type(value).__name__)) from None
     if value < 0:
         raise error(Status.ERANGE, "%s is %d, must be >= 0" % (what, value))
+    if value > limit:
+        raise error(Status.ERANGE, "%s is %d, must be at most %d"
+                    % (what, value, limit))
     return value
+
+
+def int_arg(value, what):
+    """An int for a C int argument, refused outside its range (ctypes
+    would keep the low 32 bits)."""
+    try:
+        value = int(value.__index__())
+    except (AttributeError, TypeError):
+        raise error(Status.EINVAL, "%s must be an int, not %s"
+                    % (what, type(value).__name__)) from None
+    if not INT_MIN <= value <= INT_MAX:
+        raise error(Status.ERANGE, "%s is %d, must be %d to %d"
+                    % (what, value, INT_MIN, INT_MAX))
+    return value
+
+
+# Guards the pin counts and the deferred frees: another thread may close an
+# object while a call uses it.
+_lock = threading.RLock()
+
+
+def _root(handle):
+    while handle._owner is not None:
+        handle = handle._owner
+    return handle
 
 
 class Handle:
@@ -56,7 +91,15 @@ class Handle:
     as a backstop, when the object is garbage-collected.  A borrowed handle
     (a trainer's model, an index's vectors) keeps its owner alive and
     becomes unusable when the owner is closed (or, for a trainer's model,
-    run again)."""
+    run again).
+
+    Lifetimes (docs/python.md): an object that others use stays alive
+    while they do.  A call pins the objects it passes to C (using(), for the
+    length of the call) and an object that keeps a pointer to another (a
+    Trainer its Catalog and Judgments, Judgments their Catalog) pins it
+    until it is itself freed (_depend).  close() of a pinned object makes
+    it unusable at once (its methods raise) and frees it when the last pin
+    goes: never under a call that is using it."""
 
     _free = None          # the anthem_*_free function
     _kind = "handle"
@@ -65,6 +108,9 @@ class Handle:
     _ptr = None
     _owner = None
     _views = frozenset()
+    _pins = 0
+    _deferred = None      # a closed owned pointer waiting for its pins
+    _deps = ()
 
     def __init__(self, ptr, owner=None):
         self._ptr = ptr
@@ -90,14 +136,60 @@ class Handle:
             view._invalidate_views()
         self._views = weakref.WeakSet()
 
+    # ---- pins ------------------------------------------------------------
+
+    def _pin(self):
+        """The pointer, and the owning object kept from being freed until
+        _unpin (EINVAL if closed)."""
+        with _lock:
+            ptr = self._h
+            root = _root(self)
+            root._pins += 1
+            return ptr, root
+
+    @staticmethod
+    def _unpin(root):
+        with _lock:
+            root._pins -= 1
+            if root._pins == 0 and root._deferred is not None:
+                ptr, root._deferred = root._deferred, None
+                root._release(ptr)
+
+    def _depend(self, *others):
+        """Pin others until this object is freed (it keeps their
+        pointers)."""
+        roots = []
+        try:
+            for other in others:
+                roots.append(other._pin()[1])
+        except BaseException:
+            for r in roots:
+                Handle._unpin(r)
+            raise
+        self._deps = tuple(self._deps) + tuple(roots)
+
+    def _release(self, ptr):
+        """Free the owned pointer, then let go of what it used."""
+        type(self)._free(ptr)
+        deps, self._deps = self._deps, ()
+        for r in deps:
+            Handle._unpin(r)
+
     def close(self):
         """Release the handle (a no-op when already closed).  Borrowed
-        objects obtained from it become unusable."""
-        ptr, self._ptr = self._ptr, None
-        self._invalidate_views()
-        if ptr and self._owner is None and self._free is not None:
-            type(self)._free(ptr)
-        self._owner = None
+        objects obtained from it become unusable.  While a call or another
+        object uses it, the memory is freed when they are done."""
+        with _lock:
+            ptr, self._ptr = self._ptr, None
+            self._invalidate_views()
+            owned = ptr and self._owner is None and self._free is not None
+            self._owner = None
+            if not owned:
+                return
+            if self._pins:
+                self._deferred = ptr
+            else:
+                self._release(ptr)
 
     def __enter__(self):
         self._h
@@ -112,3 +204,33 @@ class Handle:
             self.close()
         except Exception:  # interpreter shutdown: the library may be gone
             pass
+
+
+class using:
+    """with using(a, b, ...) as (pa, pb, ...): the objects' pointers,
+    pinned for the block (None stays None)."""
+
+    def __init__(self, *handles):
+        self._handles = handles
+        self._roots = []
+
+    def __enter__(self):
+        ptrs = []
+        try:
+            for h in self._handles:
+                if h is None:
+                    ptrs.append(None)
+                    continue
+                ptr, root = h._pin()
+                self._roots.append(root)
+                ptrs.append(ptr)
+        except BaseException:
+            self.__exit__()
+            raise
+        return ptrs
+
+    def __exit__(self, *exc):
+        roots, self._roots = self._roots, []
+        for r in roots:
+            Handle._unpin(r)
+        return False

@@ -241,6 +241,8 @@ class anthem_search_options(Structure):
         ("n_allow", c_size_t),
         ("allow_bits", POINTER(c_uint64)),    # const uint64_t *
         ("stage1_only", c_int),
+        ("cancel", POINTER(c_int)),           # const volatile int *
+        ("timeout_ms", c_uint64),
     ]
 
 

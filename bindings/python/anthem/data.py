@@ -4,7 +4,7 @@ from ctypes import POINTER, byref, c_int, c_size_t
 
 from . import _lib
 from ._errors import Status, check, error
-from ._handle import Handle, count_arg, decode, encode, encode_path
+from ._handle import Handle, count_arg, decode, encode, encode_path, using
 from ._lib import CatalogP, JudgmentsP, SizeP, lib
 
 # anthem/data.h reading flags
@@ -94,10 +94,13 @@ class Judgments(Handle):
         if not isinstance(catalog, Catalog):
             raise error(Status.EINVAL, "catalog must be an anthem.Catalog")
         out = JudgmentsP()
-        check(lib.anthem_judgments_load(
-            byref(out), encode_path(path), catalog._h,
-            READ_LENIENT if lenient else READ_STRICT))
-        super().__init__(out)
+        path = encode_path(path)
+        with using(catalog) as (c,):
+            check(lib.anthem_judgments_load(
+                byref(out), path, c, READ_LENIENT if lenient else READ_STRICT))
+            super().__init__(out)
+            # C keeps the catalogue's pointer (and the products' positions)
+            self._depend(catalog)
         self.catalog = catalog
 
     @classmethod
@@ -173,11 +176,10 @@ def evaluate(model, catalog, judgments, k1=200, max_queries=0, threads=0,
     opt.k1 = count_arg(k1, "k1")
     opt.max_queries = count_arg(max_queries, "max_queries")
     opt.threads = count_arg(threads, "threads")
-    if index is not None:
-        opt.index = index._h
     out = _lib.metrics()
-    check(lib.anthem_evaluate(model._h, catalog._h, judgments._h, byref(opt),
-                              byref(out)))
+    with using(model, catalog, judgments, index) as (m, c, j, ix):
+        opt.index = ix
+        check(lib.anthem_evaluate(m, c, j, byref(opt), byref(out)))
     return _metrics_dict(out)
 
 
@@ -186,8 +188,9 @@ def evaluate_ranking(path, catalog, judgments):
     `query<TAB>product_id<TAB>rank[<TAB>score]` lines."""
     judgments.check_catalog(catalog)
     out = _lib.metrics()
-    check(lib.anthem_evaluate_ranking(encode_path(path), catalog._h,
-                                      judgments._h, byref(out)))
+    path = encode_path(path)
+    with using(catalog, judgments) as (c, j):
+        check(lib.anthem_evaluate_ranking(path, c, j, byref(out)))
     return _metrics_dict(out)
 
 

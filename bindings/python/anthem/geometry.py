@@ -5,7 +5,7 @@ from ctypes import byref, c_float, c_int
 
 from . import _arrays
 from ._errors import Status, check, error
-from ._handle import Handle, count_arg
+from ._handle import Handle, count_arg, using
 from ._lib import HyperboloidP, VectorsP, lib
 
 # The default weight of the inside distance (anthem_model_config.gamma).
@@ -88,8 +88,10 @@ class Vectors(Handle):
         n, d = lib.anthem_vectors_count(h), lib.anthem_vectors_dim(h)
         return _arrays.copy_out(lib.anthem_vectors_data(h), n, d)
 
-    def close(self):
-        super().close()
+    def _release(self, ptr):
+        # the wrapped buffer goes with the C set, not at close(): a call
+        # in another thread may still be reading it (a deferred free)
+        super()._release(ptr)
         self._buffer = None
 
     def __repr__(self):
@@ -186,7 +188,8 @@ class Hyperboloid(Handle):
         if not isinstance(other, Hyperboloid):
             return NotImplemented
         out = HyperboloidP()
-        check(fn(byref(out), self._h, other._h))
+        with using(self, other) as (a, b):
+            check(fn(byref(out), a, b))
         return _hyperboloid(out, self.gamma if self.gamma == other.gamma
                             else DEFAULT_GAMMA)
 
@@ -234,11 +237,11 @@ class Hyperboloid(Handle):
         else:
             vec = tmp = Vectors.wrap(points, lib.anthem_hyperboloid_dim(h))
         try:
-            v = vec._h
-            n = lib.anthem_vectors_count(v)
-            out, ptr = _arrays.empty(n)
-            check(lib.anthem_hyperboloid_distances(h, v, self._gamma(gamma),
-                                                   ptr))
+            with using(self, vec) as (h, v):
+                n = lib.anthem_vectors_count(v)
+                out, ptr = _arrays.empty(n)
+                check(lib.anthem_hyperboloid_distances(
+                    h, v, self._gamma(gamma), ptr))
             return _arrays.result(out, n)
         finally:
             if tmp is not None:

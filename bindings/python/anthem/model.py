@@ -5,7 +5,7 @@ from ctypes import byref, c_char_p, c_float
 
 from . import _arrays, _lib
 from ._errors import Status, check, error
-from ._handle import Handle, count_arg, encode, encode_path
+from ._handle import Handle, count_arg, encode, encode_path, int_arg
 from ._lib import ExplanationP, HyperboloidP, ModelP, lib
 from .geometry import Geometry, _hyperboloid, geometry_arg
 
@@ -17,6 +17,9 @@ CONFIG_FIELDS = tuple(name for name, _ in _lib.anthem_model_config._fields_
 _UNSIGNED = frozenset(
     name for name, ctype in _lib.anthem_model_config._fields_
     if ctype in (ctypes.c_size_t, ctypes.c_uint64))
+_INT = frozenset(
+    name for name, ctype in _lib.anthem_model_config._fields_
+    if ctype is ctypes.c_int)
 
 
 # anthem_tokenizer by value (docs/network.md, step 1)
@@ -42,6 +45,8 @@ def make_config(config=None, **fields):
             value = TOKENIZERS.index(value)
         elif key in _UNSIGNED:
             value = count_arg(value, key)
+        elif key in _INT:
+            value = int_arg(value, key)
         try:
             setattr(cfg, key, value)
         except TypeError as e:

@@ -8,7 +8,7 @@ from ctypes import byref, c_char_p, c_size_t, cast
 
 from . import _arrays, _lib
 from ._errors import Status, check, error
-from ._handle import Handle, count_arg, decode, encode, encode_path
+from ._handle import Handle, count_arg, decode, encode, encode_path, using
 from ._lib import IndexP, SizeP, anthem_hit, lib
 from .geometry import Hyperboloid, Vectors
 
@@ -85,8 +85,9 @@ class Index(Handle):
     def build(cls, model, catalog, threads=0):
         """Embed every product of catalog with model (threads=0: all)."""
         out = IndexP()
-        check(lib.anthem_index_build(byref(out), model._h, catalog._h,
-                                     count_arg(threads, "threads")))
+        threads = count_arg(threads, "threads")
+        with using(model, catalog) as (m, c):
+            check(lib.anthem_index_build(byref(out), m, c, threads))
         return cls._wrap(out)
 
     @classmethod
@@ -94,8 +95,9 @@ class Index(Handle):
         """Load an index file (mapped).  With a model, MismatchError unless
         the index was built with that model's file."""
         out = IndexP()
-        check(lib.anthem_index_load(byref(out), encode_path(path),
-                                    model._h if model is not None else None))
+        path = encode_path(path)
+        with using(model) as (m,):
+            check(lib.anthem_index_load(byref(out), path, m))
         return cls._wrap(out)
 
     def save(self, path):
@@ -163,9 +165,10 @@ class Index(Handle):
         g = hyperboloid.gamma if gamma is None else gamma
         out = (anthem_hit * max(k, 1))()
         n = c_size_t()
-        check(lib.anthem_index_scan_threads(h, hyperboloid._h, float(g), k,
-                                            count_arg(threads, "threads"),
-                                            out, byref(n)))
+        threads = count_arg(threads, "threads")
+        with using(self, hyperboloid) as (h, hh):
+            check(lib.anthem_index_scan_threads(h, hh, float(g), k, threads,
+                                                out, byref(n)))
         return self._hits(out, n.value)
 
     def find(self, product_id):
@@ -229,7 +232,8 @@ class Index(Handle):
         arr = (c_size_t * max(len(pos), 1))(*pos)
         return arr, cast(arr, SizeP), len(pos)
 
-    def _options(self, k, k1, and_, or_, allow, threads, stage1_only):
+    def _options(self, k, k1, and_, or_, allow, threads, stage1_only,
+                 timeout=None):
         """(options, keepalive, k): an anthem_search_options filled from
         the keywords, the Python objects its pointers refer to (held for
         the length of the call), and k capped to the index size."""
@@ -254,10 +258,18 @@ class Index(Handle):
             keep.append(arr)
             o.allow, o.n_allow = ptr, n
         o.stage1_only = 1 if stage1_only else 0
+        if timeout is not None:
+            try:
+                ms = math.ceil(float(timeout) * 1000.0)
+            except (TypeError, ValueError, OverflowError):
+                raise error(Status.EINVAL, "timeout must be a number of "
+                            "seconds, not %r" % (timeout,)) from None
+            # 0 would mean "no deadline"
+            o.timeout_ms = count_arg(max(ms, 1), "timeout (ms)")
         return o, keep, o.k
 
     def search(self, model, query, k=10, k1=200, and_=(), or_=(),
-               allow=None, threads=1, stage1_only=False):
+               allow=None, threads=1, stage1_only=False, timeout=None):
         """One query through the pipeline (anthem_search_ex): stage 1
         gathers the k1 products nearest to the query's region (0 means
         200) and, with the lexical term, the k1 titles of highest BM25;
@@ -269,39 +281,44 @@ class Index(Handle):
         products may be returned, given as index positions and/or product
         ids (ids the index does not hold are ignored).  threads splits the
         query's scan and rerank (0: all cores); the hits never depend on
-        it.  stage1_only stops after stage 1 and ranks by its distance."""
-        h = self._h
+        it.  stage1_only stops after stage 1 and ranks by its distance.
+        timeout (seconds): CanceledError once the search has run that long
+        (anthem_search_options.timeout_ms)."""
+        self._h
         opts, keep, k = self._options(k, k1, and_, or_, allow, threads,
-                                      stage1_only)
+                                      stage1_only, timeout)
         out = (anthem_hit * max(k, 1))()
         n = c_size_t()
-        check(lib.anthem_search_ex(model._h, h, encode(query, "query"),
-                                   byref(opts), out, byref(n)))
+        q = encode(query, "query")
+        with using(model, self) as (m, h):
+            check(lib.anthem_search_ex(m, h, q, byref(opts), out, byref(n)))
         del keep
         return self._hits(out, n.value)
 
     def search_batch(self, model, queries, k=10, k1=200, and_=(), or_=(),
-                     allow=None, threads=1, stage1_only=False):
+                     allow=None, threads=1, stage1_only=False, timeout=None):
         """Many queries with the same options (anthem_search_batch);
         threads spreads the queries (0: all cores), each query runs on one
         thread and gets exactly the hits search() gives it.  A Batch
         (positions, distances, counts): numpy arrays of nq x k int64
         positions and float32 distances and nq counts when numpy imports,
         lists otherwise; the slots after a query's counts[q] hits hold -1
-        and NaN.  k is capped to the index size."""
-        h = self._h
+        and NaN.  k is capped to the index size.  timeout (seconds) as for
+        search(), for the whole batch."""
+        self._h
         if isinstance(queries, (str, bytes, bytearray)):
             raise error(Status.EINVAL, "queries must be a sequence of "
                         "strings, not one string")
         qs = [encode(q, "queries[%d]" % i) for i, q in enumerate(queries)]
         nq = len(qs)
         opts, keep, k = self._options(k, k1, and_, or_, allow, threads,
-                                      stage1_only)
+                                      stage1_only, timeout)
         qarr = _char_array(qs)
         out = (anthem_hit * max(nq * k, 1))()
         counts = (c_size_t * max(nq, 1))()
-        check(lib.anthem_search_batch(model._h, h, qarr, nq, byref(opts),
-                                      out, counts))
+        with using(model, self) as (m, h):
+            check(lib.anthem_search_batch(m, h, qarr, nq, byref(opts), out,
+                                          counts))
         del keep
         np = _arrays.np
         if np is not None:
@@ -334,7 +351,7 @@ class Index(Handle):
         best first.  Give index positions (anthem_rerank; out of range is
         a RangeError) or product ids (anthem_rerank_ids; ids the index does
         not hold are left out), not both."""
-        h = self._h
+        self._h
         if isinstance(positions_or_ids, (str, bytes, bytearray)):
             positions_or_ids = [positions_or_ids]
         items = list(positions_or_ids)
@@ -346,15 +363,17 @@ class Index(Handle):
             enc = [encode(x, "ids[%d]" % i) for i, x in enumerate(items)]
             arr = _char_array(enc)
             got = c_size_t()
-            check(lib.anthem_rerank_ids(model._h, h, q, arr, n, out,
-                                        byref(got)))
+            with using(model, self) as (m, h):
+                check(lib.anthem_rerank_ids(m, h, q, arr, n, out,
+                                            byref(got)))
             return self._hits(out, got.value)
         if any(ids):
             raise error(Status.EINVAL, "rerank: positions_or_ids mixes "
                         "positions and product ids (give one kind)")
         pos = [count_arg(x, "positions[%d]" % i) for i, x in enumerate(items)]
         arr = (c_size_t * max(n, 1))(*pos)
-        check(lib.anthem_rerank(model._h, h, q, arr, n, out))
+        with using(model, self) as (m, h):
+            check(lib.anthem_rerank(m, h, q, arr, n, out))
         return self._hits(out, n)
 
     def score(self, model, query, candidates):
@@ -376,8 +395,9 @@ def score(model, index, query, candidates):
     n = len(cand)
     arr = (c_size_t * max(n, 1))(*cand)
     out, ptr = _arrays.empty(n)
-    check(lib.anthem_score(model._h, index._h, encode(query, "query"), arr, n,
-                           ptr))
+    q = encode(query, "query")
+    with using(model, index) as (m, ix):
+        check(lib.anthem_score(m, ix, q, arr, n, ptr))
     return _arrays.result(out, n)
 
 

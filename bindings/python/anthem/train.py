@@ -6,7 +6,7 @@ from ctypes import byref, c_size_t, c_uint64
 
 from . import _lib
 from ._errors import Status, check, error
-from ._handle import Handle, count_arg, encode_path
+from ._handle import Handle, count_arg, encode_path, using
 from ._lib import TrainerP, anthem_progress_fn, lib
 from .data import Catalog, Judgments
 from .model import Model, make_config
@@ -44,11 +44,12 @@ class _Callback:
     the exception it raised.  Kept apart from the Trainer so that the
     trampoline does not hold the Trainer in a reference cycle."""
 
-    __slots__ = ("fn", "exc")
+    __slots__ = ("fn", "exc", "closed")
 
     def __init__(self):
         self.fn = None
         self.exc = None
+        self.closed = False  # the trainer was closed: stop training
 
 
 def _trampoline(state):
@@ -56,6 +57,8 @@ def _trampoline(state):
     # An exception must not unwind through C: it is caught here, training is
     # told to stop (non-zero), and Trainer.run raises it after C returns.
     def progress(p, user):
+        if state.closed:
+            return 1
         fn = state.fn
         if fn is None or state.exc is not None:
             return 0 if state.exc is None else 1
@@ -119,9 +122,12 @@ class Trainer(Handle):
         cfg = make_config(config, **config_fields)
         self._setup(catalog, judgments, options, progress)
         out = TrainerP()
-        check(lib.anthem_trainer_create(byref(out), byref(cfg), catalog._h,
-                                        judgments._h, byref(self._options)))
-        Handle.__init__(self, out)
+        with using(catalog, judgments) as (c, j):
+            check(lib.anthem_trainer_create(byref(out), byref(cfg), c, j,
+                                            byref(self._options)))
+            Handle.__init__(self, out)
+            # the C trainer reads both until it is freed
+            self._depend(catalog, judgments)
 
     def _setup(self, catalog, judgments, options, progress):
         if not isinstance(catalog, Catalog) or \
@@ -145,10 +151,12 @@ class Trainer(Handle):
         self = cls.__new__(cls)
         self._setup(catalog, judgments, options, progress)
         out = TrainerP()
-        check(lib.anthem_trainer_resume(byref(out), encode_path(checkpoint),
-                                        catalog._h, judgments._h,
-                                        byref(self._options)))
-        Handle.__init__(self, out)
+        with using(catalog, judgments) as (c, j):
+            check(lib.anthem_trainer_resume(byref(out),
+                                            encode_path(checkpoint), c, j,
+                                            byref(self._options)))
+            Handle.__init__(self, out)
+            self._depend(catalog, judgments)
         return self
 
     def run(self, progress=None):
@@ -156,17 +164,41 @@ class Trainer(Handle):
         stops improving.  progress (if given) replaces the callable given
         at creation.  An exception raised by the callable stops training
         and is raised here; a truthy return stops it with CanceledError.
-        Either way the trainer keeps its best model so far."""
-        h = self._h
-        self._invalidate_views()  # the borrowed model is only valid until run
-        if progress is not None:
-            self._state.fn = progress
-        self._state.exc = None
-        rc = lib.anthem_trainer_run(h)
+        Either way the trainer keeps its best model so far.
+
+        close() from the callable (or another thread) stops training: run
+        returns at the next progress report and the trainer is freed
+        then.  run() from the callable is refused (EINVAL)."""
+        if self._running:
+            raise error(Status.EINVAL, "Trainer.run is already running "
+                        "(called from its own progress callback?)")
+        with using(self) as (h,):
+            self._invalidate_views()  # the borrowed model: valid until run
+            if progress is not None:
+                self._state.fn = progress
+            self._state.exc = None
+            self._running = True
+            try:
+                rc = lib.anthem_trainer_run(h)
+            finally:
+                self._running = False
         exc, self._state.exc = self._state.exc, None
         if exc is not None:
             raise exc
+        if self._state.closed:
+            return  # closed while running: stopped as asked
         check(rc)
+
+    _running = False
+
+    def close(self):
+        """Free the trainer (and let go of its Catalog and Judgments).  From
+        its own progress callback: training stops and the trainer is freed
+        when run() returns."""
+        state = getattr(self, "_state", None)
+        if state is not None and not self.closed:
+            state.closed = True
+        Handle.close(self)
 
     @property
     def model(self):
@@ -180,7 +212,8 @@ class Trainer(Handle):
 
     def checkpoint(self, path):
         """Write the full training state (atomically)."""
-        check(lib.anthem_trainer_checkpoint(self._h, encode_path(path)))
+        with using(self) as (h,):
+            check(lib.anthem_trainer_checkpoint(h, encode_path(path)))
 
     def __repr__(self):
         if self.closed:
