@@ -90,6 +90,8 @@ typedef struct run {
 	rank_ctx comm;            /* comm.w NULL: one process */
 	int rank;
 	double loss[MAX_EPOCHS];  /* each epoch's mean training loss */
+	size_t stop_after;        /* the callback stops after this epoch */
+	size_t epochs_seen;       /* epoch-done reports */
 	int set_rc, run_rc;
 	char err[512];
 } run;
@@ -99,7 +101,8 @@ static int record(const anthem_train_progress *p, void *user)
 	run *r = user;
 	if (p->epoch_done && p->epoch <= MAX_EPOCHS)
 		r->loss[p->epoch - 1] = p->loss;
-	return 0;
+	r->epochs_seen += p->epoch_done;
+	return r->stop_after && p->epoch_done && p->epoch == r->stop_after;
 }
 
 static void *run_one(void *arg)
@@ -324,6 +327,57 @@ START_TEST(a_failing_rank_fails_the_run)
 }
 END_TEST
 
+START_TEST(one_ranks_callback_stops_every_rank)
+{
+	fixture f;
+	load_fixture(&f);
+	run rs[RANKS];
+	for (int r = 0; r < RANKS; r++) {
+		setup(&rs[r], &f);
+		rs[r].o.epochs = 3;
+	}
+	/* rank 1 alone asks to stop after epoch 1: both ranks stop there,
+	 * told by the end-of-epoch agreement, and say whose callback it was */
+	rs[1].stop_after = 1;
+	run_ranks(rs);
+	for (int r = 0; r < RANKS; r++) {
+		ck_assert_int_eq(rs[r].run_rc, ANTHEM_ECANCELED);
+		ck_assert_msg(strstr(rs[r].err, "progress callback of rank 1"),
+			      "%s", rs[r].err);
+		ck_assert_uint_eq(rs[r].epochs_seen, 1);
+	}
+	free_fixture(&f);
+}
+END_TEST
+
+START_TEST(ranks_may_run_other_thread_counts)
+{
+	fixture f;
+	load_fixture(&f);
+	run one;
+	setup(&one, &f);
+	run_one(&one);
+	ck_assert_msg(one.run_rc == 0, "%s", one.err);
+	/* rank 0 with two workers, rank 1 with one: the same examples go to
+	 * the same rank as with one worker each, the same model */
+	run rs[RANKS];
+	for (int r = 0; r < RANKS; r++)
+		setup(&rs[r], &f);
+	rs[0].o.threads = 2;
+	run_ranks(rs);
+	for (int r = 0; r < RANKS; r++)
+		ck_assert_msg(rs[r].set_rc == 0 && rs[r].run_rc == 0,
+			      "rank %d: %s", r, rs[r].err);
+	for (size_t e = 0; e < one.o.epochs; e++)
+		ck_assert_msg(fabs(one.loss[e] - rs[0].loss[e]) <=
+				      1e-4 * one.loss[e],
+			      "epoch %zu: loss %.9g in one process, %.9g over "
+			      "ranks of 2 and 1 threads", e + 1, one.loss[e],
+			      rs[0].loss[e]);
+	free_fixture(&f);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("comm");
@@ -333,6 +387,8 @@ int main(void)
 	tcase_add_test(t, two_ranks_resume_where_they_stopped);
 	tcase_add_test(t, ranks_that_differ_are_refused);
 	tcase_add_test(t, a_failing_rank_fails_the_run);
+	tcase_add_test(t, one_ranks_callback_stops_every_rank);
+	tcase_add_test(t, ranks_may_run_other_thread_counts);
 	tcase_set_timeout(t, 600);
 	suite_add_tcase(s, t);
 	return run_suite(s);

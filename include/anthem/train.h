@@ -122,9 +122,15 @@ typedef struct anthem_train_comm {
  * differs).  Each global batch is then split over the ranks, gradients
  * are summed over them (the touched rows of the trigram tables, the
  * whole of the small matrices) and every rank takes the same Adam step;
- * the model equals one process's up to the order of float sums.  Only
- * rank 0 writes the options' checkpoint; anthem_trainer_checkpoint
- * writes wherever it is called. */
+ * the model equals one process's up to the order of float sums.  Ranks
+ * may run different thread counts.  Only rank 0 writes the options'
+ * checkpoint; anthem_trainer_checkpoint writes wherever it is called.
+ * A failing callback, a rank's out-of-memory step or a progress callback
+ * asking to stop ends anthem_trainer_run on every rank, the message
+ * naming the rank; a rank that dies, or fails outside a collective
+ * (e.g. out of memory between epochs), leaves the others waiting in the
+ * next callback: the caller ends the job (the CLI: MPI_Abort).  C only
+ * for now: the Python and Go bindings do not wrap it. */
 ANTHEM_API int anthem_trainer_set_comm(anthem_trainer *t,
 				       const anthem_train_comm *comm);
 

@@ -10,8 +10,8 @@
  * model.
  *
  * Over several processes (anthem_trainer_set_comm, docs/distributed.md)
- * the workers of all ranks share each global batch the same way (rank r's
- * worker k is slot r * threads + k), every rank sums the gradients of all
+ * rank r of R runs the examples r, r + R, ... of each global batch (split
+ * over its own workers as above), every rank sums the gradients of all
  * ranks in rank order and takes the same Adam step: the same model as one
  * process, up to the order of the float sums. */
 #include "train/optim.h"
@@ -526,8 +526,10 @@ typedef struct batch_ctx {
 	int mine;
 } batch_ctx;
 
-/* worker k of rank r takes examples begin + s, begin + s + S, ... where
- * s = r * T + k and S = ranks x T (with one process: begin + k, step T) */
+/* rank r of R takes examples begin + r, begin + r + R, ..., and its
+ * worker k of T every T-th of those from the k-th: begin + r + R k, step
+ * R T (one process: begin + k, step T).  Which rank runs an example does
+ * not depend on the thread counts, so ranks may run different ones. */
 static void batch_slice(size_t k, size_t tid, void *arg)
 {
 	batch_ctx *b = arg;
@@ -535,9 +537,9 @@ static void batch_slice(size_t k, size_t tid, void *arg)
 	worker *w = &t->w[k];
 	size_t ranks = t->have_comm ? (size_t)t->comm.size : 1;
 	size_t rank = t->have_comm ? (size_t)t->comm.rank : 0;
-	size_t slot = rank * t->nthreads + k, stride = ranks * t->nthreads;
+	size_t first = rank + ranks * k, stride = ranks * t->nthreads;
 	(void)tid;
-	for (size_t i = b->begin + slot; i < b->end; i += stride) {
+	for (size_t i = b->begin + first; i < b->end; i += stride) {
 		size_t idx = b->order[i];
 		double l = run_example(t, w, w->params, b->epoch, idx,
 				       &t->train[idx], b->mine);
