@@ -24,6 +24,9 @@ typedef struct progress {
 static anthem_train_comm world;
 static int world_size = 1;
 static const char *me = "train";
+/* every rank stopped training at the same step (a signal): rank 0 keeps
+ * the best model as one process does, nobody ends the job */
+static int stopped_together;
 
 /* SIGINT or SIGTERM during training: the first asks the trainer to stop
  * after its current step (the progress callback returns non-zero, and
@@ -171,12 +174,15 @@ static int train_main(int argc, char **argv)
 			       {"resume", resume}};
 	/* --checkpoint may be --resume: the checkpoint is read whole before
 	 * the first is written */
+	/* under MPI only rank 0 writes, so only it checks where (the other
+	 * ranks' machines need not have its directories) */
+	int lead = world_size == 1 || world.rank == 0;
 	if ((code = cli_inputs(me, in, 3)) ||
-	    (code = cli_output(me, "out", out, in, 3)) ||
-	    (checkpoint && (code = cli_output(me, "checkpoint", checkpoint,
-					      in, 2))))
+	    (lead && (code = cli_output(me, "out", out, in, 3))) ||
+	    (lead && checkpoint &&
+	     (code = cli_output(me, "checkpoint", checkpoint, in, 2))))
 		return code;
-	if (checkpoint) {
+	if (lead && checkpoint) {
 		struct stat a, b;
 		if (stat(out, &a) == 0 && stat(checkpoint, &b) == 0 &&
 		    a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
@@ -186,7 +192,6 @@ static int train_main(int argc, char **argv)
 		}
 	}
 	unsigned flags = lenient ? ANTHEM_READ_LENIENT : ANTHEM_READ_STRICT;
-	int lead = world_size == 1 || world.rank == 0;
 	progress pr = {isatty(2), 0.0, !lead};
 	o.progress = on_progress;
 	o.progress_user = &pr;
@@ -276,6 +281,15 @@ static int train_main(int argc, char **argv)
 	rc = anthem_trainer_run(t);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	sig = stop_signal;
+	/* under MPI a canceled run is a stop every rank took at the same
+	 * step (the exchange told them; only a signal cancels): the signal
+	 * may have reached another rank only, this one ends as if it had
+	 * had it too */
+	if (rc == ANTHEM_ECANCELED && world_size > 1) {
+		stopped_together = 1;
+		if (!sig)
+			sig = SIGTERM;
+	}
 	if (rc == ANTHEM_ECANCELED && sig) {
 		/* stopped by a signal: keep the epochs that finished */
 		size_t done = anthem_trainer_epoch(t);
@@ -339,7 +353,7 @@ int cmd_train(int argc, char **argv)
 	int code = train_main(argc, argv);
 	/* a rank that fails ends them all (the others would wait for it in
 	 * the next exchange), before anyone writes a model */
-	if (code && world_size > 1) {
+	if (code && world_size > 1 && !stopped_together) {
 		fprintf(stderr, "anthem train: rank %d of %d failed (exit %d): "
 			"ending every rank, no model written\n", world.rank,
 			world_size, code);
