@@ -21,6 +21,8 @@ ANTHEM_BEGIN_DECLS
  * loaded. */
 typedef struct anthem_catalog anthem_catalog;
 
+/* Read a catalogue file (flags: ANTHEM_READ_STRICT or _LENIENT), free it
+ * (NULL is fine), count its products. */
 ANTHEM_API int anthem_catalog_load(anthem_catalog **out, const char *path,
 				   unsigned flags);
 ANTHEM_API void anthem_catalog_free(anthem_catalog *c);
@@ -41,6 +43,8 @@ ANTHEM_API size_t anthem_catalog_skipped(const anthem_catalog *c);
  * (query, product) pair keeps the last grade. */
 typedef struct anthem_judgments anthem_judgments;
 
+/* Read a judgement file against catalogue c (which must outlive it; flags
+ * as for anthem_catalog_load), and free it (NULL is fine). */
 ANTHEM_API int anthem_judgments_load(anthem_judgments **out, const char *path,
 				     const anthem_catalog *c, unsigned flags);
 ANTHEM_API void anthem_judgments_free(anthem_judgments *j);

@@ -32,6 +32,8 @@ typedef struct anthem_metrics {
 ANTHEM_API int anthem_metrics_init_size(anthem_metrics *m, size_t size);
 #define anthem_metrics_init(m) anthem_metrics_init_size((m), sizeof *(m))
 
+/* How anthem_evaluate ranks: initialise with anthem_eval_options_init,
+ * then set the fields wanted (defaults in parentheses). */
 typedef struct anthem_eval_options {
 	size_t struct_size;  /* set by anthem_eval_options_init */
 	size_t k1;           /* stage-1 candidates reranked by stage 2 (200);

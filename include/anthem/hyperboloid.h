@@ -41,6 +41,7 @@ ANTHEM_API int anthem_hyperboloid_create(anthem_hyperboloid **out,
 /* NULL is fine. */
 ANTHEM_API void anthem_hyperboloid_free(anthem_hyperboloid *h);
 
+/* The region's dimension, geometry and curvature, as created. */
 ANTHEM_API size_t anthem_hyperboloid_dim(const anthem_hyperboloid *h);
 ANTHEM_API anthem_geometry
 anthem_hyperboloid_geometry(const anthem_hyperboloid *h);

@@ -75,6 +75,7 @@ ANTHEM_API void anthem_model_free(anthem_model *m);
 ANTHEM_API int anthem_model_get_config(const anthem_model *m,
 				       anthem_model_config *cfg);
 
+/* The embedding dimension (the config's dim). */
 ANTHEM_API size_t anthem_model_dim(const anthem_model *m);
 /* The inside weight of the distance (what anthem_index_scan wants). */
 ANTHEM_API float anthem_model_gamma(const anthem_model *m);
@@ -109,6 +110,8 @@ ANTHEM_API int anthem_model_embed_products(const anthem_model *m,
  * query trigram attends to (docs/network.md, step 4). */
 typedef struct anthem_explanation anthem_explanation;
 
+/* Compute the grid of (query, title) into *out; free it with
+ * anthem_explanation_free (NULL is fine). */
 ANTHEM_API int anthem_model_explain(const anthem_model *m, const char *query,
 				    const char *title,
 				    anthem_explanation **out);

@@ -29,6 +29,9 @@ ANTHEM_API int anthem_index_load(anthem_index **out, const char *path,
 				 const anthem_model *m);
 ANTHEM_API void anthem_index_free(anthem_index *ix);
 
+/* The number of products and the dimension of their points; the id and
+ * title of the product at position i (NULL out of range), owned by the
+ * index. */
 ANTHEM_API size_t anthem_index_count(const anthem_index *ix);
 ANTHEM_API size_t anthem_index_dim(const anthem_index *ix);
 ANTHEM_API const char *anthem_index_id(const anthem_index *ix, size_t i);
@@ -85,6 +88,9 @@ ANTHEM_API int anthem_index_scan_threads(const anthem_index *ix,
  * intersection of each text's full-model distance, the smallest over a
  * union, as anthem_hyperboloid_distances composes stage 1. */
 
+/* The options of anthem_search_ex and anthem_search_batch: initialise
+ * with anthem_search_options_init, then set the fields wanted (defaults
+ * in parentheses). */
 typedef struct anthem_search_options {
 	size_t struct_size;  /* set by anthem_search_options_init */
 	size_t k;            /* hits wanted (10) */

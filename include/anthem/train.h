@@ -29,6 +29,8 @@ typedef struct anthem_train_progress {
  * ANTHEM_ECANCELED and the trainer keeps its best model so far). */
 typedef int (*anthem_progress_fn)(const anthem_train_progress *p, void *user);
 
+/* The options of a training run: initialise with
+ * anthem_train_options_init, then set the fields wanted. */
 typedef struct anthem_train_options {
 	size_t struct_size;     /* set by anthem_train_options_init */
 	size_t epochs;          /* default 10 */
@@ -59,6 +61,8 @@ typedef struct anthem_train_options {
 ANTHEM_API int anthem_train_options_init_size(anthem_train_options *o, size_t size);
 #define anthem_train_options_init(o) anthem_train_options_init_size((o), sizeof *(o))
 
+/* A training run in progress: the data, the model being trained, the
+ * optimiser's state and the best model so far. */
 typedef struct anthem_trainer anthem_trainer;
 
 /* A trainer for a new model of configuration cfg on the judgements j of
@@ -134,6 +138,7 @@ typedef struct anthem_train_comm {
 ANTHEM_API int anthem_trainer_set_comm(anthem_trainer *t,
 				       const anthem_train_comm *comm);
 
+/* Free the trainer, its models included (NULL is fine). */
 ANTHEM_API void anthem_trainer_free(anthem_trainer *t);
 
 ANTHEM_END_DECLS

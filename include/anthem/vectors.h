@@ -25,6 +25,7 @@ ANTHEM_API int anthem_vectors_wrap(anthem_vectors **out, size_t count,
 /* Release a set (and its copy of the data, if it owns one).  NULL is fine. */
 ANTHEM_API void anthem_vectors_free(anthem_vectors *v);
 
+/* The number of points and their dimension. */
 ANTHEM_API size_t anthem_vectors_count(const anthem_vectors *v);
 ANTHEM_API size_t anthem_vectors_dim(const anthem_vectors *v);
 

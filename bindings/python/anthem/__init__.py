@@ -28,7 +28,9 @@ from .model import Explanation, Model, default_config
 from .search import Batch, Hit, Index, score
 from .train import Progress, Trainer, default_options
 
-__version__ = "0.1.0"
+#: The binding's version, equal to the library version it was written for
+#: (a loaded library of another major version is refused at import).
+__version__ = _lib.__version__
 
 #: The path (or name) libanthem was loaded from.
 library_path = _lib.path

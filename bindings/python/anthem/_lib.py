@@ -8,23 +8,32 @@ names with lib/anthem.sym, so the two cannot drift apart silently).
 The library is found in this order:
   1. the ANTHEM_LIBRARY environment variable (a file, or a directory that
      holds libanthem.so); if it is set, nothing else is tried;
-  2. the build tree: build/lib/libanthem.so in this package's directory or
-     any directory above it (a checkout with `ninja -C build` done);
-  3. the system: ctypes.util.find_library('anthem'), then 'libanthem.so.0'.
+  2. the build tree, only when this package is imported from a checkout
+     (bindings/python/anthem, not an installed copy): build/lib/libanthem.so
+     in any directory above it, so a checkout works with nothing installed;
+  3. the directory `pkg-config --variable=libdir anthem` names (the prefix
+     libanthem was installed to, e.g. /usr/local/lib, which the system
+     loader may not search);
+  4. the system loader: ctypes.util.find_library('anthem'), then
+     'libanthem.so.0'.
 """
 
 import ctypes
 import ctypes.util
 import os
+import subprocess
 from ctypes import (CFUNCTYPE, POINTER, Structure, c_char_p, c_double,
                     c_float, c_int, c_size_t, c_uint, c_uint64, c_void_p)
 
-# The library version this binding was written against.  A library of
-# another major version is refused at import.  While the major version is 0
-# the minor version may also change the ABI (semantic versioning), so a 0.x
-# library must also be at least 0.MINOR_REQUIRED.
-MAJOR_REQUIRED = 0
-MINOR_REQUIRED = 1
+from ._version import __version__
+
+# The library version this binding was written against: the package's own
+# version (anthem/_version.py, which pyproject.toml reads), kept equal to
+# the library's (tests/install-test.sh compares it with pkg-config's).  A
+# library of another major version is refused at import.  While the major
+# version is 0 the minor version may also change the ABI (semantic
+# versioning), so a 0.x library must also be at least 0.MINOR_REQUIRED.
+MAJOR_REQUIRED, MINOR_REQUIRED = (int(x) for x in __version__.split(".")[:2])
 
 
 class LibraryNotFound(ImportError):
@@ -33,12 +42,28 @@ class LibraryNotFound(ImportError):
 
 def _build_tree_candidates():
     here = os.path.dirname(os.path.abspath(__file__))
+    # Only from a checkout: an installed copy (site-packages of a venv that
+    # happens to live inside a checkout) must not pick up a build tree.
+    if not os.path.isfile(os.path.join(os.path.dirname(here),
+                                       "pyproject.toml")):
+        return
     seen = set()
     d = here
     while d not in seen:
         seen.add(d)
         yield os.path.join(d, "build", "lib", "libanthem.so")
         d = os.path.dirname(d)
+
+
+def _pkg_config_libdir():
+    """The libdir of anthem.pc, or None (no pkg-config, no anthem.pc)."""
+    try:
+        r = subprocess.run(["pkg-config", "--variable=libdir", "anthem"],
+                           capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    d = r.stdout.strip()
+    return d if r.returncode == 0 and d else None
 
 
 def _find_and_load():
@@ -59,6 +84,18 @@ def _find_and_load():
                 return ctypes.CDLL(path), path
             except OSError as e:
                 tried.append("%s (%s)" % (path, e))
+    libdir = _pkg_config_libdir()
+    if libdir:
+        for name in ("libanthem.so", "libanthem.so.0"):
+            path = os.path.join(libdir, name)
+            if os.path.exists(path):
+                try:
+                    return ctypes.CDLL(path), path
+                except OSError as e:
+                    tried.append("%s (%s)" % (path, e))
+                break
+        else:
+            tried.append("pkg-config's libdir %s (no libanthem.so)" % libdir)
     names = []
     found = ctypes.util.find_library("anthem")
     if found:
@@ -71,7 +108,8 @@ def _find_and_load():
             tried.append("%s (%s)" % (name, e))
     raise LibraryNotFound(
         "libanthem.so not found: set ANTHEM_LIBRARY to its path, build the "
-        "checkout (ninja -C build) or install the library; tried: "
+        "checkout (ninja -C build), or install the library (meson install; "
+        "PKG_CONFIG_PATH finds its anthem.pc); tried: "
         + "; ".join(tried or ["nothing"]))
 
 

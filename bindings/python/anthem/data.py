@@ -39,17 +39,20 @@ class Catalog(Handle):
 
     @classmethod
     def load(cls, path, lenient=False):
+        """Read a catalogue file; the same as Catalog(path, lenient)."""
         return cls(path, lenient)
 
     def __len__(self):
         return lib.anthem_catalog_count(self._h)
 
     def id(self, i):
+        """Product id of position i (IndexError out of range)."""
         h = self._h
         return decode(lib.anthem_catalog_id(
             h, _index(i, lib.anthem_catalog_count(h))))
 
     def title(self, i):
+        """Title of position i (IndexError out of range)."""
         h = self._h
         return decode(lib.anthem_catalog_title(
             h, _index(i, lib.anthem_catalog_count(h))))
@@ -73,6 +76,7 @@ class Catalog(Handle):
 
     @property
     def skipped(self):
+        """Malformed lines skipped while reading (lenient=True; else 0)."""
         return lib.anthem_catalog_skipped(self._h)
 
     def __repr__(self):
@@ -105,17 +109,21 @@ class Judgments(Handle):
 
     @classmethod
     def load(cls, path, catalog, lenient=False):
+        """Read a judgement file against catalog; the same as
+        Judgments(path, catalog, lenient)."""
         return cls(path, catalog, lenient)
 
     def __len__(self):
         return lib.anthem_judgments_query_count(self._h)
 
     def query(self, q):
+        """Text of query q (IndexError out of range)."""
         h = self._h
         return decode(lib.anthem_judgments_query(
             h, _index(q, lib.anthem_judgments_query_count(h))))
 
     def get(self, q):
+        """The judged products of query q: [(catalogue position, grade 0-3)]."""
         h = self._h
         q = _index(q, lib.anthem_judgments_query_count(h))
         products, grades, n = SizeP(), POINTER(c_int)(), c_size_t()
@@ -132,6 +140,7 @@ class Judgments(Handle):
 
     @property
     def skipped(self):
+        """Malformed lines skipped while reading (lenient=True; else 0)."""
         return lib.anthem_judgments_skipped(self._h)
 
     def check_catalog(self, catalog):

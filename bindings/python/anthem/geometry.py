@@ -72,10 +72,12 @@ class Vectors(Handle):
 
     @property
     def count(self):
+        """Number of vectors (rows); also len(v)."""
         return lib.anthem_vectors_count(self._h)
 
     @property
     def dim(self):
+        """Dimension of each vector (columns)."""
         return lib.anthem_vectors_dim(self._h)
 
     def __len__(self):
@@ -134,14 +136,17 @@ class Hyperboloid(Handle):
 
     @property
     def dim(self):
+        """Dimension of the space the region lives in."""
         return lib.anthem_hyperboloid_dim(self._h)
 
     @property
     def geometry(self):
+        """The region's Geometry (hyperbolic, euclidean or vector)."""
         return geometry_arg(lib.anthem_hyperboloid_geometry(self._h))
 
     @property
     def curvature(self):
+        """Curvature of the space, as the region was made with."""
         return lib.anthem_hyperboloid_curvature(self._h)
 
     @property
@@ -156,6 +161,7 @@ class Hyperboloid(Handle):
 
     @property
     def is_empty(self):
+        """True for the empty region (no branch): it contains nothing."""
         return self.branch_count == 0
 
     def get(self, branch=0, term=0):

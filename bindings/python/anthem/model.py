@@ -166,10 +166,12 @@ class Model(Handle):
 
     @property
     def dim(self):
+        """Embedding dimension of the model."""
         return lib.anthem_model_dim(self._h)
 
     @property
     def geometry(self):
+        """The model's Geometry (hyperbolic, euclidean or vector)."""
         return geometry_arg(lib.anthem_model_geometry(self._h))
 
     @property
@@ -178,6 +180,8 @@ class Model(Handle):
 
     @property
     def fingerprint(self):
+        """The model file's 64-bit fingerprint; an index records the fingerprint
+        of the model that built it."""
         return lib.anthem_model_fingerprint(self._h)
 
     @property
@@ -192,6 +196,8 @@ class Model(Handle):
 
     @property
     def is_mapped(self):
+        """True when the weights are used in place from a mapped file (load),
+        False when they were copied or created."""
         return bool(lib.anthem_model_is_mapped(self._h))
 
     def score(self, query, title):

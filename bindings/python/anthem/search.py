@@ -26,6 +26,7 @@ class Hit(namedtuple("Hit", "product_id title distance")):
 
     @property
     def score(self):
+        """-distance: larger is better (what the anthem CLI shows)."""
         return -self.distance
 
     def __repr__(self):
@@ -109,6 +110,7 @@ class Index(Handle):
 
     @property
     def dim(self):
+        """Dimension of the stored product points."""
         return lib.anthem_index_dim(self._h)
 
     @property
@@ -126,9 +128,11 @@ class Index(Handle):
         return i
 
     def id(self, i):
+        """Product id at position i (IndexError out of range)."""
         return decode(lib.anthem_index_id(self._h, self._i(i)))
 
     def title(self, i):
+        """Title at position i (IndexError out of range)."""
         return decode(lib.anthem_index_title(self._h, self._i(i)))
 
     def __getitem__(self, i):

@@ -74,6 +74,33 @@ class TestLoader(unittest.TestCase):
         self.assertEqual(n // 10000, _lib.MAJOR_REQUIRED)
         self.assertEqual(anthem.max_dim(), 4096)
 
+    @support.needs_checkout
+    def test_package_version_is_the_library_version(self):
+        # anthem/_version.py (the pip package's version) is kept equal to
+        # meson.build's project version, which the build tree's library has
+        self.assertEqual(anthem.__version__, anthem.version())
+
+    def test_another_major_version_is_refused(self):
+        real = os.path.realpath(anthem.library_path)
+        if not os.path.isfile(real):
+            self.skipTest("library loaded by name, not by path")
+        with tempfile.TemporaryDirectory() as d:
+            # the package as if written for libanthem 9.0.0
+            shutil.copytree(os.path.dirname(os.path.abspath(anthem.__file__)),
+                            os.path.join(d, "anthem"),
+                            ignore=shutil.ignore_patterns("__pycache__"))
+            with open(os.path.join(d, "anthem", "_version.py"), "w") as f:
+                f.write('__version__ = "9.0.0"\n')
+            e = dict(os.environ, ANTHEM_LIBRARY=real, PYTHONPATH=d)
+            # run in d: "-c" puts the working directory first on the path
+            r = subprocess.run([sys.executable, "-c", "import anthem"],
+                               env=e, cwd=d, capture_output=True, text=True,
+                               timeout=60)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("LibraryNotFound", r.stderr)
+        self.assertIn("libanthem %s" % anthem.version(), r.stderr)
+        self.assertIn("written for 9.0", r.stderr)
+
     def _run(self, code, **env):
         e = dict(os.environ)
         e.update(env)
