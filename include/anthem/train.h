@@ -133,8 +133,8 @@ typedef struct anthem_train_comm {
  * asking to stop ends anthem_trainer_run on every rank, the message
  * naming the rank; a rank that dies, or fails outside a collective
  * (e.g. out of memory between epochs), leaves the others waiting in the
- * next callback: the caller ends the job (the CLI: MPI_Abort).  C only
- * for now: the Python and Go bindings do not wrap it. */
+ * next callback: the caller ends the job (the CLI: MPI_Abort).  Python
+ * binds it at its ctypes level only, Go not yet. */
 ANTHEM_API int anthem_trainer_set_comm(anthem_trainer *t,
 				       const anthem_train_comm *comm);
 
