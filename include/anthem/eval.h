@@ -44,6 +44,11 @@ typedef struct anthem_eval_options {
 	 * the same catalogue: ANTHEM_EMISMATCH otherwise) instead of
 	 * embedding the catalogue first: the search path a server runs */
 	const struct anthem_index *index;
+	/* stage 1's region source and beam width, as in anthem_search_options
+	 * (appended: ANTHEM_STAGE1_AUTO and 0 by default); ANTHEM_STAGE1_GRAPH
+	 * measures an index's approximate stage 1 (docs/architecture.md) */
+	int stage1;
+	size_t ef;
 } anthem_eval_options;
 
 /* Defaults into *o, through the macro (the caller's size: see

@@ -21,6 +21,42 @@ typedef struct anthem_index anthem_index;
 ANTHEM_API int anthem_index_build(anthem_index **out, const anthem_model *m,
 				  const anthem_catalog *c, size_t threads);
 
+/* The format of the approximate index's stage-1 points. */
+typedef enum anthem_point_format {
+	ANTHEM_POINTS_FLOAT32 = 0, /* the points as they are (4d bytes each) */
+	ANTHEM_POINTS_INT8 = 1     /* tangent-space int8 codes (d bytes each) */
+} anthem_point_format;
+
+/* How an index is built (anthem_index_build_ex). */
+typedef struct anthem_index_options {
+	size_t struct_size; /* set by anthem_index_options_init */
+	size_t threads;     /* embedding and graph threads (0: all cores) */
+	/* 1: also build the approximate index, a proximity graph over the
+	 * points (docs/architecture.md, "The approximate index"); 0
+	 * (default): the exact scan only */
+	int ann;
+	size_t ann_degree;   /* neighbours per product (32; 2 to 256) */
+	size_t ann_ef;       /* the build's beam width (128; up to 4096) */
+	uint64_t ann_seed;   /* the insertion order (1): same seed, same graph,
+				whatever the thread count */
+	anthem_point_format points; /* the graph search's points (float32) */
+} anthem_index_options;
+
+/* Defaults into *o, through the macro (the caller's size: see
+ * anthem_model_config_init_size in model.h). */
+ANTHEM_API int anthem_index_options_init_size(anthem_index_options *o,
+					      size_t size);
+#define anthem_index_options_init(o) \
+	anthem_index_options_init_size((o), sizeof *(o))
+
+/* anthem_index_build with options (NULL: the defaults). */
+ANTHEM_API int anthem_index_build_ex(anthem_index **out, const anthem_model *m,
+				     const anthem_catalog *c,
+				     const anthem_index_options *o);
+
+/* 1 when the index holds an approximate index (a graph), else 0. */
+ANTHEM_API int anthem_index_has_ann(const anthem_index *ix);
+
 /* Save atomically; load through mmap (points used in place).  A load with
  * a model checks that the index was built with that model's file
  * (ANTHEM_EMISMATCH otherwise); pass NULL to skip the check. */
@@ -129,7 +165,25 @@ typedef struct anthem_search_options {
 	 * then returns ANTHEM_ECANCELED and no hits. */
 	const volatile int *cancel;
 	uint64_t timeout_ms;
+	/* the region source of stage 1 (appended in 0.x; older callers'
+	 * smaller struct gets the defaults): ANTHEM_STAGE1_AUTO (0, default)
+	 * searches the index's graph when it has one, holds at least
+	 * ANTHEM_ANN_MIN_PRODUCTS products and the query is one region
+	 * without a filter, else scans; ANTHEM_STAGE1_EXACT always scans;
+	 * ANTHEM_STAGE1_GRAPH searches the graph whatever the size (still the
+	 * scan for AND / OR and filters, and without a graph) */
+	int stage1;
+	/* the graph search's beam width (0: 2 max(k, k1), at least 64);
+	 * larger finds more of the exact top k1 for more work */
+	size_t ef;
 } anthem_search_options;
+
+#define ANTHEM_STAGE1_AUTO 0
+#define ANTHEM_STAGE1_EXACT 1
+#define ANTHEM_STAGE1_GRAPH 2
+/* Below this many products the exact scan is the default even with a
+ * graph: it is then a few milliseconds and exact. */
+#define ANTHEM_ANN_MIN_PRODUCTS 200000
 
 /* The most work one query's region scan may take: terms x products x
  * dimension, a term being one box of one branch of the region (a simple

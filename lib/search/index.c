@@ -26,8 +26,10 @@ static const char index_magic[8] = {'A', 'N', 'T', 'H', 'E', 'M', 'I', 'X'};
 
 
 /* The index layout version (the "index.version" key; files without it are
- * version 1: row-major "points").  Version 2 stores the blocked "blocks". */
-#define INDEX_VERSION 2
+ * version 1: row-major "points").  Version 2 stores the blocked "blocks";
+ * version 3 adds the approximate index ("index.ann.*" keys, "ann.*"
+ * tensors) and is written only for an index that has one. */
+#define INDEX_VERSION 3
 
 void anthem_index_free(anthem_index *ix)
 {
@@ -41,6 +43,7 @@ void anthem_index_free(anthem_index *ix)
 	free(ix->off64);
 	ath_postings_free(&ix->post);
 	free(ix->find_slots);
+	ath_ann_free(&ix->ann);
 	free(ix->path);
 	if (ix->file) {
 		ath_container_close(ix->file);
@@ -348,14 +351,89 @@ static void embed(size_t i, size_t tid, void *arg)
 	}
 }
 
+static int build_index(anthem_index **out, const anthem_model *m,
+			   const anthem_catalog *c,
+			   const anthem_index_options *o, const char *fn);
+
+int anthem_index_options_init_size(anthem_index_options *dst, size_t size)
+{
+	anthem_index_options o;
+	memset(&o, 0, sizeof o);
+	o.ann_degree = 32;
+	o.ann_ef = 128;
+	o.ann_seed = 1;
+	o.points = ANTHEM_POINTS_FLOAT32;
+	return ath_init_struct(dst, size, &o, sizeof o,
+			       "anthem_index_options_init");
+}
+
+int anthem_index_has_ann(const anthem_index *ix)
+{
+	return ix && ix->ann.on;
+}
+
+/* The approximate index over ix's points, as o asks (o->ann set). */
+int ath_index_add_ann(anthem_index *ix, const geo_space *s,
+		      const anthem_index_options *o, const char *fn)
+{
+	if (o->points != ANTHEM_POINTS_FLOAT32 && o->points != ANTHEM_POINTS_INT8)
+		return ath_error(ANTHEM_EINVAL, "%s: points is %d, must be "
+				 "ANTHEM_POINTS_FLOAT32 or ANTHEM_POINTS_INT8", fn,
+				 (int)o->points);
+	if (ix->dim > ATH_SCAN_MAX_DIM)
+		return ath_error(ANTHEM_ERANGE, "%s: the approximate index needs "
+				 "dim <= %d, the index has %zu", fn,
+				 ATH_SCAN_MAX_DIM, ix->dim);
+	if (ix->n == 0)
+		return ANTHEM_OK; /* nothing to search: no graph */
+	float *pts = malloc(ix->n * ix->dim * sizeof *pts);
+	if (!pts)
+		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
+	ath_scan_from_blocks(ix->blocks, 0, ix->n, ix->dim, pts);
+	ath_ann_free(&ix->ann);
+	int rc = ath_ann_build(&ix->ann, s, pts, ix->n, ix->dim, o->ann_degree,
+			       o->ann_ef, o->ann_seed,
+			       o->points == ANTHEM_POINTS_INT8, o->threads, fn);
+	free(pts);
+	return rc;
+}
+
 int anthem_index_build(anthem_index **out, const anthem_model *m,
 		       const anthem_catalog *c, size_t threads)
 {
-	static const char fn[] = "anthem_index_build";
+	anthem_index_options o;
+	anthem_index_options_init(&o);
+	o.threads = threads;
+	return build_index(out, m, c, &o, "anthem_index_build");
+}
+
+int anthem_index_build_ex(anthem_index **out, const anthem_model *m,
+			  const anthem_catalog *c,
+			  const anthem_index_options *opts)
+{
+	static const char fn[] = "anthem_index_build_ex";
+	anthem_index_options o;
+	anthem_index_options_init(&o);
+	int rc = ath_read_options(&o, sizeof o, opts, "anthem_index_options", fn);
+	if (rc)
+		return rc;
+	return build_index(out, m, c, &o, fn);
+}
+
+static int build_index(anthem_index **out, const anthem_model *m,
+			   const anthem_catalog *c,
+			   const anthem_index_options *o, const char *fn)
+{
+	size_t threads = o->threads;
 	ATH_CHECK_ARG(out, fn, "out");
 	*out = NULL;
 	ATH_CHECK_ARG(m, fn, "m");
 	ATH_CHECK_ARG(c, fn, "catalog");
+	if (o->ann && (o->points != ANTHEM_POINTS_FLOAT32 &&
+		       o->points != ANTHEM_POINTS_INT8))
+		return ath_error(ANTHEM_EINVAL, "%s: points is %d, must be "
+				 "ANTHEM_POINTS_FLOAT32 or ANTHEM_POINTS_INT8",
+				 fn, (int)o->points);
 	anthem_index *ix = calloc(1, sizeof *ix);
 	if (!ix)
 		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
@@ -380,6 +458,8 @@ int anthem_index_build(anthem_index **out, const anthem_model *m,
 	free(points);
 	if (!rc)
 		rc = set_strings(ix, c->ids, c->titles, fn);
+	if (!rc && o->ann)
+		rc = ath_index_add_ann(ix, &m->space, o, fn);
 	return finish(ix, m, "index", rc, out, fn);
 }
 
@@ -453,7 +533,9 @@ int anthem_index_save(const anthem_index *ix, const char *path)
 			{.key = "index.ids", .type = ATH_KV_STR, .s = ids},
 			{.key = "index.titles", .type = ATH_KV_STR, .s = titles},
 			{.key = "index.version", .type = ATH_KV_U64,
-			 .u = INDEX_VERSION},
+			 /* 2 without a graph: readers from before
+			  * version 3 still load such a file */
+			 .u = ix->ann.on ? INDEX_VERSION : 2},
 			{.key = "index.block", .type = ATH_KV_U64,
 			 .u = ATH_SCAN_BLOCK},
 			/* the model's space, so that a load without the
@@ -464,11 +546,59 @@ int anthem_index_save(const anthem_index *ix, const char *path)
 		/* one row per block: its dim x 16 floats, used in place by a
 		 * load */
 		size_t nb = (ix->n + ATH_SCAN_BLOCK - 1) / ATH_SCAN_BLOCK;
-		ath_tensor t = {.name = "blocks", .rows = nb,
-				.cols = ix->dim * ATH_SCAN_BLOCK,
-				.data = ix->blocks};
-		rc = ath_container_write(path, index_magic, kv,
-					 ix->has_space ? 8 : 7, &t, 1, fn);
+		ath_tensor t[5] = {{.name = "blocks", .rows = nb,
+				    .cols = ix->dim * ATH_SCAN_BLOCK,
+				    .data = ix->blocks}};
+		size_t nkv = ix->has_space ? 8 : 7, nt = 1;
+		const ath_ann *a = &ix->ann;
+		ath_kv akv[7];
+		if (a->on) {
+			/* the graph and the int8 codes are 4-byte words in
+			 * the float tensors (docs/format.md) */
+			akv[0] = (ath_kv){.key = "index.ann.degree",
+					  .type = ATH_KV_U64, .u = a->degree};
+			akv[1] = (ath_kv){.key = "index.ann.ef_construction",
+					  .type = ATH_KV_U64, .u = a->ef_construction};
+			akv[2] = (ath_kv){.key = "index.ann.seed",
+					  .type = ATH_KV_U64, .u = a->seed};
+			akv[3] = (ath_kv){.key = "index.ann.points",
+					  .type = ATH_KV_STR,
+					  .s = a->int8 ? "int8" : "float32"};
+			akv[4] = (ath_kv){.key = "index.ann.geometry",
+					  .type = ATH_KV_U64,
+					  .u = a->space.kind == GEO_HYPERBOLIC ? 0 : 1};
+			akv[5] = (ath_kv){.key = "index.ann.curvature",
+					  .type = ATH_KV_F64, .f = a->space.c};
+			akv[6] = (ath_kv){.key = "index.ann.entries",
+					  .type = ATH_KV_U64, .u = a->nentry};
+			t[nt++] = (ath_tensor){.name = "ann.graph", .rows = ix->n,
+					       .cols = a->degree,
+					       .data = (const float *)a->adj};
+			t[nt++] = (ath_tensor){.name = "ann.entry", .rows = 1,
+					       .cols = a->nentry,
+					       .data = (const float *)a->entry};
+			if (a->int8) {
+				t[nt++] = (ath_tensor){.name = "ann.codes",
+						       .rows = ix->n,
+						       .cols = a->cstride / 4,
+						       .data = (const float *)a->codes};
+				t[nt++] = (ath_tensor){.name = "ann.scale",
+						       .rows = 1, .cols = ix->dim,
+						       .data = a->scale};
+			} else {
+				t[nt++] = (ath_tensor){.name = "ann.rows",
+						       .rows = ix->n,
+						       .cols = ix->dim,
+						       .data = a->rows};
+			}
+		}
+		ath_kv all[8 + 7];
+		memcpy(all, kv, sizeof kv);
+		if (a->on) {
+			memcpy(all + nkv, akv, sizeof akv);
+			nkv += sizeof akv / sizeof *akv;
+		}
+		rc = ath_container_write(path, index_magic, all, nkv, t, nt, fn);
 	}
 	free(ids);
 	free(titles);
@@ -522,6 +652,82 @@ static int read_strings(anthem_index *ix, const ath_kv *ids,
 		w += a + b;
 	}
 	return ai == ids->slen && at == titles->slen ? 0 : -1;
+}
+
+/* The approximate index of a version-3 file, when it has one: every key
+ * and tensor checked (shape, range) before use, the graph's neighbours
+ * each < n, so that a corrupted graph is refused instead of searched. */
+static int load_ann(anthem_index *ix, const ath_container *f, const char *path,
+		    const char *fn)
+{
+	const ath_kv *deg = ath_container_kv(f, "index.ann.degree");
+	const ath_tensor *g = ath_container_tensor(f, "ann.graph");
+	if (!deg && !g)
+		return ANTHEM_OK;
+	const ath_kv *efc = ath_container_kv(f, "index.ann.ef_construction");
+	const ath_kv *seed = ath_container_kv(f, "index.ann.seed");
+	const ath_kv *pts = ath_container_kv(f, "index.ann.points");
+	const ath_kv *geo = ath_container_kv(f, "index.ann.geometry");
+	const ath_kv *cur = ath_container_kv(f, "index.ann.curvature");
+	const ath_kv *ent = ath_container_kv(f, "index.ann.entries");
+	const ath_tensor *et = ath_container_tensor(f, "ann.entry");
+	const ath_tensor *rows = ath_container_tensor(f, "ann.rows");
+	const ath_tensor *codes = ath_container_tensor(f, "ann.codes");
+	const ath_tensor *scale = ath_container_tensor(f, "ann.scale");
+	size_t n = ix->n, d = ix->dim, cstride = (d + 3) / 4 * 4;
+	int ok = deg && g && efc && seed && pts && geo && cur && ent && et &&
+		 deg->type == ATH_KV_U64 && efc->type == ATH_KV_U64 &&
+		 seed->type == ATH_KV_U64 && pts->type == ATH_KV_STR &&
+		 geo->type == ATH_KV_U64 && cur->type == ATH_KV_F64 &&
+		 ent->type == ATH_KV_U64 && deg->u >= 2 &&
+		 deg->u <= ATH_ANN_MAX_DEGREE && geo->u <= 1 &&
+		 isfinite(cur->f) && cur->f > 0.0 && n >= 1 &&
+		 n < ATH_ANN_NONE && d <= ATH_SCAN_MAX_DIM &&
+		 ent->u >= 1 && ent->u <= n && ent->u <= 1024 &&
+		 g->rows == n && g->cols == deg->u && et->rows == 1 &&
+		 et->cols == ent->u;
+	int int8 = 0;
+	if (ok && pts->slen == 4 && !memcmp(pts->s, "int8", 4)) {
+		int8 = 1;
+		ok = codes && scale && codes->rows == n &&
+		     codes->cols == cstride / 4 && scale->rows == 1 &&
+		     scale->cols == d;
+		for (size_t k = 0; ok && k < d; k++)
+			ok = isfinite(scale->data[k]) && scale->data[k] > 0.0f;
+	} else if (ok && pts->slen == 7 && !memcmp(pts->s, "float32", 7)) {
+		ok = rows && rows->rows == n && rows->cols == d;
+		for (size_t i = 0; ok && i < n * d; i++)
+			ok = isfinite(rows->data[i]);
+	} else {
+		ok = 0;
+	}
+	if (!ok)
+		return ath_error(ANTHEM_EFORMAT, "%s: %s: the approximate index "
+				 "(index.ann.*, ann.*) is missing a part or "
+				 "inconsistent", fn, path);
+	ath_ann *a = &ix->ann;
+	a->on = 1;
+	a->space = geo_space_of(geo->u ? ANTHEM_GEOMETRY_EUCLIDEAN
+				       : ANTHEM_GEOMETRY_HYPERBOLIC,
+				(float)cur->f);
+	a->space.c = cur->f;
+	a->degree = (size_t)deg->u;
+	a->ef_construction = (size_t)efc->u;
+	a->seed = seed->u;
+	a->nentry = (size_t)ent->u;
+	a->adj = (const uint32_t *)g->data;
+	a->entry = (const uint32_t *)et->data;
+	a->int8 = int8;
+	a->cstride = cstride;
+	a->rows = int8 ? NULL : rows->data;
+	a->codes = int8 ? (const int8_t *)codes->data : NULL;
+	a->scale = int8 ? scale->data : NULL;
+	size_t bad = 0;
+	if (ath_ann_check(a, n, &bad))
+		return ath_error(ANTHEM_EFORMAT, "%s: %s: ann.graph: node %zu has a "
+				 "neighbour or entry out of range (the graph is "
+				 "corrupted)", fn, path, bad);
+	return ANTHEM_OK;
 }
 
 int anthem_index_load(anthem_index **out, const char *path,
@@ -578,7 +784,7 @@ int anthem_index_load(anthem_index **out, const char *path,
 			ok = pts && pts->rows == cnt->u && pts->cols == dim->u;
 			blocks = NULL;
 		}
-		else if (ok && v == 2)
+		else if (ok && (v == 2 || v == 3))
 			ok = blk && blk->type == ATH_KV_U64 &&
 			     blk->u == ATH_SCAN_BLOCK && blocks &&
 			     blocks->rows == cnt->u / ATH_SCAN_BLOCK +
@@ -636,6 +842,8 @@ int anthem_index_load(anthem_index **out, const char *path,
 		unmap_pages(f, ids->s, ids->slen);
 		unmap_pages(f, titles->s, titles->slen);
 	}
+	if (!rc && ver && ver->type == ATH_KV_U64 && ver->u == 3)
+		rc = load_ann(ix, f, path, fn);
 	return finish(ix, m, path, rc, out, fn);
 }
 

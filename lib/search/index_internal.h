@@ -5,6 +5,7 @@
 
 #include "geometry/geometry.h"
 #include "layers/lexical.h"
+#include "search/ann.h"
 
 #include <anthem/search.h>
 
@@ -46,6 +47,8 @@ struct anthem_index {
 	 * many slots as products (docs/format.md gives the memory) */
 	uint32_t *find_slots;
 	size_t find_mask;
+	/* the approximate index (ann.on: built or loaded with one) */
+	ath_ann ann;
 };
 
 static inline const char *ath_index_id(const anthem_index *ix, size_t i)
@@ -58,6 +61,11 @@ static inline const char *ath_index_title(const anthem_index *ix, size_t i)
 	const char *id = ath_index_id(ix, i);
 	return id + strlen(id) + 1;
 }
+
+/* Build the approximate index over ix's points in space s (o->ann is not
+ * read: the caller decided). */
+int ath_index_add_ann(anthem_index *ix, const geo_space *s,
+		      const anthem_index_options *o, const char *fn);
 
 /* May model m search this index?  ANTHEM_EMISMATCH unless the index was
  * built by m (its recorded fingerprint; an index of raw points records

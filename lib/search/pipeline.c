@@ -156,6 +156,20 @@ static int pipe_init(ath_pipe *p, const anthem_model *m, const anthem_index *ix,
 	p->cancel = o.cancel;
 	if (o.timeout_ms)
 		p->deadline = now() + (double)o.timeout_ms / 1e3;
+	if (o.stage1 < ANTHEM_STAGE1_AUTO || o.stage1 > ANTHEM_STAGE1_GRAPH) {
+		return ath_error(ANTHEM_EINVAL, "%s: stage1 is %d, must be "
+				 "ANTHEM_STAGE1_AUTO, _EXACT or _GRAPH", fn,
+				 o.stage1);
+	}
+	/* the graph: asked for, or by default on a large catalogue; a
+	 * filter scans (a beam through a sparse allow-list finds few) */
+	p->graph = ix->ann.on && !o.allow && !o.allow_bits &&
+		   (o.stage1 == ANTHEM_STAGE1_GRAPH ||
+		    (o.stage1 == ANTHEM_STAGE1_AUTO &&
+		     ix->n >= ANTHEM_ANN_MIN_PRODUCTS));
+	p->ef = o.ef ? o.ef : 2 * p->depth;
+	if (p->ef < 64)
+		p->ef = 64;
 	p->lexical = ath_lex_on(&m->cfg);
 	p->postings = p->lexical && ath_index_has_postings(ix, &m->cfg);
 	rc = make_filter(p, &o, fn);
@@ -693,9 +707,14 @@ static int run(const ath_pipe *p, const char *query, ath_pwork *w,
 		return rc;
 	w->ntext = s->n;
 	w->nc = w->nt = 0;
-	/* stage 1: the region scan */
+	/* stage 1: the region source, the graph (one region, no filter) or
+	 * the scan */
 	size_t nscan = 0;
-	rc = s->simple ? scan_simple(p->ix, &s->sq, p->depth, p->threads,
+	rc = s->simple && p->graph
+		     ? ath_ann_search(&p->ix->ann, &s->sq, p->ix->n, p->ix->blocks,
+				      p->ix->norm2, p->depth, p->ef, w->scan_work,
+				      w->scan, &nscan, NULL, fn)
+	     : s->simple ? scan_simple(p->ix, &s->sq, p->depth, p->threads,
 				     p->allow, w->scan_work, w->scan, &nscan, fn)
 		       : scan_general(p->ix, s->region ? s->region : s->t[0].h,
 				      p->m->cfg.gamma, p->depth, p->allow, p,

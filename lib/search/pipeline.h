@@ -28,6 +28,8 @@ typedef struct ath_pipe {
 	size_t nand, nor;
 	const char *and_[ATH_MAX_COMPOSE], *or_[ATH_MAX_COMPOSE];
 	int stage1_only;
+	int graph;       /* stage 1's region source is the index's graph */
+	size_t ef;       /* its beam width */
 	uint64_t *allow;  /* NULL: every product */
 	const volatile int *cancel; /* anthem_search_options' */
 	double deadline;  /* ath_now() seconds, 0: none */

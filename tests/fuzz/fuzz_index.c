@@ -8,7 +8,9 @@
  * flat space; then a small model (created once, dim 4 like the seed
  * indexes) reranks two of its products (anthem_score: the index's titles
  * go through the tokenizer) and, when the dimensions agree, runs the
- * two-stage anthem_search over it.  The index records the fingerprint of
+ * two-stage anthem_search over it, once more with stage 1 forced onto the
+ * approximate index (its graph, when the file holds one: a graph that
+ * loaded must be searchable, every hit a product of the index).  The index records the fingerprint of
  * the model that built it and the search calls refuse another model
  * (ANTHEM_EMISMATCH, issue 13): so the repaired input is loaded a third
  * time with its "index.model_fingerprint" set to this model's, which keeps
@@ -90,6 +92,23 @@ static void search(const anthem_index *ix)
 		if (hits[i].index >= n || !(hits[i].distance >= 0.0f))
 			fz_fail("search hit %zu: product %zu of %zu, distance %g",
 				i, hits[i].index, n, hits[i].distance);
+	anthem_search_options o;
+	anthem_search_options_init(&o);
+	o.k = 3;
+	o.stage1 = ANTHEM_STAGE1_GRAPH;
+	o.ef = 4;
+	o.stage1_only = 1;
+	fz_begin();
+	rc = fz_status(anthem_search_ex(model, ix, "headgear", &o, hits, &k),
+		       "anthem_search_ex (graph)");
+	if (rc != ANTHEM_OK)
+		fz_fail("the graph search failed with %d", rc);
+	if (k > (n < 3 ? n : 3))
+		fz_fail("the graph search over %zu products returned %zu", n, k);
+	for (size_t i = 0; i < k; i++)
+		if (hits[i].index >= n)
+			fz_fail("graph hit %zu: product %zu of %zu", i,
+				hits[i].index, n);
 }
 
 static void scan(const anthem_index *ix, anthem_geometry g)
@@ -167,7 +186,7 @@ static void use_index(const anthem_index *ix)
 	search(ix);
 }
 
-/* The points the file holds, row-major (version 1: "points"; version 2:
+/* The points the file holds, row-major (version 1: "points"; versions 2, 3:
  * "blocks", whatever else the file holds), to compare with what the index
  * loaded; NULL when the file is not one of those layouts. */
 static float *file_points(const unsigned char *data, size_t size,
@@ -188,7 +207,7 @@ static float *file_points(const unsigned char *data, size_t size,
 			memcpy(p, pts->data, pts->rows * pts->cols * 4);
 			*n = cnt->u;
 			*d = dim->u;
-		} else if (v == 2) {
+		} else if (v == 2 || v == 3) {
 			p = mu_index_points(&f, n, d);
 		}
 	}

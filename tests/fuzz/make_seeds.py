@@ -39,6 +39,39 @@ def read(path):
         return f.read()
 
 
+def container_checksum(data):
+    """docs/format.md's checksum of every byte before the last 8."""
+    n = len(data) - 8
+    h = 0xcbf29ce484222325
+    body = data[:n]
+    full = n - n % 8
+    for i in range(0, full, 8):
+        h = ((h ^ struct.unpack_from("<Q", body, i)[0]) * 0x100000001b3) % 2**64
+    if full < n:
+        w = body[full:] + bytes(8 - (n - full))
+        h = ((h ^ struct.unpack("<Q", w)[0]) * 0x100000001b3) % 2**64
+    return ((h ^ n) * 0x100000001b3) % 2**64
+
+
+def corrupt_graph(data):
+    """An index file whose "ann.graph" gives node 3 a neighbour past the
+    last product, the checksum made right again (docs/format.md's layout)."""
+    data = bytearray(data)
+    nkv, nt, _, table, base = struct.unpack_from("<QQQQQ", data, 24)
+    off = table
+    for _ in range(nt):
+        (ln,) = struct.unpack_from("<I", data, off)
+        name = bytes(data[off + 4: off + 4 + ln])
+        off += 4 + ln
+        _, rows, cols, at = struct.unpack_from("<IQQQ", data, off)
+        off += 4 + 24
+        if name == b"ann.graph":
+            struct.pack_into("<I", data, base + at + (3 * cols + 1) * 4,
+                             rows + 5)
+    struct.pack_into("<Q", data, len(data) - 8, container_checksum(data))
+    return bytes(data)
+
+
 # ---- model and index -----------------------------------------------------------
 
 def containers(anthem, out, tmp):
@@ -78,6 +111,20 @@ def containers(anthem, out, tmp):
         run(anthem, "index", "--model", os.path.join(tmp, model + ".model"),
             "--catalog", catalogue, "--out", path, "--threads", "1")
         write(os.path.join(out, "index", name + ".anthem"), read(path))
+    # with the approximate index (docs/format.md, "ann.*"): a graph of
+    # degree 4 and int8 or float32 points
+    for points in ("int8", "float32"):
+        path = os.path.join(tmp, "ann-" + points + ".index")
+        run(anthem, "index", "--model",
+            os.path.join(tmp, "hyperbolic-d4-b256.model"), "--catalog", cat12,
+            "--out", path, "--threads", "1", "--ann", "--ann-degree", "4",
+            "--ann-ef", "8", "--points", points)
+        write(os.path.join(out, "index", "hyperbolic-d4-11-ann-" + points +
+                           ".anthem"), read(path))
+    # the same with a corrupted graph (a neighbour past the last product)
+    # and a right checksum: refused at load by the graph's own check
+    write(os.path.join(out, "index", "hyperbolic-d4-11-ann-badgraph.anthem"),
+          corrupt_graph(read(path)))
     # an empty catalogue gives an index of no products
     empty = os.path.join(tmp, "empty.tsv")
     write(empty, b"# nothing\n")

@@ -14,11 +14,20 @@ int cmd_index(int argc, char **argv)
 {
 	const command *cmd = &cli_commands[3];
 	const char *model = NULL, *catalog = NULL, *out = NULL, *threads = NULL;
+	const char *ann = NULL, *degree = NULL, *ef = NULL, *seed = NULL,
+		   *points = NULL;
 	const opt opts[] = {
 		{"model", "MODEL", "the model that embeds the products", &model},
 		{"catalog", "FILE", "products: product_id<TAB>title", &catalog},
 		{"out", "INDEX", "where to write the index (atomically)", &out},
 		{"threads", "T", "threads (all cores)", &threads},
+		{"ann", NULL, "also build the approximate index (a graph; "
+		 "docs/architecture.md)", &ann},
+		{"ann-degree", "N", "the graph's neighbours per product (32)", &degree},
+		{"ann-ef", "N", "the graph build's beam width (128)", &ef},
+		{"ann-seed", "S", "the graph's insertion order (1)", &seed},
+		{"points", "FORMAT", "the graph search's points: float32 or int8 "
+		 "(float32)", &points},
 		{NULL, NULL, NULL, NULL},
 	};
 	const char *pos[1];
@@ -33,6 +42,28 @@ int cmd_index(int argc, char **argv)
 	}
 	if (threads && cli_size(cmd, "threads", threads, &nthreads))
 		return EXIT_USAGE;
+	anthem_index_options io;
+	anthem_index_options_init(&io);
+	io.threads = nthreads;
+	io.ann = ann != NULL;
+	size_t seed_v = 1;
+	if ((degree && cli_size(cmd, "ann-degree", degree, &io.ann_degree)) ||
+	    (ef && cli_size(cmd, "ann-ef", ef, &io.ann_ef)) ||
+	    (seed && cli_size(cmd, "ann-seed", seed, &seed_v)))
+		return EXIT_USAGE;
+	io.ann_seed = seed_v;
+	if ((degree || ef || seed || points) && !ann) {
+		fprintf(stderr, "anthem index: --ann-degree, --ann-ef, --ann-seed "
+			"and --points need --ann\nusage: %s\n", cmd->usage);
+		return EXIT_USAGE;
+	}
+	if (points && !strcmp(points, "int8")) {
+		io.points = ANTHEM_POINTS_INT8;
+	} else if (points && strcmp(points, "float32")) {
+		fprintf(stderr, "anthem index: --points is '%s', must be float32 "
+			"or int8\n", points);
+		return EXIT_USAGE;
+	}
 	const cli_file in[] = {{"model", model}, {"catalog", catalog}};
 	if ((code = cli_inputs("index", in, 2)) ||
 	    (code = cli_output("index", "out", out, in, 2)))
@@ -46,13 +77,14 @@ int cmd_index(int argc, char **argv)
 	if (!rc) {
 		fprintf(stderr, "anthem index: embedding %zu products...\n",
 			anthem_catalog_count(c));
-		rc = anthem_index_build(&ix, m, c, nthreads);
+		rc = anthem_index_build_ex(&ix, m, c, &io);
 	}
 	if (!rc)
 		rc = anthem_index_save(ix, out);
 	if (!rc)
-		fprintf(stderr, "anthem index: wrote %s (%zu products, dim %zu)\n",
-			out, anthem_index_count(ix), anthem_index_dim(ix));
+		fprintf(stderr, "anthem index: wrote %s (%zu products, dim %zu%s)\n",
+			out, anthem_index_count(ix), anthem_index_dim(ix),
+			anthem_index_has_ann(ix) ? ", with the approximate index" : "");
 	else
 		cli_fail("index", rc);
 	anthem_index_free(ix);
@@ -253,7 +285,7 @@ int cmd_search(int argc, char **argv)
 	const command *cmd = &cli_commands[4];
 	const char *model = NULL, *index = NULL, *k = NULL, *k1 = NULL,
 		   *threads = NULL, *filter = NULL, *json = NULL, *ands[16],
-		   *ors[16];
+		   *ors[16], *stage1 = NULL, *ef = NULL;
 	size_t nand = 0, nor = 0;
 	const opt opts[] = {
 		{"model", "MODEL", "the model", &model},
@@ -265,10 +297,12 @@ int cmd_search(int argc, char **argv)
 		{"or", "QUERY", "unite with another query (repeatable, up to 16)", NULL, 1, ors, &nor},
 		{"filter", "FILE", "return only these products (one product id a line)", &filter},
 		{"json", NULL, "one JSON object a query: {query, results: [{rank, product_id, title, score, distance}]}", &json},
+		{"stage1", "SOURCE", "stage 1: auto, exact (the scan) or graph (the index's approximate index; docs/architecture.md)", &stage1},
+		{"ef", "N", "the graph search's beam width (0: 2 x k1, at least 64)", &ef},
 		{NULL, NULL, NULL, NULL},
 	};
 	const char *pos[1];
-	size_t npos, nk = 10, nk1 = 200, nthreads = 1;
+	size_t npos, nk = 10, nk1 = 200, nthreads = 1, nef = 0;
 	int code;
 	if (cli_parse(cmd, opts, argc, argv, pos, 1, &npos, &code))
 		return code;
@@ -279,8 +313,19 @@ int cmd_search(int argc, char **argv)
 	}
 	if ((k && cli_size(cmd, "k", k, &nk)) ||
 	    (k1 && cli_size(cmd, "k1", k1, &nk1)) ||
-	    (threads && cli_size(cmd, "threads", threads, &nthreads)))
+	    (threads && cli_size(cmd, "threads", threads, &nthreads)) ||
+	    (ef && cli_size(cmd, "ef", ef, &nef)))
 		return EXIT_USAGE;
+	int source = ANTHEM_STAGE1_AUTO;
+	if (stage1 && !strcmp(stage1, "exact")) {
+		source = ANTHEM_STAGE1_EXACT;
+	} else if (stage1 && !strcmp(stage1, "graph")) {
+		source = ANTHEM_STAGE1_GRAPH;
+	} else if (stage1 && strcmp(stage1, "auto")) {
+		fprintf(stderr, "anthem search: --stage1 is '%s', must be auto, "
+			"exact or graph\nusage: %s\n", stage1, cmd->usage);
+		return EXIT_USAGE;
+	}
 	if (nk == 0 || nk > 100000) {
 		fprintf(stderr, "anthem search: --k must be 1 to 100000\n");
 		return EXIT_USAGE;
@@ -304,6 +349,8 @@ int cmd_search(int argc, char **argv)
 	/* --k1 0 ranks by stage 1 alone, as `anthem eval --k1 0` does */
 	so.k1 = nk1;
 	so.stage1_only = nk1 == 0;
+	so.stage1 = source;
+	so.ef = nef;
 	so.threads = nthreads;
 	so.and_queries = ands;
 	so.n_and = nand;

@@ -404,7 +404,7 @@ int cmd_eval(int argc, char **argv)
 	const command *cmd = &cli_commands[1];
 	const char *model = NULL, *ranking = NULL, *catalog = NULL,
 		   *judgments = NULL, *json = NULL, *k1 = NULL, *maxq = NULL,
-		   *threads = NULL, *index = NULL;
+		   *threads = NULL, *index = NULL, *stage1 = NULL, *ef = NULL;
 	const opt opts[] = {
 		{"model", "MODEL", "the model to evaluate", &model},
 		{"ranking", "FILE", "or: a ranking made elsewhere (query<TAB>product_id<TAB>rank)", &ranking},
@@ -412,6 +412,8 @@ int cmd_eval(int argc, char **argv)
 		{"judgments", "FILE", "the relevance judgements", &judgments},
 		{"index", "INDEX", "scan this index (anthem index) as a search server would", &index},
 		{"k1", "N", "stage-1 candidates reranked by the full model (200; 0: stage 1 only)", &k1},
+		{"stage1", "SOURCE", "stage 1 of --index: auto, exact (the scan) or graph (its approximate index; docs/architecture.md)", &stage1},
+		{"ef", "N", "the graph search's beam width (0: 2 x k1, at least 64)", &ef},
 		{"max-queries", "N", "evaluate only the first N queries", &maxq},
 		{"threads", "T", "threads (all cores)", &threads},
 		{"json", NULL, "print one JSON object", &json},
@@ -433,8 +435,9 @@ int cmd_eval(int argc, char **argv)
 		const struct {
 			const char *name, *value;
 		} model_only[] = {{"index", index}, {"k1", k1},
-				  {"threads", threads}, {"max-queries", maxq}};
-		for (size_t i = 0; i < 4; i++)
+				  {"threads", threads}, {"max-queries", maxq},
+				  {"stage1", stage1}, {"ef", ef}};
+		for (size_t i = 0; i < 6; i++)
 			if (model_only[i].value) {
 				fprintf(stderr, "anthem eval: cannot combine "
 					"--ranking with --%s: --%s steers the "
@@ -454,8 +457,24 @@ int cmd_eval(int argc, char **argv)
 	anthem_eval_options_init(&o);
 	if ((k1 && cli_size(cmd, "k1", k1, &o.k1)) ||
 	    (maxq && cli_size(cmd, "max-queries", maxq, &o.max_queries)) ||
-	    (threads && cli_size(cmd, "threads", threads, &o.threads)))
+	    (threads && cli_size(cmd, "threads", threads, &o.threads)) ||
+	    (ef && cli_size(cmd, "ef", ef, &o.ef)))
 		return EXIT_USAGE;
+	if (stage1 && !strcmp(stage1, "exact")) {
+		o.stage1 = ANTHEM_STAGE1_EXACT;
+	} else if (stage1 && !strcmp(stage1, "graph")) {
+		o.stage1 = ANTHEM_STAGE1_GRAPH;
+	} else if (stage1 && strcmp(stage1, "auto")) {
+		fprintf(stderr, "anthem eval: --stage1 is '%s', must be auto, "
+			"exact or graph\nusage: %s\n", stage1, cmd->usage);
+		return EXIT_USAGE;
+	}
+	if ((stage1 || ef) && !index) {
+		fprintf(stderr, "anthem eval: --stage1 and --ef choose how "
+			"--index is searched: give --index\nusage: %s\n",
+			cmd->usage);
+		return EXIT_USAGE;
+	}
 	anthem_catalog *c = NULL;
 	anthem_judgments *j = NULL;
 	anthem_model *m = NULL;

@@ -274,6 +274,8 @@ class anthem_eval_options(Structure):
         ("threads", c_size_t),
         ("max_queries", c_size_t),
         ("index", IndexP),                # const struct anthem_index *
+        ("stage1", c_int),
+        ("ef", c_size_t),
     ]
 
 
@@ -302,6 +304,21 @@ class anthem_search_options(Structure):
         ("stage1_only", c_int),
         ("cancel", POINTER(c_int)),           # const volatile int *
         ("timeout_ms", c_uint64),
+        ("stage1", c_int),
+        ("ef", c_size_t),
+    ]
+
+
+class anthem_index_options(Structure):
+    # include/anthem/search.h
+    _fields_ = [
+        ("struct_size", c_size_t),
+        ("threads", c_size_t),
+        ("ann", c_int),
+        ("ann_degree", c_size_t),
+        ("ann_ef", c_size_t),
+        ("ann_seed", c_uint64),
+        ("points", c_int),                # anthem_point_format
     ]
 
 
@@ -530,6 +547,14 @@ _proto("anthem_trainer_free", None, TrainerP)
 # int anthem_index_build(anthem_index **out, const anthem_model *m, const anthem_catalog *c, size_t threads);
 _proto("anthem_index_build", c_int, POINTER(IndexP), ModelP, CatalogP,
        c_size_t)
+# int anthem_index_options_init_size(anthem_index_options *o, size_t size);
+_proto("anthem_index_options_init_size", c_int, POINTER(anthem_index_options),
+       c_size_t)
+# int anthem_index_build_ex(anthem_index **out, const anthem_model *m, const anthem_catalog *c, const anthem_index_options *o);
+_proto("anthem_index_build_ex", c_int, POINTER(IndexP), ModelP, CatalogP,
+       POINTER(anthem_index_options))
+# int anthem_index_has_ann(const anthem_index *ix);
+_proto("anthem_index_has_ann", c_int, IndexP)
 # int anthem_index_save(const anthem_index *ix, const char *path);
 _proto("anthem_index_save", c_int, IndexP, c_char_p)
 # int anthem_index_load(anthem_index **out, const char *path, const anthem_model *m);
@@ -654,8 +679,13 @@ def search_options():
                        lib.anthem_search_options_init_size)
 
 
+def index_options():
+    return init_struct(anthem_index_options,
+                       lib.anthem_index_options_init_size)
+
+
 # Check every mirror against the library once, at import.
 for _f in (model_config, train_options, eval_options, metrics,
-           search_options):
+           search_options, index_options):
     _f()
 del _f

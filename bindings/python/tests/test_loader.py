@@ -171,6 +171,7 @@ STRUCTS = {
     "anthem_metrics": _lib.anthem_metrics,
     "anthem_hit": _lib.anthem_hit,
     "anthem_search_options": _lib.anthem_search_options,
+    "anthem_index_options": _lib.anthem_index_options,
 }
 
 
@@ -181,7 +182,8 @@ class TestStructs(unittest.TestCase):
                          (_lib.train_options, _lib.anthem_train_options),
                          (_lib.eval_options, _lib.anthem_eval_options),
                          (_lib.metrics, _lib.anthem_metrics),
-                         (_lib.search_options, _lib.anthem_search_options)):
+                         (_lib.search_options, _lib.anthem_search_options),
+                         (_lib.index_options, _lib.anthem_index_options)):
             s = make()
             self.assertEqual(s.struct_size, ctypes.sizeof(st), st.__name__)
             # the library's own size: equal unless it is newer than the

@@ -1,0 +1,408 @@
+/* The approximate stage-1 index (docs/architecture.md, "The approximate
+ * index"): the graph finds the exact top k at a beam as wide as the
+ * catalogue, through ath_ann_search and through the pipeline; the build is
+ * deterministic for a seed whatever the thread count; a corrupted or
+ * misshapen graph section is refused at load; searches of one index on
+ * several threads agree with one thread's (the TSan run checks the
+ * sharing); int8 points find what float points find. */
+#include "io/container.h"
+#include "search/index_internal.h"
+#include "search/scan.h"
+
+#include <anthem/anthem.h>
+
+#include <check.h>
+
+#include "testutil.h"
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const geo_space ball = {GEO_HYPERBOLIC, 1.0};
+
+/* n points of dimension d in the unit ball, radii spread to 0.95 */
+static float *random_points(rng *r, size_t n, size_t d)
+{
+	float *p = malloc(n * d * sizeof *p);
+	ck_assert_ptr_nonnull(p);
+	for (size_t i = 0; i < n; i++) {
+		double s = 0.0;
+		for (size_t k = 0; k < d; k++) {
+			p[i * d + k] = (float)gauss(r);
+			s += (double)p[i * d + k] * p[i * d + k];
+		}
+		double radius = unif_ab(r, 0.0, 0.95);
+		for (size_t k = 0; k < d; k++)
+			p[i * d + k] = (float)(p[i * d + k] * radius / sqrt(s));
+	}
+	return p;
+}
+
+static void random_query(rng *r, size_t d, ath_scan_query *q)
+{
+	float c[ATH_SCAN_MAX_DIM], l[ATH_SCAN_MAX_DIM];
+	for (size_t k = 0; k < d; k++) {
+		c[k] = (float)unif_ab(r, -0.6, 0.6) / (float)sqrt((double)d);
+		l[k] = (float)unif_ab(r, 0.0, 0.3) / (float)sqrt((double)d);
+	}
+	ath_scan_prepare(&ball, d, c, l, 0.5f, q);
+}
+
+static anthem_index *graph_index(const float *p, size_t n, size_t d,
+				 size_t degree, uint64_t seed, int int8,
+				 size_t threads)
+{
+	anthem_index *ix;
+	ck_assert_int_eq(ath_index_from_points(&ix, p, n, d), 0);
+	anthem_index_options o;
+	anthem_index_options_init(&o);
+	o.ann_degree = degree;
+	o.ann_ef = 64;
+	o.ann_seed = seed;
+	o.threads = threads;
+	o.points = int8 ? ANTHEM_POINTS_INT8 : ANTHEM_POINTS_FLOAT32;
+	ck_assert_int_eq(ath_index_add_ann(ix, &ball, &o, "test"), 0);
+	ck_assert(ix->ann.on);
+	return ix;
+}
+
+/* the exact scan's top k of one simple region */
+static size_t exact(const anthem_index *ix, const ath_scan_query *q, size_t k,
+		    anthem_hit *out)
+{
+	float *work = aligned_alloc(64, ath_scan_work_floats(ix->dim) * sizeof(float));
+	ath_heap hp = {out, 0, k};
+	ath_scan_blocks(q, ix->blocks, ix->norm2, ix->n, 0,
+			(ix->n + ATH_SCAN_BLOCK - 1) / ATH_SCAN_BLOCK, NULL, work, &hp);
+	ath_heap_sort(&hp);
+	free(work);
+	return hp.n;
+}
+
+static size_t graph(const anthem_index *ix, const ath_scan_query *q, size_t k,
+		    size_t ef, anthem_hit *out)
+{
+	float *work = aligned_alloc(64, ath_scan_work_floats(ix->dim) * sizeof(float));
+	size_t n;
+	ath_ann_stats st;
+	ck_assert_int_eq(ath_ann_search(&ix->ann, q, ix->n, ix->blocks, ix->norm2,
+					k, ef, work, out, &n, &st, "test"), 0);
+	/* two beams (the centre's, the region's) and the re-scoring */
+	ck_assert_uint_le(st.distances, 2 * ix->n + ef);
+	free(work);
+	return n;
+}
+
+static void same_hits(const anthem_hit *a, const anthem_hit *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		ck_assert_uint_eq(a[i].index, b[i].index);
+		ck_assert(memcmp(&a[i].distance, &b[i].distance, sizeof(float)) == 0);
+	}
+}
+
+static double overlap(const anthem_hit *a, const anthem_hit *b, size_t n)
+{
+	size_t hit = 0;
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < n; j++)
+			if (a[i].index == b[j].index) {
+				hit++;
+				break;
+			}
+	return n ? (double)hit / (double)n : 1.0;
+}
+
+START_TEST(exact_top_k_at_full_beam)
+{
+	rng r = {7};
+	size_t n = 3000, d = 8, k = 100;
+	float *p = random_points(&r, n, d);
+	anthem_index *ix = graph_index(p, n, d, 16, 1, 0, 2);
+	anthem_hit *a = malloc(k * sizeof *a), *b = malloc(k * sizeof *b);
+	double rec = 0;
+	for (int t = 0; t < 20; t++) {
+		ath_scan_query q;
+		random_query(&r, d, &q);
+		size_t ne = exact(ix, &q, k, a);
+		/* a beam as wide as the catalogue reaches every node: the
+		 * graph is connected, and the re-scored distances are the
+		 * scan's to the bit */
+		ck_assert_uint_eq(graph(ix, &q, k, n, b), ne);
+		same_hits(a, b, ne);
+		/* and a beam of 4 k already finds nearly all of them */
+		graph(ix, &q, k, 4 * k, b);
+		rec += overlap(a, b, k);
+	}
+	ck_assert_msg(rec / 20 >= 0.95, "recall at ef = 4k: %g", rec / 20);
+	free(a);
+	free(b);
+	anthem_index_free(ix);
+	free(p);
+}
+END_TEST
+
+START_TEST(build_is_deterministic)
+{
+	rng r = {11};
+	size_t n = 4000, d = 6;
+	float *p = random_points(&r, n, d);
+	anthem_index *a = graph_index(p, n, d, 12, 42, 0, 1);
+	anthem_index *b = graph_index(p, n, d, 12, 42, 0, 2);
+	anthem_index *c = graph_index(p, n, d, 12, 43, 0, 2);
+	ck_assert_uint_eq(a->ann.nentry, b->ann.nentry);
+	ck_assert(memcmp(a->ann.adj, b->ann.adj, n * 12 * sizeof(uint32_t)) == 0);
+	ck_assert(memcmp(a->ann.entry, b->ann.entry,
+			 a->ann.nentry * sizeof(uint32_t)) == 0);
+	/* the seed is what decides: another seed, another graph */
+	ck_assert(memcmp(a->ann.adj, c->ann.adj, n * 12 * sizeof(uint32_t)) != 0);
+	anthem_index_free(a);
+	anthem_index_free(b);
+	anthem_index_free(c);
+	free(p);
+}
+END_TEST
+
+/* The file at path written again with graph tensor g's data replaced by
+ * adj (rows x cols words), everything else as it was. */
+static void rewrite(const char *src, const char *dst, const uint32_t *adj,
+		    uint64_t rows, uint64_t cols)
+{
+	static const char magic[8] = {'A', 'N', 'T', 'H', 'E', 'M', 'I', 'X'};
+	ath_container f;
+	ck_assert_int_eq(ath_container_open(&f, src, magic, 0, "test"), 0);
+	ath_kv *kv = malloc(f.nkv * sizeof *kv);
+	ath_tensor *t = malloc(f.ntensors * sizeof *t);
+	char (*names)[ATH_MAX_KEY + 1] = malloc((f.nkv + f.ntensors) * sizeof *names);
+	char **strs = calloc(f.nkv, sizeof *strs);
+	for (size_t i = 0; i < f.nkv; i++) {
+		kv[i] = f.kv[i];
+		size_t len = strlen(f.kv[i].key) < ATH_MAX_KEY ? strlen(f.kv[i].key)
+							       : ATH_MAX_KEY;
+		memcpy(names[i], f.kv[i].key, len);
+		names[i][len] = '\0';
+		kv[i].key = names[i];
+		if (kv[i].type == ATH_KV_STR) {
+			strs[i] = malloc(kv[i].slen + 1);
+			memcpy(strs[i], kv[i].s, kv[i].slen);
+			strs[i][kv[i].slen] = '\0';
+			kv[i].s = strs[i];
+		}
+	}
+	for (size_t i = 0; i < f.ntensors; i++) {
+		t[i] = f.tensors[i];
+		char *nm = names[f.nkv + i];
+		memcpy(nm, t[i].name, t[i].name_len);
+		nm[t[i].name_len] = '\0';
+		t[i].name = nm;
+		if (!strcmp(nm, "ann.graph")) {
+			t[i].data = (const float *)adj;
+			t[i].rows = rows;
+			t[i].cols = cols;
+		}
+	}
+	ck_assert_int_eq(ath_container_write(dst, magic, kv, f.nkv, t,
+					     f.ntensors, "test"), 0);
+	for (size_t i = 0; i < f.nkv; i++)
+		free(strs[i]);
+	free(strs);
+	free(names);
+	free(kv);
+	free(t);
+	ath_container_close(&f);
+}
+
+START_TEST(corrupted_graph_refused)
+{
+	tmp_setup();
+	rng r = {3};
+	size_t n = 500, d = 4, R = 8;
+	float *p = random_points(&r, n, d);
+	anthem_index *ix = graph_index(p, n, d, R, 1, 1, 1);
+	const char *path = tmp_path("ann.anthem");
+	ck_assert_int_eq(anthem_index_save(ix, path), 0);
+	/* it loads, with its graph, and searches as before */
+	anthem_index *back;
+	ck_assert_int_eq(anthem_index_load(&back, path, NULL), 0);
+	ck_assert(anthem_index_has_ann(back));
+	ck_assert(back->ann.int8);
+	ath_scan_query q;
+	random_query(&r, d, &q);
+	anthem_hit a[20], b[20];
+	size_t na = graph(ix, &q, 20, 64, a);
+	ck_assert_uint_eq(graph(back, &q, 20, 64, b), na);
+	same_hits(a, b, na);
+	anthem_index_free(back);
+
+	uint32_t *adj = malloc(n * R * sizeof *adj);
+	memcpy(adj, ix->ann.adj, n * R * sizeof *adj);
+	const char *bad = tmp_path("bad.anthem");
+	/* a neighbour past the last product (the checksum is right: the
+	 * graph itself must be checked) */
+	adj[17 * R + 2] = (uint32_t)n + 5;
+	rewrite(path, bad, adj, n, R);
+	anthem_index *x = (anthem_index *)1;
+	ck_assert_int_eq(anthem_index_load(&x, bad, NULL), ANTHEM_EFORMAT);
+	ck_assert_ptr_null(x);
+	ck_assert_ptr_nonnull(strstr(anthem_last_error(), "ann.graph"));
+	/* a node its own neighbour */
+	adj[17 * R + 2] = 17;
+	rewrite(path, bad, adj, n, R);
+	ck_assert_int_eq(anthem_index_load(&x, bad, NULL), ANTHEM_EFORMAT);
+	/* a graph of the wrong shape (fewer rows than products) */
+	memcpy(adj, ix->ann.adj, n * R * sizeof *adj);
+	rewrite(path, bad, adj, n - 1, R);
+	ck_assert_int_eq(anthem_index_load(&x, bad, NULL), ANTHEM_EFORMAT);
+	ck_assert_ptr_nonnull(strstr(anthem_last_error(), "approximate index"));
+	/* intact again: loads */
+	rewrite(path, bad, adj, n, R);
+	ck_assert_int_eq(anthem_index_load(&x, bad, NULL), 0);
+	anthem_index_free(x);
+	free(adj);
+	anthem_index_free(ix);
+	free(p);
+	tmp_teardown();
+}
+END_TEST
+
+/* ---- through the pipeline, on several threads ------------------------------ */
+
+static anthem_model *model;
+static anthem_index *shared;
+static const char *queries[] = {"hat", "wooden chair", "red dog", "a small boat",
+				"musical instrument", "tree", "cup", "knife"};
+enum { NQ = 8, K = 10 };
+static anthem_hit want[NQ][K];
+
+static void *searcher(void *arg)
+{
+	int *fail = arg;
+	anthem_search_options o;
+	anthem_search_options_init(&o);
+	o.k = K;
+	o.stage1 = ANTHEM_STAGE1_GRAPH;
+	for (int rep = 0; rep < 3; rep++)
+		for (int q = 0; q < NQ; q++) {
+			anthem_hit h[K];
+			size_t n;
+			if (anthem_search_ex(model, shared, queries[q], &o, h, &n) ||
+			    n != K)
+				*fail = 1;
+			for (size_t i = 0; i < n; i++)
+				if (h[i].index != want[q][i].index ||
+				    memcmp(&h[i].distance, &want[q][i].distance,
+					   sizeof(float)))
+					*fail = 1;
+		}
+	return NULL;
+}
+
+START_TEST(pipeline_graph_and_threads)
+{
+	anthem_model_config c;
+	anthem_model_config_init(&c);
+	c.dim = 8;
+	c.buckets = 4096;
+	ck_assert_int_eq(anthem_model_create(&model, &c), 0);
+	anthem_catalog *cat;
+	ck_assert_int_eq(anthem_catalog_load(&cat, FIXTURE_DIR "/catalog.tsv", 0), 0);
+	anthem_index_options io;
+	anthem_index_options_init(&io);
+	io.ann = 1;
+	io.threads = 2;
+	ck_assert_int_eq(anthem_index_build_ex(&shared, model, cat, &io), 0);
+	ck_assert(anthem_index_has_ann(shared));
+	size_t n = anthem_index_count(shared);
+	/* the graph at a beam of the whole catalogue: the exact scan's
+	 * hits, to the bit */
+	anthem_search_options o;
+	anthem_search_options_init(&o);
+	o.k = K;
+	for (int q = 0; q < NQ; q++) {
+		anthem_hit h[K];
+		size_t nh, nw;
+		o.stage1 = ANTHEM_STAGE1_EXACT;
+		o.ef = 0;
+		ck_assert_int_eq(anthem_search_ex(model, shared, queries[q], &o,
+						  want[q], &nw), 0);
+		o.stage1 = ANTHEM_STAGE1_GRAPH;
+		o.ef = n;
+		ck_assert_int_eq(anthem_search_ex(model, shared, queries[q], &o, h,
+						  &nh), 0);
+		ck_assert_uint_eq(nh, nw);
+		same_hits(h, want[q], nh);
+		/* the default beam: what the threads below must find too */
+		o.ef = 0;
+		ck_assert_int_eq(anthem_search_ex(model, shared, queries[q], &o,
+						  want[q], &nw), 0);
+	}
+	/* a bad stage1 is refused */
+	o.stage1 = 7;
+	anthem_hit h[K];
+	size_t nh;
+	ck_assert_int_eq(anthem_search_ex(model, shared, "hat", &o, h, &nh),
+			 ANTHEM_EINVAL);
+	/* four threads on one index, each as one thread alone */
+	pthread_t th[4];
+	int fail[4] = {0};
+	for (int t = 0; t < 4; t++)
+		ck_assert_int_eq(pthread_create(&th[t], NULL, searcher, &fail[t]), 0);
+	for (int t = 0; t < 4; t++) {
+		pthread_join(th[t], NULL);
+		ck_assert_int_eq(fail[t], 0);
+	}
+	anthem_index_free(shared);
+	anthem_catalog_free(cat);
+	anthem_model_free(model);
+}
+END_TEST
+
+START_TEST(int8_finds_what_float_finds)
+{
+	rng r = {5};
+	size_t n = 6000, d = 16, k = 100;
+	float *p = random_points(&r, n, d);
+	anthem_index *f = graph_index(p, n, d, 16, 9, 0, 2);
+	anthem_index *q8 = graph_index(p, n, d, 16, 9, 1, 2);
+	/* a quarter of the float points' memory, plus the steps */
+	ck_assert_uint_eq(q8->ann.cstride, 16);
+	anthem_hit *a = malloc(k * sizeof *a), *b = malloc(k * sizeof *b),
+		   *e = malloc(k * sizeof *e);
+	double rf = 0, r8 = 0;
+	for (int t = 0; t < 30; t++) {
+		ath_scan_query q;
+		random_query(&r, d, &q);
+		exact(f, &q, k, e);
+		graph(f, &q, k, 200, a);
+		graph(q8, &q, k, 200, b);
+		rf += overlap(a, e, k);
+		r8 += overlap(b, e, k);
+	}
+	/* the same graph: what int8 points lose is their ranking in the
+	 * beam (the hits are re-scored in float either way) */
+	ck_assert_msg(r8 >= 0.99 * rf, "recall of the exact top k: int8 %g, "
+		      "float %g", r8 / 30, rf / 30);
+	free(a);
+	free(b);
+	free(e);
+	anthem_index_free(f);
+	anthem_index_free(q8);
+	free(p);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("ann");
+	TCase *t = tcase_create("ann");
+	tcase_set_timeout(t, 240);
+	tcase_add_test(t, exact_top_k_at_full_beam);
+	tcase_add_test(t, build_is_deterministic);
+	tcase_add_test(t, corrupted_graph_refused);
+	tcase_add_test(t, pipeline_graph_and_threads);
+	tcase_add_test(t, int8_finds_what_float_finds);
+	suite_add_tcase(s, t);
+	return run_suite(s);
+}
