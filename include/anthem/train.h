@@ -105,6 +105,46 @@ ANTHEM_API size_t anthem_trainer_epoch(const anthem_trainer *t);
 ANTHEM_API int anthem_trainer_checkpoint(const anthem_trainer *t,
 					 const char *path);
 
+/* Data-parallel training over several processes (docs/distributed.md):
+ * the trainer reaches the other ranks only through these callbacks, so
+ * libanthem links no MPI; the CLI wires them to MPI, Python to mpi4py or
+ * torch.distributed.  Every rank runs the same trainer (same data,
+ * options, seed) and calls the same functions in the same order; each
+ * callback is collective (every rank calls it, in step) and returns 0,
+ * or non-zero to fail the run on this rank. */
+typedef struct anthem_train_comm {
+	size_t struct_size; /* sizeof(anthem_train_comm) */
+	void *user;         /* passed to both callbacks */
+	int rank, size;     /* this process's rank in 0..size-1; size >= 1 */
+	/* buf[0..n) <- the element-wise sum of every rank's buf[0..n),
+	 * the same on every rank */
+	int (*allreduce_sum)(float *buf, size_t n, void *user);
+	/* recv <- every rank's send buffer, rank 0's first: rank r's lens[r]
+	 * bytes start at byte lens[0] + ... + lens[r-1]; lens[rank] == len,
+	 * and every rank is told all the lengths */
+	int (*allgather)(const void *send, size_t len, void *recv,
+			 const size_t *lens, void *user);
+} anthem_train_comm;
+
+/* Make t one rank of a data-parallel run (before anthem_trainer_run;
+ * NULL: back to one process).  The comm is copied.  Collective: checks
+ * with the other ranks that they train the same data with the same
+ * options from the same state (ANTHEM_EMISMATCH naming the rank that
+ * differs).  Each global batch is then split over the ranks, gradients
+ * are summed over them (the touched rows of the trigram tables, the
+ * whole of the small matrices) and every rank takes the same Adam step;
+ * the model equals one process's up to the order of float sums.  Ranks
+ * may run different thread counts.  Only rank 0 writes the options'
+ * checkpoint; anthem_trainer_checkpoint writes wherever it is called.
+ * A failing callback, a rank's out-of-memory step or a progress callback
+ * asking to stop ends anthem_trainer_run on every rank, the message
+ * naming the rank; a rank that dies, or fails outside a collective
+ * (e.g. out of memory between epochs), leaves the others waiting in the
+ * next callback: the caller ends the job (the CLI: MPI_Abort).  Python
+ * binds it at its ctypes level only, Go not yet. */
+ANTHEM_API int anthem_trainer_set_comm(anthem_trainer *t,
+				       const anthem_train_comm *comm);
+
 /* Free the trainer, its models included (NULL is fine). */
 ANTHEM_API void anthem_trainer_free(anthem_trainer *t);
 

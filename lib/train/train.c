@@ -7,7 +7,13 @@
  * never of which thread runs it; each worker owns a fixed slice of every
  * batch and its own gradient buffer, and the buffers are summed in worker
  * order.  So a seed, the options, the data and the thread count fix the
- * model. */
+ * model.
+ *
+ * Over several processes (anthem_trainer_set_comm, docs/distributed.md)
+ * rank r of R runs the examples r, r + R, ... of each global batch (split
+ * over its own workers as above), every rank sums the gradients of all
+ * ranks in rank order and takes the same Adam step: the same model as one
+ * process, up to the order of the float sums. */
 #include "train/optim.h"
 #include "train/selfsup.h"
 #include "train/trainer.h"
@@ -97,6 +103,13 @@ struct anthem_trainer {
 	size_t nthreads;
 	worker w[MAX_THREADS];
 	size_t touched_cap;
+	/* data parallelism over ranks (anthem_trainer_set_comm) */
+	anthem_train_comm comm;
+	int have_comm;
+	int cancel_pending;   /* a progress callback asked to stop */
+	unsigned char *xsend, *xrecv;
+	size_t xsend_cap, xrecv_cap;
+	size_t *xlens;
 };
 
 /* ---- randomness: a pure function of (seed, epoch, item, draw) ----------- */
@@ -426,6 +439,9 @@ void anthem_trainer_free(anthem_trainer *t)
 	ath_postings_free(&t->post);
 	ath_selfsup_free(&t->ss);
 	free(t->checkpoint);
+	free(t->xsend);
+	free(t->xrecv);
+	free(t->xlens);
 	free(t);
 }
 
@@ -531,14 +547,20 @@ typedef struct batch_ctx {
 	int mine;
 } batch_ctx;
 
-/* worker k takes examples begin + k, begin + k + T, ... */
+/* rank r of R takes examples begin + r, begin + r + R, ..., and its
+ * worker k of T every T-th of those from the k-th: begin + r + R k, step
+ * R T (one process: begin + k, step T).  Which rank runs an example does
+ * not depend on the thread counts, so ranks may run different ones. */
 static void batch_slice(size_t k, size_t tid, void *arg)
 {
 	batch_ctx *b = arg;
 	anthem_trainer *t = b->t;
 	worker *w = &t->w[k];
+	size_t ranks = t->have_comm ? (size_t)t->comm.size : 1;
+	size_t rank = t->have_comm ? (size_t)t->comm.rank : 0;
+	size_t first = rank + ranks * k, stride = ranks * t->nthreads;
 	(void)tid;
-	for (size_t i = b->begin + k; i < b->end; i += t->nthreads) {
+	for (size_t i = b->begin + first; i < b->end; i += stride) {
 		size_t idx = b->order[i];
 		double l = run_example(t, w, w->params, b->epoch, idx,
 				       &t->train[idx], b->mine);
@@ -575,6 +597,293 @@ static void reduce(anthem_trainer *t)
 			}
 		}
 	}
+}
+
+/* ---- combining the ranks' gradients (docs/distributed.md) ----------------- */
+
+/* What each rank sends every step: this header, then per trigram table
+ * the ids of its touched rows (uint32) and those rows' gradients. */
+enum { X_OK = 0, X_NOMEM = 1, X_CANCEL = 2 };
+#define X_TABLES 3 /* P_QUERY_CENTRE, P_QUERY_LIMIT, P_TITLE_POINT */
+typedef struct xheader {
+	uint32_t status;   /* X_* */
+	uint32_t pad;
+	uint64_t count;    /* examples run */
+	double loss;       /* their summed loss */
+	uint64_t rows[X_TABLES];
+} xheader;
+
+static int grow(unsigned char **buf, size_t *cap, size_t need)
+{
+	if (need <= *cap)
+		return 0;
+	size_t n = *cap ? *cap : 4096;
+	while (n < need)
+		n *= 2;
+	unsigned char *b = realloc(*buf, n);
+	if (!b)
+		return -1;
+	*buf = b;
+	*cap = n;
+	return 0;
+}
+
+/* Every rank's len bytes of send, gathered into t->xrecv in rank order
+ * (the lengths first, then the bytes); *total is the bytes received. */
+static int gather(anthem_trainer *t, const void *send, size_t len,
+		  size_t *total, const char *fn)
+{
+	size_t n = (size_t)t->comm.size;
+	uint64_t mine = len;
+	if (grow(&t->xrecv, &t->xrecv_cap, n * sizeof mine))
+		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
+	for (size_t r = 0; r < n; r++)
+		t->xlens[r] = sizeof mine;
+	int e = t->comm.allgather(&mine, sizeof mine, t->xrecv, t->xlens,
+				  t->comm.user);
+	if (e)
+		return ath_error(ANTHEM_EIO, "%s: rank %d: the communicator's "
+				 "allgather failed (%d)", fn, t->comm.rank, e);
+	size_t sum = 0;
+	for (size_t r = 0; r < n; r++) {
+		uint64_t l;
+		memcpy(&l, t->xrecv + r * sizeof l, sizeof l);
+		if (l > SIZE_MAX / 2 || sum + l < sum)
+			return ath_error(ANTHEM_ERANGE, "%s: rank %zu sends %llu "
+					 "bytes", fn, r, (unsigned long long)l);
+		t->xlens[r] = (size_t)l;
+		sum += (size_t)l;
+	}
+	if (t->xlens[t->comm.rank] != len)
+		return ath_error(ANTHEM_EIO, "%s: rank %d: the communicator's "
+				 "allgather returned another length than sent",
+				 fn, t->comm.rank);
+	if (grow(&t->xrecv, &t->xrecv_cap, sum + 1))
+		return ath_error(ANTHEM_ENOMEM, "%s: out of memory for %zu "
+				 "bytes of gradients", fn, sum);
+	e = t->comm.allgather(send, len, t->xrecv, t->xlens, t->comm.user);
+	if (e)
+		return ath_error(ANTHEM_EIO, "%s: rank %d: the communicator's "
+				 "allgather failed (%d)", fn, t->comm.rank, e);
+	*total = sum;
+	return ANTHEM_OK;
+}
+
+/* Turn worker 0's gradient (this rank's share of the batch) into the sum
+ * over all ranks: the touched rows of the tables travel as ids + rows and
+ * are added in rank order, so every rank gets the same bits; the dense
+ * matrices go through allreduce_sum.  status, loss and count are this
+ * rank's; on return *loss and *count are the sums over ranks, and an
+ * error names the rank that failed. */
+static int exchange(anthem_trainer *t, uint32_t status, double *loss,
+		    size_t *count, const char *fn)
+{
+	ag_param *g = t->w[0].params;
+	xheader h = {.status = status, .count = *count, .loss = *loss};
+	size_t len = sizeof h;
+	for (int i = 0; i < X_TABLES; i++) {
+		h.rows[i] = status ? 0 : g[i].ntouched;
+		len += (size_t)h.rows[i] * (sizeof(uint32_t) +
+					    g[i].cols * sizeof(float));
+	}
+	if (grow(&t->xsend, &t->xsend_cap, len))
+		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
+	unsigned char *o = t->xsend;
+	memcpy(o, &h, sizeof h);
+	o += sizeof h;
+	for (int i = 0; i < X_TABLES; i++) {
+		size_t cols = g[i].cols;
+		memcpy(o, g[i].touched, h.rows[i] * sizeof(uint32_t));
+		o += h.rows[i] * sizeof(uint32_t);
+		for (size_t r = 0; r < h.rows[i]; r++) {
+			memcpy(o, g[i].grad + (size_t)g[i].touched[r] * cols,
+			       cols * sizeof(float));
+			o += cols * sizeof(float);
+		}
+	}
+	size_t total;
+	int rc = gather(t, t->xsend, len, &total, fn);
+	if (rc)
+		return rc;
+	/* any rank's failure fails every rank, first the lowest rank's */
+	size_t n = (size_t)t->comm.size, off = 0;
+	xheader hr;
+	for (size_t r = 0; r < n; off += t->xlens[r], r++) {
+		if (t->xlens[r] < sizeof hr)
+			return ath_error(ANTHEM_EFORMAT, "%s: rank %zu sent %zu "
+					 "bytes, less than a header", fn, r,
+					 t->xlens[r]);
+		memcpy(&hr, t->xrecv + off, sizeof hr);
+		if (hr.status == X_NOMEM)
+			return ath_error(ANTHEM_ENOMEM, "%s: rank %zu ran out of "
+					 "memory in a training step", fn, r);
+		if (hr.status == X_CANCEL)
+			return ath_error(ANTHEM_ECANCELED, "%s: canceled by the "
+					 "progress callback of rank %zu", fn, r);
+		if (hr.status != X_OK)
+			return ath_error(ANTHEM_EFORMAT, "%s: rank %zu sent "
+					 "status %u", fn, r, hr.status);
+	}
+	/* the sum starts from zero: this rank's rows come back in rank order
+	 * like everyone else's */
+	for (int i = 0; i < X_TABLES; i++)
+		ag_param_zero_grad(&g[i]);
+	double lsum = 0.0;
+	size_t csum = 0;
+	off = 0;
+	for (size_t r = 0; r < n; r++) {
+		memcpy(&hr, t->xrecv + off, sizeof hr);
+		const unsigned char *in = t->xrecv + off + sizeof(xheader);
+		size_t need = sizeof(xheader);
+		for (int i = 0; i < X_TABLES; i++)
+			need += (size_t)hr.rows[i] *
+				(sizeof(uint32_t) + g[i].cols * sizeof(float));
+		if (need != t->xlens[r])
+			return ath_error(ANTHEM_EFORMAT, "%s: rank %zu sent %zu "
+					 "bytes of gradients, its header says "
+					 "%zu", fn, r, t->xlens[r], need);
+		for (int i = 0; i < X_TABLES; i++) {
+			size_t cols = g[i].cols, m = (size_t)hr.rows[i];
+			const unsigned char *ids = in;
+			const unsigned char *rows = in + m * sizeof(uint32_t);
+			for (size_t k = 0; k < m; k++) {
+				uint32_t row;
+				memcpy(&row, ids + k * sizeof row, sizeof row);
+				if (row >= g[i].rows)
+					return ath_error(ANTHEM_EFORMAT, "%s: rank "
+							 "%zu sent row %u of %s, "
+							 "which has %zu", fn, r,
+							 row, g[i].name,
+							 g[i].rows);
+				float *dst = g[i].grad + (size_t)row * cols;
+				float v[ANTHEM_MAX_DIM];
+				memcpy(v, rows + k * cols * sizeof(float),
+				       cols * sizeof(float));
+				for (size_t x = 0; x < cols; x++)
+					dst[x] += v[x];
+				if (!g[i].mark[row]) {
+					g[i].mark[row] = 1;
+					g[i].touched[g[i].ntouched++] = row;
+				}
+			}
+			in = rows + m * cols * sizeof(float);
+		}
+		lsum += hr.loss;
+		csum += (size_t)hr.count;
+		off += t->xlens[r];
+	}
+	/* the small matrices: one contiguous run of the gradient block, from
+	 * the first dense parameter to the last learned one */
+	float *lo = g[X_TABLES].grad;
+	float *hi = g[P_LEX_W].grad + g[P_LEX_W].rows * g[P_LEX_W].cols;
+	if (hi > lo) {
+		int e = t->comm.allreduce_sum(lo, (size_t)(hi - lo),
+					      t->comm.user);
+		if (e)
+			return ath_error(ANTHEM_EIO, "%s: rank %d: the "
+					 "communicator's allreduce_sum failed "
+					 "(%d)", fn, t->comm.rank, e);
+	}
+	*loss = lsum;
+	*count = csum;
+	return ANTHEM_OK;
+}
+
+/* A hash of what must be equal on every rank for the ranks to train one
+ * model: the options that shape the run (not threads, checkpoint or the
+ * callback). */
+static uint64_t options_hash(const anthem_train_options *o)
+{
+	double v[] = {(double)o->epochs, (double)o->epoch_examples,
+		      (double)o->batch, (double)o->negatives,
+		      (double)o->hard_negatives, (double)o->hard_pool,
+		      o->lr, o->lr_decay, (double)o->warmup, (double)o->seed,
+		      o->valid_frac, (double)o->patience, o->logit_scale};
+	return ath_checksum((const unsigned char *)v, sizeof v) ^ mix(o->seed);
+}
+
+/* Every rank's four words, checked against rank 0's: the same data, the
+ * same options, the same state (epoch, step, weights) and, at the end of
+ * an epoch, whether anyone's callback asked to stop. */
+static int agree(anthem_trainer *t, int cancel, const char *when,
+		 const char *fn)
+{
+	uint64_t mine[5] = {t->data_fp, options_hash(&t->opt),
+			    ((uint64_t)t->epoch << 40) ^ t->step,
+			    ath_model_fingerprint_compute(t->model),
+			    (uint64_t)cancel};
+	size_t total;
+	int rc = gather(t, mine, sizeof mine, &total, fn);
+	if (rc)
+		return rc;
+	static const char *what[4] = {
+		"trains other data (catalogue or judgements)",
+		"has other training options",
+		"is at another epoch or step",
+		"has other weights"};
+	uint64_t r0[5];
+	memcpy(r0, t->xrecv, sizeof r0);
+	for (int r = 1; r < t->comm.size; r++) {
+		uint64_t w[5];
+		if (t->xlens[r] != sizeof w)
+			return ath_error(ANTHEM_EFORMAT, "%s: rank %d sent %zu "
+					 "bytes, expected %zu", fn, r,
+					 t->xlens[r], sizeof w);
+		memcpy(w, t->xrecv + (size_t)r * sizeof w, sizeof w);
+		for (int k = 0; k < 4; k++)
+			if (w[k] != r0[k])
+				return ath_error(ANTHEM_EMISMATCH, "%s: rank %d "
+						 "%s than rank 0 %s", fn, r,
+						 what[k], when);
+	}
+	for (int r = 0; r < t->comm.size; r++) {
+		uint64_t c;
+		memcpy(&c, t->xrecv + (size_t)r * sizeof r0 + 4 * sizeof c,
+		       sizeof c);
+		if (c == 2)
+			return ath_error(ANTHEM_EIO, "%s: rank %d failed %s (its "
+					 "own message says why)", fn, r, when);
+		if (c)
+			return ath_error(ANTHEM_ECANCELED, "%s: canceled by the "
+					 "progress callback of rank %d", fn, r);
+	}
+	return ANTHEM_OK;
+}
+
+int anthem_trainer_set_comm(anthem_trainer *t, const anthem_train_comm *comm)
+{
+	static const char fn[] = "anthem_trainer_set_comm";
+	ATH_CHECK_ARG(t, fn, "t");
+	t->have_comm = 0;
+	if (!comm)
+		return ANTHEM_OK;
+	anthem_train_comm c;
+	memset(&c, 0, sizeof c);
+	size_t size;
+	memcpy(&size, comm, sizeof size);
+	if (size != sizeof c)
+		return ath_error(ANTHEM_EINVAL, "%s: anthem_train_comm "
+				 "struct_size is %zu, expected %zu", fn, size,
+				 sizeof c);
+	memcpy(&c, comm, size);
+	if (c.size < 1 || c.rank < 0 || c.rank >= c.size)
+		return ath_error(ANTHEM_ERANGE, "%s: rank %d of size %d: need "
+				 "size >= 1 and 0 <= rank < size", fn, c.rank,
+				 c.size);
+	if (!c.allreduce_sum || !c.allgather)
+		return ath_error(ANTHEM_EINVAL, "%s: allreduce_sum and allgather "
+				 "must both be set", fn);
+	size_t *lens = realloc(t->xlens, (size_t)c.size * sizeof *lens);
+	if (!lens)
+		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
+	t->xlens = lens;
+	t->comm = c;
+	t->have_comm = 1;
+	t->cancel_pending = 0;
+	int rc = agree(t, 0, "when training starts", fn);
+	if (rc)
+		t->have_comm = 0;
+	return rc;
 }
 
 static double now(void)
@@ -832,17 +1141,27 @@ static int run_epoch(anthem_trainer *t, const char *fn)
 			t->w[k].loss = 0.0, t->w[k].count = 0;
 		ath_parallel_for(t->nthreads, t->nthreads, batch_slice, &b);
 		double step_loss = 0.0;
+		size_t step_seen = 0;
+		int failed = 0;
 		for (size_t k = 0; k < t->nthreads; k++) {
-			loss += t->w[k].loss;
 			step_loss += t->w[k].loss;
-			seen += t->w[k].count;
-			if (t->w[k].tape.failed)
-				rc = ath_error(ANTHEM_ENOMEM, "%s: out of memory "
-					       "in a training step", fn);
+			step_seen += t->w[k].count;
+			failed |= t->w[k].tape.failed;
 		}
-		if (rc)
+		if (failed && !t->have_comm) {
+			rc = ath_error(ANTHEM_ENOMEM, "%s: out of memory in a "
+				       "training step", fn);
 			break;
+		}
 		reduce(t);
+		if (t->have_comm &&
+		    (rc = exchange(t, failed ? X_NOMEM
+					     : t->cancel_pending ? X_CANCEL
+								 : X_OK,
+				   &step_loss, &step_seen, fn)))
+			break;
+		loss += step_loss;
+		seen += step_seen;
 		t->step++;
 		if (!bad_step && !isfinite(step_loss))
 			bad_step = t->step;
@@ -868,9 +1187,17 @@ static int run_epoch(anthem_trainer *t, const char *fn)
 			last = tn;
 			p.loss = loss / (double)seen;
 			p.examples_per_sec = (double)seen / (tn - t0);
-			if (p.step < p.steps && report(t, &p))
-				rc = ath_error(ANTHEM_ECANCELED, "%s: canceled by "
-					       "the progress callback", fn);
+			/* over ranks the stop waits for the next exchange,
+			 * which tells every rank (an epoch's last step
+			 * reports below) */
+			if (p.step < p.steps && report(t, &p)) {
+				if (t->have_comm)
+					t->cancel_pending = 1;
+				else
+					rc = ath_error(ANTHEM_ECANCELED, "%s: "
+						       "canceled by the progress "
+						       "callback", fn);
+			}
 		}
 	}
 	free(order);
@@ -908,10 +1235,23 @@ static int run_epoch(anthem_trainer *t, const char *fn)
 	p.stopped_early = t->stopped;
 	p.loss = loss / (double)(seen ? seen : 1);
 	p.examples_per_sec = (double)seen / (now() - t0);
-	if (t->opt.checkpoint &&
-	    (rc = anthem_trainer_checkpoint(t, t->opt.checkpoint)))
+	/* rank 0 alone writes (every rank holds the same state); one that
+	 * could not write keeps its own message */
+	if (t->opt.checkpoint && (!t->have_comm || t->comm.rank == 0) &&
+	    (rc = anthem_trainer_checkpoint(t, t->opt.checkpoint)) &&
+	    !t->have_comm)
 		return rc;
-	if (report(t, &p))
+	int cancel = !rc && report(t, &p) != 0;
+	/* the ranks stop together, and only while they agree */
+	if (t->have_comm) {
+		char when[64], msg[512];
+		snprintf(when, sizeof when, "after epoch %llu",
+			 (unsigned long long)epoch);
+		snprintf(msg, sizeof msg, "%s", rc ? anthem_last_error() : "");
+		int a = agree(t, rc ? 2 : cancel || t->cancel_pending, when, fn);
+		return rc ? ath_error(rc, "%s", msg) : a;
+	}
+	if (cancel)
 		return ath_error(ANTHEM_ECANCELED, "%s: canceled by the progress "
 				 "callback", fn);
 	return ANTHEM_OK;

@@ -15,7 +15,8 @@
 #include <unistd.h>
 
 const command cli_commands[] = {
-	{"train", "learn a model from a catalogue and judgements",
+	{"train", "learn a model from a catalogue and judgements (under "
+	 "mpirun -np N: N processes share each batch, docs/distributed.md)",
 	 "anthem train --catalog FILE --judgments FILE --out MODEL [options]",
 	 cmd_train},
 	{"eval", "measure NDCG@3/5/10, MAP and MRR on judgements",

@@ -1,5 +1,6 @@
 /* anthem train / eval / info */
 #include "cli.h"
+#include "comm_mpi.h"
 
 #include <math.h>
 #include <signal.h>
@@ -7,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- progress on stderr -------------------------------------------------- */
@@ -14,7 +16,17 @@
 typedef struct progress {
 	int tty;
 	double last_rate;
+	int quiet; /* ranks other than 0 of an MPI run */
 } progress;
+
+/* Under mpirun (docs/distributed.md): this rank, and the name its
+ * messages carry ("train: rank 1"); one process: size 1, "train". */
+static anthem_train_comm world;
+static int world_size = 1;
+static const char *me = "train";
+/* every rank stopped training at the same step (a signal): rank 0 keeps
+ * the best model as one process does, nobody ends the job */
+static int stopped_together;
 
 /* SIGINT or SIGTERM during training: the first asks the trainer to stop
  * after its current step (the progress callback returns non-zero, and
@@ -48,13 +60,15 @@ static int on_progress(const anthem_train_progress *p, void *user)
 	progress *pr = user;
 	if (stop_signal)
 		return 1;
+	if (pr->quiet)
+		return 0;
 	if (p->epoch_done) {
 		pr->last_rate = p->examples_per_sec;
 		char lex[48] = "";
 		if (!isnan(p->lexical_weight))
 			snprintf(lex, sizeof lex, ", lexical weight %g",
 				 p->lexical_weight);
-		fprintf(stderr, "%sepoch %zu/%zu: loss %.4f, held-out loss %.4f, "
+		fprintf(stderr, "%sepoch %zu/%zu: loss %.6f, held-out loss %.4f, "
 			"%.0f examples/s%s%s\n", pr->tty ? "\r\033[K" : "",
 			p->epoch, p->epochs, p->loss, p->valid_loss,
 			p->examples_per_sec, lex,
@@ -71,7 +85,7 @@ static int on_progress(const anthem_train_progress *p, void *user)
 
 /* ---- train -------------------------------------------------------------------- */
 
-int cmd_train(int argc, char **argv)
+static int train_main(int argc, char **argv)
 {
 	const command *cmd = &cli_commands[0];
 	const char *catalog = NULL, *judgments = NULL, *out = NULL,
@@ -162,12 +176,15 @@ int cmd_train(int argc, char **argv)
 			       {"resume", resume}};
 	/* --checkpoint may be --resume: the checkpoint is read whole before
 	 * the first is written */
-	if ((code = cli_inputs("train", in, 3)) ||
-	    (code = cli_output("train", "out", out, in, 3)) ||
-	    (checkpoint && (code = cli_output("train", "checkpoint", checkpoint,
-					      in, 2))))
+	/* under MPI only rank 0 writes, so only it checks where (the other
+	 * ranks' machines need not have its directories) */
+	int lead = world_size == 1 || world.rank == 0;
+	if ((code = cli_inputs(me, in, 3)) ||
+	    (lead && (code = cli_output(me, "out", out, in, 3))) ||
+	    (lead && checkpoint &&
+	     (code = cli_output(me, "checkpoint", checkpoint, in, 2))))
 		return code;
-	if (checkpoint) {
+	if (lead && checkpoint) {
 		struct stat a, b;
 		if (stat(out, &a) == 0 && stat(checkpoint, &b) == 0 &&
 		    a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
@@ -177,7 +194,7 @@ int cmd_train(int argc, char **argv)
 		}
 	}
 	unsigned flags = lenient ? ANTHEM_READ_LENIENT : ANTHEM_READ_STRICT;
-	progress pr = {isatty(2), 0.0};
+	progress pr = {isatty(2), 0.0, !lead};
 	o.progress = on_progress;
 	o.progress_user = &pr;
 	o.checkpoint = checkpoint;
@@ -189,14 +206,14 @@ int cmd_train(int argc, char **argv)
 	if (!rc && judgments)
 		rc = anthem_judgments_load(&j, judgments, c, flags);
 	if (rc) {
-		cli_fail("train", rc);
+		cli_fail(me, rc);
 		goto out;
 	}
 	if (selfsup)
 		o.pseudo_queries = 3;
 	/* no judgements: the category tree's, and/or the titles' spans */
 	if (!judgments && (anthem_catalog_categorised(c) || !selfsup) &&
-	    (code = cli_category_judgments("train", c, o.seed, &j))) {
+	    (code = cli_category_judgments(me, c, o.seed, &j))) {
 		rc = ANTHEM_EINVAL;
 		goto out;
 	}
@@ -204,14 +221,20 @@ int cmd_train(int argc, char **argv)
 		fprintf(stderr, "anthem train: skipped %zu malformed catalogue "
 			"lines and %zu malformed judgement lines\n",
 			anthem_catalog_skipped(c), anthem_judgments_skipped(j));
-	fprintf(stderr, "anthem train: %zu products, %zu %squeries%s\n",
-		anthem_catalog_count(c), anthem_judgments_query_count(j),
-		selfsup ? "judged " : "",
-		selfsup ? ", 3 pseudo-queries a product" : "");
+	if (lead)
+		fprintf(stderr, "anthem train: %zu products, %zu %squeries%s\n",
+			anthem_catalog_count(c),
+			anthem_judgments_query_count(j),
+			selfsup ? "judged " : "",
+			selfsup ? ", 3 pseudo-queries a product" : "");
 	rc = resume ? anthem_trainer_resume(&t, resume, c, j, &o)
 		    : anthem_trainer_create(&t, &cfg, c, j, &o);
+	/* every rank checks with the others that they train the same data
+	 * with the same options from the same state */
+	if (!rc && world_size > 1)
+		rc = anthem_trainer_set_comm(t, &world);
 	if (rc) {
-		cli_fail("train", rc);
+		cli_fail(me, rc);
 		goto out;
 	}
 	if (resume) {
@@ -254,17 +277,37 @@ int cmd_train(int argc, char **argv)
 	/* the settings the trainer has: a checkpoint's when resuming */
 	anthem_model_get_config(anthem_trainer_model(t), &cfg);
 	size_t epochs0 = anthem_trainer_epoch(t);
-	fprintf(stderr, "anthem train: %s geometry, dim %zu",
-		cli_geometry_name(cfg.geometry), cfg.dim);
-	if (resume)
-		fprintf(stderr, " (from %s, %zu epochs done)", resume, epochs0);
-	fprintf(stderr, "\n");
+	if (lead) {
+		fprintf(stderr, "anthem train: %s geometry, dim %zu",
+			cli_geometry_name(cfg.geometry), cfg.dim);
+		if (resume)
+			fprintf(stderr, " (from %s, %zu epochs done)", resume,
+				epochs0);
+		if (world_size > 1)
+			fprintf(stderr, "; %d ranks (MPI) share each batch of "
+				"%zu", world_size, o.batch);
+		fprintf(stderr, "\n");
+	}
 	catch_stop_signals();
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rc = anthem_trainer_run(t);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 	sig = stop_signal;
+	/* under MPI a canceled run is a stop every rank took at the same
+	 * step (the exchange told them; only a signal cancels): the signal
+	 * may have reached another rank only, this one ends as if it had
+	 * had it too */
+	if (rc == ANTHEM_ECANCELED && world_size > 1) {
+		stopped_together = 1;
+		if (!sig)
+			sig = SIGTERM;
+	}
 	if (rc == ANTHEM_ECANCELED && sig) {
 		/* stopped by a signal: keep the epochs that finished */
 		size_t done = anthem_trainer_epoch(t);
+		if (!lead)
+			goto out;
 		if (done == 0) {
 			fprintf(stderr, "anthem train: interrupted (signal %d) in "
 				"the first epoch: nothing to keep, %s not "
@@ -274,7 +317,7 @@ int cmd_train(int argc, char **argv)
 		}
 		rc = anthem_model_save(anthem_trainer_model(t), out);
 		if (rc) {
-			cli_fail("train", rc);
+			cli_fail(me, rc);
 		} else {
 			fprintf(stderr, "anthem train: interrupted (signal %d) in "
 				"epoch %zu: wrote the best model of epochs 1-%zu "
@@ -286,13 +329,18 @@ int cmd_train(int argc, char **argv)
 		}
 		goto out;
 	}
-	if (!rc)
+	/* rank 0 alone writes the model: every rank holds the same one */
+	if (!rc && lead)
 		rc = anthem_model_save(anthem_trainer_model(t), out);
 	if (rc) {
-		cli_fail("train", rc);
+		cli_fail(me, rc);
 		goto out;
 	}
-	fprintf(stderr, "anthem train: %zu epochs, %.0f examples/s; wrote %s\n",
+	if (lead && world_size > 1)
+		cli_mpi_report((double)(t1.tv_sec - t0.tv_sec) +
+			       1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
+	if (lead)
+		fprintf(stderr, "anthem train: %zu epochs, %.0f examples/s; wrote %s\n",
 		anthem_trainer_epoch(t), pr.last_rate, out);
 out:
 	anthem_trainer_free(t);
@@ -301,6 +349,31 @@ out:
 	if (sig)
 		return 128 + sig;
 	return code == EXIT_USAGE ? code : rc ? EXIT_DATA : 0;
+}
+
+int cmd_train(int argc, char **argv)
+{
+	char name[48];
+	world_size = cli_mpi_start(&world);
+	if (world_size < 0) {
+		cli_mpi_abort(EXIT_DATA);
+		return EXIT_DATA;
+	}
+	if (world_size > 1) {
+		snprintf(name, sizeof name, "train: rank %d", world.rank);
+		me = name;
+	}
+	int code = train_main(argc, argv);
+	/* a rank that fails ends them all (the others would wait for it in
+	 * the next exchange), before anyone writes a model */
+	if (code && world_size > 1 && !stopped_together) {
+		fprintf(stderr, "anthem train: rank %d of %d failed (exit %d): "
+			"ending every rank, no model written\n", world.rank,
+			world_size, code);
+		cli_mpi_abort(code);
+	}
+	cli_mpi_end();
+	return code;
 }
 
 /* ---- eval ---------------------------------------------------------------------- */

@@ -205,6 +205,27 @@ class anthem_train_progress(Structure):
 anthem_progress_fn = CFUNCTYPE(c_int, POINTER(anthem_train_progress), c_void_p)
 
 
+# The data-parallel seam (docs/distributed.md): bound at this low level
+# only, with no Trainer method yet (docs/python.md).
+# int (*allreduce_sum)(float *buf, size_t n, void *user);
+anthem_allreduce_fn = CFUNCTYPE(c_int, POINTER(c_float), c_size_t, c_void_p)
+# int (*allgather)(const void *send, size_t len, void *recv, const size_t *lens, void *user);
+anthem_allgather_fn = CFUNCTYPE(c_int, c_void_p, c_size_t, c_void_p,
+                                POINTER(c_size_t), c_void_p)
+
+
+class anthem_train_comm(Structure):
+    # include/anthem/train.h
+    _fields_ = [
+        ("struct_size", c_size_t),
+        ("user", c_void_p),
+        ("rank", c_int),
+        ("size", c_int),
+        ("allreduce_sum", anthem_allreduce_fn),
+        ("allgather", anthem_allgather_fn),
+    ]
+
+
 class anthem_train_options(Structure):
     # include/anthem/train.h
     _fields_ = [
@@ -541,6 +562,8 @@ _proto("anthem_trainer_model", ModelP, TrainerP)
 _proto("anthem_trainer_epoch", c_size_t, TrainerP)
 # int anthem_trainer_checkpoint(const anthem_trainer *t, const char *path);
 _proto("anthem_trainer_checkpoint", c_int, TrainerP, c_char_p)
+# int anthem_trainer_set_comm(anthem_trainer *t, const anthem_train_comm *comm);
+_proto("anthem_trainer_set_comm", c_int, TrainerP, POINTER(anthem_train_comm))
 # void anthem_trainer_free(anthem_trainer *t);
 _proto("anthem_trainer_free", None, TrainerP)
 

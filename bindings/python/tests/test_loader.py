@@ -166,6 +166,7 @@ STRUCTS = {
     "anthem_model_config": _lib.anthem_model_config,
     "anthem_train_options": _lib.anthem_train_options,
     "anthem_train_progress": _lib.anthem_train_progress,
+    "anthem_train_comm": _lib.anthem_train_comm,
     "anthem_eval_options": _lib.anthem_eval_options,
     "anthem_metrics": _lib.anthem_metrics,
     "anthem_hit": _lib.anthem_hit,

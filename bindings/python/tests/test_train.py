@@ -191,5 +191,83 @@ class TestCallbackInAFreshProcess(unittest.TestCase):
         self.assertNotIn("Exception ignored", r.stderr)
 
 
+@needs_fixture
+class TestCommSeam(TempDirCase):
+    """anthem_trainer_set_comm, bound at the ctypes level only
+    (docs/distributed.md): a one-rank communicator written in Python goes
+    through the struct and both callbacks, trains the one-process model
+    bit for bit, and a callback's error fails the run naming the rank."""
+
+    def setUp(self):
+        super().setUp()
+        self.cat = catalog()
+        self.train = anthem.Judgments(fixture("train.tsv"), self.cat)
+
+    def tearDown(self):
+        self.train.close()
+        super().tearDown()
+
+    def _comm(self, calls, fail_gather=0):
+        from anthem import _lib
+        import ctypes
+
+        def allreduce(buf, n, user):      # one rank: the sum is its own
+            calls["allreduce"] += 1
+            return 0
+
+        def allgather(send, length, recv, lens, user):
+            calls["allgather"] += 1
+            if fail_gather and calls["allgather"] == fail_gather:
+                return 7
+            assert lens[0] == length
+            ctypes.memmove(recv, send, length)
+            return 0
+
+        fns = (_lib.anthem_allreduce_fn(allreduce),
+               _lib.anthem_allgather_fn(allgather))
+        c = _lib.anthem_train_comm(ctypes.sizeof(_lib.anthem_train_comm),
+                                   None, 0, 1, *fns)
+        return c, fns
+
+    def _train(self, out, comm=None):
+        from anthem import _lib
+        import ctypes
+        with anthem.Trainer(self.cat, self.train, SMALL, TINY_TRAIN) as t:
+            if comm is not None:
+                rc = _lib.lib.anthem_trainer_set_comm(t._h, ctypes.byref(comm))
+                if rc:
+                    return rc
+            try:
+                t.run()
+            except anthem.Error as e:
+                return e
+            t.model.save(self.path(out))
+        return 0
+
+    def test_one_rank_in_python_trains_the_one_process_model(self):
+        calls = {"allreduce": 0, "allgather": 0}
+        comm, keep = self._comm(calls)
+        self.assertEqual(self._train("alone.anthem"), 0)
+        self.assertEqual(self._train("comm.anthem", comm), 0)
+        # 2 steps: one allreduce each; allgathers for the agreement at
+        # start and end and two per step
+        self.assertEqual(calls["allreduce"], 2)
+        self.assertEqual(calls["allgather"], 8)
+        with open(self.path("alone.anthem"), "rb") as a, \
+                open(self.path("comm.anthem"), "rb") as b:
+            self.assertEqual(a.read(), b.read())
+        del keep
+
+    def test_a_failing_callback_fails_the_run(self):
+        calls = {"allreduce": 0, "allgather": 0}
+        comm, keep = self._comm(calls, fail_gather=3)   # the first step's
+        e = self._train("never.anthem", comm)
+        self.assertIsInstance(e, anthem.Error)
+        self.assertIn("rank 0: the communicator's allgather failed (7)",
+                      str(e))
+        self.assertFalse(os.path.exists(self.path("never.anthem")))
+        del keep
+
+
 if __name__ == "__main__":
     unittest.main()
