@@ -50,7 +50,7 @@ static void usage_all(FILE *f)
 	fprintf(f, "usage: anthem COMMAND [options]   (anthem COMMAND --help)\n\n"
 		   "commands:\n");
 	for (size_t i = 0; i < cli_ncommands; i++)
-		fprintf(f, "  %-8s %s\n", cli_commands[i].name,
+		fprintf(f, "  %-9s %s\n", cli_commands[i].name,
 			cli_commands[i].summary);
 	fprintf(f, "\nlibanthem %s\n", anthem_version_string());
 }
