@@ -5,6 +5,7 @@
 #include "io/tsv.h"
 
 #include "common/hash.h"
+#include "common/text.h"
 #include "common/internal.h"
 
 #include <stdio.h>
@@ -177,34 +178,6 @@ static int same_list(const pair *p, const span *x, const span *y)
 	return 1;
 }
 
-/* A growing text buffer. */
-typedef struct text {
-	char *b;
-	size_t n, cap;
-	int failed;
-} text;
-
-static void put(text *t, const char *s, size_t n)
-{
-	if (t->failed)
-		return;
-	if (t->n + n + 1 > t->cap) {
-		size_t cap = 2 * t->cap + n + 4096;
-		char *nb = realloc(t->b, cap);
-		if (!nb) {
-			t->failed = 1;
-			return;
-		}
-		t->b = nb;
-		t->cap = cap;
-	}
-	memcpy(t->b + t->n, s, n);
-	t->n += n;
-	t->b[t->n] = '\0';
-}
-
-static void puts_(text *t, const char *s) { put(t, s, strlen(s)); }
-
 /* The side of a query named q: test when a hash of the seed and the name,
  * read as a fraction of 2^64, falls below test_frac.  (Not the Python
  * tool's sha256: a C library has no business carrying one for this.) */
@@ -245,7 +218,7 @@ int anthem_judgments_from_categories(anthem_judgments **train,
 				 fn);
 	derive d = {.c = c};
 	span *sp = NULL;
-	text out[2] = {{0}, {0}};
+	ath_text out[2] = {{0}, {0}};
 	if (ath_strmap_init(&d.seen, 1024))
 		rc = ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
 	for (size_t p = 0; !rc && p < c->n; p++)
@@ -302,17 +275,17 @@ int anthem_judgments_from_categories(anthem_judgments **train,
 		 "(max_frac %g, test_frac %g, seed %llu)\n",
 		 (double)opt.max_frac, (double)opt.test_frac,
 		 (unsigned long long)opt.seed);
-	puts_(&out[0], head);
-	puts_(&out[1], head);
+	ath_text_puts(&out[0], head);
+	ath_text_puts(&out[1], head);
 	for (size_t i = 0; i < nq; i++) {
 		const char *key = d.pairs[sp[sp[i].key].start].query;
-		text *t = &out[is_test(key, opt.seed, opt.test_frac)];
+		ath_text *t = &out[is_test(key, opt.seed, opt.test_frac)];
 		for (size_t k = sp[i].start; k < sp[i].end; k++) {
 			char g[4] = {'\t', (char)('0' + d.pairs[k].grade), '\n', 0};
-			puts_(t, d.pairs[k].query);
-			put(t, "\t", 1);
-			puts_(t, c->ids[d.pairs[k].product]);
-			puts_(t, g);
+			ath_text_puts(t, d.pairs[k].query);
+			ath_text_put(t, "\t", 1);
+			ath_text_puts(t, c->ids[d.pairs[k].product]);
+			ath_text_puts(t, g);
 		}
 	}
 	if (out[0].failed || out[1].failed) {
@@ -355,15 +328,15 @@ int anthem_judgments_save(const anthem_judgments *j, const char *path)
 	static const char fn[] = "anthem_judgments_save";
 	ATH_CHECK_ARG(j, fn, "j");
 	ATH_CHECK_ARG(path, fn, "path");
-	text t = {0};
-	puts_(&t, "# written by anthem_judgments_save\n");
+	ath_text t = {0};
+	ath_text_puts(&t, "# written by anthem_judgments_save\n");
 	for (size_t q = 0; q < j->nq; q++)
 		for (size_t i = j->start[q]; i < j->start[q + 1]; i++) {
 			char g[4] = {'\t', (char)('0' + j->grades[i]), '\n', 0};
-			puts_(&t, j->queries[q]);
-			put(&t, "\t", 1);
-			puts_(&t, j->catalog->ids[j->products[i]]);
-			puts_(&t, g);
+			ath_text_puts(&t, j->queries[q]);
+			ath_text_put(&t, "\t", 1);
+			ath_text_puts(&t, j->catalog->ids[j->products[i]]);
+			ath_text_puts(&t, g);
 		}
 	if (t.failed) {
 		free(t.b);

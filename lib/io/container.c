@@ -197,6 +197,36 @@ int ath_container_probe(const char *path, const char *fn)
 	return rc;
 }
 
+/* Flush, close and rename the temporary tmp over target, then make the
+ * rename durable; on any failure the temporary is removed and the old
+ * file stays.  Frees tmp and target. */
+static int commit(out *o, char *tmp, char *target, const char *path,
+		  const char *fn)
+{
+	if (!o->err && fsync(o->fd) != 0)
+		o->err = errno;
+	if (close(o->fd) != 0 && !o->err)
+		o->err = errno;
+	if (!o->err && rename(tmp, target) != 0)
+		o->err = errno;
+	if (o->err) {
+		unlink(tmp);
+		free(tmp);
+		free(target);
+		return ath_error(ANTHEM_EIO, "%s: %s: %s (the previous file, if "
+				 "any, is unchanged)", fn, path, strerror(o->err));
+	}
+	/* make the rename itself durable */
+	int dfd = open(dirname(target), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	free(target);
+	free(tmp);
+	return ANTHEM_OK;
+}
+
 int ath_container_write(const char *path, const char magic[8],
 			const ath_kv *kv, size_t nkv, const ath_tensor *t,
 			size_t nt, const char *fn)
@@ -297,28 +327,7 @@ int ath_container_write(const char *path, const char magic[8],
 	ath_wr64(trailer, ath_hash_done(&o.h));
 	put(&o, trailer, 8);
 	free(head);
-	if (!o.err && fsync(o.fd) != 0)
-		o.err = errno;
-	if (close(o.fd) != 0 && !o.err)
-		o.err = errno;
-	if (!o.err && rename(tmp, target) != 0)
-		o.err = errno;
-	if (o.err) {
-		unlink(tmp);
-		free(tmp);
-		free(target);
-		return ath_error(ANTHEM_EIO, "%s: %s: %s (the previous file, if "
-				 "any, is unchanged)", fn, path, strerror(o.err));
-	}
-	/* make the rename itself durable */
-	int dfd = open(dirname(target), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
-	free(target);
-	free(tmp);
-	return ANTHEM_OK;
+	return commit(&o, tmp, target, path, fn);
 }
 
 int ath_write_atomic(const char *path, const void *bytes, size_t len,
@@ -344,27 +353,7 @@ int ath_write_atomic(const char *path, const void *bytes, size_t len,
 	}
 	ath_hash_init(&o.h); /* put() feeds it; unused here */
 	put(&o, bytes, len);
-	if (!o.err && fsync(o.fd) != 0)
-		o.err = errno;
-	if (close(o.fd) != 0 && !o.err)
-		o.err = errno;
-	if (!o.err && rename(tmp, target) != 0)
-		o.err = errno;
-	if (o.err) {
-		unlink(tmp);
-		free(tmp);
-		free(target);
-		return ath_error(ANTHEM_EIO, "%s: %s: %s (the previous file, if "
-				 "any, is unchanged)", fn, path, strerror(o.err));
-	}
-	int dfd = open(dirname(target), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
-	free(target);
-	free(tmp);
-	return ANTHEM_OK;
+	return commit(&o, tmp, target, path, fn);
 }
 
 /* ---- reading ------------------------------------------------------------------ */

@@ -9,6 +9,7 @@
 #include "train/selfsup.h"
 
 #include "common/hash.h"
+#include "common/text.h"
 #include "common/internal.h"
 #include "io/tsv.h"
 
@@ -54,33 +55,6 @@ static size_t words_of(const char *s, size_t *begin, size_t *end)
 	return n;
 }
 
-typedef struct buf {
-	char *b;
-	size_t n, cap;
-	int failed;
-} buf;
-
-static void put(buf *t, const char *s, size_t n)
-{
-	if (t->failed)
-		return;
-	if (t->n + n + 1 > t->cap) {
-		size_t cap = 2 * t->cap + n + 4096;
-		char *nb = realloc(t->b, cap);
-		if (!nb) {
-			t->failed = 1;
-			return;
-		}
-		t->b = nb;
-		t->cap = cap;
-	}
-	memcpy(t->b + t->n, s, n);
-	t->n += n;
-	t->b[t->n] = '\0';
-}
-
-static void puts_(buf *t, const char *s) { put(t, s, strlen(s)); }
-
 /* A sampled span: product p, the query's bytes in the text buffer and
  * the cut title's bytes in the cut buffer (offsets: the buffers move). */
 typedef struct sampled {
@@ -120,7 +94,7 @@ int ath_selfsup_build(const anthem_catalog *c, const anthem_judgments *j,
 		      const char *fn)
 {
 	memset(out, 0, sizeof *out);
-	buf text = {0}, cut = {0};
+	ath_text text = {0}, cut = {0};
 	sampled *s = NULL;
 	size_t ns = 0;
 	if (per_product > 64)
@@ -136,7 +110,7 @@ int ath_selfsup_build(const anthem_catalog *c, const anthem_judgments *j,
 			       : ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
 	/* the pseudo-queries first: a span never starts with '#', so the
 	 * header rule of docs/data.md cannot swallow one */
-	puts_(&text, "# pseudo-queries and judgements (anthem trainer)\n");
+	ath_text_puts(&text, "# pseudo-queries and judgements (anthem trainer)\n");
 	for (size_t p = 0; !rc && p < c->n; p++) {
 		const char *title = c->titles[p];
 		size_t nw = words_of(title, wb, we);
@@ -151,17 +125,17 @@ int ath_selfsup_build(const anthem_catalog *c, const anthem_judgments *j,
 			/* the query: the span's words joined by one space */
 			for (size_t w = first; w <= last; w++) {
 				if (w > first)
-					put(&text, " ", 1);
-				put(&text, title + wb[w], we[w] - wb[w]);
+					ath_text_put(&text, " ", 1);
+				ath_text_put(&text, title + wb[w], we[w] - wb[w]);
 			}
-			put(&text, "\t", 1);
-			puts_(&text, c->ids[p]);
-			put(&text, "\t3\n", 3);
+			ath_text_put(&text, "\t", 1);
+			ath_text_puts(&text, c->ids[p]);
+			ath_text_put(&text, "\t3\n", 3);
 			/* the title without the span, for the lexical term */
-			put(&cut, title, wb[first]);
-			put(&cut, " ", 1);
-			puts_(&cut, title + we[last]);
-			put(&cut, "", 1); /* keep the NUL: offsets into cut */
+			ath_text_put(&cut, title, wb[first]);
+			ath_text_put(&cut, " ", 1);
+			ath_text_puts(&cut, title + we[last]);
+			ath_text_put(&cut, "", 1); /* keep the NUL: offsets into cut */
 			s[ns++] = x;
 		}
 	}
@@ -170,10 +144,10 @@ int ath_selfsup_build(const anthem_catalog *c, const anthem_judgments *j,
 			for (size_t i = j->start[q]; i < j->start[q + 1]; i++) {
 				char g[4] = {'\t', (char)('0' + j->grades[i]),
 					     '\n', 0};
-				puts_(&text, j->queries[q]);
-				put(&text, "\t", 1);
-				puts_(&text, c->ids[j->products[i]]);
-				puts_(&text, g);
+				ath_text_puts(&text, j->queries[q]);
+				ath_text_put(&text, "\t", 1);
+				ath_text_puts(&text, c->ids[j->products[i]]);
+				ath_text_puts(&text, g);
 			}
 	free(wb);
 	free(we);
