@@ -109,6 +109,8 @@ BUILD(b_log0, ag_unary(t, AG_LOG0, in[0]))
 BUILD(b_clip0, ag_unary(t, AG_CLIP0, in[0]))
 BUILD(b_softmax, ag_softmax(t, in[0]))
 BUILD(b_lse, ag_logsumexp(t, in[0]))
+static const uint32_t SEG_OFF[] = {0, 2, 3, 7}; /* segments of 2, 1, 4 */
+BUILD(b_seglse, ag_seglse(t, in[0], SEG_OFF, 3))
 BUILD(b_gyromean, ag_gyromean(t, in[0], in[1]))
 BUILD(b_pairmean, ag_pairmean(t, in[0], in[1]))
 BUILD(b_pairmin, ag_pairmin(t, in[0]))
@@ -205,8 +207,11 @@ static const opcase CASES[] = {
 	{"CLIP0", b_clip0, NULL, NL, 1, 0, 1, {{3, 4, TAN}}},
 	{"SOFTMAX", b_softmax, NULL, NL, 1, 0, 0, {{3, 5, GAUSS}}},
 	{"LOGSUMEXP", b_lse, NULL, NL, 1, 0, 0, {{3, 5, GAUSS}}},
+	{"SEGLSE", b_seglse, NULL, NL, 1, 0, 0, {{3, 7, GAUSS}}},
 	{"GYROMEAN", b_gyromean, NULL, NL, 2, 0, 1, {{2, 4, POS}, {4, 3, BALL}}},
 	{"GYROMEAN/W const", b_gyromean, NULL, NL, 2, 1, 1, {{2, 4, POS}, {4, 3, BALL}}},
+	/* more rows than geo_means_backward_kept holds at once */
+	{"GYROMEAN/11 rows", b_gyromean, NULL, NL, 2, 0, 1, {{11, 4, POS}, {4, 3, BALL}}},
 	{"PAIRMEAN", b_pairmean, NULL, NL, 2, 0, 1, {{1, 4, GAUSS}, {4, 3, BALL}}},
 	{"PAIRMEAN/S const", b_pairmean, NULL, NL, 2, 1, 1, {{1, 4, GAUSS}, {4, 3, BALL}}},
 	{"PAIRMIN", b_pairmin, pairmin_sig, NL, 1, 0, 0, {{4, 3, GAUSS}}},

@@ -110,16 +110,20 @@ void geo_mean_backward(const geo_space *s, size_t k, size_t n, const float *w,
 		       const float *X, const float *gout, float *gw,
 		       float *gX);
 
-/* The same two, with the forward's intermediate values (the Klein sum,
- * its denominator and every point's lambda) kept in `keep`, of
- * geo_mean_keep_size(k, n) doubles, so that backward does not compute them
- * again; the same results bit for bit. */
-size_t geo_mean_keep_size(size_t k, size_t n);
-void geo_mean_kept(const geo_space *s, size_t k, size_t n, const float *w,
-		   const float *X, float *out, double *keep);
-void geo_mean_backward_kept(const geo_space *s, size_t k, size_t n,
-			    const float *w, const float *X, const double *keep,
-			    const float *gout, float *gw, float *gX);
+/* g means of the same k points, weights W [g x k], out [g x n], with the
+ * forward's intermediate values (every point's lambda, once, and per row
+ * the Klein sum and its denominator) kept in `keep`, of
+ * geo_means_keep_size(g, k, n) doubles, so that backward does not compute
+ * them again.  Each row's forward is geo_mean's bit for bit; backward sums
+ * a point's gradient over the rows before it adds it to gX (gW, gX may be
+ * NULL). */
+size_t geo_means_keep_size(size_t g, size_t k, size_t n);
+void geo_means_kept(const geo_space *s, size_t g, size_t k, size_t n,
+		    const float *W, const float *X, float *out, double *keep);
+void geo_means_backward_kept(const geo_space *s, size_t g, size_t k,
+			     size_t n, const float *W, const float *X,
+			     const double *keep, const float *gout, float *gW,
+			     float *gX);
 
 /* Point-to-hyperboloid distance (HypE / Query2Box with Möbius operations):
  *   qmin = c (-) l, qmax = c (+) l,

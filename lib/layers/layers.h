@@ -136,8 +136,9 @@ typedef struct ath_title {
 } ath_title;
 
 typedef struct ath_stage2 {
-	ag_node *A;      /* [E x T] query-title attention logits */
-	ag_node *c2, *l2; /* [1 x d] each */
+	ag_node *A;       /* [E x sum T] query-title attention logits */
+	ag_node *c2, *l2; /* [n x d] each */
+	ag_node *V;       /* [n x d] the titles' points */
 } ath_stage2;
 
 void ath_net_query(ag_tape *t, const anthem_model_config *cfg,
@@ -146,12 +147,12 @@ void ath_net_query(ag_tape *t, const anthem_model_config *cfg,
 void ath_net_title(ag_tape *t, const anthem_model_config *cfg,
 		   ag_param *params, const uint32_t *ids, size_t T,
 		   ath_title *ti);
-/* Stage 2 of one title (steps 4 to 6): fills out and returns the [1 x 1]
- * distance of the title's point to its title-conditioned hyperboloid,
- * geometric only (step 8's lexical term is the caller's). */
+/* Stage 2 of the n titles ti[0..n) (steps 4 to 6): fills out and returns
+ * the [n x 1] distances of each title's point to its title-conditioned
+ * hyperboloid, geometric only (step 8's lexical term is the caller's). */
 ag_node *ath_net_stage2(ag_tape *t, const anthem_model_config *cfg,
 			ag_param *params, const ath_query *q,
-			const ath_title *ti, ath_stage2 *out);
+			const ath_title *ti, size_t n, ath_stage2 *out);
 
 /* Loss of one example (docs/network.md, step 7): titles[0] is the positive,
  * logits are -scale * distance (geometric only: no lexical term).  d1, d2 (when not NULL) receive the
