@@ -491,10 +491,24 @@ ag_node *ag_unary(ag_tape *t, ag_op op, ag_node *x)
 	if (t->failed)
 		return o;
 	size_t n = numel(x), d = x->cols;
+	/* exp0 and log0 keep their radial factors for backward (a double
+	 * tanh or artanh per row, again in backward, was a few per cent of a
+	 * step) */
+	if ((op == AG_EXP0 || op == AG_LOG0) && o->grad) {
+		o->kept = ag_alloc(t, 2 * x->rows * sizeof(double));
+		if (!o->kept)
+			return fail(t, x->rows, x->cols);
+	}
 	for (size_t r = 0; (op == AG_EXP0 || op == AG_LOG0 || op == AG_CLIP0) &&
 			   r < x->rows; r++) {
-		if (op == AG_EXP0)
+		if (op == AG_EXP0 && o->kept)
+			geo_exp0_kept(&t->space, d, x->val + r * d,
+				      o->val + r * d, o->kept + 2 * r);
+		else if (op == AG_EXP0)
 			geo_exp0(&t->space, d, x->val + r * d, o->val + r * d);
+		else if (op == AG_LOG0 && o->kept)
+			geo_log0_kept(&t->space, d, x->val + r * d,
+				      o->val + r * d, o->kept + 2 * r);
 		else if (op == AG_LOG0)
 			geo_log0(&t->space, d, x->val + r * d, o->val + r * d);
 		else
@@ -825,12 +839,15 @@ static void backward_node(ag_tape *t, ag_node *n)
 		break;
 	case AG_EXP0:
 	case AG_LOG0:
+		for (size_t r = 0; r < n->rows; r++)
+			geo_radial_backward_kept(sp, d, a->val + r * d,
+						 n->kept + 2 * r, g + r * d,
+						 a->grad + r * d);
+		break;
 	case AG_CLIP0:
 		for (size_t r = 0; r < n->rows; r++)
-			(n->op == AG_EXP0   ? geo_exp0_backward
-			 : n->op == AG_LOG0 ? geo_log0_backward
-					    : geo_clip0_backward)(
-				sp, d, a->val + r * d, g + r * d, a->grad + r * d);
+			geo_clip0_backward(sp, d, a->val + r * d, g + r * d,
+					   a->grad + r * d);
 		break;
 	case AG_SOFTMAX: /* gx = y (g - <g, y>) per row */
 		for (size_t r = 0; r < n->rows; r++) {

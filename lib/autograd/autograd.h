@@ -78,7 +78,8 @@ struct ag_node {
 				into the arena) */
 	float *aux;  /* LOGSUMEXP, SEGLSE: softmax of each row (segment),
 			kept for backward */
-	double *kept; /* GYROMEAN: geo_mean's forward values, for backward */
+	double *kept; /* GYROMEAN: geo_means_kept's forward values; EXP0,
+			 LOG0: each row's radial factors, for backward */
 };
 
 typedef struct ag_chunk ag_chunk;

@@ -310,14 +310,23 @@ void geo_add(const geo_space *s, size_t n, const float *x, const float *y,
 	done(&sc);
 }
 
+/* fh, when not NULL, receives the radial factors f and h of v (backward's
+ * transcendental functions, computed once) */
 static void radial_op(const geo_space *s, size_t n, const float *v,
-		      float *out, radial_fn fn, int project)
+		      float *out, radial_fn fn, int project, double *fh)
 {
 	scratch sc;
 	scratch_init(&sc, n);
 	double *dv = load(&sc, n, v);
 	if (dv) {
-		dradial(s, n, dv, dv, fn);
+		double f = 1.0, h = 0.0; /* dradial's, once for both */
+		if (!flat(s)) {
+			fn(sqrt(s->c * ddot(n, dv, dv)), &f, &h);
+			for (size_t i = 0; i < n; i++)
+				dv[i] *= f;
+		}
+		if (fh)
+			fh[0] = f, fh[1] = h;
 		if (project)
 			dproject(s, n, dv);
 		store(n, dv, out);
@@ -343,7 +352,7 @@ static void radial_op_bwd(const geo_space *s, size_t n, const float *v,
 
 void geo_exp0(const geo_space *s, size_t n, const float *v, float *out)
 {
-	radial_op(s, n, v, out, radial_exp, 1);
+	radial_op(s, n, v, out, radial_exp, 1, NULL);
 }
 
 void geo_exp0_backward(const geo_space *s, size_t n, const float *v,
@@ -354,13 +363,45 @@ void geo_exp0_backward(const geo_space *s, size_t n, const float *v,
 
 void geo_log0(const geo_space *s, size_t n, const float *y, float *out)
 {
-	radial_op(s, n, y, out, radial_log, 0);
+	radial_op(s, n, y, out, radial_log, 0, NULL);
 }
 
 void geo_log0_backward(const geo_space *s, size_t n, const float *y,
 		       const float *gout, float *gy)
 {
 	radial_op_bwd(s, n, y, gout, gy, radial_log);
+}
+
+void geo_exp0_kept(const geo_space *s, size_t n, const float *v, float *out,
+		   double fh[2])
+{
+	radial_op(s, n, v, out, radial_exp, 1, fh);
+}
+
+void geo_log0_kept(const geo_space *s, size_t n, const float *y, float *out,
+		   double fh[2])
+{
+	radial_op(s, n, y, out, radial_log, 0, fh);
+}
+
+/* dradial_bwd with the factors kept: the same operations in the same
+ * order, so the same bits as geo_exp0_backward / geo_log0_backward */
+void geo_radial_backward_kept(const geo_space *s, size_t n, const float *v,
+			      const double fh[2], const float *gout, float *gv)
+{
+	if (!gv)
+		return;
+	if (flat(s)) {
+		for (size_t i = 0; i < n; i++)
+			gv[i] += gout[i];
+		return;
+	}
+	double gvd = 0.0;
+	for (size_t i = 0; i < n; i++)
+		gvd += (double)gout[i] * v[i];
+	double f = fh[0], k = s->c * fh[1] * gvd;
+	for (size_t i = 0; i < n; i++)
+		gv[i] += (float)(f * gout[i] + k * v[i]);
 }
 
 /* the largest sqrt(c)|v| that exp0 does not project */

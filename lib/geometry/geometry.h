@@ -73,6 +73,18 @@ void geo_log0(const geo_space *s, size_t n, const float *y, float *out);
 void geo_log0_backward(const geo_space *s, size_t n, const float *y,
 		       const float *gout, float *gy);
 
+/* The same two forwards, keeping the radial factors f(u) and h(u) of
+ * their input (out = f v; gv += f g + c h <g, v> v) in fh, and the one
+ * backward for both from them: no transcendental function is computed
+ * again, and the results are those of geo_exp0_backward and
+ * geo_log0_backward bit for bit. */
+void geo_exp0_kept(const geo_space *s, size_t n, const float *v, float *out,
+		   double fh[2]);
+void geo_log0_kept(const geo_space *s, size_t n, const float *y, float *out,
+		   double fh[2]);
+void geo_radial_backward_kept(const geo_space *s, size_t n, const float *v,
+			      const double fh[2], const float *gout, float *gv);
+
 /* out = log0(exp0(v)) with exp0's projection: v itself while
  * sqrt(c)|v| <= artanh(1 - GEO_BALL_EPS), else v shortened to that length
  * (exp0 sends v to radius tanh(sqrt(c)|v|)/sqrt(c), the projection caps
