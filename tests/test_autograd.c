@@ -677,6 +677,23 @@ START_TEST(test_forward_hand_values)
 	ck_assert_double_eq_tol(run1(AG_LOGSUMEXP, 2, 3, lrows, 0),
 				log(exp(1.0) + exp(2.0) + exp(3.0)), FWD_TOL * 3.5);
 	ck_assert_double_eq_tol(run1(AG_LOGSUMEXP, 2, 3, lrows, 1), log(3.0), FWD_TOL);
+	/* segments: the second far below the row's maximum (its own
+	 * maximum then, not an underflow to -inf), with and without grads */
+	static const float seg[] = {0, 1, -200, -201, -200, 3};
+	static const uint32_t soff[] = {0, 2, 5, 6};
+	for (int grad = 0; grad < 2; grad++) {
+		const geo_space sp = {GEO_EUCLIDEAN, 0.0};
+		ag_tape t;
+		ag_tape_init(&t, &sp, grad);
+		ag_param p = {.name = "x", .rows = 1, .cols = 6,
+			      .val = (float *)seg, .grad = (float[6]){0}};
+		ag_node *o = ag_seglse(&t, ag_param_leaf(&t, &p), soff, 3);
+		ck_assert_double_eq_tol(o->val[0], log(1.0 + exp(1.0)), FWD_TOL * 2);
+		ck_assert_double_eq_tol(o->val[1], -200 + log(2.0 + exp(-1.0)),
+					FWD_TOL * 200);
+		ck_assert_double_eq_tol(o->val[2], 3.0, FWD_TOL * 3);
+		ag_tape_free(&t);
+	}
 	/* softmax: every row sums to 1 and matches exp(x - max) / sum */
 	for (int r = 0; r < 3; r++) {
 		double sum = 0, den = 0, mx = -INFINITY;
