@@ -111,6 +111,8 @@ BUILD(b_softmax, ag_softmax(t, in[0]))
 BUILD(b_lse, ag_logsumexp(t, in[0]))
 static const uint32_t SEG_OFF[] = {0, 2, 3, 7}; /* segments of 2, 1, 4 */
 BUILD(b_seglse, ag_seglse(t, in[0], SEG_OFF, 3))
+BUILD(b_segsoftmax, ag_segsoftmax(t, in[0], SEG_OFF, 3))
+BUILD(b_segmean, ag_segmean(t, in[0], in[1], SEG_OFF, 3))
 BUILD(b_gyromean, ag_gyromean(t, in[0], in[1]))
 BUILD(b_pairmean, ag_pairmean(t, in[0], in[1]))
 BUILD(b_pairmin, ag_pairmin(t, in[0]))
@@ -208,6 +210,9 @@ static const opcase CASES[] = {
 	{"SOFTMAX", b_softmax, NULL, NL, 1, 0, 0, {{3, 5, GAUSS}}},
 	{"LOGSUMEXP", b_lse, NULL, NL, 1, 0, 0, {{3, 5, GAUSS}}},
 	{"SEGLSE", b_seglse, NULL, NL, 1, 0, 0, {{3, 7, GAUSS}}},
+	{"SEGSOFTMAX", b_segsoftmax, NULL, NL, 1, 0, 0, {{1, 7, GAUSS}}},
+	{"SEGMEAN", b_segmean, NULL, NL, 2, 0, 1, {{1, 7, POS}, {7, 3, BALL}}},
+	{"SEGMEAN/W const", b_segmean, NULL, NL, 2, 1, 1, {{1, 7, POS}, {7, 3, BALL}}},
 	{"GYROMEAN", b_gyromean, NULL, NL, 2, 0, 1, {{2, 4, POS}, {4, 3, BALL}}},
 	{"GYROMEAN/W const", b_gyromean, NULL, NL, 2, 1, 1, {{2, 4, POS}, {4, 3, BALL}}},
 	/* more rows than geo_means_backward_kept holds at once */

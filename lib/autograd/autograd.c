@@ -627,21 +627,24 @@ ag_node *ag_logsumexp(ag_tape *t, ag_node *x)
 	return o;
 }
 
-/* e^-57: a segment's terms are then at most 2^-82 below the largest, and
- * the smallest normal float is 2^-126 */
-#define SEG_TINY 1e-25
+/* the bounds of k segments, into the arena; NULL when the tape failed */
+static const uint32_t *copy_bounds(ag_tape *t, const uint32_t *off, size_t k)
+{
+	uint32_t *copy = t->failed ? NULL : alloc_raw(t, (k + 1) * sizeof *copy);
+	if (copy)
+		memcpy(copy, off, (k + 1) * sizeof *copy);
+	return copy;
+}
 
 ag_node *ag_seglse(ag_tape *t, ag_node *x, const uint32_t *off, size_t k)
 {
 	size_t m = x->rows, n = x->cols;
 	ag_node *o = new_node(t, AG_SEGLSE, k, m, x, NULL, NULL);
-	uint32_t *copy = t->failed ? NULL : ag_alloc(t, (k + 1) * sizeof *copy);
-	if (!copy)
+	o->ids = copy_bounds(t, off, k);
+	if (!o->ids)
 		return fail(t, k, m);
-	memcpy(copy, off, (k + 1) * sizeof *copy);
-	o->ids = copy;
-	if (o->grad)
-		o->aux = ag_alloc(t, m * n * sizeof(float));
+	if (o->grad) /* written whole below */
+		o->aux = alloc_raw(t, m * n * sizeof(float));
 	if (t->failed || (o->grad && !o->aux))
 		return fail(t, k, m);
 	/* without gradients, one row's exponentials in the arena: the same
@@ -652,25 +655,26 @@ ag_node *ag_seglse(ag_tape *t, ag_node *x, const uint32_t *off, size_t k)
 	for (size_t r = 0; r < m; r++) {
 		const float *xr = x->val + r * n;
 		float *pr = o->aux ? o->aux + r * n : row;
-		/* one maximum and one pass of vector exponentials over the
-		 * whole row, then each segment's sum (a call per segment of
-		 * 20 to 32 cells was mostly loop ends) */
-		float mx = row_max(n, xr);
-		exp_shifted(n, xr, mx, pr);
+		/* each segment shifted by its own maximum (so that a title's
+		 * values do not depend on the others beside it), then one
+		 * pass of vector exponentials over the whole row and each
+		 * segment's sum: a call per segment of 20 to 32 cells was
+		 * mostly loop ends */
 		for (size_t s = 0; s < k; s++) {
-			size_t j0 = off[s], len = off[s + 1] - off[s];
+			size_t j0 = off[s], len = off[s + 1] - j0;
+			float mx = row_max(len, xr + j0);
+			for (size_t j = j0; j < j0 + len; j++)
+				pr[j] = xr[j] - mx;
+			o->val[s * m + r] = mx;
+		}
+		vm_exp(n, pr, pr);
+		for (size_t s = 0; s < k; s++) {
+			size_t j0 = off[s], len = off[s + 1] - j0;
 			double sum = row_sum(len, pr + j0);
-			/* a segment far below the row's maximum would lose
-			 * its terms to underflow: its own maximum then */
-			if (!(sum > SEG_TINY)) {
-				o->val[s * m + r] =
-					logsumexp_row_p(len, xr + j0, pr + j0);
-				continue;
-			}
 			float inv = (float)(1.0 / sum);
-			for (size_t j = 0; j < len; j++)
-				pr[j0 + j] *= inv;
-			o->val[s * m + r] = (float)(mx + log(sum));
+			for (size_t j = j0; j < j0 + len; j++)
+				pr[j] *= inv;
+			o->val[s * m + r] = (float)(o->val[s * m + r] + log(sum));
 		}
 	}
 	return o;
@@ -691,6 +695,37 @@ ag_node *ag_gyromean(ag_tape *t, ag_node *w, ag_node *x)
 	if (!t->failed)
 		geo_means_kept(&t->space, w->rows, k, d, w->val, x->val,
 			       o->val, o->kept);
+	return o;
+}
+
+ag_node *ag_segsoftmax(ag_tape *t, ag_node *x, const uint32_t *off, size_t k)
+{
+	ag_node *o = new_node(t, AG_SEGSOFTMAX, 1, x->cols, x, NULL, NULL);
+	o->ids = copy_bounds(t, off, k);
+	if (!o->ids)
+		return fail(t, 1, x->cols);
+	o->f = (float)k;
+	for (size_t s = 0; s < k; s++)
+		softmax_row(off[s + 1] - off[s], x->val + off[s], o->val + off[s]);
+	return o;
+}
+
+ag_node *ag_segmean(ag_tape *t, ag_node *w, ag_node *x, const uint32_t *off,
+		    size_t k)
+{
+	size_t d = x->cols;
+	ag_node *o = new_node(t, AG_SEGMEAN, k, d, w, x, NULL);
+	o->ids = copy_bounds(t, off, k);
+	/* segment s keeps its len lambdas and d + 2 values at
+	 * off[s] + s (d + 2) */
+	if (o->ids)
+		o->kept = ag_alloc(t, (x->rows + k * (d + 2)) * sizeof(double));
+	if (!o->ids || !o->kept)
+		return fail(t, k, d);
+	for (size_t s = 0; s < k; s++)
+		geo_means_kept(&t->space, 1, off[s + 1] - off[s], d,
+			       w->val + off[s], x->val + off[s] * d,
+			       o->val + s * d, o->kept + off[s] + s * (d + 2));
 	return o;
 }
 
@@ -898,6 +933,27 @@ static void backward_node(ag_tape *t, ag_node *n)
 				     n->aux + r * a->cols + j0,
 				     a->grad + r * a->cols + j0);
 			}
+		break;
+	case AG_SEGSOFTMAX: /* gx = y (g - <g, y>) per segment */
+		for (size_t s = 0; s < (size_t)n->f; s++) {
+			size_t j0 = n->ids[s], len = n->ids[s + 1] - j0;
+			const float *y = n->val + j0, *gr = g + j0;
+			double dot = 0.0;
+			for (size_t q = 0; q < len; q++)
+				dot += (double)gr[q] * y[q];
+			for (size_t q = 0; q < len; q++)
+				a->grad[j0 + q] += (float)(y[q] * (gr[q] - dot));
+		}
+		break;
+	case AG_SEGMEAN:
+		for (size_t s = 0; s < n->rows; s++) {
+			size_t j0 = n->ids[s], len = n->ids[s + 1] - j0;
+			geo_means_backward_kept(
+				sp, 1, len, d, a->val + j0, b->val + j0 * d,
+				n->kept + j0 + s * (d + 2), g + s * d,
+				a->grad ? a->grad + j0 : NULL,
+				b->grad ? b->grad + j0 * d : NULL);
+		}
 		break;
 	case AG_GYROMEAN:
 		geo_means_backward_kept(sp, n->rows, b->rows, d, a->val, b->val,

@@ -275,7 +275,7 @@ static int pair_forward(const anthem_model *m, ag_tape *t, const char *query,
 	g->T = ath_model_tokens(m, title, 1, g->tids, g->tlab);
 	ath_net_query(t, &m->cfg, ro_params(m), g->qids, g->L, &g->q);
 	ath_net_title(t, &m->cfg, ro_params(m), g->tids, g->T, &g->ti);
-	g->dist = ath_net_stage2(t, &m->cfg, ro_params(m), &g->q, &g->ti, 1, &g->s2);
+	g->dist = ath_net_stage2(t, &m->cfg, ro_params(m), &g->q, &g->ti, &g->s2);
 	if (t->failed)
 		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
 	g->distance = g->dist->val[0] - ath_model_lexical(m, query, title);

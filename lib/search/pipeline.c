@@ -645,7 +645,7 @@ static int stage2_range(const ath_pipe *p, const qstate *s, ath_pwork *w,
 		for (size_t x = 0; x < s->n; x++) {
 			ath_stage2 s2;
 			ag_node *d = ath_net_stage2(t, &m->cfg, ro_params(m),
-						    &s->t[x].q, &ti, 1, &s2);
+						    &s->t[x].q, &ti, &s2);
 			w->g[x * w->nc + i] = t->failed ? NAN : d->val[0];
 		}
 		if (t->failed)
