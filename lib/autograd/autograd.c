@@ -295,6 +295,81 @@ static void kernel(size_t m, size_t n, size_t k, const float *A, size_t ai,
 	size_t i = 0;
 #ifdef VM_VECTOR
 	typedef float f8 __attribute__((vector_size(32)));
+	/* four rows: eight independent sums, enough to hide the adds'
+	 * latency when n is 16 */
+	for (; i + 4 <= m; i += 4) {
+		const float *a0 = A + i * ai, *a1 = a0 + ai, *a2 = a1 + ai,
+			    *a3 = a2 + ai;
+		float *c0 = C + i * ldc, *c1 = c0 + ldc, *c2 = c1 + ldc,
+		      *c3 = c2 + ldc;
+		size_t j = 0;
+		for (; j + 16 <= n; j += 16) {
+			f8 s00, s01, s10, s11, s20, s21, s30, s31, b0, b1;
+			memcpy(&s00, c0 + j, 32);
+			memcpy(&s01, c0 + j + 8, 32);
+			memcpy(&s10, c1 + j, 32);
+			memcpy(&s11, c1 + j + 8, 32);
+			memcpy(&s20, c2 + j, 32);
+			memcpy(&s21, c2 + j + 8, 32);
+			memcpy(&s30, c3 + j, 32);
+			memcpy(&s31, c3 + j + 8, 32);
+			for (size_t p = 0; p < k; p++) {
+				const float *b = B + p * ldb + j;
+				float x0 = a0[p * ap], x1 = a1[p * ap],
+				      x2 = a2[p * ap], x3 = a3[p * ap];
+				memcpy(&b0, b, 32);
+				memcpy(&b1, b + 8, 32);
+				s00 += x0 * b0;
+				s01 += x0 * b1;
+				s10 += x1 * b0;
+				s11 += x1 * b1;
+				s20 += x2 * b0;
+				s21 += x2 * b1;
+				s30 += x3 * b0;
+				s31 += x3 * b1;
+			}
+			memcpy(c0 + j, &s00, 32);
+			memcpy(c0 + j + 8, &s01, 32);
+			memcpy(c1 + j, &s10, 32);
+			memcpy(c1 + j + 8, &s11, 32);
+			memcpy(c2 + j, &s20, 32);
+			memcpy(c2 + j + 8, &s21, 32);
+			memcpy(c3 + j, &s30, 32);
+			memcpy(c3 + j + 8, &s31, 32);
+		}
+		for (; j + 8 <= n; j += 8) {
+			f8 s0, s1, s2, s3, b0;
+			memcpy(&s0, c0 + j, 32);
+			memcpy(&s1, c1 + j, 32);
+			memcpy(&s2, c2 + j, 32);
+			memcpy(&s3, c3 + j, 32);
+			for (size_t p = 0; p < k; p++) {
+				memcpy(&b0, B + p * ldb + j, 32);
+				s0 += a0[p * ap] * b0;
+				s1 += a1[p * ap] * b0;
+				s2 += a2[p * ap] * b0;
+				s3 += a3[p * ap] * b0;
+			}
+			memcpy(c0 + j, &s0, 32);
+			memcpy(c1 + j, &s1, 32);
+			memcpy(c2 + j, &s2, 32);
+			memcpy(c3 + j, &s3, 32);
+		}
+		for (; j < n; j++) {
+			float s0 = c0[j], s1 = c1[j], s2 = c2[j], s3 = c3[j];
+			for (size_t p = 0; p < k; p++) {
+				float b = B[p * ldb + j];
+				s0 += a0[p * ap] * b;
+				s1 += a1[p * ap] * b;
+				s2 += a2[p * ap] * b;
+				s3 += a3[p * ap] * b;
+			}
+			c0[j] = s0;
+			c1[j] = s1;
+			c2[j] = s2;
+			c3[j] = s3;
+		}
+	}
 	for (; i + 2 <= m; i += 2) {
 		const float *a0 = A + i * ai, *a1 = a0 + ai;
 		float *c0 = C + i * ldc, *c1 = c0 + ldc;
