@@ -1,6 +1,7 @@
 /* The stage-1 scan: the blocked float loop against the double reference,
  * results independent of the number of threads, ties in index order, the
  * index file's blocked layout and the older row-major one. */
+#include "common/isa.h"
 #include "io/container.h"
 #include "search/rank.h"
 #include "search/scan.h"
@@ -346,12 +347,12 @@ START_TEST(vectors_made_once)
 }
 END_TEST
 
-/* The instruction-set copy in use is the one ANTHEM_SCAN_KERNEL names
- * (tests/meson.build runs this suite once per copy) when this CPU runs it,
- * so those runs test the copy they name. */
+/* The copy of the loop in use is the one ANTHEM_ISA names (tests/meson.build
+ * runs this suite once per copy) when this CPU runs it, so those runs test
+ * the copy they name. */
 START_TEST(kernel_is_the_one_asked_for)
 {
-	const char *want = getenv("ANTHEM_SCAN_KERNEL"), *got = ath_scan_kernel_name();
+	const char *want = getenv("ANTHEM_ISA"), *got = ath_isa_name(ath_isa_level());
 	ck_assert(!strcmp(got, "default") || !strcmp(got, "x86-64-v3") ||
 		  !strcmp(got, "x86-64-v4"));
 	if (!want || !*want)

@@ -17,9 +17,9 @@
  * what it keeps with the full model. */
 #include "search/scan.h"
 
+#include "common/isa.h"
+
 #include <math.h>
-#include <pthread.h>
-#include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -340,15 +340,11 @@ INLINE void range_body(const fquery *q, const float *blocks, const float *n2,
 	}
 }
 
-/* One copy of the loop per x86-64 level, chosen once at run time, so that
- * the library itself stays built for any x86-64 and still uses AVX2 /
- * AVX-512.  Lanes are products, so every product's sums run in the same
- * order whatever the vector width; the copies with fused multiply-adds
- * (x86-64-v3, v4) round differently from the one without (default).
- * ANTHEM_SCAN_KERNEL=default|x86-64-v3|x86-64-v4 picks one (tests run
- * each); a level the CPU lacks is never picked. */
+/* One copy of the loop per x86-64 level (lib/common/isa.h).  Lanes are
+ * products, so every product's sums run in the same order whatever the
+ * vector width; the copies with fused multiply-adds (x86-64-v3, v4) round
+ * differently from the one without (default). */
 typedef struct scan_kernel {
-	const char *name;
 	void (*range)(const fquery *, const float *, const float *, size_t,
 		      size_t, size_t, const uint64_t *, ath_heap *);
 	void (*block)(const fquery *, const float *, const float *, float *);
@@ -372,57 +368,18 @@ SCAN_KERNEL(base, )
 #if defined(ATH_HAVE_TARGET_LEVELS)
 SCAN_KERNEL(v3, __attribute__((target("arch=x86-64-v3"))))
 SCAN_KERNEL(v4, __attribute__((target("arch=x86-64-v4"))))
-#endif
-
 static const scan_kernel kernels[] = {
-#if defined(ATH_HAVE_TARGET_LEVELS)
-	{"x86-64-v4", range_v4, block_v4},
-	{"x86-64-v3", range_v3, block_v3},
-#endif
-	{"default", range_base, block_base},
+	[ATH_ISA_DEFAULT] = {range_base, block_base},
+	[ATH_ISA_V3] = {range_v3, block_v3},
+	[ATH_ISA_V4] = {range_v4, block_v4},
 };
-#define NKERNELS (sizeof kernels / sizeof kernels[0])
-
-static const scan_kernel *kernel;
-static pthread_once_t kernel_once = PTHREAD_ONCE_INIT;
-
-static int kernel_runs(const scan_kernel *k)
-{
-#if defined(ATH_HAVE_TARGET_LEVELS)
-	__builtin_cpu_init();
-	if (k->range == range_v4)
-		return __builtin_cpu_supports("x86-64-v4");
-	if (k->range == range_v3)
-		return __builtin_cpu_supports("x86-64-v3");
+#else
+static const scan_kernel kernels[] = {[ATH_ISA_DEFAULT] = {range_base, block_base}};
 #endif
-	(void)k;
-	return 1;
-}
-
-static void pick_kernel(void)
-{
-	const char *want = getenv("ANTHEM_SCAN_KERNEL");
-	for (size_t i = 0; i < NKERNELS; i++)
-		if (kernel_runs(&kernels[i]) &&
-		    (!want || !*want || !strcmp(want, kernels[i].name))) {
-			kernel = &kernels[i];
-			return;
-		}
-	/* a name not known or not runnable here: the best that runs */
-	for (size_t i = 0; !kernel; i++)
-		if (kernel_runs(&kernels[i]))
-			kernel = &kernels[i];
-}
 
 static const scan_kernel *get_kernel(void)
 {
-	pthread_once(&kernel_once, pick_kernel);
-	return kernel;
-}
-
-const char *ath_scan_kernel_name(void)
-{
-	return get_kernel()->name;
+	return &kernels[ath_isa_level()];
 }
 
 size_t ath_scan_work_floats(size_t d)

@@ -80,11 +80,6 @@ void ath_scan_blocks(const ath_scan_query *q, const float *blocks,
 float ath_scan_at(const ath_scan_query *q, const float *blocks,
 		  const float *n2, size_t i, float *work);
 
-/* The instruction-set copy of the loop in use ("x86-64-v4", "x86-64-v3" or
- * "default"): the best the CPU runs, or ANTHEM_SCAN_KERNEL's when it names
- * one the CPU runs.  All give the same bits. */
-const char *ath_scan_kernel_name(void);
-
 /* Copy an index's points out, row-major (n x dim floats). */
 void ath_index_points(const anthem_index *ix, float *out);
 
