@@ -1,6 +1,7 @@
 /* The tape, its arena and one forward and one backward rule per op. */
 #include "autograd/autograd.h"
 #include "autograd/vmath.h"
+#include "common/isa.h"
 
 #include <blis.h>
 #include <math.h>
@@ -271,26 +272,27 @@ static inline void axpy(size_t n, float a, const float *restrict x,
 		y[j] += a * x[j];
 }
 
-#if defined(ATH_HAVE_TARGET_CLONES)
-#define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define CLONES
-#endif
 
 /* C[i][j] += sum_p A(i, p) B[p][j] for i < m, j < n, p < k, where
  * A(i, p) = A[i * ai + p * ap] (a row-major A or a transposed one) and the
  * rows of B and C are ldb and ldc apart.  Sixteen columns of two rows of C
  * stay in named vector sums across the whole p loop (GCC -O2 keeps an
- * array of sums in memory), so that each row of B is loaded once for two
+ * array of sums in memory), so that each row of B is loaded once for four
  * rows of C: the network's products are d = 16 or 32 wide, where BLIS's
  * packing and its OpenMP entry cost more than the multiply-adds (a quarter
  * of a training step went through bli_sgemm).  Each element of C is the
- * same sum in the same order in every copy of CLONES and in every branch,
- * so the result does not depend on the machine or on where j falls. */
-CLONES
-static void kernel(size_t m, size_t n, size_t k, const float *A, size_t ai,
-		   size_t ap, const float *restrict B, size_t ldb,
-		   float *restrict C, size_t ldc)
+ * same sum in the same order in every per-level copy below and in every
+ * branch, so the result does not depend on the machine, ANTHEM_ISA or on
+ * where j falls. */
+#if defined(__GNUC__)
+#define INLINE static inline __attribute__((always_inline))
+#else
+#define INLINE static inline
+#endif
+
+INLINE void kernel_body(size_t m, size_t n, size_t k, const float *A,
+			size_t ai, size_t ap, const float *restrict B,
+			size_t ldb, float *restrict C, size_t ldc)
 {
 	size_t i = 0;
 #ifdef VM_VECTOR
@@ -439,6 +441,32 @@ static void kernel(size_t m, size_t n, size_t k, const float *A, size_t ai,
 #endif
 }
 
+/* One copy of the kernel per x86-64 level (lib/common/isa.h), all
+ * rounding alike: this file is built without contraction. */
+typedef void kernel_fn(size_t, size_t, size_t, const float *, size_t,
+		       size_t, const float *restrict, size_t, float *restrict,
+		       size_t);
+#define KERNEL(sfx, attr)                                                    \
+	attr static void kernel_##sfx(size_t m, size_t n, size_t k,          \
+				      const float *A, size_t ai, size_t ap,  \
+				      const float *restrict B, size_t ldb,   \
+				      float *restrict C, size_t ldc)         \
+	{                                                                    \
+		kernel_body(m, n, k, A, ai, ap, B, ldb, C, ldc);             \
+	}
+KERNEL(base, )
+#if defined(ATH_HAVE_TARGET_LEVELS)
+KERNEL(v3, __attribute__((target("arch=x86-64-v3"))))
+KERNEL(v4, __attribute__((target("arch=x86-64-v4"))))
+static kernel_fn *const kernels[] = {
+	[ATH_ISA_DEFAULT] = kernel_base,
+	[ATH_ISA_V3] = kernel_v3,
+	[ATH_ISA_V4] = kernel_v4,
+};
+#else
+static kernel_fn *const kernels[] = {[ATH_ISA_DEFAULT] = kernel_base};
+#endif
+
 /* B^T tiles for the kernel, on the stack (16 KiB) */
 #define GEMM_TILE 4096
 
@@ -478,6 +506,7 @@ static void gemm(int ta, int tb, size_t m, size_t n, size_t k,
 		for (size_t i = 0; i < m * n; i++)
 			C[i] *= beta;
 	size_t ai = ta ? 1 : k, ap = ta ? m : 1;
+	kernel_fn *kernel = kernels[ath_isa_level()];
 	if (!tb) {
 		kernel(m, n, k, A, ai, ap, B, n, C, n);
 		return;
