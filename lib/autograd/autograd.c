@@ -491,7 +491,8 @@ static float dot(size_t k, const float *x, const float *y)
 static void gemm(int ta, int tb, size_t m, size_t n, size_t k,
 		 const float *A, const float *B, float beta, float *C)
 {
-	if (m * n * k >= GEMM_BLIS_MIN || k > GEMM_TILE / 16 || (ta && tb)) {
+	if (m * n * k >= GEMM_BLIS_MIN || (tb && k > GEMM_TILE / 16) ||
+	    (ta && tb)) {
 		float one = 1.0f;
 		bli_sgemm(ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE,
 			  tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, (dim_t)m,
