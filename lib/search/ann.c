@@ -46,7 +46,7 @@ void ath_ann_free(ath_ann *a)
 	memset(a, 0, sizeof *a);
 }
 
-/* ---- the beam ---------------------------------------------------------------- */
+/* ---- the beam's frontier and visited set --------------------------------------- */
 
 /* The beam's frontier: a min-heap of (distance, node), growable. */
 typedef struct frontier {
@@ -146,7 +146,150 @@ static void unvisit_all(beam_scratch *s)
 	s->ntouched = 0;
 }
 
-typedef float (*dist_fn)(const void *ctx, size_t node);
+/* ---- distances, 16 nodes at a time -------------------------------------------- */
+
+/* A beam computes the distances of the unvisited neighbours of the node it
+ * expands all at once: their points are gathered into a block of d rows of
+ * 16 floats (row k = dimension k of the 16 nodes, as the scan's layout,
+ * scan.h), so that each node's scalars are the lanes of one vector and no
+ * loop needs a horizontal sum; one call through a function pointer per
+ * expansion, none per distance. */
+#define W 16
+typedef float vf __attribute__((vector_size(4 * W), aligned(4)));
+typedef int32_t vi __attribute__((vector_size(4 * W), aligned(4)));
+#define INLINE static inline __attribute__((always_inline))
+/* the helpers pass vectors by value only once inlined (the ABI note is
+ * about calls, which there are none of) */
+#pragma GCC diagnostic ignored "-Wpsabi"
+#define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+INLINE vf vsel(vi m, vf a, vf b) { return (vf)(((vi)a & m) | ((vi)b & ~m)); }
+INLINE vf vmax(vf a, vf b) { return vsel(a > b, a, b); }
+INLINE vf vmin(vf a, vf b) { return vsel(a < b, a, b); }
+INLINE vf vabs(vf a) { return (vf)((vi)a & 0x7fffffff); }
+
+/* m <= W distances of nodes ids into out. */
+typedef void (*dist_fn)(const void *ctx, const uint32_t *ids, size_t m,
+			float *out);
+
+/* The point of node i as stage-1 floats, into column j of a block: float32
+ * rows are copied; int8 codes are decoded through the exponential map at
+ * the origin (quant.c), in float: x = u tanh(sqrt(c)|u|) / (sqrt(c)|u|),
+ * with sqrt(c)|u| clipped where geo_exp0 projects. */
+INLINE void gather(const ath_ann *a, size_t d, float sc, uint32_t i,
+		   size_t j, float *blk)
+{
+	if (!a->int8) {
+		const float *x = a->rows + (size_t)i * d;
+		for (size_t k = 0; k < d; k++)
+			blk[k * W + j] = x[k];
+		return;
+	}
+	const int8_t *code = a->codes + (size_t)i * a->cstride;
+	float u2 = 0.0f;
+	for (size_t k = 0; k < d; k++) {
+		float u = (float)code[k] * a->scale[k];
+		blk[k * W + j] = u;
+		u2 += u * u;
+	}
+	float su = sc * sqrtf(u2);
+	if (sc == 0.0f || su == 0.0f)
+		return;
+	float f = tanhf(su < 6.1030338f ? su : 6.1030338f) / su;
+	for (size_t k = 0; k < d; k++)
+		blk[k * W + j] *= f;
+}
+
+/* The query region in float: the scan's distance (ath_scan_one, scan.c)
+ * with each node in a lane. */
+typedef struct fregion {
+	const ath_ann *a;
+	size_t d;
+	float cc, sc, gamma, c2, qmax2, qmin2;
+	float c[ATH_SCAN_MAX_DIM], qmax[ATH_SCAN_MAX_DIM], qmin[ATH_SCAN_MAX_DIM];
+} fregion;
+
+static void fregion_init(fregion *f, const ath_ann *a, const ath_scan_query *q)
+{
+	f->a = a;
+	f->d = q->d;
+	f->cc = (float)q->cc;
+	f->sc = (float)sqrt(q->cc);
+	f->gamma = q->gamma;
+	f->c2 = (float)q->c2;
+	f->qmax2 = (float)q->qmax2;
+	f->qmin2 = (float)q->qmin2;
+	for (size_t k = 0; k < q->d; k++) {
+		f->c[k] = (float)q->c[k];
+		f->qmax[k] = (float)q->qmax[k];
+		f->qmin[k] = (float)q->qmin[k];
+	}
+}
+
+CLONES static void region_dists(const void *ctx, const uint32_t *ids, size_t m,
+				float *out)
+{
+	const fregion *q = ctx;
+	size_t d = q->d;
+	float cc = q->cc;
+	float blk[ATH_SCAN_MAX_DIM * W] __attribute__((aligned(64)));
+	for (size_t j = 0; j < W; j++)
+		gather(q->a, d, q->sc, ids[j < m ? j : 0], j, blk);
+	const vf zero = {0};
+	vf v2 = zero, vmx = zero, vmn = zero;
+	for (size_t k = 0; k < d; k++) {
+		vf x = *(const vf *)(blk + k * W);
+		v2 += x * x;
+		vmx += x * q->qmax[k];
+		vmn += x * q->qmin[k];
+	}
+	/* a = v (+) (-qmax), b = qmin (+) (-v): x (+) y = (A x + B y) / D */
+	vf Aa = 1.0f - 2.0f * cc * vmx + cc * q->qmax2;
+	vf Ba = 1.0f - cc * v2;
+	vf Da = 1.0f - 2.0f * cc * vmx + cc * cc * q->qmax2 * v2;
+	vf Ab = 1.0f - 2.0f * cc * vmn + cc * v2;
+	float Bb = 1.0f - cc * q->qmin2;
+	vf Db = 1.0f - 2.0f * cc * vmn + cc * cc * q->qmin2 * v2;
+	/* the outside parts, and <c,t>, |t|^2 of t = min(qmax, max(qmin, v)) */
+	vf pa = zero, pb = zero, ct = zero, t2 = zero;
+	for (size_t k = 0; k < d; k++) {
+		vf x = *(const vf *)(blk + k * W);
+		pa += vmax(Aa * x - Ba * q->qmax[k], zero);
+		pb += vmax(Ab * q->qmin[k] - Bb * x, zero);
+		vf t = vmin(zero + q->qmax[k], vmax(zero + q->qmin[k], x));
+		*(vf *)(blk + k * W) = t;
+		ct += t * q->c[k];
+		t2 += t * t;
+	}
+	/* e = c (+) (-t) */
+	vf Ae = 1.0f - 2.0f * cc * ct + cc * t2;
+	float Be = 1.0f - cc * q->c2;
+	vf De = 1.0f - 2.0f * cc * ct + cc * cc * q->c2 * t2;
+	vf in = zero;
+	for (size_t k = 0; k < d; k++)
+		in += vabs(Ae * q->c[k] - Be * *(const vf *)(blk + k * W));
+	const vf fl = zero + (float)GEO_MIN_NORM;
+	vf r = pa / vmax(Da, fl) + pb / vmax(Db, fl) + q->gamma * in / vmax(De, fl);
+	for (size_t j = 0; j < m; j++)
+		out[j] = r[j] == r[j] ? r[j] : INFINITY;
+}
+
+/* ---- the beam ---------------------------------------------------------------- */
+
+/* Offer the m nodes of ids (m <= W), all unvisited until now, to the
+ * frontier and the result. */
+static int offer(const uint32_t *ids, size_t m, dist_fn dist, const void *ctx,
+		 beam_scratch *s, ath_heap *res)
+{
+	float dd[W];
+	dist(ctx, ids, m, dd);
+	for (size_t j = 0; j < m; j++)
+		if (res->n < res->k || dd[j] < res->h[0].distance) {
+			if (front_push(&s->f, ids[j], dd[j]))
+				return -1;
+			ath_heap_push(res, ids[j], dd[j]);
+		}
+	return 0;
+}
 
 /* The beam search: res (an ath_heap of capacity ef, emptied first) gets
  * the ef nodes nearest by dist among those reached from the entries.
@@ -155,41 +298,45 @@ static size_t beam(const uint32_t *adj, size_t R, const uint32_t *entry,
 		   size_t nentry, dist_fn dist, const void *ctx,
 		   beam_scratch *s, ath_heap *res)
 {
-	size_t nd = 0;
+	size_t nd = 0, m = 0;
+	uint32_t ids[W];
 	int oom = 0;
 	res->n = 0;
 	s->f.n = 0;
 	for (size_t e = 0; e < nentry && !oom; e++) {
 		int v = visit(s, entry[e]);
-		if (v <= 0) {
-			oom = v < 0;
-			continue;
+		oom = v < 0;
+		if (v > 0)
+			ids[m++] = entry[e];
+		if (m == W || (e + 1 == nentry && m)) {
+			oom = oom || offer(ids, m, dist, ctx, s, res);
+			nd += m;
+			m = 0;
 		}
-		float d = dist(ctx, entry[e]);
-		nd++;
-		oom = front_push(&s->f, entry[e], d) != 0;
-		ath_heap_push(res, entry[e], d);
 	}
 	while (s->f.n && !oom) {
 		anthem_hit c = front_pop(&s->f);
 		if (res->n == res->k && c.distance > res->h[0].distance)
 			break;
 		const uint32_t *nb = adj + c.index * R;
+		m = 0;
 		for (size_t j = 0; j < R && !oom; j++) {
 			uint32_t u = nb[j];
 			if (u == ATH_ANN_NONE)
 				continue;
 			int v = visit(s, u);
-			if (v <= 0) {
-				oom = v < 0;
-				continue;
+			oom = v < 0;
+			if (v > 0)
+				ids[m++] = u;
+			if (m == W) {
+				oom = oom || offer(ids, m, dist, ctx, s, res);
+				nd += m;
+				m = 0;
 			}
-			float d = dist(ctx, u);
-			nd++;
-			if (res->n < res->k || d < res->h[0].distance) {
-				oom = front_push(&s->f, u, d) != 0;
-				ath_heap_push(res, u, d);
-			}
+		}
+		if (m && !oom) {
+			oom = offer(ids, m, dist, ctx, s, res);
+			nd += m;
 		}
 	}
 	unvisit_all(s);
@@ -249,10 +396,38 @@ typedef struct pair_ctx {
 	size_t v;
 } pair_ctx;
 
-static float pair_dist(const void *ctx, size_t node)
+/* The graph's distance from node v to each of ids, 16 at a time. */
+CLONES static void pair_dists(const void *ctx, const uint32_t *ids, size_t m,
+			      float *out)
 {
 	const pair_ctx *c = ctx;
-	return pair(c->b, c->v, node);
+	const build *b = c->b;
+	size_t d = b->d;
+	const float *y = b->p + c->v * d;
+	float blk[ATH_SCAN_MAX_DIM * W] __attribute__((aligned(64)));
+	vf a = {0};
+	for (size_t j = 0; j < W; j++) {
+		uint32_t i = ids[j < m ? j : 0];
+		const float *x = b->p + (size_t)i * d;
+		for (size_t k = 0; k < d; k++)
+			blk[k * W + j] = x[k];
+		a[j] = b->a[i];
+	}
+	vf s0 = {0}, s1 = {0};
+	size_t k = 0;
+	for (; k + 1 < d; k += 2) {
+		vf e0 = *(const vf *)(blk + k * W) - y[k];
+		vf e1 = *(const vf *)(blk + (k + 1) * W) - y[k + 1];
+		s0 += e0 * e0;
+		s1 += e1 * e1;
+	}
+	if (k < d) {
+		vf e = *(const vf *)(blk + k * W) - y[k];
+		s0 += e * e;
+	}
+	vf r = (s0 + s1) * a * b->a[c->v];
+	for (size_t j = 0; j < m; j++)
+		out[j] = r[j];
 }
 
 /* The search and the neighbour choice of the t-th node inserted. */
@@ -264,7 +439,7 @@ static void insert_search(size_t slot, size_t tid, void *arg)
 	pair_ctx ctx = {b, v};
 	/* entries: the first nodes inserted, at most 32 while building */
 	size_t ne = b->t0 < 32 ? b->t0 : 32;
-	if (beam(b->adj, R, b->order, ne, pair_dist, &ctx, &b->scr[tid], res) ==
+	if (beam(b->adj, R, b->order, ne, pair_dists, &ctx, &b->scr[tid], res) ==
 	    (size_t)-1) {
 		b->oom = 1; /* read after the round */
 		return;
@@ -567,44 +742,6 @@ void ath_ann_point(const ath_ann *a, size_t d, size_t i, float *out)
 
 /* ---- search --------------------------------------------------------------------- */
 
-typedef struct region_ctx {
-	const ath_ann *a;
-	const ath_scan_query *q;
-} region_ctx;
-
-static float region_dist(const void *ctx, size_t node)
-{
-	const region_ctx *r = ctx;
-	float v[ATH_SCAN_MAX_DIM];
-	size_t d = r->q->d;
-	ath_ann_point(r->a, d, node, v);
-	double v2 = 0.0;
-	for (size_t k = 0; k < d; k++)
-		v2 += (double)v[k] * v[k];
-	float x = ath_scan_one(r->q, v, v2);
-	return isnan(x) ? INFINITY : x;
-}
-
-/* The graph's point distance to the region's centre (|c - x|^2 a_c a_x,
- * the order of the Poincaré distance: see the top of this file). */
-static float centre_dist(const void *ctx, size_t node)
-{
-	const region_ctx *r = ctx;
-	float v[ATH_SCAN_MAX_DIM];
-	size_t d = r->q->d;
-	ath_ann_point(r->a, d, node, v);
-	double e2 = 0.0, v2 = 0.0;
-	for (size_t k = 0; k < d; k++) {
-		double e = (double)v[k] - r->q->c[k];
-		e2 += e * e;
-		v2 += (double)v[k] * v[k];
-	}
-	double cc = r->q->cc, dv = 1.0 - cc * v2, dc = 1.0 - cc * r->q->c2;
-	dv = dv > GEO_MIN_NORM ? dv : GEO_MIN_NORM;
-	dc = dc > GEO_MIN_NORM ? dc : GEO_MIN_NORM;
-	return (float)(e2 / (dv * dc));
-}
-
 int ath_ann_search(const ath_ann *a, const ath_scan_query *q, size_t n,
 		   const float *blocks, const float *n2, size_t k, size_t ef,
 		   float *work, anthem_hit *out, size_t *nout,
@@ -617,32 +754,26 @@ int ath_ann_search(const ath_ann *a, const ath_scan_query *q, size_t n,
 		ef = n;
 	beam_scratch s;
 	anthem_hit *buf = malloc((ef ? ef : 1) * sizeof *buf);
-	if (scratch_init(&s, n) || !buf) {
+	fregion *fq = malloc(sizeof *fq);
+	if (scratch_init(&s, n) || !buf || !fq) {
 		scratch_free(&s);
 		free(buf);
+		free(fq);
 		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
 	}
+	fregion_init(fq, a, q);
 	ath_heap res = {buf, 0, ef};
-	region_ctx ctx = {a, q};
-	/* phase 1: the ef points nearest the region's centre by the graph's
-	 * own (point) distance, which the graph was built to descend */
-	size_t nd = beam(a->adj, a->degree, a->entry, a->nentry, centre_dist,
-			 &ctx, &s, &res);
-	/* phase 2: from those, the beam by the region's distance */
-	uint32_t *seeds = malloc((res.n ? res.n : 1) * sizeof *seeds);
-	size_t ns = res.n, nd2 = 0;
-	for (size_t i = 0; seeds && i < ns; i++)
-		seeds[i] = (uint32_t)res.h[i].index;
-	if (nd != (size_t)-1 && seeds)
-		nd2 = beam(a->adj, a->degree, seeds, ns, region_dist, &ctx, &s,
-			   &res);
-	free(seeds);
+	/* the beam by the region's distance from the entries (a first beam
+	 * to the region's centre by the graph's own point distance found no
+	 * better start: bench/ann/ann --diag, docs/performance.md) */
+	size_t nd = beam(a->adj, a->degree, a->entry, a->nentry, region_dists,
+			 fq, &s, &res);
 	scratch_free(&s);
-	if (nd == (size_t)-1 || nd2 == (size_t)-1 || !seeds) {
+	free(fq);
+	if (nd == (size_t)-1) {
 		free(buf);
 		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
 	}
-	nd += nd2;
 	/* re-scored by the scan's loop: the same float as the exact scan */
 	ath_heap top = {out, 0, k};
 	for (size_t i = 0; i < res.n; i++)
