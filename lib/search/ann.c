@@ -121,7 +121,7 @@ static int scratch_init(beam_scratch *s, size_t n)
 }
 
 /* Mark node u seen; 1 if it was not. */
-static int visit(beam_scratch *s, size_t u)
+static inline int visit(beam_scratch *s, size_t u)
 {
 	uint64_t bit = (uint64_t)1 << (u % 64);
 	if (s->seen[u / 64] & bit)
@@ -774,16 +774,21 @@ int ath_ann_search(const ath_ann *a, const ath_scan_query *q, size_t n,
 		free(buf);
 		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
 	}
-	/* re-scored by the scan's loop: the same float as the exact scan */
+	/* the best 2k by the beam's float distance re-scored by the scan's
+	 * loop (the same float as the exact scan): the two differ by
+	 * rounding only, far less than the gap from the k-th to the 2k-th,
+	 * and a wide beam (ef >> k) then costs no more re-scoring */
+	ath_heap_sort(&res);
+	size_t nr = res.n < 2 * k ? res.n : 2 * k;
 	ath_heap top = {out, 0, k};
-	for (size_t i = 0; i < res.n; i++)
+	for (size_t i = 0; i < nr; i++)
 		ath_heap_push(&top, res.h[i].index,
 			      ath_scan_at(q, blocks, n2, res.h[i].index, work));
 	ath_heap_sort(&top);
 	*nout = top.n;
 	if (st) {
-		st->distances = nd + res.n;
-		st->rescored = res.n;
+		st->distances = nd + nr;
+		st->rescored = nr;
 	}
 	free(buf);
 	return ANTHEM_OK;
