@@ -24,9 +24,9 @@
  * Search: a query's region (c, l) has no point to start a greedy descent
  * from, so the beam starts from all the entry points (the first nodes
  * inserted, a uniform sample of about sqrt(n), at most 1024) and keeps the
- * ef nearest to the region by the scan's distance (ath_scan_one); its ef
- * results are re-scored by the scan's float loop (ath_scan_at) and the
- * best k returned. */
+ * ef nearest to the region by the scan's distance (in float, 16 nodes per
+ * call: region_dists); the best 2k of them are re-scored by the scan's
+ * float loop (ath_scan_at) and the best k returned. */
 #include "search/ann.h"
 
 #include "common/internal.h"
@@ -199,6 +199,19 @@ INLINE void gather(const ath_ann *a, size_t d, float sc, uint32_t i,
 		blk[k * W + j] *= f;
 }
 
+/* Ask for the m nodes' points before any is read: in a large catalogue
+ * each is a cache miss, and the misses then overlap. */
+INLINE void prefetch(const ath_ann *a, size_t d, const uint32_t *ids, size_t m)
+{
+	for (size_t j = 0; j < m; j++) {
+		const char *p = a->int8 ? (const char *)(a->codes + (size_t)ids[j] * a->cstride)
+				       : (const char *)(a->rows + (size_t)ids[j] * d);
+		size_t len = a->int8 ? a->cstride : d * sizeof(float);
+		for (size_t o = 0; o < len; o += 64)
+			__builtin_prefetch(p + o);
+	}
+}
+
 /* The query region in float: the scan's distance (ath_scan_one, scan.c)
  * with each node in a lane. */
 typedef struct fregion {
@@ -232,6 +245,7 @@ CLONES static void region_dists(const void *ctx, const uint32_t *ids, size_t m,
 	size_t d = q->d;
 	float cc = q->cc;
 	float blk[ATH_SCAN_MAX_DIM * W] __attribute__((aligned(64)));
+	prefetch(q->a, d, ids, m);
 	for (size_t j = 0; j < W; j++)
 		gather(q->a, d, q->sc, ids[j < m ? j : 0], j, blk);
 	const vf zero = {0};
@@ -406,6 +420,9 @@ CLONES static void pair_dists(const void *ctx, const uint32_t *ids, size_t m,
 	const float *y = b->p + c->v * d;
 	float blk[ATH_SCAN_MAX_DIM * W] __attribute__((aligned(64)));
 	vf a = {0};
+	for (size_t j = 0; j < m; j++)
+		for (size_t o = 0; o < d * sizeof(float); o += 64)
+			__builtin_prefetch((const char *)(b->p + (size_t)ids[j] * d) + o);
 	for (size_t j = 0; j < W; j++) {
 		uint32_t i = ids[j < m ? j : 0];
 		const float *x = b->p + (size_t)i * d;
