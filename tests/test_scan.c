@@ -1,6 +1,7 @@
 /* The stage-1 scan: the blocked float loop against the double reference,
  * results independent of the number of threads, ties in index order, the
  * index file's blocked layout and the older row-major one. */
+#include "common/isa.h"
 #include "io/container.h"
 #include "search/rank.h"
 #include "search/scan.h"
@@ -346,6 +347,32 @@ START_TEST(vectors_made_once)
 }
 END_TEST
 
+/* The copy of the loop in use is the one ANTHEM_ISA names (tests/meson.build
+ * runs this suite once per copy) when this CPU runs it, so those runs test
+ * the copy they name. */
+START_TEST(kernel_is_the_one_asked_for)
+{
+	const char *want = getenv("ANTHEM_ISA"), *got = ath_isa_name(ath_isa_level());
+	ck_assert(!strcmp(got, "default") || !strcmp(got, "x86-64-v3") ||
+		  !strcmp(got, "x86-64-v4"));
+	if (!want || !*want)
+		return;
+	int runs = !strcmp(want, "default");
+#if defined(__x86_64__) && defined(__GNUC__)
+	__builtin_cpu_init();
+	if (!strcmp(want, "x86-64-v3"))
+		runs = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+	if (!strcmp(want, "x86-64-v4"))
+		runs = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
+#endif
+	if (runs)
+		ck_assert_str_eq(got, want);
+	else
+		fprintf(stderr, "scan: this CPU does not run %s; %s tested instead\n",
+			want, got);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("scan");
@@ -357,6 +384,7 @@ int main(void)
 	tcase_add_test(t, file_layouts);
 	tcase_add_test(t, union_scan_in_chunks);
 	tcase_add_test(t, vectors_made_once);
+	tcase_add_test(t, kernel_is_the_one_asked_for);
 	suite_add_tcase(s, t);
 	return run_suite(s);
 }

@@ -17,6 +17,8 @@
  * what it keeps with the full model. */
 #include "search/scan.h"
 
+#include "common/isa.h"
+
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -309,17 +311,9 @@ INLINE void block_dist(const fquery *q, const float *blk, const float *n2,
 	*(vf *)out = pa / Da + pb / Db + q->gamma * (in0 + in1) / De;
 }
 
-/* One copy of the loop per instruction set, chosen when the library is
- * loaded (an ifunc), so that the library itself stays built for any
- * x86-64. */
-#if defined(ATH_HAVE_TARGET_CLONES)
-#define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define CLONES
-#endif
-
-CLONES
-static void scan_range(const fquery *q, const float *blocks, const float *n2,
+/* The loop over a range of blocks; each kernel below is this body
+ * compiled for one instruction set. */
+INLINE void range_body(const fquery *q, const float *blocks, const float *n2,
 		       size_t n, size_t b_lo, size_t b_hi,
 		       const uint64_t *allow, ath_heap *hp)
 {
@@ -344,6 +338,48 @@ static void scan_range(const fquery *q, const float *blocks, const float *n2,
 						? INFINITY : hp->h[0].distance;
 			}
 	}
+}
+
+/* One copy of the loop per x86-64 level (lib/common/isa.h).  Lanes are
+ * products, so every product's sums run in the same order whatever the
+ * vector width; the copies with fused multiply-adds (x86-64-v3, v4) round
+ * differently from the one without (default). */
+typedef struct scan_kernel {
+	void (*range)(const fquery *, const float *, const float *, size_t,
+		      size_t, size_t, const uint64_t *, ath_heap *);
+	void (*block)(const fquery *, const float *, const float *, float *);
+} scan_kernel;
+
+#define SCAN_KERNEL(sfx, attr)                                               \
+	attr static void range_##sfx(const fquery *q, const float *blocks,   \
+				     const float *n2, size_t n, size_t b_lo, \
+				     size_t b_hi, const uint64_t *allow,     \
+				     ath_heap *hp)                           \
+	{                                                                    \
+		range_body(q, blocks, n2, n, b_lo, b_hi, allow, hp);         \
+	}                                                                    \
+	attr static void block_##sfx(const fquery *q, const float *blk,      \
+				     const float *n2, float *dist)           \
+	{                                                                    \
+		block_dist(q, blk, n2, dist);                                \
+	}
+
+SCAN_KERNEL(base, )
+#if defined(ATH_HAVE_TARGET_LEVELS)
+SCAN_KERNEL(v3, __attribute__((target("arch=x86-64-v3"))))
+SCAN_KERNEL(v4, __attribute__((target("arch=x86-64-v4"))))
+static const scan_kernel kernels[] = {
+	[ATH_ISA_DEFAULT] = {range_base, block_base},
+	[ATH_ISA_V3] = {range_v3, block_v3},
+	[ATH_ISA_V4] = {range_v4, block_v4},
+};
+#else
+static const scan_kernel kernels[] = {[ATH_ISA_DEFAULT] = {range_base, block_base}};
+#endif
+
+static const scan_kernel *get_kernel(void)
+{
+	return &kernels[ath_isa_level()];
 }
 
 size_t ath_scan_work_floats(size_t d)
@@ -381,16 +417,7 @@ void ath_scan_blocks(const ath_scan_query *q, const float *blocks,
 {
 	fquery f;
 	set_fquery(q, work, &f);
-	scan_range(&f, blocks, n2, n, b_lo, b_hi, allow, hp);
-}
-
-/* One block, through the same clone as scan_range (another instruction
- * set may round differently). */
-CLONES
-static void one_block(const fquery *q, const float *blocks, const float *n2,
-		      size_t b, float *dist)
-{
-	block_dist(q, blocks + b * q->d * W, n2 + b * W, dist);
+	get_kernel()->range(&f, blocks, n2, n, b_lo, b_hi, allow, hp);
 }
 
 float ath_scan_at(const ath_scan_query *q, const float *blocks,
@@ -399,6 +426,8 @@ float ath_scan_at(const ath_scan_query *q, const float *blocks,
 	fquery f;
 	float dist[W];
 	set_fquery(q, work, &f);
-	one_block(&f, blocks, n2, i / W, dist);
+	/* through the same kernel as the scan (they agree, but a caller
+	 * comparing the two should not depend on it) */
+	get_kernel()->block(&f, blocks + i / W * q->d * W, n2 + i / W * W, dist);
 	return dist[i % W];
 }
