@@ -25,11 +25,12 @@
  * from, so the beam starts from all the entry points (the first nodes
  * inserted, a uniform sample of about sqrt(n), at most 1024) and keeps the
  * ef nearest to the region by the scan's distance (in float, 16 nodes per
- * call: region_dists); the best 2k of them are re-scored by the scan's
+ * call: region_body); the best 2k of them are re-scored by the scan's
  * float loop (ath_scan_at) and the best k returned. */
 #include "search/ann.h"
 
 #include "common/internal.h"
+#include "common/isa.h"
 #include "common/parallel.h"
 
 #include <math.h>
@@ -160,8 +161,12 @@ typedef int32_t vi __attribute__((vector_size(4 * W), aligned(4)));
 #define INLINE static inline __attribute__((always_inline))
 /* the helpers pass vectors by value only once inlined (the ABI note is
  * about calls, which there are none of) */
+#if defined(__clang__)
+#pragma clang diagnostic ignored "-Wunknown-warning-option"
+#endif
+#if defined(__GNUC__)
 #pragma GCC diagnostic ignored "-Wpsabi"
-#define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#endif
 INLINE vf vsel(vi m, vf a, vf b) { return (vf)(((vi)a & m) | ((vi)b & ~m)); }
 INLINE vf vmax(vf a, vf b) { return vsel(a > b, a, b); }
 INLINE vf vmin(vf a, vf b) { return vsel(a < b, a, b); }
@@ -238,8 +243,8 @@ static void fregion_init(fregion *f, const ath_ann *a, const ath_scan_query *q)
 	}
 }
 
-CLONES static void region_dists(const void *ctx, const uint32_t *ids, size_t m,
-				float *out)
+INLINE void region_body(const void *ctx, const uint32_t *ids, size_t m,
+			float *out)
 {
 	const fregion *q = ctx;
 	size_t d = q->d;
@@ -411,8 +416,8 @@ typedef struct pair_ctx {
 } pair_ctx;
 
 /* The graph's distance from node v to each of ids, 16 at a time. */
-CLONES static void pair_dists(const void *ctx, const uint32_t *ids, size_t m,
-			      float *out)
+INLINE void pair_body(const void *ctx, const uint32_t *ids, size_t m,
+		      float *out)
 {
 	const pair_ctx *c = ctx;
 	const build *b = c->b;
@@ -447,6 +452,42 @@ CLONES static void pair_dists(const void *ctx, const uint32_t *ids, size_t m,
 		out[j] = r[j];
 }
 
+/* One copy of the two distance loops per x86-64 level, as the scan's
+ * (lib/common/isa.h, lib/search/scan.c). */
+typedef struct ann_kernel {
+	dist_fn region, pair;
+} ann_kernel;
+
+#define ANN_KERNEL(sfx, attr)                                                \
+	attr static void region_##sfx(const void *ctx, const uint32_t *ids,  \
+				      size_t m, float *out)                  \
+	{                                                                    \
+		region_body(ctx, ids, m, out);                               \
+	}                                                                    \
+	attr static void pair_##sfx(const void *ctx, const uint32_t *ids,    \
+				    size_t m, float *out)                    \
+	{                                                                    \
+		pair_body(ctx, ids, m, out);                                 \
+	}
+
+ANN_KERNEL(base, )
+#if defined(ATH_HAVE_TARGET_LEVELS)
+ANN_KERNEL(v3, __attribute__((target("arch=x86-64-v3"))))
+ANN_KERNEL(v4, __attribute__((target("arch=x86-64-v4"))))
+static const ann_kernel kernels[] = {
+	[ATH_ISA_DEFAULT] = {region_base, pair_base},
+	[ATH_ISA_V3] = {region_v3, pair_v3},
+	[ATH_ISA_V4] = {region_v4, pair_v4},
+};
+#else
+static const ann_kernel kernels[] = {[ATH_ISA_DEFAULT] = {region_base, pair_base}};
+#endif
+
+static const ann_kernel *kernel(void)
+{
+	return &kernels[ath_isa_level()];
+}
+
 /* The search and the neighbour choice of the t-th node inserted. */
 static void insert_search(size_t slot, size_t tid, void *arg)
 {
@@ -456,7 +497,7 @@ static void insert_search(size_t slot, size_t tid, void *arg)
 	pair_ctx ctx = {b, v};
 	/* entries: the first nodes inserted, at most 32 while building */
 	size_t ne = b->t0 < 32 ? b->t0 : 32;
-	if (beam(b->adj, R, b->order, ne, pair_dists, &ctx, &b->scr[tid], res) ==
+	if (beam(b->adj, R, b->order, ne, kernel()->pair, &ctx, &b->scr[tid], res) ==
 	    (size_t)-1) {
 		b->oom = 1; /* read after the round */
 		return;
@@ -783,8 +824,8 @@ int ath_ann_search(const ath_ann *a, const ath_scan_query *q, size_t n,
 	/* the beam by the region's distance from the entries (a first beam
 	 * to the region's centre by the graph's own point distance found no
 	 * better start: bench/ann/ann --diag, docs/performance.md) */
-	size_t nd = beam(a->adj, a->degree, a->entry, a->nentry, region_dists,
-			 fq, &s, &res);
+	size_t nd = beam(a->adj, a->degree, a->entry, a->nentry,
+			 kernel()->region, fq, &s, &res);
 	scratch_free(&s);
 	free(fq);
 	if (nd == (size_t)-1) {
