@@ -10,8 +10,8 @@
  * candidate is kept when it is nearer to the new point than to every
  * neighbour kept so far, so the edges point in different directions; the
  * slots left are filled with the nearest of the rest), and is added to
- * their lists (a full list drops its farthest entry when the new point is
- * nearer).  Insertions run in rounds: the searches of a round run in
+ * their lists (a full list of R + 1 drops the one the same heuristic
+ * would fill in last: the farthest it prunes, else the farthest).  Insertions run in rounds: the searches of a round run in
  * parallel against the graph as the previous rounds left it, then the
  * round's links are made in insertion order, so the graph depends on the
  * seed only, never on the number of threads.
@@ -392,24 +392,6 @@ typedef struct build {
 	int oom;
 } build;
 
-static float pair(const build *b, size_t i, size_t j)
-{
-	const float *x = b->p + i * b->d, *y = b->p + j * b->d;
-	float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-	size_t k = 0;
-	for (; k + 3 < b->d; k += 4) {
-		float e0 = x[k] - y[k], e1 = x[k + 1] - y[k + 1];
-		float e2 = x[k + 2] - y[k + 2], e3 = x[k + 3] - y[k + 3];
-		s0 += e0 * e0;
-		s1 += e1 * e1;
-		s2 += e2 * e2;
-		s3 += e3 * e3;
-	}
-	for (; k < b->d; k++)
-		s0 += (x[k] - y[k]) * (x[k] - y[k]);
-	return (s0 + s1 + s2 + s3) * b->a[i] * b->a[j];
-}
-
 typedef struct pair_ctx {
 	const build *b;
 	size_t v;
@@ -488,6 +470,23 @@ static const ann_kernel *kernel(void)
 	return &kernels[ath_isa_level()];
 }
 
+/* Whether one of the nk nodes of kept is nearer to w than dw (the
+ * neighbour heuristic's test), 16 distances at a time. */
+static int nearer_than(const build *b, uint32_t w, const uint32_t *kept,
+		       size_t nk, float dw)
+{
+	pair_ctx ctx = {b, w};
+	float dd[W];
+	for (size_t r = 0; r < nk; r += W) {
+		size_t m = nk - r < W ? nk - r : W;
+		kernel()->pair(&ctx, kept + r, m, dd);
+		for (size_t j = 0; j < m; j++)
+			if (dd[j] < dw)
+				return 1;
+	}
+	return 0;
+}
+
 /* The search and the neighbour choice of the t-th node inserted. */
 static void insert_search(size_t slot, size_t tid, void *arg)
 {
@@ -510,10 +509,7 @@ static void insert_search(size_t slot, size_t tid, void *arg)
 	for (size_t i = 0; i < res->n && ns < R; i++) {
 		size_t w = res->h[i].index;
 		float dw = res->h[i].distance;
-		int keep = 1;
-		for (size_t r = 0; r < ns && keep; r++)
-			keep = pair(b, w, sel[r]) >= dw;
-		if (keep) {
+		if (!nearer_than(b, (uint32_t)w, sel, ns, dw)) {
 			sel[ns] = (uint32_t)w;
 			seld[ns++] = dw;
 		} else {
@@ -525,6 +521,39 @@ static void insert_search(size_t slot, size_t tid, void *arg)
 		seld[ns++] = res->h[pruned[i]].distance;
 	}
 	b->nsel[slot] = (uint32_t)ns;
+}
+
+/* Node u's full list offered node v at distance dv: of the R + 1, the one
+ * dropped is the one the neighbour heuristic would fill in last (the
+ * farthest it prunes, else the farthest), so that the list keeps its
+ * edges in different directions (HNSW shrinks a full list so). */
+static void overflow(build *b, size_t u, uint32_t v, float dv)
+{
+	size_t R = b->R, ord[ATH_ANN_MAX_DEGREE + 1], nk = 0;
+	uint32_t *au = b->adj + u * R, kept[ATH_ANN_MAX_DEGREE + 1];
+	float *du = b->bd + u * R;
+	/* candidates 0 .. R-1 the list, R the new node; by distance */
+	for (size_t i = 0; i <= R; i++) {
+		float di = i < R ? du[i] : dv;
+		size_t j = i;
+		for (; j > 0 && (ord[j - 1] < R ? du[ord[j - 1]] : dv) > di; j--)
+			ord[j] = ord[j - 1];
+		ord[j] = i;
+	}
+	size_t drop = ord[R];
+	for (size_t i = 0; i <= R; i++) {
+		size_t c = ord[i];
+		uint32_t w = c < R ? au[c] : v;
+		float dw = c < R ? du[c] : dv;
+		if (nearer_than(b, w, kept, nk, dw))
+			drop = c;
+		else
+			kept[nk++] = w;
+	}
+	if (drop < R) {
+		au[drop] = v;
+		du[drop] = dv;
+	}
 }
 
 /* Node v's edges (the round's choice), and v in each neighbour's list. */
@@ -547,14 +576,7 @@ static void link(build *b, size_t slot, size_t v)
 			du[b->deg[u]++] = seld[j];
 			continue;
 		}
-		size_t far = 0;
-		for (size_t r = 1; r < R; r++)
-			if (du[r] > du[far])
-				far = r;
-		if (seld[j] < du[far]) {
-			au[far] = (uint32_t)v;
-			du[far] = seld[j];
-		}
+		overflow(b, u, (uint32_t)v, seld[j]);
 	}
 }
 
