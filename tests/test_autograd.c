@@ -109,6 +109,10 @@ BUILD(b_log0, ag_unary(t, AG_LOG0, in[0]))
 BUILD(b_clip0, ag_unary(t, AG_CLIP0, in[0]))
 BUILD(b_softmax, ag_softmax(t, in[0]))
 BUILD(b_lse, ag_logsumexp(t, in[0]))
+static const uint32_t SEG_OFF[] = {0, 2, 3, 7}; /* segments of 2, 1, 4 */
+BUILD(b_seglse, ag_seglse(t, in[0], SEG_OFF, 3))
+BUILD(b_segsoftmax, ag_segsoftmax(t, in[0], SEG_OFF, 3))
+BUILD(b_segmean, ag_segmean(t, in[0], in[1], SEG_OFF, 3))
 BUILD(b_gyromean, ag_gyromean(t, in[0], in[1]))
 BUILD(b_pairmean, ag_pairmean(t, in[0], in[1]))
 BUILD(b_pairmin, ag_pairmin(t, in[0]))
@@ -205,8 +209,14 @@ static const opcase CASES[] = {
 	{"CLIP0", b_clip0, NULL, NL, 1, 0, 1, {{3, 4, TAN}}},
 	{"SOFTMAX", b_softmax, NULL, NL, 1, 0, 0, {{3, 5, GAUSS}}},
 	{"LOGSUMEXP", b_lse, NULL, NL, 1, 0, 0, {{3, 5, GAUSS}}},
+	{"SEGLSE", b_seglse, NULL, NL, 1, 0, 0, {{3, 7, GAUSS}}},
+	{"SEGSOFTMAX", b_segsoftmax, NULL, NL, 1, 0, 0, {{1, 7, GAUSS}}},
+	{"SEGMEAN", b_segmean, NULL, NL, 2, 0, 1, {{1, 7, POS}, {7, 3, BALL}}},
+	{"SEGMEAN/W const", b_segmean, NULL, NL, 2, 1, 1, {{1, 7, POS}, {7, 3, BALL}}},
 	{"GYROMEAN", b_gyromean, NULL, NL, 2, 0, 1, {{2, 4, POS}, {4, 3, BALL}}},
 	{"GYROMEAN/W const", b_gyromean, NULL, NL, 2, 1, 1, {{2, 4, POS}, {4, 3, BALL}}},
+	/* more rows than geo_means_backward_kept holds at once */
+	{"GYROMEAN/11 rows", b_gyromean, NULL, NL, 2, 0, 1, {{11, 4, POS}, {4, 3, BALL}}},
 	{"PAIRMEAN", b_pairmean, NULL, NL, 2, 0, 1, {{1, 4, GAUSS}, {4, 3, BALL}}},
 	{"PAIRMEAN/S const", b_pairmean, NULL, NL, 2, 1, 1, {{1, 4, GAUSS}, {4, 3, BALL}}},
 	{"PAIRMIN", b_pairmin, pairmin_sig, NL, 1, 0, 0, {{4, 3, GAUSS}}},
@@ -672,6 +682,23 @@ START_TEST(test_forward_hand_values)
 	ck_assert_double_eq_tol(run1(AG_LOGSUMEXP, 2, 3, lrows, 0),
 				log(exp(1.0) + exp(2.0) + exp(3.0)), FWD_TOL * 3.5);
 	ck_assert_double_eq_tol(run1(AG_LOGSUMEXP, 2, 3, lrows, 1), log(3.0), FWD_TOL);
+	/* segments: the second far below the row's maximum (its own
+	 * maximum then, not an underflow to -inf), with and without grads */
+	static const float seg[] = {0, 1, -200, -201, -200, 3};
+	static const uint32_t soff[] = {0, 2, 5, 6};
+	for (int grad = 0; grad < 2; grad++) {
+		const geo_space sp = {GEO_EUCLIDEAN, 0.0};
+		ag_tape t;
+		ag_tape_init(&t, &sp, grad);
+		ag_param p = {.name = "x", .rows = 1, .cols = 6,
+			      .val = (float *)seg, .grad = (float[6]){0}};
+		ag_node *o = ag_seglse(&t, ag_param_leaf(&t, &p), soff, 3);
+		ck_assert_double_eq_tol(o->val[0], log(1.0 + exp(1.0)), FWD_TOL * 2);
+		ck_assert_double_eq_tol(o->val[1], -200 + log(2.0 + exp(-1.0)),
+					FWD_TOL * 200);
+		ck_assert_double_eq_tol(o->val[2], 3.0, FWD_TOL * 3);
+		ag_tape_free(&t);
+	}
 	/* softmax: every row sums to 1 and matches exp(x - max) / sum */
 	for (int r = 0; r < 3; r++) {
 		double sum = 0, den = 0, mx = -INFINITY;

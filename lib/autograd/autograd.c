@@ -1,6 +1,7 @@
 /* The tape, its arena and one forward and one backward rule per op. */
 #include "autograd/autograd.h"
 #include "autograd/vmath.h"
+#include "common/isa.h"
 
 #include <blis.h>
 #include <math.h>
@@ -9,10 +10,10 @@
 
 #define ARENA_ALIGN 64
 #define ARENA_MIN_CHUNK ((size_t)1 << 16)
-/* Below this many multiply-adds a plain loop beats BLIS's packing
- * (bench/train: 8192 ran 4% faster than 32768, which left the backward
- * products of the E x T query-title grid, about 30k each, to the loop). */
-#define GEMM_BLIS_MIN 8192
+/* Below this many multiply-adds the column kernel beats BLIS's packing:
+ * every product of a training step at d = 16 and 32 (the largest, the
+ * query-title grid of five titles, is about 60 x 160 x 32) */
+#define GEMM_BLIS_MIN ((size_t)1 << 22)
 
 /* Rows of a trigram table are scattered over megabytes: ask for a row a
  * few iterations before it is used, so that gathers and gradient
@@ -49,7 +50,8 @@ static int push_chunk(ag_tape *t, size_t size)
 	return 0;
 }
 
-void *ag_alloc(ag_tape *t, size_t bytes)
+/* ag_alloc without the zeroing, for storage its user writes whole */
+static void *alloc_raw(ag_tape *t, size_t bytes)
 {
 	bytes = (bytes + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
 	if (!t->chunks || t->chunks->size - t->used < bytes) {
@@ -61,7 +63,14 @@ void *ag_alloc(ag_tape *t, size_t bytes)
 	}
 	void *p = t->chunks->data + t->used;
 	t->used += bytes;
-	memset(p, 0, bytes);
+	return p;
+}
+
+void *ag_alloc(ag_tape *t, size_t bytes)
+{
+	void *p = alloc_raw(t, bytes);
+	if (p)
+		memset(p, 0, bytes);
 	return p;
 }
 
@@ -175,7 +184,11 @@ static ag_node *new_node_g(ag_tape *t, ag_op op, size_t rows, size_t cols,
 	}
 	ag_node *n = ag_alloc(t, sizeof *n);
 	size_t count = rows * cols;
-	float *val = n ? ag_alloc(t, count * sizeof(float)) : NULL;
+	/* every op but a constant writes its whole value (a zeroing per
+	 * node was a measurable share of a step) */
+	float *val = !n ? NULL
+		     : op == AG_LEAF ? ag_alloc(t, count * sizeof(float))
+				     : alloc_raw(t, count * sizeof(float));
 	float *g = grad && val ? ag_alloc(t, count * sizeof(float)) : NULL;
 	if (!n || !val || (grad && !g))
 		return fail(t, rows, cols);
@@ -259,12 +272,227 @@ static inline void axpy(size_t n, float a, const float *restrict x,
 		y[j] += a * x[j];
 }
 
+
+/* C[i][j] += sum_p A(i, p) B[p][j] for i < m, j < n, p < k, where
+ * A(i, p) = A[i * ai + p * ap] (a row-major A or a transposed one) and the
+ * rows of B and C are ldb and ldc apart.  Sixteen columns of two rows of C
+ * stay in named vector sums across the whole p loop (GCC -O2 keeps an
+ * array of sums in memory), so that each row of B is loaded once for four
+ * rows of C: the network's products are d = 16 or 32 wide, where BLIS's
+ * packing and its OpenMP entry cost more than the multiply-adds (a quarter
+ * of a training step went through bli_sgemm).  Each element of C is the
+ * same sum in the same order in every per-level copy below and in every
+ * branch, so the result does not depend on the machine, ANTHEM_ISA or on
+ * where j falls. */
+#if defined(__GNUC__)
+#define INLINE static inline __attribute__((always_inline))
+#else
+#define INLINE static inline
+#endif
+
+INLINE void kernel_body(size_t m, size_t n, size_t k, const float *A,
+			size_t ai, size_t ap, const float *restrict B,
+			size_t ldb, float *restrict C, size_t ldc)
+{
+	size_t i = 0;
+#ifdef VM_VECTOR
+	typedef float f8 __attribute__((vector_size(32)));
+	/* four rows: eight independent sums, enough to hide the adds'
+	 * latency when n is 16 */
+	for (; i + 4 <= m; i += 4) {
+		const float *a0 = A + i * ai, *a1 = a0 + ai, *a2 = a1 + ai,
+			    *a3 = a2 + ai;
+		float *c0 = C + i * ldc, *c1 = c0 + ldc, *c2 = c1 + ldc,
+		      *c3 = c2 + ldc;
+		size_t j = 0;
+		for (; j + 16 <= n; j += 16) {
+			f8 s00, s01, s10, s11, s20, s21, s30, s31, b0, b1;
+			memcpy(&s00, c0 + j, 32);
+			memcpy(&s01, c0 + j + 8, 32);
+			memcpy(&s10, c1 + j, 32);
+			memcpy(&s11, c1 + j + 8, 32);
+			memcpy(&s20, c2 + j, 32);
+			memcpy(&s21, c2 + j + 8, 32);
+			memcpy(&s30, c3 + j, 32);
+			memcpy(&s31, c3 + j + 8, 32);
+			for (size_t p = 0; p < k; p++) {
+				const float *b = B + p * ldb + j;
+				float x0 = a0[p * ap], x1 = a1[p * ap],
+				      x2 = a2[p * ap], x3 = a3[p * ap];
+				memcpy(&b0, b, 32);
+				memcpy(&b1, b + 8, 32);
+				s00 += x0 * b0;
+				s01 += x0 * b1;
+				s10 += x1 * b0;
+				s11 += x1 * b1;
+				s20 += x2 * b0;
+				s21 += x2 * b1;
+				s30 += x3 * b0;
+				s31 += x3 * b1;
+			}
+			memcpy(c0 + j, &s00, 32);
+			memcpy(c0 + j + 8, &s01, 32);
+			memcpy(c1 + j, &s10, 32);
+			memcpy(c1 + j + 8, &s11, 32);
+			memcpy(c2 + j, &s20, 32);
+			memcpy(c2 + j + 8, &s21, 32);
+			memcpy(c3 + j, &s30, 32);
+			memcpy(c3 + j + 8, &s31, 32);
+		}
+		for (; j + 8 <= n; j += 8) {
+			f8 s0, s1, s2, s3, b0;
+			memcpy(&s0, c0 + j, 32);
+			memcpy(&s1, c1 + j, 32);
+			memcpy(&s2, c2 + j, 32);
+			memcpy(&s3, c3 + j, 32);
+			for (size_t p = 0; p < k; p++) {
+				memcpy(&b0, B + p * ldb + j, 32);
+				s0 += a0[p * ap] * b0;
+				s1 += a1[p * ap] * b0;
+				s2 += a2[p * ap] * b0;
+				s3 += a3[p * ap] * b0;
+			}
+			memcpy(c0 + j, &s0, 32);
+			memcpy(c1 + j, &s1, 32);
+			memcpy(c2 + j, &s2, 32);
+			memcpy(c3 + j, &s3, 32);
+		}
+		for (; j < n; j++) {
+			float s0 = c0[j], s1 = c1[j], s2 = c2[j], s3 = c3[j];
+			for (size_t p = 0; p < k; p++) {
+				float b = B[p * ldb + j];
+				s0 += a0[p * ap] * b;
+				s1 += a1[p * ap] * b;
+				s2 += a2[p * ap] * b;
+				s3 += a3[p * ap] * b;
+			}
+			c0[j] = s0;
+			c1[j] = s1;
+			c2[j] = s2;
+			c3[j] = s3;
+		}
+	}
+	for (; i + 2 <= m; i += 2) {
+		const float *a0 = A + i * ai, *a1 = a0 + ai;
+		float *c0 = C + i * ldc, *c1 = c0 + ldc;
+		size_t j = 0;
+		for (; j + 16 <= n; j += 16) {
+			f8 s00, s01, s10, s11, b0, b1;
+			memcpy(&s00, c0 + j, 32);
+			memcpy(&s01, c0 + j + 8, 32);
+			memcpy(&s10, c1 + j, 32);
+			memcpy(&s11, c1 + j + 8, 32);
+			for (size_t p = 0; p < k; p++) {
+				const float *b = B + p * ldb + j;
+				float x0 = a0[p * ap], x1 = a1[p * ap];
+				memcpy(&b0, b, 32);
+				memcpy(&b1, b + 8, 32);
+				s00 += x0 * b0;
+				s01 += x0 * b1;
+				s10 += x1 * b0;
+				s11 += x1 * b1;
+			}
+			memcpy(c0 + j, &s00, 32);
+			memcpy(c0 + j + 8, &s01, 32);
+			memcpy(c1 + j, &s10, 32);
+			memcpy(c1 + j + 8, &s11, 32);
+		}
+		for (; j < n; j++) {
+			float s0 = c0[j], s1 = c1[j];
+			for (size_t p = 0; p < k; p++) {
+				s0 += a0[p * ap] * B[p * ldb + j];
+				s1 += a1[p * ap] * B[p * ldb + j];
+			}
+			c0[j] = s0;
+			c1[j] = s1;
+		}
+	}
+	for (; i < m; i++) {
+		const float *a = A + i * ai;
+		float *c = C + i * ldc;
+		size_t j = 0;
+		for (; j + 8 <= n; j += 8) {
+			f8 s0, b0;
+			memcpy(&s0, c + j, 32);
+			for (size_t p = 0; p < k; p++) {
+				memcpy(&b0, B + p * ldb + j, 32);
+				s0 += a[p * ap] * b0;
+			}
+			memcpy(c + j, &s0, 32);
+		}
+		for (; j < n; j++) {
+			float s0 = c[j];
+			for (size_t p = 0; p < k; p++)
+				s0 += a[p * ap] * B[p * ldb + j];
+			c[j] = s0;
+		}
+	}
+#else
+	for (; i < m; i++) {
+		const float *a = A + i * ai;
+		float *c = C + i * ldc;
+		for (size_t j = 0; j < n; j++) {
+			float acc = c[j];
+			for (size_t p = 0; p < k; p++)
+				acc += a[p * ap] * B[p * ldb + j];
+			c[j] = acc;
+		}
+	}
+#endif
+}
+
+/* One copy of the kernel per x86-64 level (lib/common/isa.h), all
+ * rounding alike: this file is built without contraction. */
+typedef void kernel_fn(size_t, size_t, size_t, const float *, size_t,
+		       size_t, const float *restrict, size_t, float *restrict,
+		       size_t);
+#define KERNEL(sfx, attr)                                                    \
+	attr static void kernel_##sfx(size_t m, size_t n, size_t k,          \
+				      const float *A, size_t ai, size_t ap,  \
+				      const float *restrict B, size_t ldb,   \
+				      float *restrict C, size_t ldc)         \
+	{                                                                    \
+		kernel_body(m, n, k, A, ai, ap, B, ldb, C, ldc);             \
+	}
+KERNEL(base, )
+#if defined(ATH_HAVE_TARGET_LEVELS)
+KERNEL(v3, __attribute__((target("arch=x86-64-v3"))))
+KERNEL(v4, __attribute__((target("arch=x86-64-v4"))))
+static kernel_fn *const kernels[] = {
+	[ATH_ISA_DEFAULT] = kernel_base,
+	[ATH_ISA_V3] = kernel_v3,
+	[ATH_ISA_V4] = kernel_v4,
+};
+#else
+static kernel_fn *const kernels[] = {[ATH_ISA_DEFAULT] = kernel_base};
+#endif
+
+/* B^T tiles for the kernel, on the stack (16 KiB) */
+#define GEMM_TILE 4096
+
+/* sum of x[p] y[p], eight running sums that the compiler vectorises */
+static float dot(size_t k, const float *x, const float *y)
+{
+	float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+	size_t p = 0;
+	for (; p + 8 <= k; p += 8)
+		for (size_t q = 0; q < 8; q++)
+			acc[q] += x[p + q] * y[p + q];
+	float sum = 0.0f;
+	for (; p < k; p++)
+		sum += x[p] * y[p];
+	return sum + (((acc[0] + acc[4]) + (acc[1] + acc[5])) +
+		      ((acc[2] + acc[6]) + (acc[3] + acc[7])));
+}
+
 /* C (m x n) = op(A) op(B) + beta C, row-major; op(A) is m x k: A is stored
- * k x m when ta.  BLIS where the product is large enough to pay. */
+ * k x m when ta.  BLIS only for products far larger than the network's
+ * (and for both operands transposed, which the tape never asks for). */
 static void gemm(int ta, int tb, size_t m, size_t n, size_t k,
 		 const float *A, const float *B, float beta, float *C)
 {
-	if (m * n * k >= GEMM_BLIS_MIN) {
+	if (m * n * k >= GEMM_BLIS_MIN || (tb && k > GEMM_TILE / 16) ||
+	    (ta && tb)) {
 		float one = 1.0f;
 		bli_sgemm(ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE,
 			  tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, (dim_t)m,
@@ -273,44 +501,33 @@ static void gemm(int ta, int tb, size_t m, size_t n, size_t k,
 			  tb ? (inc_t)k : (inc_t)n, 1, &beta, C, (inc_t)n, 1);
 		return;
 	}
-	if (!ta && tb) { /* rows of A against rows of B: contiguous dots */
-		for (size_t i = 0; i < m; i++)
-			for (size_t j = 0; j < n; j++) {
-				const float *a = A + i * k, *b = B + j * k;
-				/* eight independent sums, so that the compiler can
-				 * vectorise without reassociating one */
-				float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-				size_t p = 0;
-				for (; p + 8 <= k; p += 8)
-					for (size_t q = 0; q < 8; q++)
-						acc[q] += a[p + q] * b[p + q];
-				float sum = 0.0f;
-				for (; p < k; p++)
-					sum += a[p] * b[p];
-				sum += ((acc[0] + acc[4]) + (acc[1] + acc[5])) +
-				       ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-				C[i * n + j] = beta == 0.0f ? sum : beta * C[i * n + j] + sum;
-			}
-		return;
-	}
-	/* otherwise accumulate scaled rows of B into rows of C, so that the
-	 * inner loop runs along contiguous memory and vectorises */
 	if (beta == 0.0f)
 		memset(C, 0, m * n * sizeof *C); /* as BLIS: C is not read */
-	else
+	else if (beta != 1.0f)
 		for (size_t i = 0; i < m * n; i++)
 			C[i] *= beta;
-	for (size_t i = 0; i < m; i++)
-		for (size_t p = 0; p < k; p++) {
-			float a = ta ? A[p * m + i] : A[i * k + p];
-			float *c = C + i * n;
-			if (!tb) {
-				axpy(n, a, B + p * n, c);
-			} else {
-				for (size_t j = 0; j < n; j++)
-					c[j] += a * B[j * k + p];
-			}
-		}
+	size_t ai = ta ? 1 : k, ap = ta ? m : 1;
+	kernel_fn *kernel = kernels[ath_isa_level()];
+	if (!tb) {
+		kernel(m, n, k, A, ai, ap, B, n, C, n);
+		return;
+	}
+	if (m < 4 && !ta) { /* the attention vector against rows: dots */
+		for (size_t i = 0; i < m; i++)
+			for (size_t j = 0; j < n; j++)
+				C[i * n + j] += dot(k, A + i * k, B + j * k);
+		return;
+	}
+	/* B is n x k: transpose column tiles of op(B) = B^T into k x nb */
+	float bt[GEMM_TILE];
+	size_t nb = GEMM_TILE / k;
+	for (size_t j0 = 0; j0 < n; j0 += nb) {
+		size_t w = n - j0 < nb ? n - j0 : nb;
+		for (size_t j = 0; j < w; j++)
+			for (size_t p = 0; p < k; p++)
+				bt[p * w + j] = B[(j0 + j) * k + p];
+		kernel(m, w, k, A, ai, ap, bt, w, C + j0, n);
+	}
 }
 
 ag_node *ag_matmul_nt(ag_tape *t, ag_node *a, ag_node *b)
@@ -379,10 +596,24 @@ ag_node *ag_unary(ag_tape *t, ag_op op, ag_node *x)
 	if (t->failed)
 		return o;
 	size_t n = numel(x), d = x->cols;
+	/* exp0 and log0 keep their radial factors for backward (a double
+	 * tanh or artanh per row, again in backward, was a few per cent of a
+	 * step) */
+	if ((op == AG_EXP0 || op == AG_LOG0) && o->grad) {
+		o->kept = ag_alloc(t, 2 * x->rows * sizeof(double));
+		if (!o->kept)
+			return fail(t, x->rows, x->cols);
+	}
 	for (size_t r = 0; (op == AG_EXP0 || op == AG_LOG0 || op == AG_CLIP0) &&
 			   r < x->rows; r++) {
-		if (op == AG_EXP0)
+		if (op == AG_EXP0 && o->kept)
+			geo_exp0_kept(&t->space, d, x->val + r * d,
+				      o->val + r * d, o->kept + 2 * r);
+		else if (op == AG_EXP0)
 			geo_exp0(&t->space, d, x->val + r * d, o->val + r * d);
+		else if (op == AG_LOG0 && o->kept)
+			geo_log0_kept(&t->space, d, x->val + r * d,
+				      o->val + r * d, o->kept + 2 * r);
 		else if (op == AG_LOG0)
 			geo_log0(&t->space, d, x->val + r * d, o->val + r * d);
 		else
@@ -501,25 +732,105 @@ ag_node *ag_logsumexp(ag_tape *t, ag_node *x)
 	return o;
 }
 
+/* the bounds of k segments, into the arena; NULL when the tape failed */
+static const uint32_t *copy_bounds(ag_tape *t, const uint32_t *off, size_t k)
+{
+	uint32_t *copy = t->failed ? NULL : alloc_raw(t, (k + 1) * sizeof *copy);
+	if (copy)
+		memcpy(copy, off, (k + 1) * sizeof *copy);
+	return copy;
+}
+
+ag_node *ag_seglse(ag_tape *t, ag_node *x, const uint32_t *off, size_t k)
+{
+	size_t m = x->rows, n = x->cols;
+	ag_node *o = new_node(t, AG_SEGLSE, k, m, x, NULL, NULL);
+	o->ids = copy_bounds(t, off, k);
+	if (!o->ids)
+		return fail(t, k, m);
+	if (o->grad) /* written whole below */
+		o->aux = alloc_raw(t, m * n * sizeof(float));
+	if (t->failed || (o->grad && !o->aux))
+		return fail(t, k, m);
+	/* without gradients, one row's exponentials in the arena: the same
+	 * operations either way, so inference gives training's values */
+	float *row = o->aux ? NULL : alloc_raw(t, n * sizeof(float));
+	if (!o->aux && !row)
+		return fail(t, k, m);
+	for (size_t r = 0; r < m; r++) {
+		const float *xr = x->val + r * n;
+		float *pr = o->aux ? o->aux + r * n : row;
+		/* each segment shifted by its own maximum (so that a title's
+		 * values do not depend on the others beside it), then one
+		 * pass of vector exponentials over the whole row and each
+		 * segment's sum: a call per segment of 20 to 32 cells was
+		 * mostly loop ends */
+		for (size_t s = 0; s < k; s++) {
+			size_t j0 = off[s], len = off[s + 1] - j0;
+			float mx = row_max(len, xr + j0);
+			for (size_t j = j0; j < j0 + len; j++)
+				pr[j] = xr[j] - mx;
+			o->val[s * m + r] = mx;
+		}
+		vm_exp(n, pr, pr);
+		for (size_t s = 0; s < k; s++) {
+			size_t j0 = off[s], len = off[s + 1] - j0;
+			double sum = row_sum(len, pr + j0);
+			float inv = (float)(1.0 / sum);
+			for (size_t j = j0; j < j0 + len; j++)
+				pr[j] *= inv;
+			o->val[s * m + r] = (float)(o->val[s * m + r] + log(sum));
+		}
+	}
+	return o;
+}
+
 ag_node *ag_gyromean(ag_tape *t, ag_node *w, ag_node *x)
 {
 	size_t d = x->cols, k = x->rows;
 	ag_node *o = new_node(t, AG_GYROMEAN, w->rows, d, w, x, NULL);
-	size_t keep = geo_mean_keep_size(k, d);
-	/* what backward would compute again (the stage-2 means run over
-	 * every query element, for every title) */
-	if (!t->failed && o->grad)
-		o->kept = ag_alloc(t, w->rows * keep * sizeof(double));
-	if (!t->failed && o->grad && !o->kept)
+	/* the forward's values that backward would compute again (the
+	 * stage-2 means run over every query element, for every title),
+	 * kept also without gradients: inference's means are few */
+	if (!t->failed)
+		o->kept = ag_alloc(t, geo_means_keep_size(w->rows, k, d) *
+					      sizeof(double));
+	if (!t->failed && !o->kept)
 		return fail(t, w->rows, d);
-	for (size_t g = 0; !t->failed && g < w->rows; g++) {
-		if (o->kept)
-			geo_mean_kept(&t->space, k, d, w->val + g * k, x->val,
-				      o->val + g * d, o->kept + g * keep);
-		else
-			geo_mean(&t->space, k, d, w->val + g * k, x->val,
-				 o->val + g * d);
-	}
+	if (!t->failed)
+		geo_means_kept(&t->space, w->rows, k, d, w->val, x->val,
+			       o->val, o->kept);
+	return o;
+}
+
+ag_node *ag_segsoftmax(ag_tape *t, ag_node *x, const uint32_t *off, size_t k)
+{
+	ag_node *o = new_node(t, AG_SEGSOFTMAX, 1, x->cols, x, NULL, NULL);
+	o->ids = copy_bounds(t, off, k);
+	if (!o->ids)
+		return fail(t, 1, x->cols);
+	o->f = (float)k;
+	for (size_t s = 0; s < k; s++)
+		softmax_row(off[s + 1] - off[s], x->val + off[s], o->val + off[s]);
+	return o;
+}
+
+ag_node *ag_segmean(ag_tape *t, ag_node *w, ag_node *x, const uint32_t *off,
+		    size_t k)
+{
+	size_t d = x->cols;
+	ag_node *o = new_node(t, AG_SEGMEAN, k, d, w, x, NULL);
+	o->ids = copy_bounds(t, off, k);
+	/* segment s keeps its len lambdas and d + 2 values at
+	 * off[s] + s (d + 2) */
+	if (o->ids)
+		o->kept = ag_alloc(t, (x->rows + k * (d + 2)) * sizeof(double));
+	if (!o->ids || !o->kept)
+		return fail(t, k, d);
+	for (size_t s = 0; s < k; s++)
+		geo_means_kept(&t->space, 1, off[s + 1] - off[s], d,
+			       w->val + off[s], x->val + off[s] * d,
+			       o->val + s * d, o->kept + off[s] + s * (d + 2));
 	return o;
 }
 
@@ -654,12 +965,10 @@ static void backward_node(ag_tape *t, ag_node *n)
 			gemm(1, 0, b->rows, b->cols, a->rows, a->val, g, 1.0f, b->grad);
 		break;
 	case AG_ADD:
-		for (size_t i = 0; i < cnt; i++) {
-			if (a->grad)
-				a->grad[i] += g[i];
-			if (b->grad)
-				b->grad[i] += g[i];
-		}
+		for (size_t i = 0; a->grad && i < cnt; i++)
+			a->grad[i] += g[i];
+		for (size_t i = 0; b->grad && i < cnt; i++)
+			b->grad[i] += g[i];
 		break;
 	case AG_ADD_ROW: /* row by row: an i % d per element cost more than
 			    the additions */
@@ -669,12 +978,10 @@ static void backward_node(ag_tape *t, ag_node *n)
 			axpy(d, 1.0f, g + r * d, b->grad);
 		break;
 	case AG_MUL:
-		for (size_t i = 0; i < cnt; i++) {
-			if (a->grad)
-				a->grad[i] += g[i] * b->val[i];
-			if (b->grad)
-				b->grad[i] += g[i] * a->val[i];
-		}
+		for (size_t i = 0; a->grad && i < cnt; i++)
+			a->grad[i] += g[i] * b->val[i];
+		for (size_t i = 0; b->grad && i < cnt; i++)
+			b->grad[i] += g[i] * a->val[i];
 		break;
 	case AG_SCALE:
 		for (size_t i = 0; i < cnt; i++)
@@ -698,12 +1005,15 @@ static void backward_node(ag_tape *t, ag_node *n)
 		break;
 	case AG_EXP0:
 	case AG_LOG0:
+		for (size_t r = 0; r < n->rows; r++)
+			geo_radial_backward_kept(sp, d, a->val + r * d,
+						 n->kept + 2 * r, g + r * d,
+						 a->grad + r * d);
+		break;
 	case AG_CLIP0:
 		for (size_t r = 0; r < n->rows; r++)
-			(n->op == AG_EXP0   ? geo_exp0_backward
-			 : n->op == AG_LOG0 ? geo_log0_backward
-					    : geo_clip0_backward)(
-				sp, d, a->val + r * d, g + r * d, a->grad + r * d);
+			geo_clip0_backward(sp, d, a->val + r * d, g + r * d,
+					   a->grad + r * d);
 		break;
 	case AG_SOFTMAX: /* gx = y (g - <g, y>) per row */
 		for (size_t r = 0; r < n->rows; r++) {
@@ -720,13 +1030,39 @@ static void backward_node(ag_tape *t, ag_node *n)
 			axpy(a->cols, g[r], n->aux + r * a->cols,
 			     a->grad + r * a->cols);
 		break;
+	case AG_SEGLSE: /* gx[r][j] = g[s][r] softmax_s(x[r])[j] */
+		for (size_t r = 0; r < a->rows; r++)
+			for (size_t s = 0; s < n->rows; s++) {
+				size_t j0 = n->ids[s], len = n->ids[s + 1] - j0;
+				axpy(len, g[s * a->rows + r],
+				     n->aux + r * a->cols + j0,
+				     a->grad + r * a->cols + j0);
+			}
+		break;
+	case AG_SEGSOFTMAX: /* gx = y (g - <g, y>) per segment */
+		for (size_t s = 0; s < (size_t)n->f; s++) {
+			size_t j0 = n->ids[s], len = n->ids[s + 1] - j0;
+			const float *y = n->val + j0, *gr = g + j0;
+			double dot = 0.0;
+			for (size_t q = 0; q < len; q++)
+				dot += (double)gr[q] * y[q];
+			for (size_t q = 0; q < len; q++)
+				a->grad[j0 + q] += (float)(y[q] * (gr[q] - dot));
+		}
+		break;
+	case AG_SEGMEAN:
+		for (size_t s = 0; s < n->rows; s++) {
+			size_t j0 = n->ids[s], len = n->ids[s + 1] - j0;
+			geo_means_backward_kept(
+				sp, 1, len, d, a->val + j0, b->val + j0 * d,
+				n->kept + j0 + s * (d + 2), g + s * d,
+				a->grad ? a->grad + j0 : NULL,
+				b->grad ? b->grad + j0 * d : NULL);
+		}
+		break;
 	case AG_GYROMEAN:
-		for (size_t r = 0; r < n->rows; r++)
-			geo_mean_backward_kept(
-				sp, b->rows, d, a->val + r * a->cols, b->val,
-				n->kept + r * geo_mean_keep_size(b->rows, d),
-				g + r * d, a->grad ? a->grad + r * a->cols : NULL,
-				b->grad);
+		geo_means_backward_kept(sp, n->rows, b->rows, d, a->val, b->val,
+					n->kept, g, a->grad, b->grad);
 		break;
 	case AG_PAIRMEAN: {
 		float *two = ag_alloc(t, 4 * d * sizeof(float));
@@ -767,12 +1103,12 @@ static void backward_node(ag_tape *t, ag_node *n)
 				a->grad[j * d + q] += 0.5f * g[p * d + q];
 			}
 		break;
-	case AG_CONCAT:
-		for (size_t i = 0; i < cnt; i++) {
-			ag_node *src = i < numel(a) ? a : b;
-			if (src->grad)
-				src->grad[i < numel(a) ? i : i - numel(a)] += g[i];
-		}
+	case AG_CONCAT: /* two plain loops: a branch per element was most of
+			   the op's time */
+		for (size_t i = 0; a->grad && i < numel(a); i++)
+			a->grad[i] += g[i];
+		for (size_t i = 0; b->grad && i < numel(b); i++)
+			b->grad[i] += g[numel(a) + i];
 		break;
 	case AG_BOXDIST:
 		d = c->cols;

@@ -54,6 +54,9 @@ typedef enum ag_op {
 	AG_CLIP0,     /* log0(exp0(row)) of every row (geo_clip0) */
 	AG_SOFTMAX,   /* softmax within every row */
 	AG_LOGSUMEXP, /* [m x n] -> [m x 1] */
+	AG_SEGLSE,    /* [m x n], k column segments -> [k x m], transposed */
+	AG_SEGSOFTMAX, /* [1 x n]: softmax within each of k segments */
+	AG_SEGMEAN,   /* weights [1 x n], points [n x d], k segments -> [k x d] */
 	AG_GYROMEAN,  /* weights W [g x k], points X [k x d] -> [g x d] */
 	AG_PAIRMEAN,  /* scores S [1 x L], X [L x d] -> [P x d], P = L(L-1)/2 */
 	AG_PAIRMIN,   /* X [L x d] -> [P x d], element-wise min of each pair */
@@ -73,9 +76,12 @@ struct ag_node {
 	float *grad; /* NULL when nothing upstream needs a gradient */
 	float f;     /* scalar argument: SCALE factor, BOXDIST gamma */
 	ag_param *param;     /* LEAF of a parameter, GATHER */
-	const uint32_t *ids; /* GATHER rows (copied into the arena) */
-	float *aux;  /* LOGSUMEXP: softmax of each row, kept for backward */
-	double *kept; /* GYROMEAN: geo_mean's forward values, for backward */
+	const uint32_t *ids; /* GATHER rows, SEG* segment bounds (copied
+				into the arena) */
+	float *aux;  /* LOGSUMEXP, SEGLSE: softmax of each row (segment),
+			kept for backward */
+	double *kept; /* GYROMEAN, SEGMEAN: geo_means_kept's forward values; EXP0,
+			 LOG0: each row's radial factors, for backward */
 };
 
 typedef struct ag_chunk ag_chunk;
@@ -115,6 +121,20 @@ ag_node *ag_scale(ag_tape *t, ag_node *x, float f);
 ag_node *ag_unary(ag_tape *t, ag_op op, ag_node *x); /* TANH..CLIP0 */
 ag_node *ag_softmax(ag_tape *t, ag_node *x);
 ag_node *ag_logsumexp(ag_tape *t, ag_node *x);
+/* The log-sum-exp of every row of x within each of k column segments
+ * [off[s], off[s + 1]) (off[0] = 0, off[k] = x->cols), transposed:
+ * out[s][r] = log sum_{j in segment s} exp x[r][j], as [k x rows].  The
+ * query-title grids of k titles side by side in one x (one gemm), each
+ * title's logsumexp over its own trigrams. */
+ag_node *ag_seglse(ag_tape *t, ag_node *x, const uint32_t *off, size_t k);
+/* Segments of a row, [off[s], off[s + 1]) as for ag_seglse: the softmax
+ * within each segment of the [1 x n] x, and the gyro mean of each
+ * segment's points of x [n x d] with that segment's weights of w [1 x n],
+ * as [k x d].  The titles of an example side by side: each title's
+ * attention and point in one node for all of them. */
+ag_node *ag_segsoftmax(ag_tape *t, ag_node *x, const uint32_t *off, size_t k);
+ag_node *ag_segmean(ag_tape *t, ag_node *w, ag_node *x, const uint32_t *off,
+		    size_t k);
 ag_node *ag_gyromean(ag_tape *t, ag_node *w, ag_node *x);
 ag_node *ag_pairmean(ag_tape *t, ag_node *s, ag_node *x);
 ag_node *ag_pairmin(ag_tape *t, ag_node *x);

@@ -24,6 +24,13 @@ int ath_error(int code, const char *fmt, ...) ATH_PRINTF(2, 3);
 					 "%s: %s must not be NULL", fn, what); \
 	} while (0)
 
+/* calloc for the trigram tables and the arrays beside them (the trainer's
+ * gradients and Adam moments): from 2 MiB on, a block of whole 2 MiB pages
+ * with madvise(MADV_HUGEPAGE), since a training step reads and writes
+ * scattered rows of them and spent much of its time in TLB misses; free()
+ * releases it.  NULL on overflow or when out of memory. */
+void *ath_calloc_large(size_t n, size_t size);
+
 /* a * b into *out; 0 on success, -1 on overflow. */
 static inline int ath_mul_overflow(size_t a, size_t b, size_t *out)
 {

@@ -310,14 +310,23 @@ void geo_add(const geo_space *s, size_t n, const float *x, const float *y,
 	done(&sc);
 }
 
+/* fh, when not NULL, receives the radial factors f and h of v (backward's
+ * transcendental functions, computed once) */
 static void radial_op(const geo_space *s, size_t n, const float *v,
-		      float *out, radial_fn fn, int project)
+		      float *out, radial_fn fn, int project, double *fh)
 {
 	scratch sc;
 	scratch_init(&sc, n);
 	double *dv = load(&sc, n, v);
 	if (dv) {
-		dradial(s, n, dv, dv, fn);
+		double f = 1.0, h = 0.0; /* dradial's, once for both */
+		if (!flat(s)) {
+			fn(sqrt(s->c * ddot(n, dv, dv)), &f, &h);
+			for (size_t i = 0; i < n; i++)
+				dv[i] *= f;
+		}
+		if (fh)
+			fh[0] = f, fh[1] = h;
 		if (project)
 			dproject(s, n, dv);
 		store(n, dv, out);
@@ -343,7 +352,7 @@ static void radial_op_bwd(const geo_space *s, size_t n, const float *v,
 
 void geo_exp0(const geo_space *s, size_t n, const float *v, float *out)
 {
-	radial_op(s, n, v, out, radial_exp, 1);
+	radial_op(s, n, v, out, radial_exp, 1, NULL);
 }
 
 void geo_exp0_backward(const geo_space *s, size_t n, const float *v,
@@ -354,13 +363,45 @@ void geo_exp0_backward(const geo_space *s, size_t n, const float *v,
 
 void geo_log0(const geo_space *s, size_t n, const float *y, float *out)
 {
-	radial_op(s, n, y, out, radial_log, 0);
+	radial_op(s, n, y, out, radial_log, 0, NULL);
 }
 
 void geo_log0_backward(const geo_space *s, size_t n, const float *y,
 		       const float *gout, float *gy)
 {
 	radial_op_bwd(s, n, y, gout, gy, radial_log);
+}
+
+void geo_exp0_kept(const geo_space *s, size_t n, const float *v, float *out,
+		   double fh[2])
+{
+	radial_op(s, n, v, out, radial_exp, 1, fh);
+}
+
+void geo_log0_kept(const geo_space *s, size_t n, const float *y, float *out,
+		   double fh[2])
+{
+	radial_op(s, n, y, out, radial_log, 0, fh);
+}
+
+/* dradial_bwd with the factors kept: the same operations in the same
+ * order, so the same bits as geo_exp0_backward / geo_log0_backward */
+void geo_radial_backward_kept(const geo_space *s, size_t n, const float *v,
+			      const double fh[2], const float *gout, float *gv)
+{
+	if (!gv)
+		return;
+	if (flat(s)) {
+		for (size_t i = 0; i < n; i++)
+			gv[i] += gout[i];
+		return;
+	}
+	double gvd = 0.0;
+	for (size_t i = 0; i < n; i++)
+		gvd += (double)gout[i] * v[i];
+	double f = fh[0], k = s->c * fh[1] * gvd;
+	for (size_t i = 0; i < n; i++)
+		gv[i] += (float)(f * gout[i] + k * v[i]);
 }
 
 /* the largest sqrt(c)|v| that exp0 does not project */
@@ -532,28 +573,6 @@ static int mean_klein(const geo_space *s, size_t k, size_t n, const float *w,
 	return clamped;
 }
 
-size_t geo_mean_keep_size(size_t k, size_t n)
-{
-	return n + 2 + k;
-}
-
-/* keep: y (n), den, clamped, lambdas (k) */
-static void mean_forward(const geo_space *s, size_t k, size_t n,
-			 const float *w, const float *X, float *out, double *y,
-			 double *lams, double *den, int *clamped)
-{
-	*clamped = mean_klein(s, k, n, w, X, y, den, lams);
-	scratch sc;
-	scratch_init(&sc, n);
-	double *z = vec(&sc, n);
-	if (z) {
-		dscal(s, n, 0.5, y, z);
-		dproject(s, n, z);
-		store(n, z, out);
-	}
-	done(&sc);
-}
-
 void geo_mean(const geo_space *s, size_t k, size_t n, const float *w,
 	      const float *X, float *out)
 {
@@ -567,16 +586,6 @@ void geo_mean(const geo_space *s, size_t k, size_t n, const float *w,
 		store(n, y, out);
 	}
 	done(&sc);
-}
-
-void geo_mean_kept(const geo_space *s, size_t k, size_t n, const float *w,
-		   const float *X, float *out, double *keep)
-{
-	int clamped;
-	memset(keep, 0, n * sizeof *keep);
-	mean_forward(s, k, n, w, X, out, keep, keep + n + 2, &keep[n],
-		     &clamped);
-	keep[n + 1] = clamped;
 }
 
 static void mean_backward(const geo_space *s, size_t k, size_t n,
@@ -631,12 +640,120 @@ void geo_mean_backward(const geo_space *s, size_t k, size_t n, const float *w,
 	done(&sc);
 }
 
-void geo_mean_backward_kept(const geo_space *s, size_t k, size_t n,
-			    const float *w, const float *X, const double *keep,
-			    const float *gout, float *gw, float *gX)
+/* ---- many means of the same points --------------------------------------- */
+
+/* The rows of gy that geo_means_backward_kept holds at once: its scratch
+ * stays on the stack up to GEO_STACK_DIM */
+#define MEANS_CHUNK 8
+
+size_t geo_means_keep_size(size_t g, size_t k, size_t n)
 {
-	mean_backward(s, k, n, w, X, keep, keep[n], keep[n + 1] != 0.0,
-		      keep + n + 2, gout, gw, gX);
+	return k + g * (n + 2);
+}
+
+/* keep: the k lambdas, then per row: y (n), den, clamped */
+void geo_means_kept(const geo_space *s, size_t g, size_t k, size_t n,
+		    const float *W, const float *X, float *out, double *keep)
+{
+	double *lams = keep;
+	for (size_t j = 0; j < k; j++) { /* as mean_klein, once per point */
+		const float *xj = X + j * n;
+		double x2 = 0.0;
+		for (size_t i = 0; i < n; i++)
+			x2 += (double)xj[i] * xj[i];
+		lams[j] = flat(s) ? 2.0 : 2.0 / fmax(1.0 - s->c * x2, GEO_MIN_NORM);
+	}
+	scratch sc;
+	scratch_init(&sc, n);
+	double *z = vec(&sc, n);
+	for (size_t r = 0; z && r < g; r++) {
+		const float *w = W + r * k;
+		double *y = keep + k + r * (n + 2), den = 0.0;
+		memset(y, 0, n * sizeof *y);
+		for (size_t j = 0; j < k; j++) {
+			const float *xj = X + j * n;
+			double L = lams[j];
+			den += w[j] * (L - 1.0);
+			for (size_t i = 0; i < n; i++)
+				y[i] += w[j] * L * xj[i];
+		}
+		int clamped = den < GEO_MIN_NORM;
+		den = fmax(den, GEO_MIN_NORM);
+		for (size_t i = 0; i < n; i++)
+			y[i] /= den;
+		y[n] = den;
+		y[n + 1] = clamped;
+		dscal(s, n, 0.5, y, z);
+		dproject(s, n, z);
+		store(n, z, out + r * n);
+	}
+	done(&sc);
+}
+
+/* gy = d(out)/dy of one row, out = 1/2 (*) y */
+static void means_gy(const geo_space *s, size_t n, const double *y,
+		     const float *gout, double *gy)
+{
+	scratch sc;
+	scratch_init(&sc, 4 * n);
+	double *g = load(&sc, n, gout);
+	if (g)
+		dscal_bwd(s, n, 0.5, y, g, NULL, gy, &sc);
+	done(&sc);
+}
+
+/* mean_backward for every row, a point's gradient summed over the rows in
+ * double before it is added to gX (MEANS_CHUNK rows at a time) */
+void geo_means_backward_kept(const geo_space *s, size_t g, size_t k,
+			     size_t n, const float *W, const float *X,
+			     const double *keep, const float *gout, float *gW,
+			     float *gX)
+{
+	const double *lams = keep;
+	scratch sc;
+	scratch_init(&sc, (MEANS_CHUNK + 2) * n + 2 * MEANS_CHUNK);
+	double *gy = vec(&sc, MEANS_CHUNK * n), *xj = vec(&sc, n),
+	       *acc = vec(&sc, n), *gden = vec(&sc, MEANS_CHUNK),
+	       *inv = vec(&sc, MEANS_CHUNK);
+	for (size_t r0 = 0; inv && r0 < g; r0 += MEANS_CHUNK) {
+		size_t rows = g - r0 < MEANS_CHUNK ? g - r0 : MEANS_CHUNK;
+		for (size_t r = 0; r < rows; r++) {
+			const double *y = keep + k + (r0 + r) * (n + 2);
+			memset(gy + r * n, 0, n * sizeof *gy);
+			means_gy(s, n, y, gout + (r0 + r) * n, gy + r * n);
+			/* y = num / den: gnum = gy / den, gden = -<gy, y> / den */
+			inv[r] = 1.0 / y[n];
+			gden[r] = y[n + 1] != 0.0 ? 0.0
+						  : -ddot(n, gy + r * n, y) / y[n];
+		}
+		for (size_t j = 0; j < k; j++) {
+			for (size_t i = 0; i < n; i++)
+				xj[i] = X[j * n + i];
+			double L = lams[j], kx = 0.0;
+			memset(acc, 0, n * sizeof *acc);
+			for (size_t r = 0; r < rows; r++) {
+				const double *gyr = gy + r * n;
+				double w = W[(r0 + r) * k + j];
+				double gyx = ddot(n, gyr, xj) * inv[r];
+				/* num += w L x, den += w (L - 1) */
+				if (gW)
+					gW[(r0 + r) * k + j] += (float)(
+						L * gyx + gden[r] * (L - 1.0));
+				double wl = w * L * inv[r];
+				for (size_t i = 0; i < n; i++)
+					acc[i] += wl * gyr[i];
+				kx += w * (gyx + gden[r]) * s->c * L * L;
+			}
+			if (!gX)
+				continue;
+			if (flat(s))
+				kx = 0.0;
+			float *gxj = gX + j * n;
+			for (size_t i = 0; i < n; i++)
+				gxj[i] += (float)(acc[i] + kx * xj[i]);
+		}
+	}
+	done(&sc);
 }
 
 /* ---- point-to-hyperboloid distance ----------------------------------------- */

@@ -73,6 +73,18 @@ void geo_log0(const geo_space *s, size_t n, const float *y, float *out);
 void geo_log0_backward(const geo_space *s, size_t n, const float *y,
 		       const float *gout, float *gy);
 
+/* The same two forwards, keeping the radial factors f(u) and h(u) of
+ * their input (out = f v; gv += f g + c h <g, v> v) in fh, and the one
+ * backward for both from them: no transcendental function is computed
+ * again, and the results are those of geo_exp0_backward and
+ * geo_log0_backward bit for bit. */
+void geo_exp0_kept(const geo_space *s, size_t n, const float *v, float *out,
+		   double fh[2]);
+void geo_log0_kept(const geo_space *s, size_t n, const float *y, float *out,
+		   double fh[2]);
+void geo_radial_backward_kept(const geo_space *s, size_t n, const float *v,
+			      const double fh[2], const float *gout, float *gv);
+
 /* out = log0(exp0(v)) with exp0's projection: v itself while
  * sqrt(c)|v| <= artanh(1 - GEO_BALL_EPS), else v shortened to that length
  * (exp0 sends v to radius tanh(sqrt(c)|v|)/sqrt(c), the projection caps
@@ -110,16 +122,20 @@ void geo_mean_backward(const geo_space *s, size_t k, size_t n, const float *w,
 		       const float *X, const float *gout, float *gw,
 		       float *gX);
 
-/* The same two, with the forward's intermediate values (the Klein sum,
- * its denominator and every point's lambda) kept in `keep`, of
- * geo_mean_keep_size(k, n) doubles, so that backward does not compute them
- * again; the same results bit for bit. */
-size_t geo_mean_keep_size(size_t k, size_t n);
-void geo_mean_kept(const geo_space *s, size_t k, size_t n, const float *w,
-		   const float *X, float *out, double *keep);
-void geo_mean_backward_kept(const geo_space *s, size_t k, size_t n,
-			    const float *w, const float *X, const double *keep,
-			    const float *gout, float *gw, float *gX);
+/* g means of the same k points, weights W [g x k], out [g x n], with the
+ * forward's intermediate values (every point's lambda, once, and per row
+ * the Klein sum and its denominator) kept in `keep`, of
+ * geo_means_keep_size(g, k, n) doubles, so that backward does not compute
+ * them again.  Each row's forward is geo_mean's bit for bit; backward sums
+ * a point's gradient over the rows before it adds it to gX (gW, gX may be
+ * NULL). */
+size_t geo_means_keep_size(size_t g, size_t k, size_t n);
+void geo_means_kept(const geo_space *s, size_t g, size_t k, size_t n,
+		    const float *W, const float *X, float *out, double *keep);
+void geo_means_backward_kept(const geo_space *s, size_t g, size_t k,
+			     size_t n, const float *W, const float *X,
+			     const double *keep, const float *gout, float *gW,
+			     float *gX);
 
 /* Point-to-hyperboloid distance (HypE / Query2Box with Möbius operations):
  *   qmin = c (-) l, qmax = c (+) l,

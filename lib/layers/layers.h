@@ -129,15 +129,19 @@ typedef struct ath_query {
 	ag_node *c1, *l1; /* stage-1 hyperboloid, [1 x d] each */
 } ath_query;
 
+/* One title or several side by side (their trigrams one after the
+ * other, title k's rows [off[k], off[k + 1])). */
 typedef struct ath_title {
-	size_t T;
+	size_t n;          /* titles */
+	size_t T;          /* trigrams of all of them */
+	const uint32_t *off; /* n + 1 bounds, in the tape's arena */
 	ag_node *P, *logP; /* [T x d] */
-	ag_node *v;        /* [1 x d] product point */
+	ag_node *v;        /* [n x d] product points */
 } ath_title;
 
 typedef struct ath_stage2 {
-	ag_node *A;      /* [E x T] query-title attention logits */
-	ag_node *c2, *l2; /* [1 x d] each */
+	ag_node *A;       /* [E x T] query-title attention logits */
+	ag_node *c2, *l2; /* [n x d] each */
 } ath_stage2;
 
 void ath_net_query(ag_tape *t, const anthem_model_config *cfg,
@@ -146,9 +150,13 @@ void ath_net_query(ag_tape *t, const anthem_model_config *cfg,
 void ath_net_title(ag_tape *t, const anthem_model_config *cfg,
 		   ag_param *params, const uint32_t *ids, size_t T,
 		   ath_title *ti);
-/* Stage 2 of one title (steps 4 to 6): fills out and returns the [1 x 1]
- * distance of the title's point to its title-conditioned hyperboloid,
- * geometric only (step 8's lexical term is the caller's). */
+/* n titles at once (the positive and negatives of an example) */
+void ath_net_titles(ag_tape *t, const anthem_model_config *cfg,
+		    ag_param *params, const uint32_t *const *ids,
+		    const size_t *T, size_t n, ath_title *ti);
+/* Stage 2 of the titles of ti (steps 4 to 6): fills out and returns the
+ * [n x 1] distances of each title's point to its title-conditioned
+ * hyperboloid, geometric only (step 8's lexical term is the caller's). */
 ag_node *ath_net_stage2(ag_tape *t, const anthem_model_config *cfg,
 			ag_param *params, const ath_query *q,
 			const ath_title *ti, ath_stage2 *out);

@@ -193,30 +193,61 @@ void ath_net_query(ag_tape *t, const anthem_model_config *cfg,
 	q->l1 = ag_matmul_nn(t, alpha, Lm);
 }
 
+void ath_net_titles(ag_tape *t, const anthem_model_config *cfg,
+		    ag_param *params, const uint32_t *const *ids,
+		    const size_t *T, size_t n, ath_title *ti)
+{
+	int table = cfg->tie_embeddings ? P_QUERY_CENTRE : P_TITLE_POINT;
+	size_t total = 0;
+	for (size_t k = 0; k < n; k++)
+		total += T[k];
+	/* the n titles' trigrams one after the other: one node per layer
+	 * for all of them, each title's attention and mean on its own rows */
+	uint32_t *off = ag_alloc(t, (n + 1) * sizeof *off);
+	uint32_t *all = ag_alloc(t, (total ? total : 1) * sizeof *all);
+	ti->n = n;
+	ti->T = total;
+	ti->off = off;
+	if (!off || !all) { /* the tape failed: its fail node everywhere */
+		ti->P = ti->logP = ti->v = ag_const(t, total, cfg->dim, NULL);
+		return;
+	}
+	for (size_t k = 0; k < n; k++) {
+		off[k + 1] = off[k] + (uint32_t)T[k];
+		memcpy(all + off[k], ids[k], T[k] * sizeof *all);
+	}
+	ag_node *G = ag_gather(t, &params[table], all, total);
+	ti->P = ag_unary(t, AG_EXP0, G);
+	ti->logP = ag_unary(t, AG_CLIP0, G);
+	ag_node *rho = ag_segsoftmax(t, attention(t, params, P_TITLE_ATT_W,
+						   ti->logP), off, n);
+	ti->v = ag_segmean(t, rho, ti->P, off, n);
+}
+
 void ath_net_title(ag_tape *t, const anthem_model_config *cfg,
 		   ag_param *params, const uint32_t *ids, size_t T,
 		   ath_title *ti)
 {
-	int table = cfg->tie_embeddings ? P_QUERY_CENTRE : P_TITLE_POINT;
-	ti->T = T;
-	ag_node *G = ag_gather(t, &params[table], ids, T);
-	ti->P = ag_unary(t, AG_EXP0, G);
-	ti->logP = ag_unary(t, AG_CLIP0, G);
-	ag_node *rho = ag_softmax(t, attention(t, params, P_TITLE_ATT_W, ti->logP));
-	ti->v = ag_gyromean(t, rho, ti->P);
+	ath_net_titles(t, cfg, params, &ids, &T, 1, ti);
 }
 
-/* Steps 4 to 6: the query-title attention, the title-conditioned query
- * hyperboloid (c2, l2) and the distance of the title's point to it.  The
- * one stage-2 forward pass: training's loss, the pipeline's rerank and
- * the model's score and explanation all call it. */
+/* Steps 4 to 6 for the titles of ti: the query-title attention, each
+ * title's title-conditioned query hyperboloid (c2, l2) and the distance
+ * of its point to it.  The n titles' grids are one [E x sum T] product
+ * (one gemm, not n small ones), each title's logsumexp over its own
+ * columns.  The one stage-2 forward pass: training's loss (the positive
+ * and the negatives of an example), the pipeline's rerank and the model's
+ * score and explanation (one title) all call it. */
 ag_node *ath_net_stage2(ag_tape *t, const anthem_model_config *cfg,
 			ag_param *params, const ath_query *q,
 			const ath_title *ti, ath_stage2 *out)
 {
 	(void)params;
 	out->A = ag_matmul_nt(t, q->X, ti->logP);
-	ag_node *beta = ag_softmax(t, ag_add(t, q->s, ag_logsumexp(t, out->A)));
+	/* [n x E]: row k, title k's logsumexp for every query element */
+	ag_node *beta = ag_softmax(t, ag_add_row(t, ag_seglse(t, out->A, ti->off,
+							       ti->n),
+						  q->s));
 	out->c2 = ag_gyromean(t, beta, q->C);
 	out->l2 = ag_matmul_nn(t, beta, q->Lm);
 	return ag_boxdist(t, out->c2, out->l2, ti->v, cfg->gamma);
@@ -228,16 +259,11 @@ ag_node *ath_net_loss_query(ag_tape *t, const anthem_model_config *cfg,
 			    const float *lex, size_t n, float scale,
 			    ag_node **d1_out, ag_node **d2_out)
 {
-	ag_node *V = NULL, *D2 = NULL;
-	for (size_t k = 0; k < n; k++) {
-		ath_title ti;
-		ath_stage2 s2;
-		ath_net_title(t, cfg, params, tids[k], T[k], &ti);
-		ag_node *d2 = ath_net_stage2(t, cfg, params, q, &ti, &s2);
-		V = V ? ag_concat(t, V, ti.v) : ti.v;
-		D2 = D2 ? ag_concat(t, D2, d2) : d2;
-	}
-	ag_node *D1 = ag_boxdist(t, q->c1, q->l1, V, cfg->gamma);
+	ath_title ti;
+	ath_stage2 s2;
+	ath_net_titles(t, cfg, params, tids, T, n, &ti);
+	ag_node *D2 = ath_net_stage2(t, cfg, params, q, &ti, &s2);
+	ag_node *D1 = ag_boxdist(t, q->c1, q->l1, ti.v, cfg->gamma);
 	if (lex && cfg->lexical_buckets) {
 		/* step 8: d - w * bm25, for both stages */
 		ag_node *wm = ag_scale(t, ag_matmul_nn(t, ag_const(t, n, 1, lex),

@@ -154,7 +154,7 @@ int ath_model_new(anthem_model **out, const anthem_model_config *cfg,
 	int rc = ath_model_wrap(&m, cfg, fn);
 	if (rc)
 		return rc;
-	m->owned = malloc(m->nweights * sizeof(float));
+	m->owned = ath_calloc_large(m->nweights, sizeof(float));
 	if (!m->owned) {
 		size_t n = m->nweights;
 		free(m);

@@ -247,7 +247,7 @@ static int setup_workers(anthem_trainer *t, const char *fn)
 	t->touched_cap = t->model->cfg.buckets;
 	for (size_t k = 0; k < t->nthreads; k++) {
 		worker *w = &t->w[k];
-		w->grad = calloc(n, sizeof(float));
+		w->grad = ath_calloc_large(n, sizeof(float));
 		if (!w->grad)
 			return ath_error(ANTHEM_ENOMEM, "%s: out of memory for "
 					 "gradients", fn);
@@ -263,8 +263,8 @@ static int setup_workers(anthem_trainer *t, const char *fn)
 		}
 		ag_tape_init(&w->tape, &t->model->space, 1);
 	}
-	t->adam_m = calloc(n, sizeof(float));
-	t->adam_v = calloc(n, sizeof(float));
+	t->adam_m = ath_calloc_large(n, sizeof(float));
+	t->adam_v = ath_calloc_large(n, sizeof(float));
 	if (!t->adam_m || !t->adam_v)
 		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
 	return ANTHEM_OK;
