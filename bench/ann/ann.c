@@ -3,6 +3,7 @@
  *
  * usage: ann --dir DIR --n N [--queries Q] [--degree R] [--ef-construction E]
  *            [--ef E1,E2,...] [--threads T] [--tangent FILE] [--no-e2e]
+ *            [--model M --index I] [--diag E1,E2,...]
  *
  * DIR holds what `bench/query --prepare` made (default-model.anthem,
  * catalog-N.tsv, index-N-<fingerprint>.anthem).  In one run: the exact
@@ -15,7 +16,10 @@
  * one query at a time on 2 threads and anthem_search_batch of the Q
  * queries, graph against scan.  --tangent FILE writes the points' and the
  * queries' tangent vectors at the origin (log map; the query's centre) and
- * the graph's recall, for bench/ann/hnsw.py.  Prints key=value lines. */
+ * the graph's recall, for bench/ann/hnsw.py.  --model and --index take
+ * another model and an index it made (a trained model's catalogue; N is
+ * then the index's), in place of DIR's.  --diag E1,... prints, instead of
+ * the rest, why the beam misses (see diag()).  Prints key=value lines. */
 #include "search/index_internal.h"
 #include "search/scan.h"
 
@@ -231,6 +235,222 @@ static void e2e(const anthem_model *m, const anthem_index *ix, const qset *qs,
 	free(counts);
 }
 
+/* ---- --diag: why the beam misses part of the exact top K1 ------------------- */
+
+/* A plain beam over the graph (the library's, restated so that the start
+ * and the distance can be varied): seeds, then the best-first walk that
+ * stops when the nearest unexpanded node is farther than the ef-th kept.
+ * Returns the distances computed; res gets the ef best. */
+typedef float (*diag_fn)(const void *ctx, size_t i);
+static size_t diag_beam(const ath_ann *a, size_t n, const uint32_t *seeds,
+			size_t ns, diag_fn f, const void *ctx, size_t ef,
+			ath_heap *res, uint32_t *stamp, uint32_t mark)
+{
+	anthem_hit *fr = malloc((n + 1) * sizeof *fr);
+	size_t nf = 0, nd = 0;
+	res->n = 0;
+	res->k = ef;
+	for (size_t e = 0; e < ns; e++) {
+		if (stamp[seeds[e]] == mark)
+			continue;
+		stamp[seeds[e]] = mark;
+		float d = f(ctx, seeds[e]);
+		nd++;
+		fr[nf++] = (anthem_hit){seeds[e], d};
+		ath_heap_push(res, seeds[e], d);
+	}
+	while (nf) {
+		size_t b = 0; /* linear pop: a diagnostic, not a hot path */
+		for (size_t i = 1; i < nf; i++)
+			if (fr[i].distance < fr[b].distance)
+				b = i;
+		anthem_hit c = fr[b];
+		fr[b] = fr[--nf];
+		if (res->n == res->k && c.distance > res->h[0].distance)
+			break;
+		for (size_t j = 0; j < a->degree; j++) {
+			uint32_t u = a->adj[c.index * a->degree + j];
+			if (u == ATH_ANN_NONE || stamp[u] == mark)
+				continue;
+			stamp[u] = mark;
+			float d = f(ctx, u);
+			nd++;
+			if (res->n < res->k || d < res->h[0].distance) {
+				fr[nf++] = (anthem_hit){u, d};
+				ath_heap_push(res, u, d);
+			}
+		}
+	}
+	free(fr);
+	return nd;
+}
+
+typedef struct dctx {
+	const float *p; /* n x d row-major */
+	size_t d;
+	const ath_scan_query *q;
+	double cc;
+} dctx;
+
+static float d_region(const void *c, size_t i)
+{
+	const dctx *x = c;
+	const float *v = x->p + i * x->d;
+	double v2 = 0;
+	for (size_t k = 0; k < x->d; k++)
+		v2 += (double)v[k] * v[k];
+	return ath_scan_one(x->q, v, v2);
+}
+
+/* the order of the Poincaré distance to the region's centre */
+static float d_centre(const void *c, size_t i)
+{
+	const dctx *x = c;
+	const float *v = x->p + i * x->d;
+	double e2 = 0, v2 = 0;
+	for (size_t k = 0; k < x->d; k++) {
+		double e = (double)v[k] - x->q->c[k];
+		e2 += e * e;
+		v2 += (double)v[k] * v[k];
+	}
+	return (float)(e2 / ((1 - x->cc * v2) * (1 - x->cc * x->q->c2)));
+}
+
+static int cmphit(const void *a, const void *b)
+{
+	const anthem_hit *x = a, *y = b;
+	return (x->distance > y->distance) - (x->distance < y->distance);
+}
+
+static void diag(const anthem_index *ix, const qset *qs, double cc,
+		 const char *efs)
+{
+	size_t n = ix->n, d = ix->dim, nq = qs->nq;
+	const ath_ann *a = &ix->ann;
+	float *p = malloc(n * d * sizeof *p);
+	ath_scan_from_blocks(ix->blocks, 0, n, d, p);
+	uint32_t *stamp = calloc(n, sizeof *stamp), mark = 0;
+	anthem_hit *all = malloc(n * sizeof *all);
+	anthem_hit *buf = malloc(8192 * sizeof *buf);
+	double inside = 0, inside_top = 0, ties = 0, gap = 0;
+	double in_c200 = 0, in_c1000 = 0, in_c5000 = 0, rank_p50 = 0;
+	double cen_rec = 0, cen_nd = 0;
+	size_t nefv = 0, efv[8];
+	for (const char *s = efs; *s && nefv < 8;) {
+		efv[nefv++] = strtoul(s, (char **)&s, 10);
+		if (*s == ',')
+			s++;
+		else
+			break;
+	}
+	double rec[4][8] = {{0}}, nd[4][8] = {{0}};
+	for (size_t q = 0; q < nq; q++) {
+		dctx x = {p, d, &qs->sq[q], cc};
+		/* the outside part alone: the region's distance with gamma 0 */
+		ath_scan_query q0 = qs->sq[q];
+		q0.gamma = 0;
+		dctx x0 = {p, d, &q0, cc};
+		size_t nin = 0;
+		for (size_t i = 0; i < n; i++)
+			nin += d_region(&x0, i) == 0.0f;
+		inside += (double)nin / (double)n;
+		const anthem_hit *ex = qs->exact + q * K1;
+		size_t k = qs->nexact[q], tin = 0;
+		for (size_t i = 0; i < k; i++)
+			tin += d_region(&x0, ex[i].index) == 0.0f;
+		inside_top += (double)tin / (double)k;
+		/* ties at the K1-th distance; the relative gap from the 1st */
+		float dk = ex[k - 1].distance;
+		size_t nt = 0;
+		for (size_t i = 0; i < n; i++)
+			nt += d_region(&x, i) == dk;
+		ties += (double)nt;
+		gap += (double)(dk - ex[0].distance) / (double)(dk > 0 ? dk : 1);
+		/* where the exact top K1 ranks by the centre's point distance */
+		for (size_t i = 0; i < n; i++)
+			all[i] = (anthem_hit){i, d_centre(&x, i)};
+		qsort(all, n, sizeof *all, cmphit);
+		uint32_t *rank = (uint32_t *)malloc(n * sizeof *rank);
+		for (size_t i = 0; i < n; i++)
+			rank[all[i].index] = (uint32_t)i;
+		size_t c2 = 0, c10 = 0, c50 = 0;
+		double *rk = malloc(k * sizeof *rk);
+		for (size_t i = 0; i < k; i++) {
+			size_t r = rank[ex[i].index];
+			c2 += r < 200;
+			c10 += r < 1000;
+			c50 += r < 5000;
+			rk[i] = (double)r;
+		}
+		rank_p50 += pct(rk, k, 0.5) / (double)n;
+		free(rk);
+		in_c200 += (double)c2 / (double)k;
+		in_c1000 += (double)c10 / (double)k;
+		in_c5000 += (double)c50 / (double)k;
+		/* the graph on its own metric: the centre's exact top 200 */
+		ath_heap res = {buf, 0, 200};
+		cen_nd += (double)diag_beam(a, n, a->entry, a->nentry, d_centre,
+					    &x, 200, &res, stamp, ++mark);
+		size_t hit = 0;
+		for (size_t i = 0; i < res.n; i++)
+			hit += rank[res.h[i].index] < 200;
+		cen_rec += (double)hit / 200.0;
+		/* the region's beam: 0 from the entries; 1 from the centre's
+		 * beam (today's two phases); 2 from the exact top 1 (an
+		 * oracle start); 3 from the exact top K1 (oracle: does the
+		 * beam keep what it is given?) */
+		for (size_t e = 0; e < nefv; e++) {
+			size_t ef = efv[e];
+			for (int mode = 0; mode < 4; mode++) {
+				uint32_t seeds[8192];
+				size_t ns = 0;
+				if (mode == 0) {
+					ns = a->nentry;
+					memcpy(seeds, a->entry, ns * 4);
+				} else if (mode == 1) {
+					ath_heap r1 = {buf, 0, ef};
+					nd[mode][e] += (double)diag_beam(
+						a, n, a->entry, a->nentry, d_centre,
+						&x, ef, &r1, stamp, ++mark);
+					for (size_t i = 0; i < r1.n; i++)
+						seeds[ns++] = (uint32_t)r1.h[i].index;
+				} else if (mode == 2) {
+					seeds[ns++] = (uint32_t)ex[0].index;
+				} else {
+					for (size_t i = 0; i < k; i++)
+						seeds[ns++] = (uint32_t)ex[i].index;
+				}
+				ath_heap r = {buf, 0, ef};
+				nd[mode][e] += (double)diag_beam(a, n, seeds, ns, d_region,
+								 &x, ef, &r, stamp, ++mark);
+				ath_heap_sort(&r);
+				rec[mode][e] += recall(r.h, r.n < K1 ? r.n : K1, ex, k);
+			}
+		}
+		free(rank);
+	}
+	double Q = (double)nq;
+	printf("diag n=%zu queries=%zu inside_frac=%.5f top_k1_inside=%.4f "
+	       "ties_at_k1=%.2f rel_gap_1_to_k1=%.4f top_k1_in_centre_top200=%.4f "
+	       "in_top1000=%.4f in_top5000=%.4f centre_rank_p50_frac=%.4f\n",
+	       n, nq, inside / Q, inside_top / Q, ties / Q, gap / Q, in_c200 / Q,
+	       in_c1000 / Q, in_c5000 / Q, rank_p50 / Q);
+	printf("diag graph_on_own_metric centre_top200_recall=%.4f distances=%.0f\n",
+	       cen_rec / Q, cen_nd / Q);
+	const char *names[4] = {"entries", "centre_beam", "oracle_top1",
+				"oracle_topk1"};
+	for (size_t e = 0; e < nefv; e++)
+		for (int mode = 0; mode < 4; mode++)
+			printf("diag region_beam start=%s ef=%zu recall_at_k1=%.4f "
+			       "distances=%.0f\n", names[mode], efv[e],
+			       rec[mode][e] / Q, nd[mode][e] / Q);
+	fflush(stdout);
+	free(p);
+	free(stamp);
+	free(all);
+	free(buf);
+}
+
 static size_t ann_bytes(const ath_ann *a, size_t n, size_t d)
 {
 	return n * a->degree * 4 + a->nentry * 4 +
@@ -243,6 +463,7 @@ int main(int argc, char **argv)
 	const char *dir = "build/bench-query", *efs = "200,400,800",
 		   *tangent = NULL;
 	int do_e2e = 1;
+	const char *diag_efs = NULL, *model_path = NULL, *index_path = NULL;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--n") && i + 1 < argc)
 			n = strtoul(argv[++i], NULL, 10);
@@ -260,25 +481,37 @@ int main(int argc, char **argv)
 			threads = strtoul(argv[++i], NULL, 10);
 		else if (!strcmp(argv[i], "--tangent") && i + 1 < argc)
 			tangent = argv[++i];
+		else if (!strcmp(argv[i], "--model") && i + 1 < argc)
+			model_path = argv[++i];
+		else if (!strcmp(argv[i], "--index") && i + 1 < argc)
+			index_path = argv[++i];
+		else if (!strcmp(argv[i], "--diag") && i + 1 < argc)
+			diag_efs = argv[++i];
 		else if (!strcmp(argv[i], "--no-e2e"))
 			do_e2e = 0;
 		else {
 			printf("usage: ann --dir DIR --n N [--queries Q] [--degree R] "
 			       "[--ef-construction E] [--ef E1,E2,...] [--threads T] "
-			       "[--tangent FILE] [--no-e2e]\n");
+			       "[--tangent FILE] [--no-e2e] [--model M --index I] "
+			       "[--diag E1,E2,...]\n");
 			return strcmp(argv[i], "--help") ? 2 : 0;
 		}
 	}
 	char path[4096], idx_path[4096], ann_path[4200];
-	snprintf(path, sizeof path, "%s/default-model.anthem", dir);
+	snprintf(path, sizeof path, "%s", model_path ? model_path : "");
+	if (!model_path)
+		snprintf(path, sizeof path, "%s/default-model.anthem", dir);
 	anthem_model *m;
 	if (anthem_model_load(&m, path))
 		die(path);
 	snprintf(idx_path, sizeof idx_path, "%s/index-%zu-%016llx.anthem", dir, n,
 		 (unsigned long long)anthem_model_fingerprint(m));
+	if (index_path)
+		snprintf(idx_path, sizeof idx_path, "%s", index_path);
 	anthem_index *ix;
 	if (anthem_index_load(&ix, idx_path, m))
 		die(idx_path);
+	n = ix->n;
 	size_t d = ix->dim;
 	load_vocab(ix);
 
@@ -333,6 +566,11 @@ int main(int argc, char **argv)
 	       n, degree, efc, ath_threads(threads), build_s, peak_rss(),
 	       peak_rss() - rss0);
 	fflush(stdout);
+	if (diag_efs) {
+		diag(ix, &qs, m->space.kind == GEO_HYPERBOLIC ? m->space.c : 0.0,
+		     diag_efs);
+		return 0;
+	}
 	size_t efv[16], nef = 0;
 	for (const char *p = efs; *p && nef < 16;) {
 		efv[nef++] = strtoul(p, (char **)&p, 10);

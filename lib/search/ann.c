@@ -10,8 +10,8 @@
  * candidate is kept when it is nearer to the new point than to every
  * neighbour kept so far, so the edges point in different directions; the
  * slots left are filled with the nearest of the rest), and is added to
- * their lists (a full list drops its farthest entry when the new point is
- * nearer).  Insertions run in rounds: the searches of a round run in
+ * their lists (a full list of R + 1 drops the one the same heuristic
+ * would fill in last: the farthest it prunes, else the farthest).  Insertions run in rounds: the searches of a round run in
  * parallel against the graph as the previous rounds left it, then the
  * round's links are made in insertion order, so the graph depends on the
  * seed only, never on the number of threads.
@@ -24,12 +24,13 @@
  * Search: a query's region (c, l) has no point to start a greedy descent
  * from, so the beam starts from all the entry points (the first nodes
  * inserted, a uniform sample of about sqrt(n), at most 1024) and keeps the
- * ef nearest to the region by the scan's distance (ath_scan_one); its ef
- * results are re-scored by the scan's float loop (ath_scan_at) and the
- * best k returned. */
+ * ef nearest to the region by the scan's distance (in float, 16 nodes per
+ * call: region_body); the best 2k of them are re-scored by the scan's
+ * float loop (ath_scan_at) and the best k returned. */
 #include "search/ann.h"
 
 #include "common/internal.h"
+#include "common/isa.h"
 #include "common/parallel.h"
 
 #include <math.h>
@@ -46,7 +47,7 @@ void ath_ann_free(ath_ann *a)
 	memset(a, 0, sizeof *a);
 }
 
-/* ---- the beam ---------------------------------------------------------------- */
+/* ---- the beam's frontier and visited set --------------------------------------- */
 
 /* The beam's frontier: a min-heap of (distance, node), growable. */
 typedef struct frontier {
@@ -121,7 +122,7 @@ static int scratch_init(beam_scratch *s, size_t n)
 }
 
 /* Mark node u seen; 1 if it was not. */
-static int visit(beam_scratch *s, size_t u)
+static inline int visit(beam_scratch *s, size_t u)
 {
 	uint64_t bit = (uint64_t)1 << (u % 64);
 	if (s->seen[u / 64] & bit)
@@ -146,7 +147,168 @@ static void unvisit_all(beam_scratch *s)
 	s->ntouched = 0;
 }
 
-typedef float (*dist_fn)(const void *ctx, size_t node);
+/* ---- distances, 16 nodes at a time -------------------------------------------- */
+
+/* A beam computes the distances of the unvisited neighbours of the node it
+ * expands all at once: their points are gathered into a block of d rows of
+ * 16 floats (row k = dimension k of the 16 nodes, as the scan's layout,
+ * scan.h), so that each node's scalars are the lanes of one vector and no
+ * loop needs a horizontal sum; one call through a function pointer per
+ * expansion, none per distance. */
+#define W 16
+typedef float vf __attribute__((vector_size(4 * W), aligned(4)));
+typedef int32_t vi __attribute__((vector_size(4 * W), aligned(4)));
+#define INLINE static inline __attribute__((always_inline))
+/* the helpers pass vectors by value only once inlined (the ABI note is
+ * about calls, which there are none of) */
+#if defined(__clang__)
+#pragma clang diagnostic ignored "-Wunknown-warning-option"
+#endif
+#if defined(__GNUC__)
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+INLINE vf vsel(vi m, vf a, vf b) { return (vf)(((vi)a & m) | ((vi)b & ~m)); }
+INLINE vf vmax(vf a, vf b) { return vsel(a > b, a, b); }
+INLINE vf vmin(vf a, vf b) { return vsel(a < b, a, b); }
+INLINE vf vabs(vf a) { return (vf)((vi)a & 0x7fffffff); }
+
+/* m <= W distances of nodes ids into out. */
+typedef void (*dist_fn)(const void *ctx, const uint32_t *ids, size_t m,
+			float *out);
+
+/* The point of node i as stage-1 floats, into column j of a block: float32
+ * rows are copied; int8 codes are decoded through the exponential map at
+ * the origin (quant.c), in float: x = u tanh(sqrt(c)|u|) / (sqrt(c)|u|),
+ * with sqrt(c)|u| clipped where geo_exp0 projects. */
+INLINE void gather(const ath_ann *a, size_t d, float sc, uint32_t i,
+		   size_t j, float *blk)
+{
+	if (!a->int8) {
+		const float *x = a->rows + (size_t)i * d;
+		for (size_t k = 0; k < d; k++)
+			blk[k * W + j] = x[k];
+		return;
+	}
+	const int8_t *code = a->codes + (size_t)i * a->cstride;
+	float u2 = 0.0f;
+	for (size_t k = 0; k < d; k++) {
+		float u = (float)code[k] * a->scale[k];
+		blk[k * W + j] = u;
+		u2 += u * u;
+	}
+	float su = sc * sqrtf(u2);
+	if (sc == 0.0f || su == 0.0f)
+		return;
+	float f = tanhf(su < 6.1030338f ? su : 6.1030338f) / su;
+	for (size_t k = 0; k < d; k++)
+		blk[k * W + j] *= f;
+}
+
+/* Ask for the m nodes' points before any is read: in a large catalogue
+ * each is a cache miss, and the misses then overlap. */
+INLINE void prefetch(const ath_ann *a, size_t d, const uint32_t *ids, size_t m)
+{
+	for (size_t j = 0; j < m; j++) {
+		const char *p = a->int8 ? (const char *)(a->codes + (size_t)ids[j] * a->cstride)
+				       : (const char *)(a->rows + (size_t)ids[j] * d);
+		size_t len = a->int8 ? a->cstride : d * sizeof(float);
+		for (size_t o = 0; o < len; o += 64)
+			__builtin_prefetch(p + o);
+	}
+}
+
+/* The query region in float: the scan's distance (ath_scan_one, scan.c)
+ * with each node in a lane. */
+typedef struct fregion {
+	const ath_ann *a;
+	size_t d;
+	float cc, sc, gamma, c2, qmax2, qmin2;
+	float c[ATH_SCAN_MAX_DIM], qmax[ATH_SCAN_MAX_DIM], qmin[ATH_SCAN_MAX_DIM];
+} fregion;
+
+static void fregion_init(fregion *f, const ath_ann *a, const ath_scan_query *q)
+{
+	f->a = a;
+	f->d = q->d;
+	f->cc = (float)q->cc;
+	f->sc = (float)sqrt(q->cc);
+	f->gamma = q->gamma;
+	f->c2 = (float)q->c2;
+	f->qmax2 = (float)q->qmax2;
+	f->qmin2 = (float)q->qmin2;
+	for (size_t k = 0; k < q->d; k++) {
+		f->c[k] = (float)q->c[k];
+		f->qmax[k] = (float)q->qmax[k];
+		f->qmin[k] = (float)q->qmin[k];
+	}
+}
+
+INLINE void region_body(const void *ctx, const uint32_t *ids, size_t m,
+			float *out)
+{
+	const fregion *q = ctx;
+	size_t d = q->d;
+	float cc = q->cc;
+	float blk[ATH_SCAN_MAX_DIM * W] __attribute__((aligned(64)));
+	prefetch(q->a, d, ids, m);
+	for (size_t j = 0; j < W; j++)
+		gather(q->a, d, q->sc, ids[j < m ? j : 0], j, blk);
+	const vf zero = {0};
+	vf v2 = zero, vmx = zero, vmn = zero;
+	for (size_t k = 0; k < d; k++) {
+		vf x = *(const vf *)(blk + k * W);
+		v2 += x * x;
+		vmx += x * q->qmax[k];
+		vmn += x * q->qmin[k];
+	}
+	/* a = v (+) (-qmax), b = qmin (+) (-v): x (+) y = (A x + B y) / D */
+	vf Aa = 1.0f - 2.0f * cc * vmx + cc * q->qmax2;
+	vf Ba = 1.0f - cc * v2;
+	vf Da = 1.0f - 2.0f * cc * vmx + cc * cc * q->qmax2 * v2;
+	vf Ab = 1.0f - 2.0f * cc * vmn + cc * v2;
+	float Bb = 1.0f - cc * q->qmin2;
+	vf Db = 1.0f - 2.0f * cc * vmn + cc * cc * q->qmin2 * v2;
+	/* the outside parts, and <c,t>, |t|^2 of t = min(qmax, max(qmin, v)) */
+	vf pa = zero, pb = zero, ct = zero, t2 = zero;
+	for (size_t k = 0; k < d; k++) {
+		vf x = *(const vf *)(blk + k * W);
+		pa += vmax(Aa * x - Ba * q->qmax[k], zero);
+		pb += vmax(Ab * q->qmin[k] - Bb * x, zero);
+		vf t = vmin(zero + q->qmax[k], vmax(zero + q->qmin[k], x));
+		*(vf *)(blk + k * W) = t;
+		ct += t * q->c[k];
+		t2 += t * t;
+	}
+	/* e = c (+) (-t) */
+	vf Ae = 1.0f - 2.0f * cc * ct + cc * t2;
+	float Be = 1.0f - cc * q->c2;
+	vf De = 1.0f - 2.0f * cc * ct + cc * cc * q->c2 * t2;
+	vf in = zero;
+	for (size_t k = 0; k < d; k++)
+		in += vabs(Ae * q->c[k] - Be * *(const vf *)(blk + k * W));
+	const vf fl = zero + (float)GEO_MIN_NORM;
+	vf r = pa / vmax(Da, fl) + pb / vmax(Db, fl) + q->gamma * in / vmax(De, fl);
+	for (size_t j = 0; j < m; j++)
+		out[j] = r[j] == r[j] ? r[j] : INFINITY;
+}
+
+/* ---- the beam ---------------------------------------------------------------- */
+
+/* Offer the m nodes of ids (m <= W), all unvisited until now, to the
+ * frontier and the result. */
+static int offer(const uint32_t *ids, size_t m, dist_fn dist, const void *ctx,
+		 beam_scratch *s, ath_heap *res)
+{
+	float dd[W];
+	dist(ctx, ids, m, dd);
+	for (size_t j = 0; j < m; j++)
+		if (res->n < res->k || dd[j] < res->h[0].distance) {
+			if (front_push(&s->f, ids[j], dd[j]))
+				return -1;
+			ath_heap_push(res, ids[j], dd[j]);
+		}
+	return 0;
+}
 
 /* The beam search: res (an ath_heap of capacity ef, emptied first) gets
  * the ef nodes nearest by dist among those reached from the entries.
@@ -155,41 +317,45 @@ static size_t beam(const uint32_t *adj, size_t R, const uint32_t *entry,
 		   size_t nentry, dist_fn dist, const void *ctx,
 		   beam_scratch *s, ath_heap *res)
 {
-	size_t nd = 0;
+	size_t nd = 0, m = 0;
+	uint32_t ids[W];
 	int oom = 0;
 	res->n = 0;
 	s->f.n = 0;
 	for (size_t e = 0; e < nentry && !oom; e++) {
 		int v = visit(s, entry[e]);
-		if (v <= 0) {
-			oom = v < 0;
-			continue;
+		oom = v < 0;
+		if (v > 0)
+			ids[m++] = entry[e];
+		if (m == W || (e + 1 == nentry && m)) {
+			oom = oom || offer(ids, m, dist, ctx, s, res);
+			nd += m;
+			m = 0;
 		}
-		float d = dist(ctx, entry[e]);
-		nd++;
-		oom = front_push(&s->f, entry[e], d) != 0;
-		ath_heap_push(res, entry[e], d);
 	}
 	while (s->f.n && !oom) {
 		anthem_hit c = front_pop(&s->f);
 		if (res->n == res->k && c.distance > res->h[0].distance)
 			break;
 		const uint32_t *nb = adj + c.index * R;
+		m = 0;
 		for (size_t j = 0; j < R && !oom; j++) {
 			uint32_t u = nb[j];
 			if (u == ATH_ANN_NONE)
 				continue;
 			int v = visit(s, u);
-			if (v <= 0) {
-				oom = v < 0;
-				continue;
+			oom = v < 0;
+			if (v > 0)
+				ids[m++] = u;
+			if (m == W) {
+				oom = oom || offer(ids, m, dist, ctx, s, res);
+				nd += m;
+				m = 0;
 			}
-			float d = dist(ctx, u);
-			nd++;
-			if (res->n < res->k || d < res->h[0].distance) {
-				oom = front_push(&s->f, u, d) != 0;
-				ath_heap_push(res, u, d);
-			}
+		}
+		if (m && !oom) {
+			oom = offer(ids, m, dist, ctx, s, res);
+			nd += m;
 		}
 	}
 	unvisit_all(s);
@@ -226,33 +392,99 @@ typedef struct build {
 	int oom;
 } build;
 
-static float pair(const build *b, size_t i, size_t j)
-{
-	const float *x = b->p + i * b->d, *y = b->p + j * b->d;
-	float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-	size_t k = 0;
-	for (; k + 3 < b->d; k += 4) {
-		float e0 = x[k] - y[k], e1 = x[k + 1] - y[k + 1];
-		float e2 = x[k + 2] - y[k + 2], e3 = x[k + 3] - y[k + 3];
-		s0 += e0 * e0;
-		s1 += e1 * e1;
-		s2 += e2 * e2;
-		s3 += e3 * e3;
-	}
-	for (; k < b->d; k++)
-		s0 += (x[k] - y[k]) * (x[k] - y[k]);
-	return (s0 + s1 + s2 + s3) * b->a[i] * b->a[j];
-}
-
 typedef struct pair_ctx {
 	const build *b;
 	size_t v;
 } pair_ctx;
 
-static float pair_dist(const void *ctx, size_t node)
+/* The graph's distance from node v to each of ids, 16 at a time. */
+INLINE void pair_body(const void *ctx, const uint32_t *ids, size_t m,
+		      float *out)
 {
 	const pair_ctx *c = ctx;
-	return pair(c->b, c->v, node);
+	const build *b = c->b;
+	size_t d = b->d;
+	const float *y = b->p + c->v * d;
+	float blk[ATH_SCAN_MAX_DIM * W] __attribute__((aligned(64)));
+	vf a = {0};
+	for (size_t j = 0; j < m; j++)
+		for (size_t o = 0; o < d * sizeof(float); o += 64)
+			__builtin_prefetch((const char *)(b->p + (size_t)ids[j] * d) + o);
+	for (size_t j = 0; j < W; j++) {
+		uint32_t i = ids[j < m ? j : 0];
+		const float *x = b->p + (size_t)i * d;
+		for (size_t k = 0; k < d; k++)
+			blk[k * W + j] = x[k];
+		a[j] = b->a[i];
+	}
+	vf s0 = {0}, s1 = {0};
+	size_t k = 0;
+	for (; k + 1 < d; k += 2) {
+		vf e0 = *(const vf *)(blk + k * W) - y[k];
+		vf e1 = *(const vf *)(blk + (k + 1) * W) - y[k + 1];
+		s0 += e0 * e0;
+		s1 += e1 * e1;
+	}
+	if (k < d) {
+		vf e = *(const vf *)(blk + k * W) - y[k];
+		s0 += e * e;
+	}
+	vf r = (s0 + s1) * a * b->a[c->v];
+	for (size_t j = 0; j < m; j++)
+		out[j] = r[j];
+}
+
+/* One copy of the two distance loops per x86-64 level, as the scan's
+ * (lib/common/isa.h, lib/search/scan.c). */
+typedef struct ann_kernel {
+	dist_fn region, pair;
+} ann_kernel;
+
+#define ANN_KERNEL(sfx, attr)                                                \
+	attr static void region_##sfx(const void *ctx, const uint32_t *ids,  \
+				      size_t m, float *out)                  \
+	{                                                                    \
+		region_body(ctx, ids, m, out);                               \
+	}                                                                    \
+	attr static void pair_##sfx(const void *ctx, const uint32_t *ids,    \
+				    size_t m, float *out)                    \
+	{                                                                    \
+		pair_body(ctx, ids, m, out);                                 \
+	}
+
+ANN_KERNEL(base, )
+#if defined(ATH_HAVE_TARGET_LEVELS)
+ANN_KERNEL(v3, __attribute__((target("arch=x86-64-v3"))))
+ANN_KERNEL(v4, __attribute__((target("arch=x86-64-v4"))))
+static const ann_kernel kernels[] = {
+	[ATH_ISA_DEFAULT] = {region_base, pair_base},
+	[ATH_ISA_V3] = {region_v3, pair_v3},
+	[ATH_ISA_V4] = {region_v4, pair_v4},
+};
+#else
+static const ann_kernel kernels[] = {[ATH_ISA_DEFAULT] = {region_base, pair_base}};
+#endif
+
+static const ann_kernel *kernel(void)
+{
+	return &kernels[ath_isa_level()];
+}
+
+/* Whether one of the nk nodes of kept is nearer to w than dw (the
+ * neighbour heuristic's test), 16 distances at a time. */
+static int nearer_than(const build *b, uint32_t w, const uint32_t *kept,
+		       size_t nk, float dw)
+{
+	pair_ctx ctx = {b, w};
+	float dd[W];
+	for (size_t r = 0; r < nk; r += W) {
+		size_t m = nk - r < W ? nk - r : W;
+		kernel()->pair(&ctx, kept + r, m, dd);
+		for (size_t j = 0; j < m; j++)
+			if (dd[j] < dw)
+				return 1;
+	}
+	return 0;
 }
 
 /* The search and the neighbour choice of the t-th node inserted. */
@@ -264,7 +496,7 @@ static void insert_search(size_t slot, size_t tid, void *arg)
 	pair_ctx ctx = {b, v};
 	/* entries: the first nodes inserted, at most 32 while building */
 	size_t ne = b->t0 < 32 ? b->t0 : 32;
-	if (beam(b->adj, R, b->order, ne, pair_dist, &ctx, &b->scr[tid], res) ==
+	if (beam(b->adj, R, b->order, ne, kernel()->pair, &ctx, &b->scr[tid], res) ==
 	    (size_t)-1) {
 		b->oom = 1; /* read after the round */
 		return;
@@ -277,10 +509,7 @@ static void insert_search(size_t slot, size_t tid, void *arg)
 	for (size_t i = 0; i < res->n && ns < R; i++) {
 		size_t w = res->h[i].index;
 		float dw = res->h[i].distance;
-		int keep = 1;
-		for (size_t r = 0; r < ns && keep; r++)
-			keep = pair(b, w, sel[r]) >= dw;
-		if (keep) {
+		if (!nearer_than(b, (uint32_t)w, sel, ns, dw)) {
 			sel[ns] = (uint32_t)w;
 			seld[ns++] = dw;
 		} else {
@@ -292,6 +521,39 @@ static void insert_search(size_t slot, size_t tid, void *arg)
 		seld[ns++] = res->h[pruned[i]].distance;
 	}
 	b->nsel[slot] = (uint32_t)ns;
+}
+
+/* Node u's full list offered node v at distance dv: of the R + 1, the one
+ * dropped is the one the neighbour heuristic would fill in last (the
+ * farthest it prunes, else the farthest), so that the list keeps its
+ * edges in different directions (HNSW shrinks a full list so). */
+static void overflow(build *b, size_t u, uint32_t v, float dv)
+{
+	size_t R = b->R, ord[ATH_ANN_MAX_DEGREE + 1], nk = 0;
+	uint32_t *au = b->adj + u * R, kept[ATH_ANN_MAX_DEGREE + 1];
+	float *du = b->bd + u * R;
+	/* candidates 0 .. R-1 the list, R the new node; by distance */
+	for (size_t i = 0; i <= R; i++) {
+		float di = i < R ? du[i] : dv;
+		size_t j = i;
+		for (; j > 0 && (ord[j - 1] < R ? du[ord[j - 1]] : dv) > di; j--)
+			ord[j] = ord[j - 1];
+		ord[j] = i;
+	}
+	size_t drop = ord[R];
+	for (size_t i = 0; i <= R; i++) {
+		size_t c = ord[i];
+		uint32_t w = c < R ? au[c] : v;
+		float dw = c < R ? du[c] : dv;
+		if (nearer_than(b, w, kept, nk, dw))
+			drop = c;
+		else
+			kept[nk++] = w;
+	}
+	if (drop < R) {
+		au[drop] = v;
+		du[drop] = dv;
+	}
 }
 
 /* Node v's edges (the round's choice), and v in each neighbour's list. */
@@ -314,14 +576,7 @@ static void link(build *b, size_t slot, size_t v)
 			du[b->deg[u]++] = seld[j];
 			continue;
 		}
-		size_t far = 0;
-		for (size_t r = 1; r < R; r++)
-			if (du[r] > du[far])
-				far = r;
-		if (seld[j] < du[far]) {
-			au[far] = (uint32_t)v;
-			du[far] = seld[j];
-		}
+		overflow(b, u, (uint32_t)v, seld[j]);
 	}
 }
 
@@ -567,44 +822,6 @@ void ath_ann_point(const ath_ann *a, size_t d, size_t i, float *out)
 
 /* ---- search --------------------------------------------------------------------- */
 
-typedef struct region_ctx {
-	const ath_ann *a;
-	const ath_scan_query *q;
-} region_ctx;
-
-static float region_dist(const void *ctx, size_t node)
-{
-	const region_ctx *r = ctx;
-	float v[ATH_SCAN_MAX_DIM];
-	size_t d = r->q->d;
-	ath_ann_point(r->a, d, node, v);
-	double v2 = 0.0;
-	for (size_t k = 0; k < d; k++)
-		v2 += (double)v[k] * v[k];
-	float x = ath_scan_one(r->q, v, v2);
-	return isnan(x) ? INFINITY : x;
-}
-
-/* The graph's point distance to the region's centre (|c - x|^2 a_c a_x,
- * the order of the Poincaré distance: see the top of this file). */
-static float centre_dist(const void *ctx, size_t node)
-{
-	const region_ctx *r = ctx;
-	float v[ATH_SCAN_MAX_DIM];
-	size_t d = r->q->d;
-	ath_ann_point(r->a, d, node, v);
-	double e2 = 0.0, v2 = 0.0;
-	for (size_t k = 0; k < d; k++) {
-		double e = (double)v[k] - r->q->c[k];
-		e2 += e * e;
-		v2 += (double)v[k] * v[k];
-	}
-	double cc = r->q->cc, dv = 1.0 - cc * v2, dc = 1.0 - cc * r->q->c2;
-	dv = dv > GEO_MIN_NORM ? dv : GEO_MIN_NORM;
-	dc = dc > GEO_MIN_NORM ? dc : GEO_MIN_NORM;
-	return (float)(e2 / (dv * dc));
-}
-
 int ath_ann_search(const ath_ann *a, const ath_scan_query *q, size_t n,
 		   const float *blocks, const float *n2, size_t k, size_t ef,
 		   float *work, anthem_hit *out, size_t *nout,
@@ -617,42 +834,41 @@ int ath_ann_search(const ath_ann *a, const ath_scan_query *q, size_t n,
 		ef = n;
 	beam_scratch s;
 	anthem_hit *buf = malloc((ef ? ef : 1) * sizeof *buf);
-	if (scratch_init(&s, n) || !buf) {
+	fregion *fq = malloc(sizeof *fq);
+	if (scratch_init(&s, n) || !buf || !fq) {
 		scratch_free(&s);
 		free(buf);
+		free(fq);
 		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
 	}
+	fregion_init(fq, a, q);
 	ath_heap res = {buf, 0, ef};
-	region_ctx ctx = {a, q};
-	/* phase 1: the ef points nearest the region's centre by the graph's
-	 * own (point) distance, which the graph was built to descend */
-	size_t nd = beam(a->adj, a->degree, a->entry, a->nentry, centre_dist,
-			 &ctx, &s, &res);
-	/* phase 2: from those, the beam by the region's distance */
-	uint32_t *seeds = malloc((res.n ? res.n : 1) * sizeof *seeds);
-	size_t ns = res.n, nd2 = 0;
-	for (size_t i = 0; seeds && i < ns; i++)
-		seeds[i] = (uint32_t)res.h[i].index;
-	if (nd != (size_t)-1 && seeds)
-		nd2 = beam(a->adj, a->degree, seeds, ns, region_dist, &ctx, &s,
-			   &res);
-	free(seeds);
+	/* the beam by the region's distance from the entries (a first beam
+	 * to the region's centre by the graph's own point distance found no
+	 * better start: bench/ann/ann --diag, docs/performance.md) */
+	size_t nd = beam(a->adj, a->degree, a->entry, a->nentry,
+			 kernel()->region, fq, &s, &res);
 	scratch_free(&s);
-	if (nd == (size_t)-1 || nd2 == (size_t)-1 || !seeds) {
+	free(fq);
+	if (nd == (size_t)-1) {
 		free(buf);
 		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
 	}
-	nd += nd2;
-	/* re-scored by the scan's loop: the same float as the exact scan */
+	/* the best 2k by the beam's float distance re-scored by the scan's
+	 * loop (the same float as the exact scan): the two differ by
+	 * rounding only, far less than the gap from the k-th to the 2k-th,
+	 * and a wide beam (ef >> k) then costs no more re-scoring */
+	ath_heap_sort(&res);
+	size_t nr = res.n < 2 * k ? res.n : 2 * k;
 	ath_heap top = {out, 0, k};
-	for (size_t i = 0; i < res.n; i++)
+	for (size_t i = 0; i < nr; i++)
 		ath_heap_push(&top, res.h[i].index,
 			      ath_scan_at(q, blocks, n2, res.h[i].index, work));
 	ath_heap_sort(&top);
 	*nout = top.n;
 	if (st) {
-		st->distances = nd + res.n;
-		st->rescored = res.n;
+		st->distances = nd + nr;
+		st->rescored = nr;
 	}
 	free(buf);
 	return ANTHEM_OK;
