@@ -16,6 +16,7 @@
  * stage 1: it only has to rank, and stage 2 recomputes the distances of
  * what it keeps with the full model. */
 #include "search/scan.h"
+#include "search/scan_loop.h"
 
 #include "common/isa.h"
 
@@ -205,176 +206,24 @@ void ath_heap_sort(ath_heap *hp)
 	}
 }
 
-/* ---- the blocked float loop ----------------------------------------------- */
+/* ---- the blocked float loop (scan_loop.c) --------------------------------- */
 
-/* GCC's vector extension: one 16-float vector per block row.  The compiler
- * lowers it to one AVX-512 register, two AVX2 ones or four SSE ones,
- * whatever the target has; aligned(4) allows any float-aligned address. */
-typedef float vf __attribute__((vector_size(4 * W), aligned(4)));
-typedef int32_t vi __attribute__((vector_size(4 * W), aligned(4)));
-
-typedef struct fquery {
-	size_t d;
-	float cc, gamma, qmax2, qmin2, c2;
-	float qmax[ATH_SCAN_MAX_DIM], qmin[ATH_SCAN_MAX_DIM], c[ATH_SCAN_MAX_DIM];
-	/* the corners again, each value repeated in 16 lanes: the compares of
-	 * the clamp then load a vector instead of broadcasting a scalar (a
-	 * shuffle, on the port the compares need too) */
-	const float *qmaxv, *qminv;
-	float *tbuf; /* the clamped block, d x 16 */
-} fquery;
-
-#define INLINE static inline __attribute__((always_inline))
-
-/* GCC and Clang warn that passing 64-byte vectors by value has another
- * ABI with and without AVX-512; these helpers are always inlined, never
- * called. */
-#if defined(__clang__)
-#pragma clang diagnostic ignored "-Wunknown-warning-option"
-#endif
-#if defined(__GNUC__)
-#pragma GCC diagnostic ignored "-Wpsabi"
-#endif
-
-/* (a > b ? a : b) and the like, lane by lane; compilers turn these into
- * max/min/blend instructions */
-INLINE vf vsel(vi m, vf a, vf b) { return (vf)(((vi)a & m) | ((vi)b & ~m)); }
-INLINE vf vmax(vf a, vf b) { return vsel(a > b, a, b); }
-INLINE vf vmin(vf a, vf b) { return vsel(a < b, a, b); }
-INLINE vf vabs(vf a) { return (vf)((vi)a & 0x7fffffff); }
-
-/* The distances of the 16 products of one block: the algebra of
- * ath_scan_one with each product in a lane. */
-INLINE void block_dist(const fquery *q, const float *blk, const float *n2,
-		       float *out)
-{
-	float *tbuf = q->tbuf;
-	vf v2 = *(const vf *)n2;
-	size_t d = q->d;
-	float cc = q->cc;
-	const vf zero = {0};
-	/* pass 1: <v,qmax>, <v,qmin>; two accumulators each, so that the adds
-	 * of consecutive dimensions do not wait for each other */
-	vf vmax0 = zero, vmax1 = zero, vmin0 = zero, vmin1 = zero;
-	size_t k = 0;
-	for (; k + 1 < d; k += 2) {
-		vf x0 = *(const vf *)(blk + k * W), x1 = *(const vf *)(blk + (k + 1) * W);
-		vmax0 += x0 * q->qmax[k];
-		vmin0 += x0 * q->qmin[k];
-		vmax1 += x1 * q->qmax[k + 1];
-		vmin1 += x1 * q->qmin[k + 1];
-	}
-	if (k < d) {
-		vf x = *(const vf *)(blk + k * W);
-		vmax0 += x * q->qmax[k];
-		vmin0 += x * q->qmin[k];
-	}
-	vf vmx = vmax0 + vmax1, vmn = vmin0 + vmin1;
-	/* a = v (+) (-qmax), b = qmin (+) (-v): x (+) y = (A x + B y) / D */
-	vf Aa = 1.0f - 2.0f * cc * vmx + cc * q->qmax2;
-	vf Ba = 1.0f - cc * v2;
-	vf Da = 1.0f - 2.0f * cc * vmx + cc * cc * q->qmax2 * v2;
-	vf Ab = 1.0f - 2.0f * cc * vmn + cc * v2;
-	float Bb = 1.0f - cc * q->qmin2;
-	vf Db = 1.0f - 2.0f * cc * vmn + cc * cc * q->qmin2 * v2;
-	/* pass 2: the outside parts, and <c,t>, |t|^2 of the clamp
-	 * t = min(qmax, max(qmin, v)) */
-	vf pa = zero, pb = zero, ct = zero, t2 = zero;
-	for (k = 0; k < d; k++) {
-		vf x = *(const vf *)(blk + k * W);
-		vf qx = *(const vf *)(q->qmaxv + k * W), qn = *(const vf *)(q->qminv + k * W);
-		pa += vmax(Aa * x - Ba * qx, zero);
-		pb += vmax(Ab * qn - Bb * x, zero);
-		vf t = vmin(qx, vmax(qn, x));
-		/* kept for pass 3: a store and a load cost less than the two
-		 * compares and blends of the clamp again */
-		*(vf *)(tbuf + k * W) = t;
-		ct += t * q->c[k];
-		t2 += t * t;
-	}
-	/* pass 3: e = c (+) (-t) */
-	vf Ae = 1.0f - 2.0f * cc * ct + cc * t2;
-	float Be = 1.0f - cc * q->c2;
-	vf De = 1.0f - 2.0f * cc * ct + cc * cc * q->c2 * t2;
-	vf in0 = zero, in1 = zero;
-	for (k = 0; k + 1 < d; k += 2) {
-		in0 += vabs(Ae * q->c[k] - Be * *(const vf *)(tbuf + k * W));
-		in1 += vabs(Ae * q->c[k + 1] - Be * *(const vf *)(tbuf + (k + 1) * W));
-	}
-	if (k < d)
-		in0 += vabs(Ae * q->c[k] - Be * *(const vf *)(tbuf + k * W));
-	/* the floor under the denominators of geo_box_dist */
-	const vf floor_ = zero + (float)GEO_MIN_NORM;
-	Da = vmax(Da, floor_);
-	Db = vmax(Db, floor_);
-	De = vmax(De, floor_);
-	*(vf *)out = pa / Da + pb / Db + q->gamma * (in0 + in1) / De;
-}
-
-/* The loop over a range of blocks; each kernel below is this body
- * compiled for one instruction set. */
-INLINE void range_body(const fquery *q, const float *blocks, const float *n2,
-		       size_t n, size_t b_lo, size_t b_hi,
-		       const uint64_t *allow, ath_heap *hp)
-{
-	size_t d = q->d;
-	for (size_t b = b_lo; b < b_hi; b++) {
-		float dist[W];
-		/* a block's 16 products are 16 bits of one word of the filter */
-		unsigned bits = allow ? (unsigned)(allow[b / 4] >> (b % 4 * W)) & 0xffffu
-				      : 0xffffu;
-		if (!bits)
-			continue;
-		block_dist(q, blocks + b * d * W, n2 + b * W, dist);
-		/* the worst kept so far; a lane is offered only if it might beat
-		 * it (NaN passes: the heap decides) */
-		float worst = hp->n < hp->k || isnan(hp->h[0].distance)
-				      ? INFINITY : hp->h[0].distance;
-		size_t lanes = n - b * W < W ? n - b * W : W;
-		for (size_t j = 0; j < lanes; j++)
-			if (bits >> j & 1u && !(dist[j] > worst)) {
-				ath_heap_push(hp, b * W + j, dist[j]);
-				worst = hp->n < hp->k || isnan(hp->h[0].distance)
-						? INFINITY : hp->h[0].distance;
-			}
-	}
-}
-
-/* One copy of the loop per x86-64 level (lib/common/isa.h).  Lanes are
- * products, so every product's sums run in the same order whatever the
- * vector width; the copies with fused multiply-adds (x86-64-v3, v4) round
- * differently from the one without (default). */
 typedef struct scan_kernel {
 	void (*range)(const fquery *, const float *, const float *, size_t,
 		      size_t, size_t, const uint64_t *, ath_heap *);
 	void (*block)(const fquery *, const float *, const float *, float *);
 } scan_kernel;
 
-#define SCAN_KERNEL(sfx, attr)                                               \
-	attr static void range_##sfx(const fquery *q, const float *blocks,   \
-				     const float *n2, size_t n, size_t b_lo, \
-				     size_t b_hi, const uint64_t *allow,     \
-				     ath_heap *hp)                           \
-	{                                                                    \
-		range_body(q, blocks, n2, n, b_lo, b_hi, allow, hp);         \
-	}                                                                    \
-	attr static void block_##sfx(const fquery *q, const float *blk,      \
-				     const float *n2, float *dist)           \
-	{                                                                    \
-		block_dist(q, blk, n2, dist);                                \
-	}
-
-SCAN_KERNEL(base, )
+/* One copy of the loop per x86-64 level (lib/common/isa.h). */
 #if defined(ATH_HAVE_TARGET_LEVELS)
-SCAN_KERNEL(v3, __attribute__((target("arch=x86-64-v3"))))
-SCAN_KERNEL(v4, __attribute__((target("arch=x86-64-v4"))))
 static const scan_kernel kernels[] = {
-	[ATH_ISA_DEFAULT] = {range_base, block_base},
-	[ATH_ISA_V3] = {range_v3, block_v3},
-	[ATH_ISA_V4] = {range_v4, block_v4},
+	[ATH_ISA_DEFAULT] = {ath_scan_range_base, ath_scan_block_base},
+	[ATH_ISA_V3] = {ath_scan_range_v3, ath_scan_block_v3},
+	[ATH_ISA_V4] = {ath_scan_range_v4, ath_scan_block_v4},
 };
 #else
-static const scan_kernel kernels[] = {[ATH_ISA_DEFAULT] = {range_base, block_base}};
+static const scan_kernel kernels[] = {
+	[ATH_ISA_DEFAULT] = {ath_scan_range_base, ath_scan_block_base}};
 #endif
 
 static const scan_kernel *get_kernel(void)

@@ -1,0 +1,160 @@
+/* The stage-1 scan's blocked float loop (scan.c says what it computes).
+ *
+ * lib/meson.build compiles this file once per x86-64 level, each with its
+ * own -march and its own vector width L: 16 lanes (one AVX-512 register)
+ * for x86-64-v4, 8 (one AVX2 register) for v3, 4 (one SSE register) for
+ * the baseline, which also serves CPUs that are not x86-64.  A vector wider
+ * than the target's registers is not split well by GCC: it kept the 16-lane
+ * sums of an AVX2 build in memory and ran ten times slower than the
+ * AVX-512 copy.  The index's blocks stay 16 products; a narrower copy does
+ * a block in 16 / L parts.  Lanes are products, so every product's sums
+ * run in the same order at every width; the copies with fused
+ * multiply-adds (v3, v4) round differently from the one without. */
+#include "search/scan_loop.h"
+
+#include <math.h>
+#include <stdint.h>
+
+#ifndef SCAN_LANES /* the baseline copy */
+#define SCAN_LANES 4
+#define SCAN_LEVEL base
+#endif
+#define L SCAN_LANES
+#define W ATH_SCAN_BLOCK
+
+/* GCC's vector extension: L floats in one register of the target;
+ * aligned(4) allows any float-aligned address. */
+typedef float vf __attribute__((vector_size(4 * L), aligned(4)));
+typedef int32_t vi __attribute__((vector_size(4 * L), aligned(4)));
+
+#define INLINE static inline __attribute__((always_inline))
+
+/* GCC and Clang warn that passing 32- and 64-byte vectors by value has
+ * another ABI with and without AVX; these helpers are always inlined,
+ * never called. */
+#if defined(__clang__)
+#pragma clang diagnostic ignored "-Wunknown-warning-option"
+#endif
+#if defined(__GNUC__)
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+
+/* (a > b ? a : b) and the like, lane by lane; compilers turn these into
+ * max/min/blend instructions */
+INLINE vf vsel(vi m, vf a, vf b) { return (vf)(((vi)a & m) | ((vi)b & ~m)); }
+INLINE vf vmax(vf a, vf b) { return vsel(a > b, a, b); }
+INLINE vf vmin(vf a, vf b) { return vsel(a < b, a, b); }
+INLINE vf vabs(vf a) { return (vf)((vi)a & 0x7fffffff); }
+
+/* The distances of L of the 16 products of one block (blk, n2, qmaxv,
+ * qminv, tbuf and out point at the first of them; rows stay W = 16 floats
+ * apart): the algebra of ath_scan_one with each product in a lane. */
+INLINE void block_part(const fquery *q, const float *blk, const float *n2,
+		       const float *qmaxv, const float *qminv, float *tbuf,
+		       float *out)
+{
+	vf v2 = *(const vf *)n2;
+	size_t d = q->d;
+	float cc = q->cc;
+	const vf zero = {0};
+	/* pass 1: <v,qmax>, <v,qmin>; two accumulators each, so that the adds
+	 * of consecutive dimensions do not wait for each other */
+	vf vmax0 = zero, vmax1 = zero, vmin0 = zero, vmin1 = zero;
+	size_t k = 0;
+	for (; k + 1 < d; k += 2) {
+		vf x0 = *(const vf *)(blk + k * W), x1 = *(const vf *)(blk + (k + 1) * W);
+		vmax0 += x0 * q->qmax[k];
+		vmin0 += x0 * q->qmin[k];
+		vmax1 += x1 * q->qmax[k + 1];
+		vmin1 += x1 * q->qmin[k + 1];
+	}
+	if (k < d) {
+		vf x = *(const vf *)(blk + k * W);
+		vmax0 += x * q->qmax[k];
+		vmin0 += x * q->qmin[k];
+	}
+	vf vmx = vmax0 + vmax1, vmn = vmin0 + vmin1;
+	/* a = v (+) (-qmax), b = qmin (+) (-v): x (+) y = (A x + B y) / D */
+	vf Aa = 1.0f - 2.0f * cc * vmx + cc * q->qmax2;
+	vf Ba = 1.0f - cc * v2;
+	vf Da = 1.0f - 2.0f * cc * vmx + cc * cc * q->qmax2 * v2;
+	vf Ab = 1.0f - 2.0f * cc * vmn + cc * v2;
+	float Bb = 1.0f - cc * q->qmin2;
+	vf Db = 1.0f - 2.0f * cc * vmn + cc * cc * q->qmin2 * v2;
+	/* pass 2: the outside parts, and <c,t>, |t|^2 of the clamp
+	 * t = min(qmax, max(qmin, v)) */
+	vf pa = zero, pb = zero, ct = zero, t2 = zero;
+	for (k = 0; k < d; k++) {
+		vf x = *(const vf *)(blk + k * W);
+		vf qx = *(const vf *)(qmaxv + k * W), qn = *(const vf *)(qminv + k * W);
+		pa += vmax(Aa * x - Ba * qx, zero);
+		pb += vmax(Ab * qn - Bb * x, zero);
+		vf t = vmin(qx, vmax(qn, x));
+		/* kept for pass 3: a store and a load cost less than the two
+		 * compares and blends of the clamp again */
+		*(vf *)(tbuf + k * W) = t;
+		ct += t * q->c[k];
+		t2 += t * t;
+	}
+	/* pass 3: e = c (+) (-t) */
+	vf Ae = 1.0f - 2.0f * cc * ct + cc * t2;
+	float Be = 1.0f - cc * q->c2;
+	vf De = 1.0f - 2.0f * cc * ct + cc * cc * q->c2 * t2;
+	vf in0 = zero, in1 = zero;
+	for (k = 0; k + 1 < d; k += 2) {
+		in0 += vabs(Ae * q->c[k] - Be * *(const vf *)(tbuf + k * W));
+		in1 += vabs(Ae * q->c[k + 1] - Be * *(const vf *)(tbuf + (k + 1) * W));
+	}
+	if (k < d)
+		in0 += vabs(Ae * q->c[k] - Be * *(const vf *)(tbuf + k * W));
+	/* the floor under the denominators of geo_box_dist */
+	const vf floor_ = zero + (float)GEO_MIN_NORM;
+	Da = vmax(Da, floor_);
+	Db = vmax(Db, floor_);
+	De = vmax(De, floor_);
+	*(vf *)out = pa / Da + pb / Db + q->gamma * (in0 + in1) / De;
+}
+
+/* The 16 products of one block, L at a time. */
+INLINE void block_dist(const fquery *q, const float *blk, const float *n2,
+		       float *out)
+{
+	for (size_t o = 0; o < W; o += L)
+		block_part(q, blk + o, n2 + o, q->qmaxv + o, q->qminv + o,
+			   q->tbuf + o, out + o);
+}
+
+void SCAN_NAME(ath_scan_block_)(const fquery *q, const float *blk,
+				const float *n2, float *dist)
+{
+	block_dist(q, blk, n2, dist);
+}
+
+void SCAN_NAME(ath_scan_range_)(const fquery *q, const float *blocks,
+				const float *n2, size_t n, size_t b_lo,
+				size_t b_hi, const uint64_t *allow,
+				ath_heap *hp)
+{
+	size_t d = q->d;
+	for (size_t b = b_lo; b < b_hi; b++) {
+		float dist[W];
+		/* a block's 16 products are 16 bits of one word of the filter */
+		unsigned bits = allow ? (unsigned)(allow[b / 4] >> (b % 4 * W)) & 0xffffu
+				      : 0xffffu;
+		if (!bits)
+			continue;
+		block_dist(q, blocks + b * d * W, n2 + b * W, dist);
+		/* the worst kept so far; a lane is offered only if it might beat
+		 * it (NaN passes: the heap decides) */
+		float worst = hp->n < hp->k || isnan(hp->h[0].distance)
+				      ? INFINITY : hp->h[0].distance;
+		size_t lanes = n - b * W < W ? n - b * W : W;
+		for (size_t j = 0; j < lanes; j++)
+			if (bits >> j & 1u && !(dist[j] > worst)) {
+				ath_heap_push(hp, b * W + j, dist[j]);
+				worst = hp->n < hp->k || isnan(hp->h[0].distance)
+						? INFINITY : hp->h[0].distance;
+			}
+	}
+}
+

@@ -1,0 +1,43 @@
+/* The stage-1 scan's blocked float loop, one copy per x86-64 level
+ * (scan_loop.c; scan.c picks one with ath_isa_level()). */
+#ifndef ANTHEM_SEARCH_SCAN_LOOP_H
+#define ANTHEM_SEARCH_SCAN_LOOP_H
+
+#include "search/scan.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A query as the loop reads it, in float. */
+typedef struct fquery {
+	size_t d;
+	float cc, gamma, qmax2, qmin2, c2;
+	float qmax[ATH_SCAN_MAX_DIM], qmin[ATH_SCAN_MAX_DIM], c[ATH_SCAN_MAX_DIM];
+	/* the corners again, each value repeated in 16 lanes: the compares of
+	 * the clamp then load a vector instead of broadcasting a scalar (a
+	 * shuffle, on the port the compares need too) */
+	const float *qmaxv, *qminv;
+	float *tbuf; /* the clamped block, d x 16 */
+} fquery;
+
+/* Each copy of scan_loop.c defines its two functions with its level's
+ * suffix: SCAN_LEVEL is base, v3 or v4. */
+#define SCAN_PASTE(a, b) a##b
+#define SCAN_PASTE2(a, b) SCAN_PASTE(a, b)
+#define SCAN_NAME(prefix) SCAN_PASTE2(prefix, SCAN_LEVEL)
+
+#define SCAN_LOOP_DECLS(level)                                                \
+	/* the distances of block b's 16 products into dist[16] */          \
+	void ath_scan_block_##level(const fquery *q, const float *blk,      \
+				    const float *n2, float *dist);          \
+	/* blocks [b_lo, b_hi) offered to the heap (allow: scan.h) */       \
+	void ath_scan_range_##level(const fquery *q, const float *blocks,   \
+				    const float *n2, size_t n, size_t b_lo, \
+				    size_t b_hi, const uint64_t *allow,     \
+				    ath_heap *hp);
+
+SCAN_LOOP_DECLS(base)
+SCAN_LOOP_DECLS(v3)
+SCAN_LOOP_DECLS(v4)
+
+#endif
