@@ -25,8 +25,9 @@
  * from, so the beam starts from all the entry points (the first nodes
  * inserted, a uniform sample of about sqrt(n), at most 1024) and keeps the
  * ef nearest to the region by the scan's distance (in float, 16 nodes per
- * call: region_body); the best 2k of them are re-scored by the scan's
+ * call: ann_loop.c); the best 2k of them are re-scored by the scan's
  * float loop (ath_scan_at) and the best k returned. */
+#include "search/ann_loop.h"
 #include "search/ann.h"
 
 #include "common/internal.h"
@@ -156,21 +157,7 @@ static void unvisit_all(beam_scratch *s)
  * loop needs a horizontal sum; one call through a function pointer per
  * expansion, none per distance. */
 #define W 16
-typedef float vf __attribute__((vector_size(4 * W), aligned(4)));
-typedef int32_t vi __attribute__((vector_size(4 * W), aligned(4)));
 #define INLINE static inline __attribute__((always_inline))
-/* the helpers pass vectors by value only once inlined (the ABI note is
- * about calls, which there are none of) */
-#if defined(__clang__)
-#pragma clang diagnostic ignored "-Wunknown-warning-option"
-#endif
-#if defined(__GNUC__)
-#pragma GCC diagnostic ignored "-Wpsabi"
-#endif
-INLINE vf vsel(vi m, vf a, vf b) { return (vf)(((vi)a & m) | ((vi)b & ~m)); }
-INLINE vf vmax(vf a, vf b) { return vsel(a > b, a, b); }
-INLINE vf vmin(vf a, vf b) { return vsel(a < b, a, b); }
-INLINE vf vabs(vf a) { return (vf)((vi)a & 0x7fffffff); }
 
 /* m <= W distances of nodes ids into out. */
 typedef void (*dist_fn)(const void *ctx, const uint32_t *ids, size_t m,
@@ -221,76 +208,44 @@ INLINE void prefetch(const ath_ann *a, size_t d, const uint32_t *ids, size_t m)
  * with each node in a lane. */
 typedef struct fregion {
 	const ath_ann *a;
-	size_t d;
-	float cc, sc, gamma, c2, qmax2, qmin2;
-	float c[ATH_SCAN_MAX_DIM], qmax[ATH_SCAN_MAX_DIM], qmin[ATH_SCAN_MAX_DIM];
+	float sc;
+	ann_fq q;
 } fregion;
 
 static void fregion_init(fregion *f, const ath_ann *a, const ath_scan_query *q)
 {
 	f->a = a;
-	f->d = q->d;
-	f->cc = (float)q->cc;
 	f->sc = (float)sqrt(q->cc);
-	f->gamma = q->gamma;
-	f->c2 = (float)q->c2;
-	f->qmax2 = (float)q->qmax2;
-	f->qmin2 = (float)q->qmin2;
+	f->q.d = q->d;
+	f->q.cc = (float)q->cc;
+	f->q.gamma = q->gamma;
+	f->q.c2 = (float)q->c2;
+	f->q.qmax2 = (float)q->qmax2;
+	f->q.qmin2 = (float)q->qmin2;
 	for (size_t k = 0; k < q->d; k++) {
-		f->c[k] = (float)q->c[k];
-		f->qmax[k] = (float)q->qmax[k];
-		f->qmin[k] = (float)q->qmin[k];
+		f->q.c[k] = (float)q->c[k];
+		f->q.qmax[k] = (float)q->qmax[k];
+		f->q.qmin[k] = (float)q->qmin[k];
 	}
 }
 
-INLINE void region_body(const void *ctx, const uint32_t *ids, size_t m,
-			float *out)
-{
-	const fregion *q = ctx;
-	size_t d = q->d;
-	float cc = q->cc;
-	float blk[ATH_SCAN_MAX_DIM * W] __attribute__((aligned(64)));
-	prefetch(q->a, d, ids, m);
-	for (size_t j = 0; j < W; j++)
-		gather(q->a, d, q->sc, ids[j < m ? j : 0], j, blk);
-	const vf zero = {0};
-	vf v2 = zero, vmx = zero, vmn = zero;
-	for (size_t k = 0; k < d; k++) {
-		vf x = *(const vf *)(blk + k * W);
-		v2 += x * x;
-		vmx += x * q->qmax[k];
-		vmn += x * q->qmin[k];
+/* The gathered 16 points' distances go through the level's loop; a NaN
+ * (a point the region cannot place) ranks last. */
+#define REGION(level)                                                        \
+	static void region_##level(const void *ctx, const uint32_t *ids,     \
+				   size_t m, float *out)                     \
+	{                                                                    \
+		const fregion *f = ctx;                                      \
+		float blk[ATH_SCAN_MAX_DIM * W] __attribute__((aligned(64))); \
+		float r[W];                                                  \
+		prefetch(f->a, f->q.d, ids, m);                              \
+		for (size_t j = 0; j < W; j++)                               \
+			gather(f->a, f->q.d, f->sc, ids[j < m ? j : 0], j,   \
+			       blk);                                         \
+		ath_ann_region_##level(&f->q, blk, r);                       \
+		for (size_t j = 0; j < m; j++)                               \
+			out[j] = r[j] == r[j] ? r[j] : INFINITY;             \
 	}
-	/* a = v (+) (-qmax), b = qmin (+) (-v): x (+) y = (A x + B y) / D */
-	vf Aa = 1.0f - 2.0f * cc * vmx + cc * q->qmax2;
-	vf Ba = 1.0f - cc * v2;
-	vf Da = 1.0f - 2.0f * cc * vmx + cc * cc * q->qmax2 * v2;
-	vf Ab = 1.0f - 2.0f * cc * vmn + cc * v2;
-	float Bb = 1.0f - cc * q->qmin2;
-	vf Db = 1.0f - 2.0f * cc * vmn + cc * cc * q->qmin2 * v2;
-	/* the outside parts, and <c,t>, |t|^2 of t = min(qmax, max(qmin, v)) */
-	vf pa = zero, pb = zero, ct = zero, t2 = zero;
-	for (size_t k = 0; k < d; k++) {
-		vf x = *(const vf *)(blk + k * W);
-		pa += vmax(Aa * x - Ba * q->qmax[k], zero);
-		pb += vmax(Ab * q->qmin[k] - Bb * x, zero);
-		vf t = vmin(zero + q->qmax[k], vmax(zero + q->qmin[k], x));
-		*(vf *)(blk + k * W) = t;
-		ct += t * q->c[k];
-		t2 += t * t;
-	}
-	/* e = c (+) (-t) */
-	vf Ae = 1.0f - 2.0f * cc * ct + cc * t2;
-	float Be = 1.0f - cc * q->c2;
-	vf De = 1.0f - 2.0f * cc * ct + cc * cc * q->c2 * t2;
-	vf in = zero;
-	for (size_t k = 0; k < d; k++)
-		in += vabs(Ae * q->c[k] - Be * *(const vf *)(blk + k * W));
-	const vf fl = zero + (float)GEO_MIN_NORM;
-	vf r = pa / vmax(Da, fl) + pb / vmax(Db, fl) + q->gamma * in / vmax(De, fl);
-	for (size_t j = 0; j < m; j++)
-		out[j] = r[j] == r[j] ? r[j] : INFINITY;
-}
 
 /* ---- the beam ---------------------------------------------------------------- */
 
@@ -398,64 +353,44 @@ typedef struct pair_ctx {
 } pair_ctx;
 
 /* The graph's distance from node v to each of ids, 16 at a time. */
-INLINE void pair_body(const void *ctx, const uint32_t *ids, size_t m,
-		      float *out)
-{
-	const pair_ctx *c = ctx;
-	const build *b = c->b;
-	size_t d = b->d;
-	const float *y = b->p + c->v * d;
-	float blk[ATH_SCAN_MAX_DIM * W] __attribute__((aligned(64)));
-	vf a = {0};
-	for (size_t j = 0; j < m; j++)
-		for (size_t o = 0; o < d * sizeof(float); o += 64)
-			__builtin_prefetch((const char *)(b->p + (size_t)ids[j] * d) + o);
-	for (size_t j = 0; j < W; j++) {
-		uint32_t i = ids[j < m ? j : 0];
-		const float *x = b->p + (size_t)i * d;
-		for (size_t k = 0; k < d; k++)
-			blk[k * W + j] = x[k];
-		a[j] = b->a[i];
+#define PAIR(level)                                                          \
+	static void pair_##level(const void *ctx, const uint32_t *ids,       \
+				 size_t m, float *out)                       \
+	{                                                                    \
+		const pair_ctx *c = ctx;                                     \
+		const build *b = c->b;                                       \
+		size_t d = b->d;                                             \
+		float blk[ATH_SCAN_MAX_DIM * W] __attribute__((aligned(64))); \
+		float a[W], r[W];                                            \
+		for (size_t j = 0; j < m; j++)                               \
+			for (size_t o = 0; o < d * sizeof(float); o += 64)   \
+				__builtin_prefetch(                          \
+					(const char *)(b->p + (size_t)ids[j] * d) + o); \
+		for (size_t j = 0; j < W; j++) {                             \
+			uint32_t i = ids[j < m ? j : 0];                     \
+			const float *x = b->p + (size_t)i * d;               \
+			for (size_t k = 0; k < d; k++)                       \
+				blk[k * W + j] = x[k];                       \
+			a[j] = b->a[i];                                      \
+		}                                                            \
+		ath_ann_pair_##level(blk, d, b->p + c->v * d, a, b->a[c->v], r); \
+		for (size_t j = 0; j < m; j++)                               \
+			out[j] = r[j];                                       \
 	}
-	vf s0 = {0}, s1 = {0};
-	size_t k = 0;
-	for (; k + 1 < d; k += 2) {
-		vf e0 = *(const vf *)(blk + k * W) - y[k];
-		vf e1 = *(const vf *)(blk + (k + 1) * W) - y[k + 1];
-		s0 += e0 * e0;
-		s1 += e1 * e1;
-	}
-	if (k < d) {
-		vf e = *(const vf *)(blk + k * W) - y[k];
-		s0 += e * e;
-	}
-	vf r = (s0 + s1) * a * b->a[c->v];
-	for (size_t j = 0; j < m; j++)
-		out[j] = r[j];
-}
 
-/* One copy of the two distance loops per x86-64 level, as the scan's
- * (lib/common/isa.h, lib/search/scan.c). */
+/* One copy of the two distance loops per x86-64 level (ann_loop.c), as
+ * the scan's (lib/common/isa.h, lib/search/scan_loop.c). */
 typedef struct ann_kernel {
 	dist_fn region, pair;
 } ann_kernel;
 
-#define ANN_KERNEL(sfx, attr)                                                \
-	attr static void region_##sfx(const void *ctx, const uint32_t *ids,  \
-				      size_t m, float *out)                  \
-	{                                                                    \
-		region_body(ctx, ids, m, out);                               \
-	}                                                                    \
-	attr static void pair_##sfx(const void *ctx, const uint32_t *ids,    \
-				    size_t m, float *out)                    \
-	{                                                                    \
-		pair_body(ctx, ids, m, out);                                 \
-	}
-
-ANN_KERNEL(base, )
+REGION(base)
+PAIR(base)
 #if defined(ATH_HAVE_TARGET_LEVELS)
-ANN_KERNEL(v3, __attribute__((target("arch=x86-64-v3"))))
-ANN_KERNEL(v4, __attribute__((target("arch=x86-64-v4"))))
+REGION(v3)
+PAIR(v3)
+REGION(v4)
+PAIR(v4)
 static const ann_kernel kernels[] = {
 	[ATH_ISA_DEFAULT] = {region_base, pair_base},
 	[ATH_ISA_V3] = {region_v3, pair_v3},
