@@ -18,20 +18,7 @@
 #define PASTE2(a, b) PASTE(a, b)
 #define NAME(prefix) PASTE2(prefix, ANN_LEVEL)
 
-typedef float vf __attribute__((vector_size(4 * L), aligned(4)));
-typedef int32_t vi __attribute__((vector_size(4 * L), aligned(4)));
-#define INLINE static inline __attribute__((always_inline))
-/* the helpers pass vectors by value only once inlined */
-#if defined(__clang__)
-#pragma clang diagnostic ignored "-Wunknown-warning-option"
-#endif
-#if defined(__GNUC__)
-#pragma GCC diagnostic ignored "-Wpsabi"
-#endif
-INLINE vf vsel(vi m, vf a, vf b) { return (vf)(((vi)a & m) | ((vi)b & ~m)); }
-INLINE vf vmax(vf a, vf b) { return vsel(a > b, a, b); }
-INLINE vf vmin(vf a, vf b) { return vsel(a < b, a, b); }
-INLINE vf vabs(vf a) { return (vf)((vi)a & 0x7fffffff); }
+#include "search/lanes.h"
 
 /* L of the 16 points (blk and out at the first of them) */
 INLINE void region_part(const ann_fq *q, float *blk, float *out)

@@ -22,29 +22,7 @@
 #define L SCAN_LANES
 #define W ATH_SCAN_BLOCK
 
-/* GCC's vector extension: L floats in one register of the target;
- * aligned(4) allows any float-aligned address. */
-typedef float vf __attribute__((vector_size(4 * L), aligned(4)));
-typedef int32_t vi __attribute__((vector_size(4 * L), aligned(4)));
-
-#define INLINE static inline __attribute__((always_inline))
-
-/* GCC and Clang warn that passing 32- and 64-byte vectors by value has
- * another ABI with and without AVX; these helpers are always inlined,
- * never called. */
-#if defined(__clang__)
-#pragma clang diagnostic ignored "-Wunknown-warning-option"
-#endif
-#if defined(__GNUC__)
-#pragma GCC diagnostic ignored "-Wpsabi"
-#endif
-
-/* (a > b ? a : b) and the like, lane by lane; compilers turn these into
- * max/min/blend instructions */
-INLINE vf vsel(vi m, vf a, vf b) { return (vf)(((vi)a & m) | ((vi)b & ~m)); }
-INLINE vf vmax(vf a, vf b) { return vsel(a > b, a, b); }
-INLINE vf vmin(vf a, vf b) { return vsel(a < b, a, b); }
-INLINE vf vabs(vf a) { return (vf)((vi)a & 0x7fffffff); }
+#include "search/lanes.h"
 
 /* The distances of L of the 16 products of one block (blk, n2, qmaxv,
  * qminv, tbuf and out point at the first of them; rows stay W = 16 floats
