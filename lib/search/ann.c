@@ -25,9 +25,11 @@
  * from, so the beam starts from all the entry points (the first nodes
  * inserted, a uniform sample of about sqrt(n), at most 1024) and keeps the
  * ef nearest to the region by the scan's distance (in float, 16 nodes per
- * call: ann_loop.c); the best 2k of them are re-scored by the scan's
- * float loop (ath_scan_at) and the best k returned. */
+ * call through the scan's own block loop, scan_loop.c); the best 2k of them
+ * are re-scored by the scan's float loop (ath_scan_at) and the best k
+ * returned. */
 #include "search/ann_loop.h"
+#include "search/scan_loop.h"
 #include "search/ann.h"
 
 #include "common/internal.h"
@@ -209,43 +211,36 @@ INLINE void prefetch(const ath_ann *a, size_t d, const uint32_t *ids, size_t m)
 typedef struct fregion {
 	const ath_ann *a;
 	float sc;
-	ann_fq q;
+	fquery fq;
+	ath_scan_block_fn block;
 } fregion;
 
-static void fregion_init(fregion *f, const ath_ann *a, const ath_scan_query *q)
+static void fregion_init(fregion *f, const ath_ann *a, const ath_scan_query *q,
+			 float *work)
 {
 	f->a = a;
 	f->sc = (float)sqrt(q->cc);
-	f->q.d = q->d;
-	f->q.cc = (float)q->cc;
-	f->q.gamma = q->gamma;
-	f->q.c2 = (float)q->c2;
-	f->q.qmax2 = (float)q->qmax2;
-	f->q.qmin2 = (float)q->qmin2;
-	for (size_t k = 0; k < q->d; k++) {
-		f->q.c[k] = (float)q->c[k];
-		f->q.qmax[k] = (float)q->qmax[k];
-		f->q.qmin[k] = (float)q->qmin[k];
-	}
+	ath_scan_fquery(q, work, &f->fq);
+	f->block = ath_scan_block_kernel();
 }
 
-/* The gathered 16 points' distances go through the level's loop; a NaN
- * (a point the region cannot place) ranks last. */
-#define REGION(level)                                                        \
-	static void region_##level(const void *ctx, const uint32_t *ids,     \
-				   size_t m, float *out)                     \
-	{                                                                    \
-		const fregion *f = ctx;                                      \
-		float blk[ATH_SCAN_MAX_DIM * W] __attribute__((aligned(64))); \
-		float r[W];                                                  \
-		prefetch(f->a, f->q.d, ids, m);                              \
-		for (size_t j = 0; j < W; j++)                               \
-			gather(f->a, f->q.d, f->sc, ids[j < m ? j : 0], j,   \
-			       blk);                                         \
-		ath_ann_region_##level(&f->q, blk, r);                       \
-		for (size_t j = 0; j < m; j++)                               \
-			out[j] = r[j] == r[j] ? r[j] : INFINITY;             \
-	}
+/* The 16 gathered points' distances by the scan's own block loop (the
+ * level's copy, scan_loop.c); a NaN (a point the region cannot place) ranks
+ * last. */
+static void region(const void *ctx, const uint32_t *ids, size_t m, float *out)
+{
+	const fregion *f = ctx;
+	size_t d = f->fq.d;
+	float blk[ATH_SCAN_MAX_DIM * W] __attribute__((aligned(64)));
+	float n2[W] = {0}, r[W];
+	prefetch(f->a, d, ids, m);
+	for (size_t j = 0; j < W; j++)
+		gather(f->a, d, f->sc, ids[j < m ? j : 0], j, blk);
+	ath_scan_norms(blk, W, d, n2);
+	f->block(&f->fq, blk, n2, r);
+	for (size_t j = 0; j < m; j++)
+		out[j] = r[j] == r[j] ? r[j] : INFINITY;
+}
 
 /* ---- the beam ---------------------------------------------------------------- */
 
@@ -378,26 +373,23 @@ typedef struct pair_ctx {
 			out[j] = r[j];                                       \
 	}
 
-/* One copy of the two distance loops per x86-64 level (ann_loop.c), as
+/* One copy of the graph's pair distance per x86-64 level (ann_loop.c), as
  * the scan's (lib/common/isa.h, lib/search/scan_loop.c). */
 typedef struct ann_kernel {
-	dist_fn region, pair;
+	dist_fn pair;
 } ann_kernel;
 
-REGION(base)
 PAIR(base)
 #if defined(ATH_HAVE_TARGET_LEVELS)
-REGION(v3)
 PAIR(v3)
-REGION(v4)
 PAIR(v4)
 static const ann_kernel kernels[] = {
-	[ATH_ISA_DEFAULT] = {region_base, pair_base},
-	[ATH_ISA_V3] = {region_v3, pair_v3},
-	[ATH_ISA_V4] = {region_v4, pair_v4},
+	[ATH_ISA_DEFAULT] = {pair_base},
+	[ATH_ISA_V3] = {pair_v3},
+	[ATH_ISA_V4] = {pair_v4},
 };
 #else
-static const ann_kernel kernels[] = {[ATH_ISA_DEFAULT] = {region_base, pair_base}};
+static const ann_kernel kernels[] = {[ATH_ISA_DEFAULT] = {pair_base}};
 #endif
 
 static const ann_kernel *kernel(void)
@@ -776,13 +768,13 @@ int ath_ann_search(const ath_ann *a, const ath_scan_query *q, size_t n,
 		free(fq);
 		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
 	}
-	fregion_init(fq, a, q);
+	fregion_init(fq, a, q, work);
 	ath_heap res = {buf, 0, ef};
 	/* the beam by the region's distance from the entries (a first beam
 	 * to the region's centre by the graph's own point distance found no
 	 * better start: bench/ann/ann --diag, docs/performance.md) */
 	size_t nd = beam(a->adj, a->degree, a->entry, a->nentry,
-			 kernel()->region, fq, &s, &res);
+			 region, fq, &s, &res);
 	scratch_free(&s);
 	free(fq);
 	if (nd == (size_t)-1) {

@@ -231,12 +231,17 @@ static const scan_kernel *get_kernel(void)
 	return &kernels[ath_isa_level()];
 }
 
+ath_scan_block_fn ath_scan_block_kernel(void)
+{
+	return get_kernel()->block;
+}
+
 size_t ath_scan_work_floats(size_t d)
 {
 	return 3 * W * d;
 }
 
-static void set_fquery(const ath_scan_query *q, float *work, fquery *out)
+void ath_scan_fquery(const ath_scan_query *q, float *work, fquery *out)
 {
 	fquery f;
 	f.d = q->d;
@@ -265,7 +270,7 @@ void ath_scan_blocks(const ath_scan_query *q, const float *blocks,
 		     const uint64_t *allow, float *work, ath_heap *hp)
 {
 	fquery f;
-	set_fquery(q, work, &f);
+	ath_scan_fquery(q, work, &f);
 	get_kernel()->range(&f, blocks, n2, n, b_lo, b_hi, allow, hp);
 }
 
@@ -274,7 +279,7 @@ float ath_scan_at(const ath_scan_query *q, const float *blocks,
 {
 	fquery f;
 	float dist[W];
-	set_fquery(q, work, &f);
+	ath_scan_fquery(q, work, &f);
 	/* through the same kernel as the scan (they agree, but a caller
 	 * comparing the two should not depend on it) */
 	get_kernel()->block(&f, blocks + i / W * q->d * W, n2 + i / W * W, dist);

@@ -40,4 +40,13 @@ SCAN_LOOP_DECLS(base)
 SCAN_LOOP_DECLS(v3)
 SCAN_LOOP_DECLS(v4)
 
+/* A query in the loop's form; work as for ath_scan_blocks (scan.h). */
+void ath_scan_fquery(const ath_scan_query *q, float *work, fquery *out);
+
+/* The block loop of the x86-64 level in use (the approximate index computes
+ * its beam's distances with it, on the points it gathers into a block). */
+typedef void (*ath_scan_block_fn)(const fquery *q, const float *blk,
+				  const float *n2, float *dist);
+ath_scan_block_fn ath_scan_block_kernel(void);
+
 #endif
