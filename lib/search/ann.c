@@ -11,10 +11,13 @@
  * neighbour kept so far, so the edges point in different directions; the
  * slots left are filled with the nearest of the rest), and is added to
  * their lists (a full list of R + 1 drops the one the same heuristic
- * would fill in last: the farthest it prunes, else the farthest).  Insertions run in rounds: the searches of a round run in
- * parallel against the graph as the previous rounds left it, then the
- * round's links are made in insertion order, so the graph depends on the
- * seed only, never on the number of threads.
+ * would fill in last: the farthest it prunes, else the farthest).
+ * Insertions run in rounds: the searches of a round run in parallel
+ * against the graph as the previous rounds left it, then the round's
+ * reverse edges, sorted by target and insertion order, update each
+ * target's list in parallel (link_target), which makes the graph linking
+ * in insertion order would: it depends on the seed only, never on the
+ * number of threads.
  *
  * Between points the graph needs only the order of the Poincaré distance
  * d(x, y) = arcosh(1 + 2c|x - y|^2 / ((1 - c|x|^2)(1 - c|y|^2))) / sqrt(c),
