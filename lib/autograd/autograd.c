@@ -295,7 +295,7 @@ INLINE void kernel_body(size_t m, size_t n, size_t k, const float *A,
 			size_t ldb, float *restrict C, size_t ldc)
 {
 	size_t i = 0;
-#ifdef VM_VECTOR
+#if VM_VECTOR
 	typedef float f8 __attribute__((vector_size(32)));
 	/* four rows: eight independent sums, enough to hide the adds'
 	 * latency when n is 16 */
