@@ -607,6 +607,12 @@ int cmd_info(int argc, char **argv)
 		       cli_tokenizer_name(c.tokenizer), weights,
 		       (double)weights * 4.0 / 1048576.0,
 		       (unsigned long long)anthem_model_fingerprint(m));
+		/* issue 17's experiments, said only when a model has one */
+		if (!c.tie_embeddings)
+			printf("title table  untied, %zu buckets\n",
+			       c.title_buckets ? c.title_buckets : c.buckets);
+		if (c.product_token)
+			printf("product      a token a product (experiment)\n");
 	}
 	anthem_model_free(m);
 	return 0;
