@@ -562,6 +562,19 @@ START_TEST(training_experiments)
 		fclose(fp);
 		ck_assert_uint_eq(head[8], c.product_token ? 2 : 1);
 	}
+	/* Riemannian Adam's state (its one second moment a row in adam.v)
+	 * resumes from a checkpoint to the uninterrupted run's model */
+	anthem_train_options r = o;
+	r.riemannian_adam = 1;
+	r.epochs = 2;
+	train(&f, &cfg, &r, NULL, tmp_path("r2.anthem"));
+	anthem_train_options r1 = r;
+	r1.epochs = 1;
+	r1.checkpoint = tmp_path("rck");
+	train(&f, &cfg, &r1, NULL, tmp_path("r1.anthem"));
+	train(&f, &cfg, &r, tmp_path("rck"), tmp_path("rr.anthem"));
+	ck_assert_msg(same_file(tmp_path("r2.anthem"), tmp_path("rr.anthem")),
+		      "Riemannian Adam: the resumed run differs");
 	/* the product token: the last token, the same for the same title,
 	 * another for another title; not there for a query */
 	anthem_model_config c = cfg;
