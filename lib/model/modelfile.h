@@ -11,8 +11,8 @@
 
 extern const char ath_model_magic[8];
 
-/* The model's metadata (at most 16 entries, 20 with the keys of issue
- * 17's experiments: callers hold 20) and tensors (P_COUNT). */
+/* The model's metadata (at most 16 entries, the two of issue 17's
+ * experiments included; callers hold 20) and tensors (P_COUNT). */
 size_t ath_model_kvs(const anthem_model *m, ath_kv *kv);
 
 /* The format version a model's file needs: 2 with the product token
