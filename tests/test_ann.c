@@ -149,18 +149,26 @@ START_TEST(build_is_deterministic)
 	rng r = {11};
 	size_t n = 4000, d = 6;
 	float *p = random_points(&r, n, d);
-	anthem_index *a = graph_index(p, n, d, 12, 42, 0, 1);
-	anthem_index *b = graph_index(p, n, d, 12, 42, 0, 2);
-	anthem_index *c = graph_index(p, n, d, 12, 43, 0, 2);
-	ck_assert_uint_eq(a->ann.nentry, b->ann.nentry);
-	ck_assert(memcmp(a->ann.adj, b->ann.adj, n * 12 * sizeof(uint32_t)) == 0);
-	ck_assert(memcmp(a->ann.entry, b->ann.entry,
-			 a->ann.nentry * sizeof(uint32_t)) == 0);
-	/* the seed is what decides: another seed, another graph */
-	ck_assert(memcmp(a->ann.adj, c->ann.adj, n * 12 * sizeof(uint32_t)) != 0);
-	anthem_index_free(a);
-	anthem_index_free(b);
-	anthem_index_free(c);
+	/* R 12: the heuristic's kept points fit one block of 16; R 40: three
+	 * (the link step's lists are updated per target on the pool) */
+	size_t degrees[2] = {12, 40};
+	for (size_t i = 0; i < 2; i++) {
+		size_t R = degrees[i];
+		anthem_index *a = graph_index(p, n, d, R, 42, 0, 1);
+		anthem_index *b = graph_index(p, n, d, R, 42, 0, 2);
+		anthem_index *c = graph_index(p, n, d, R, 43, 0, 2);
+		ck_assert_uint_eq(a->ann.nentry, b->ann.nentry);
+		ck_assert(memcmp(a->ann.adj, b->ann.adj,
+				 n * R * sizeof(uint32_t)) == 0);
+		ck_assert(memcmp(a->ann.entry, b->ann.entry,
+				 a->ann.nentry * sizeof(uint32_t)) == 0);
+		/* the seed is what decides: another seed, another graph */
+		ck_assert(memcmp(a->ann.adj, c->ann.adj,
+				 n * R * sizeof(uint32_t)) != 0);
+		anthem_index_free(a);
+		anthem_index_free(b);
+		anthem_index_free(c);
+	}
 	free(p);
 }
 END_TEST

@@ -561,10 +561,15 @@ int main(int argc, char **argv)
 	if (ath_index_add_ann(ix, &m->space, &o, "ann"))
 		die("graph build");
 	double build_s = now() - t0;
+	/* the graph's FNV-1a hash: equal builds, equal graphs */
+	uint64_t gh = 0xcbf29ce484222325ULL;
+	for (size_t i = 0; i < n * ix->ann.degree; i++)
+		gh = (gh ^ ix->ann.adj[i]) * 0x100000001b3ULL;
 	printf("build n=%zu degree=%zu ef_construction=%zu threads=%zu "
-	       "build_s=%.1f peak_rss_bytes=%.0f peak_rss_growth_bytes=%.0f\n",
+	       "build_s=%.1f peak_rss_bytes=%.0f peak_rss_growth_bytes=%.0f "
+	       "graph_hash=%016llx\n",
 	       n, degree, efc, ath_threads(threads), build_s, peak_rss(),
-	       peak_rss() - rss0);
+	       peak_rss() - rss0, (unsigned long long)gh);
 	fflush(stdout);
 	if (diag_efs) {
 		diag(ix, &qs, m->space.kind == GEO_HYPERBOLIC ? m->space.c : 0.0,

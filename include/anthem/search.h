@@ -167,8 +167,9 @@ typedef struct anthem_search_options {
 	uint64_t timeout_ms;
 	/* the region source of stage 1 (appended in 0.x; older callers'
 	 * smaller struct gets the defaults): ANTHEM_STAGE1_AUTO (0, default)
-	 * and ANTHEM_STAGE1_EXACT scan: the graph's recall is below its
-	 * target (docs/performance.md), so it is never chosen for the caller;
+	 * and ANTHEM_STAGE1_EXACT scan: up to 1M products the graph was not
+	 * measured faster than the scan at its target recall
+	 * (docs/performance.md), so it is never chosen for the caller;
 	 * ANTHEM_STAGE1_GRAPH searches the graph when the index has one
 	 * (still the scan for AND / OR and filters, and without a graph) */
 	int stage1;

@@ -11,10 +11,13 @@
  * neighbour kept so far, so the edges point in different directions; the
  * slots left are filled with the nearest of the rest), and is added to
  * their lists (a full list of R + 1 drops the one the same heuristic
- * would fill in last: the farthest it prunes, else the farthest).  Insertions run in rounds: the searches of a round run in
- * parallel against the graph as the previous rounds left it, then the
- * round's links are made in insertion order, so the graph depends on the
- * seed only, never on the number of threads.
+ * would fill in last: the farthest it prunes, else the farthest).
+ * Insertions run in rounds: the searches of a round run in parallel
+ * against the graph as the previous rounds left it, then the round's
+ * reverse edges, sorted by target and insertion order, update each
+ * target's list in parallel (link_target), which makes the graph linking
+ * in insertion order would: it depends on the seed only, never on the
+ * number of threads.
  *
  * Between points the graph needs only the order of the Poincaré distance
  * d(x, y) = arcosh(1 + 2c|x - y|^2 / ((1 - c|x|^2)(1 - c|y|^2))) / sqrt(c),
@@ -339,8 +342,21 @@ typedef struct build {
 	ath_heap *heaps;   /* per thread, capacity ef */
 	anthem_hit *hbuf;
 	size_t *pruned;    /* per thread, ef */
+	float *kblk;       /* per thread: kept points, kstride floats each */
+	size_t kstride;    /* (R + 1 rounded up to W) x d, then as many a's */
+	struct redge *re;  /* the round's reverse edges */
+	size_t nre;
+	size_t *grp;       /* where each target's run of re starts, and nre */
+	size_t ngrp;
 	int oom;
 } build;
+
+/* A reverse edge of a round: new node v (the round's slot-th) into u's
+ * list, at the pair distance dv. */
+typedef struct redge {
+	uint32_t u, slot, v;
+	float dv;
+} redge;
 
 typedef struct pair_ctx {
 	const build *b;
@@ -375,8 +391,11 @@ typedef struct pair_ctx {
 
 /* One copy of the graph's pair distance per x86-64 level (ann_loop.c), as
  * the scan's (lib/common/isa.h, lib/search/scan_loop.c). */
+typedef void (*pair_fn)(const float *blk, size_t d, const float *y,
+			const float *a, float ay, float *out);
 typedef struct ann_kernel {
 	dist_fn pair;
+	pair_fn loop;
 } ann_kernel;
 
 PAIR(base)
@@ -384,12 +403,13 @@ PAIR(base)
 PAIR(v3)
 PAIR(v4)
 static const ann_kernel kernels[] = {
-	[ATH_ISA_DEFAULT] = {pair_base},
-	[ATH_ISA_V3] = {pair_v3},
-	[ATH_ISA_V4] = {pair_v4},
+	[ATH_ISA_DEFAULT] = {pair_base, ath_ann_pair_base},
+	[ATH_ISA_V3] = {pair_v3, ath_ann_pair_v3},
+	[ATH_ISA_V4] = {pair_v4, ath_ann_pair_v4},
 };
 #else
-static const ann_kernel kernels[] = {[ATH_ISA_DEFAULT] = {pair_base}};
+static const ann_kernel kernels[] = {
+	[ATH_ISA_DEFAULT] = {pair_base, ath_ann_pair_base}};
 #endif
 
 static const ann_kernel *kernel(void)
@@ -397,16 +417,52 @@ static const ann_kernel *kernel(void)
 	return &kernels[ath_isa_level()];
 }
 
-/* Whether one of the nk nodes of kept is nearer to w than dw (the
- * neighbour heuristic's test), 16 distances at a time. */
-static int nearer_than(const build *b, uint32_t w, const uint32_t *kept,
-		       size_t nk, float dw)
+/* The neighbour heuristic's kept list: the points of the nodes kept so far
+ * gathered once, column by column as each is kept, into blocks of d rows
+ * of W (ann_loop.h's layout), and their a's; each test against it is then
+ * one loop call per W kept nodes, with no gather. */
+typedef struct kept_set {
+	const build *b;
+	float *blk; /* ceil((R + 1) / W) blocks of d x W */
+	float *a;   /* R + 1 rounded up to W */
+	size_t nk;
+} kept_set;
+
+static kept_set kept_init(const build *b, size_t tid)
 {
-	pair_ctx ctx = {b, w};
+	float *k = b->kblk + tid * b->kstride;
+	return (kept_set){b, k, k + b->kstride - (b->R + W) / W * W, 0};
+}
+
+/* Keep node w.  A block's first column is copied into all W so that no
+ * lane is ever read uninitialised. */
+static void kept_add(kept_set *ks, uint32_t w)
+{
+	const build *b = ks->b;
+	size_t d = b->d, j = ks->nk % W;
+	float *blk = ks->blk + ks->nk / W * d * W;
+	const float *x = b->p + (size_t)w * d;
+	for (size_t c = j; c < (j ? j + 1 : W); c++) {
+		for (size_t k = 0; k < d; k++)
+			blk[k * W + c] = x[k];
+		ks->a[ks->nk - j + c] = b->a[w];
+	}
+	ks->nk++;
+}
+
+/* Whether one of the kept nodes is nearer to w than dw (the neighbour
+ * heuristic's test), W distances at a time: the same arithmetic, lane for
+ * lane, as pair_##level with w as the query. */
+static int nearer_than(const kept_set *ks, uint32_t w, float dw)
+{
+	const build *b = ks->b;
+	size_t d = b->d;
+	const float *y = b->p + (size_t)w * d;
 	float dd[W];
-	for (size_t r = 0; r < nk; r += W) {
-		size_t m = nk - r < W ? nk - r : W;
-		kernel()->pair(&ctx, kept + r, m, dd);
+	for (size_t r = 0; r < ks->nk; r += W) {
+		size_t m = ks->nk - r < W ? ks->nk - r : W;
+		kernel()->loop(ks->blk + r / W * d * W, d, y, ks->a + r,
+			       b->a[w], dd);
 		for (size_t j = 0; j < m; j++)
 			if (dd[j] < dw)
 				return 1;
@@ -433,10 +489,12 @@ static void insert_search(size_t slot, size_t tid, void *arg)
 	float *seld = b->seld + slot * R;
 	size_t ns = 0, np = 0;
 	size_t *pruned = b->pruned + tid * b->ef;
+	kept_set ks = kept_init(b, tid);
 	for (size_t i = 0; i < res->n && ns < R; i++) {
 		size_t w = res->h[i].index;
 		float dw = res->h[i].distance;
-		if (!nearer_than(b, (uint32_t)w, sel, ns, dw)) {
+		if (!nearer_than(&ks, (uint32_t)w, dw)) {
+			kept_add(&ks, (uint32_t)w);
 			sel[ns] = (uint32_t)w;
 			seld[ns++] = dw;
 		} else {
@@ -454,10 +512,11 @@ static void insert_search(size_t slot, size_t tid, void *arg)
  * dropped is the one the neighbour heuristic would fill in last (the
  * farthest it prunes, else the farthest), so that the list keeps its
  * edges in different directions (HNSW shrinks a full list so). */
-static void overflow(build *b, size_t u, uint32_t v, float dv)
+static void overflow(build *b, size_t tid, size_t u, uint32_t v, float dv)
 {
-	size_t R = b->R, ord[ATH_ANN_MAX_DEGREE + 1], nk = 0;
-	uint32_t *au = b->adj + u * R, kept[ATH_ANN_MAX_DEGREE + 1];
+	size_t R = b->R, ord[ATH_ANN_MAX_DEGREE + 1];
+	uint32_t *au = b->adj + u * R;
+	kept_set ks = kept_init(b, tid);
 	float *du = b->bd + u * R;
 	/* candidates 0 .. R-1 the list, R the new node; by distance */
 	for (size_t i = 0; i <= R; i++) {
@@ -472,10 +531,10 @@ static void overflow(build *b, size_t u, uint32_t v, float dv)
 		size_t c = ord[i];
 		uint32_t w = c < R ? au[c] : v;
 		float dw = c < R ? du[c] : dv;
-		if (nearer_than(b, w, kept, nk, dw))
+		if (nearer_than(&ks, w, dw))
 			drop = c;
 		else
-			kept[nk++] = w;
+			kept_add(&ks, w);
 	}
 	if (drop < R) {
 		au[drop] = v;
@@ -483,27 +542,59 @@ static void overflow(build *b, size_t u, uint32_t v, float dv)
 	}
 }
 
-/* Node v's edges (the round's choice), and v in each neighbour's list. */
-static void link(build *b, size_t slot, size_t v)
+/* The round's new nodes' own lists (their searches' choice), and their
+ * reverse edges sorted by target, then by insertion order. */
+static int redge_cmp(const void *x, const void *y)
+{
+	const redge *p = x, *q = y;
+	if (p->u != q->u)
+		return p->u < q->u ? -1 : 1;
+	return (p->slot > q->slot) - (p->slot < q->slot);
+}
+
+static void link_own(build *b, size_t nslots)
 {
 	size_t R = b->R;
-	const uint32_t *sel = b->sel + slot * R;
-	const float *seld = b->seld + slot * R;
-	for (size_t j = 0; j < b->nsel[slot]; j++) {
-		b->adj[v * R + j] = sel[j];
-		b->bd[v * R + j] = seld[j];
-	}
-	b->deg[v] = b->nsel[slot];
-	for (size_t j = 0; j < b->nsel[slot]; j++) {
-		size_t u = sel[j];
-		uint32_t *au = b->adj + u * R;
-		float *du = b->bd + u * R;
-		if (b->deg[u] < R) {
-			au[b->deg[u]] = (uint32_t)v;
-			du[b->deg[u]++] = seld[j];
-			continue;
+	b->nre = 0;
+	for (size_t slot = 0; slot < nslots; slot++) {
+		size_t v = b->order[b->t0 + slot];
+		const uint32_t *sel = b->sel + slot * R;
+		const float *seld = b->seld + slot * R;
+		for (size_t j = 0; j < b->nsel[slot]; j++) {
+			b->adj[v * R + j] = sel[j];
+			b->bd[v * R + j] = seld[j];
+			b->re[b->nre++] = (redge){sel[j], (uint32_t)slot,
+						  (uint32_t)v, seld[j]};
 		}
-		overflow(b, u, (uint32_t)v, seld[j]);
+		b->deg[v] = b->nsel[slot];
+	}
+	qsort(b->re, b->nre, sizeof *b->re, redge_cmp);
+	b->ngrp = 0;
+	for (size_t i = 0; i < b->nre; i++)
+		if (i == 0 || b->re[i].u != b->re[i - 1].u)
+			b->grp[b->ngrp++] = i;
+	b->grp[b->ngrp] = b->nre;
+}
+
+/* Target g's reverse edges in insertion order: a free slot takes the new
+ * node, a full list runs overflow().  A round's new nodes are never targets
+ * (no search of the round reached them), each target's list is its own and
+ * overflow() reads only points: the targets are independent, and the graph
+ * is the one linking node by node in insertion order would make, whatever
+ * the thread count. */
+static void link_target(size_t g, size_t tid, void *arg)
+{
+	build *b = arg;
+	size_t R = b->R;
+	for (size_t i = b->grp[g]; i < b->grp[g + 1]; i++) {
+		const redge *e = &b->re[i];
+		size_t u = e->u;
+		if (b->deg[u] < R) {
+			b->adj[u * R + b->deg[u]] = e->v;
+			b->bd[u * R + b->deg[u]++] = e->dv;
+		} else {
+			overflow(b, tid, u, e->v, e->dv);
+		}
 	}
 }
 
@@ -614,6 +705,9 @@ static void build_free(build *b, size_t threads)
 	free(b->sel);
 	free(b->seld);
 	free(b->nsel);
+	free(b->kblk);
+	free(b->re);
+	free(b->grp);
 }
 
 int ath_ann_build(ath_ann *a, const geo_space *s, const float *points,
@@ -657,9 +751,14 @@ int ath_ann_build(ath_ann *a, const geo_space *s, const float *points,
 	b.heaps = calloc(threads, sizeof *b.heaps);
 	b.hbuf = malloc(threads * ef * sizeof *b.hbuf);
 	b.pruned = malloc(threads * ef * sizeof *b.pruned);
+	b.kstride = (R + W) / W * W * (d + 1);
+	b.kblk = aligned_alloc(64, (threads * b.kstride * sizeof(float) + 63) /
+					   64 * 64);
+	b.re = malloc(RMAX * R * sizeof *b.re);
+	b.grp = malloc((RMAX * R + 1) * sizeof *b.grp);
 	int ok = a->owned_adj && a->owned_entry && b.order && b.a && b.bd &&
 		 b.deg && b.sel && b.seld && b.nsel && b.scr && b.heaps &&
-		 b.hbuf && b.pruned;
+		 b.hbuf && b.pruned && b.kblk && b.re && b.grp;
 	for (size_t t = 0; ok && t < threads; t++) {
 		ok = scratch_init(&b.scr[t], n) == 0;
 		b.heaps[t] = (ath_heap){b.hbuf + t * ef, 0, ef};
@@ -705,10 +804,12 @@ int ath_ann_build(ath_ann *a, const geo_space *s, const float *points,
 			t1 = n;
 		b.t0 = t0;
 		/* a pool for a round of a few nodes costs more than it saves */
-		ath_parallel_for(t1 - t0, t1 - t0 >= 64 ? threads : 1,
-				 insert_search, &b);
-		for (size_t t = t0; t < t1 && !b.oom; t++)
-			link(&b, t - t0, b.order[t]);
+		size_t nt = t1 - t0 >= 64 ? threads : 1;
+		ath_parallel_for(t1 - t0, nt, insert_search, &b);
+		if (!b.oom) {
+			link_own(&b, t1 - t0);
+			ath_parallel_for(b.ngrp, nt, link_target, &b);
+		}
 		t0 = t1;
 	}
 	for (size_t e = 0; e < a->nentry; e++)

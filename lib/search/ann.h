@@ -45,8 +45,9 @@ void ath_ann_free(ath_ann *a);
 /* Build the graph (and the stage-1 points) over n row-major points of
  * dimension d in space s.  Deterministic for a seed, whatever the number
  * of threads (insertions run in rounds: the searches of a round run in
- * parallel against the graph as it was before the round, the links are
- * made in insertion order). */
+ * parallel against the graph as it was before the round, then each target
+ * takes the round's new nodes in insertion order, the targets in
+ * parallel). */
 int ath_ann_build(ath_ann *a, const geo_space *s, const float *points,
 		  size_t n, size_t d, size_t degree, size_t ef, uint64_t seed,
 		  int int8, size_t threads, const char *fn);
