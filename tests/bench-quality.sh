@@ -48,9 +48,15 @@ for s in 1 2; do
 		fail "$f trains on a test query"
 	fi
 done
-# one seed: the one-run table, written into its own block
-q --seed 3 --geometries hyperbolic --marker other >"$work/single.txt" \
+# one seed: the one-run table, written into its own block; --train-args
+# reaches every anthem train and is named in the header
+q --seed 3 --geometries hyperbolic --marker other \
+	--train-args="--riemannian-adam" >"$work/single.txt" \
 	2>"$work/err.txt" || fail "--seed 3 run"
+grep -q 'Every model trained with `--riemannian-adam`' "$work/results.md" ||
+	fail "--train-args not in the header"
+grep -q 'anthem train .* --riemannian-adam' "$work/results.md" ||
+	fail "--train-args not in the commands"
 grep -q '^| system | NDCG@3 | NDCG@5 | NDCG@10 | MAP | MRR | recall@200 (stage 1) | training |$' \
 	"$work/single.txt" || fail "single-seed table header"
 grep -q ' ± ' "$work/single.txt" && fail "single-seed table has a spread"

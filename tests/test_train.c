@@ -2,6 +2,9 @@
  * files, and the trainer (learning, determinism, resume). */
 #include "eval/eval_internal.h"
 #include "io/tsv.h"
+#include "geometry/geometry.h"
+#include "model/model_internal.h"
+#include "train/optim.h"
 #include "train/selfsup.h"
 
 #include <anthem/anthem.h>
@@ -443,6 +446,178 @@ START_TEST(training_is_reproducible_and_resumable)
 }
 END_TEST
 
+/* ---- issue 17's experiments ------------------------------------------------
+ * Riemannian Adam's gradient: rgrad = J^-T g / lambda^2 (J = d exp0/dx),
+ * so lambda^2 <rgrad, J e> = <g, e> for every direction e, J e by central
+ * finite differences of geo_exp0 (in double through float: h = 1e-3, the
+ * tolerance a few float ulps over h); and its transport keeps the
+ * Riemannian norm, lambda_q |PT w| = lambda_p |w|, and is the identity
+ * from a point to itself. */
+START_TEST(riemannian_adam_gradient_by_finite_differences)
+{
+	geo_space s = geo_space_of(ANTHEM_GEOMETRY_HYPERBOLIC, 0.7f);
+	enum { N = 6 };
+	rng r = {17};
+	for (int trial = 0; trial < 20; trial++) {
+		float x[N], g[N], e[N], xp[N], xm[N], pp[N], pm[N];
+		double rg[N], lambda;
+		/* radii up to sqrt(c)|x| ~ 2.4, where 1 - c|p|^2 is ~0.03 */
+		double scale = 0.1 + 0.4 * (trial % 7);
+		for (int i = 0; i < N; i++) {
+			x[i] = (float)(scale * (unif(&r) - 0.5));
+			g[i] = (float)(unif(&r) - 0.5);
+			e[i] = (float)(unif(&r) - 0.5);
+		}
+		ath_radam_rgrad(&s, N, x, g, rg, &lambda);
+		const double h = 1e-3;
+		for (int i = 0; i < N; i++) {
+			xp[i] = (float)(x[i] + h * e[i]);
+			xm[i] = (float)(x[i] - h * e[i]);
+		}
+		geo_exp0(&s, N, xp, pp);
+		geo_exp0(&s, N, xm, pm);
+		double lhs = 0.0, rhs = 0.0;
+		for (int i = 0; i < N; i++) {
+			/* the step actually taken (xp - xm, rounded) */
+			double dx = (double)xp[i] - xm[i];
+			rhs += (double)g[i] * dx;
+			lhs += lambda * lambda * rg[i] * ((double)pp[i] - pm[i]);
+		}
+		ck_assert_msg(fabs(lhs - rhs) < 2e-3 * (fabs(rhs) + 1e-3),
+			      "trial %d: lambda^2 <rgrad, J e> = %g, <g, e> = %g",
+			      trial, lhs / (2 * h), rhs / (2 * h));
+		/* transport: norm kept, identity at the same point */
+		float p[N], q[N], u[N];
+		double w[N], out[N];
+		geo_exp0(&s, N, x, p);
+		for (int i = 0; i < N; i++) {
+			u[i] = (float)(0.3 * (unif(&r) - 0.5));
+			w[i] = unif(&r) - 0.5;
+		}
+		geo_expmap(&s, N, p, u, q);
+		double p2 = 0, q2 = 0, w2 = 0, o2 = 0;
+		ath_radam_transport(&s, N, p, q, w, out);
+		for (int i = 0; i < N; i++) {
+			p2 += (double)p[i] * p[i];
+			q2 += (double)q[i] * q[i];
+			w2 += w[i] * w[i];
+			o2 += out[i] * out[i];
+		}
+		double lp = 2.0 / (1.0 - s.c * p2), lq = 2.0 / (1.0 - s.c * q2);
+		ck_assert_msg(fabs(lq * sqrt(o2) - lp * sqrt(w2)) <
+				      1e-9 * lp * sqrt(w2),
+			      "trial %d: |PT w|_q = %g, |w|_p = %g", trial,
+			      lq * sqrt(o2), lp * sqrt(w2));
+		ath_radam_transport(&s, N, p, p, w, out);
+		for (int i = 0; i < N; i++)
+			ck_assert(fabs(out[i] - w[i]) < 1e-12);
+	}
+}
+END_TEST
+
+/* Each experiment trains, is the same for a seed, moves the model (it is
+ * not the default's), and refuses what it cannot do. */
+START_TEST(training_experiments)
+{
+	fixture f;
+	load_fixture(&f);
+	anthem_model_config cfg;
+	anthem_train_options o;
+	small_options(&cfg, &o);
+	o.epochs = 1;
+	train(&f, &cfg, &o, NULL, tmp_path("base.anthem"));
+	for (int x = 0; x < 4; x++) {
+		anthem_model_config c = cfg;
+		anthem_train_options e = o;
+		if (x == 0)
+			e.float64_tables = 1;
+		else if (x == 1)
+			e.riemannian_adam = 1;
+		else if (x == 2)
+			c.tie_embeddings = 0, c.title_buckets = 1024;
+		else
+			c.product_token = 1;
+		train(&f, &c, &e, NULL, tmp_path("x1.anthem"));
+		train(&f, &c, &e, NULL, tmp_path("x2.anthem"));
+		ck_assert_msg(same_file(tmp_path("x1.anthem"), tmp_path("x2.anthem")),
+			      "experiment %d: two runs with one seed differ", x);
+		ck_assert_msg(!same_file(tmp_path("x1.anthem"),
+					 tmp_path("base.anthem")),
+			      "experiment %d: the same model as without it", x);
+		/* the file keeps the configuration */
+		anthem_model *m;
+		anthem_model_config back;
+		ck_assert_int_eq(anthem_model_load(&m, tmp_path("x1.anthem")), 0);
+		anthem_model_config_init(&back);
+		ck_assert_int_eq(anthem_model_get_config(m, &back), 0);
+		ck_assert_uint_eq(back.title_buckets, c.title_buckets);
+		ck_assert_int_eq(back.product_token, c.product_token);
+		ck_assert_int_eq(back.tie_embeddings, c.tie_embeddings);
+		anthem_model_free(m);
+		/* format version 2 (older readers refuse it) only with the
+		 * product token */
+		FILE *fp = fopen(tmp_path("x1.anthem"), "rb");
+		unsigned char head[12];
+		ck_assert(fp && fread(head, 1, 12, fp) == 12);
+		fclose(fp);
+		ck_assert_uint_eq(head[8], c.product_token ? 2 : 1);
+	}
+	/* Riemannian Adam's state (its one second moment a row in adam.v)
+	 * resumes from a checkpoint to the uninterrupted run's model */
+	anthem_train_options r = o;
+	r.riemannian_adam = 1;
+	r.epochs = 2;
+	train(&f, &cfg, &r, NULL, tmp_path("r2.anthem"));
+	anthem_train_options r1 = r;
+	r1.epochs = 1;
+	r1.checkpoint = tmp_path("rck");
+	train(&f, &cfg, &r1, NULL, tmp_path("r1.anthem"));
+	train(&f, &cfg, &r, tmp_path("rck"), tmp_path("rr.anthem"));
+	ck_assert_msg(same_file(tmp_path("r2.anthem"), tmp_path("rr.anthem")),
+		      "Riemannian Adam: the resumed run differs");
+	/* the product token: the last token, the same for the same title,
+	 * another for another title; not there for a query */
+	anthem_model_config c = cfg;
+	c.product_token = 1;
+	anthem_model *m, *plain;
+	ck_assert_int_eq(anthem_model_create(&m, &c), 0);
+	ck_assert_int_eq(anthem_model_create(&plain, &cfg), 0);
+	uint32_t a[100], b[100], d[100];
+	size_t na = ath_model_tokens(m, "felt hat", 1, a, NULL);
+	size_t nb = ath_model_tokens(plain, "felt hat", 1, b, NULL);
+	size_t nd = ath_model_tokens(m, "felt cap", 1, d, NULL);
+	ck_assert_uint_eq(na, nb + 1);
+	ck_assert_mem_eq(a, b, nb * sizeof *a);
+	ck_assert_uint_ne(a[na - 1], d[nd - 1]);
+	ck_assert_uint_eq(ath_model_tokens(m, "felt hat", 0, d, NULL),
+			  ath_model_tokens(plain, "felt hat", 0, b, NULL));
+	anthem_model_free(m);
+	anthem_model_free(plain);
+	/* refusals */
+	anthem_trainer *t = (anthem_trainer *)&t;
+	anthem_train_options e = o;
+	e.float64_tables = 1;
+	e.riemannian_adam = 1;
+	ck_assert_int_eq(anthem_trainer_create(&t, &cfg, f.c, f.train, &e),
+			 ANTHEM_EINVAL);
+	e.riemannian_adam = 0;
+	e.checkpoint = tmp_path("ck");
+	ck_assert_int_eq(anthem_trainer_create(&t, &cfg, f.c, f.train, &e),
+			 ANTHEM_EINVAL);
+	e = o;
+	e.riemannian_adam = 1;
+	c = cfg;
+	c.geometry = ANTHEM_GEOMETRY_EUCLIDEAN;
+	ck_assert_int_eq(anthem_trainer_create(&t, &c, f.c, f.train, &e),
+			 ANTHEM_EINVAL);
+	ck_assert_ptr_null(t);
+	c = cfg;
+	c.title_buckets = 1024; /* tied: no title table to size */
+	ck_assert_int_eq(anthem_model_create(&m, &c), ANTHEM_ERANGE);
+	free_fixture(&f);
+}
+END_TEST
+
 static int cancel_at_first(const anthem_train_progress *p, void *user)
 {
 	(*(int *)user)++;
@@ -573,6 +748,8 @@ int main(void)
 	tcase_add_test(t, training_learns);
 	tcase_add_test(t, training_is_reproducible_and_resumable);
 	tcase_add_test(t, training_can_be_canceled);
+	tcase_add_test(t, riemannian_adam_gradient_by_finite_differences);
+	tcase_add_test(t, training_experiments);
 	tcase_set_timeout(t, 600);
 	suite_add_tcase(s, t);
 	return run_suite(s);

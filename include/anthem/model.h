@@ -51,6 +51,15 @@ typedef struct anthem_model_config {
 	/* default ANTHEM_TOKENIZER_UNICODE_V1 (also for a caller whose older
 	 * struct ends before this field) */
 	anthem_tokenizer tokenizer;
+	/* Experiments of issue 17 (docs/results.md, "What was tried for the
+	 * margins"), off (0) by default.  title_buckets: with
+	 * tie_embeddings 0, the title table's rows (title trigrams hashed
+	 * into this many buckets); 0: buckets, as before. */
+	size_t title_buckets;
+	/* product_token 1: a title's tokens end with one more, hashed from
+	 * the whole title (docs/network.md step 1), so each product has a
+	 * learned point of its own in its title's pool; 0: none. */
+	int product_token;
 } anthem_model_config;
 
 /* Set every field of *cfg to its default and struct_size to what was set.

@@ -60,6 +60,18 @@ typedef struct anthem_train_options {
 	 * judgements may then be NULL, or are trained on beside them
 	 * (docs/guide.md) */
 	size_t pseudo_queries;
+	/* Experiments of issue 17 (docs/results.md, "What was tried for the
+	 * margins"), each off (0) by default; 1 turns it on.
+	 * float64_tables: Adam updates a float64 master copy of every learned
+	 * parameter and the model keeps its float32 rounding (the float32
+	 * steps are not lost to rounding); no checkpoint can be written with
+	 * it (ANTHEM_EINVAL). */
+	int float64_tables;
+	/* riemannian_adam: the trigram points (query_centre, and title_point
+	 * when untied) step with Riemannian Adam on the ball (Becigneul and
+	 * Ganea 2019) instead of Euclidean Adam on their tangent vectors;
+	 * hyperbolic geometry only (ANTHEM_EINVAL otherwise). */
+	int riemannian_adam;
 } anthem_train_options;
 
 /* Defaults into *o, through the macro (the caller's size: see

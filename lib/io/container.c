@@ -231,6 +231,13 @@ int ath_container_write(const char *path, const char magic[8],
 			const ath_kv *kv, size_t nkv, const ath_tensor *t,
 			size_t nt, const char *fn)
 {
+	return ath_container_write_version(path, magic, 1, kv, nkv, t, nt, fn);
+}
+
+int ath_container_write_version(const char *path, const char magic[8],
+				uint32_t version, const ath_kv *kv, size_t nkv,
+				const ath_tensor *t, size_t nt, const char *fn)
+{
 	if (!ath_host_is_little_endian())
 		return ath_error(ANTHEM_EINVAL,
 				 "%s: %s: big-endian hosts are not supported",
@@ -250,7 +257,7 @@ int ath_container_write(const char *path, const char magic[8],
 	if (!head)
 		return ath_error(ANTHEM_ENOMEM, "%s: %s: out of memory", fn, path);
 	memcpy(head, magic, 8);
-	ath_wr32(head + 8, ATH_FORMAT_VERSION);
+	ath_wr32(head + 8, version);
 	ath_wr32(head + 12, HEADER_SIZE);
 	ath_wr64(head + 16, file_size);
 	ath_wr64(head + 24, nkv);

@@ -10,7 +10,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ATH_FORMAT_VERSION 1
+/* The newest format version read.  Version 2 is version 1's layout for a
+ * model that a reader must not score without knowing a later key
+ * (anthem.product_token): readers before it refuse the file instead of
+ * reading its titles otherwise; everything else is still written as 1. */
+#define ATH_FORMAT_VERSION 2
 #define ATH_ALIGN 64
 #define ATH_MAX_KEY 128
 
@@ -47,6 +51,10 @@ typedef struct ath_tensor {
 int ath_container_write(const char *path, const char magic[8],
 			const ath_kv *kv, size_t nkv, const ath_tensor *t,
 			size_t nt, const char *fn);
+/* The same with the header's format version (1 or 2) given. */
+int ath_container_write_version(const char *path, const char magic[8],
+				uint32_t version, const ath_kv *kv, size_t nkv,
+				const ath_tensor *t, size_t nt, const char *fn);
 
 /* The same for plain bytes (a text file): temporary, fsync, rename. */
 int ath_write_atomic(const char *path, const void *bytes, size_t len,

@@ -99,6 +99,13 @@ enum {
 };
 
 /* Shape of parameter i for a configuration. */
+/* The title table's buckets: title_buckets when set (untied), else the
+ * trigram buckets. */
+static inline size_t ath_title_buckets(const anthem_model_config *cfg)
+{
+	return cfg->title_buckets ? cfg->title_buckets : cfg->buckets;
+}
+
 void ath_param_shape(const anthem_model_config *cfg, int i, size_t *rows,
 		     size_t *cols);
 /* Is parameter i learned (0: statistics of the training catalogue that

@@ -34,7 +34,7 @@ void ath_param_shape(const anthem_model_config *cfg, int i, size_t *rows,
 		*rows = cfg->buckets;
 		break;
 	case P_TITLE_POINT: /* empty when titles share the query table */
-		*rows = cfg->tie_embeddings ? 0 : cfg->buckets;
+		*rows = cfg->tie_embeddings ? 0 : ath_title_buckets(cfg);
 		break;
 	case P_INTER_ATT_W: case P_QUERY_ATT_W: case P_TITLE_ATT_W:
 	case P_CROSS_W: case P_INTER_PRE_W: case P_INTER_POST_W:

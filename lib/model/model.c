@@ -95,6 +95,20 @@ int ath_config_check(const anthem_model_config *in, anthem_model_config *out,
 				 "%d (bytes-v1) or %d (unicode-v1)", fn,
 				 (int)c->tokenizer, ANTHEM_TOKENIZER_BYTES_V1,
 				 ANTHEM_TOKENIZER_UNICODE_V1);
+	if (c->title_buckets > MAX_BUCKETS ||
+	    (c->title_buckets && c->tie_embeddings))
+		return ath_error(ANTHEM_ERANGE, "%s: title_buckets is %zu, must "
+				 "be 0, or 1 to %zu with tie_embeddings 0", fn,
+				 c->title_buckets, MAX_BUCKETS);
+	if (c->product_token != 0 && c->product_token != 1)
+		return ath_error(ANTHEM_EINVAL, "%s: product_token is %d, must "
+				 "be 0 or 1", fn, c->product_token);
+	size_t tcells;
+	if (ath_mul_overflow(ath_title_buckets(c), c->dim, &tcells) ||
+	    tcells > ((size_t)-1) / (4 * sizeof(float)))
+		return ath_error(ANTHEM_ERANGE, "%s: title_buckets x dim = %zu x "
+				 "%zu is too large", fn, c->title_buckets,
+				 c->dim);
 	/* 3 tables of buckets x dim floats must be addressable */
 	size_t cells;
 	if (ath_mul_overflow(c->buckets, c->dim, &cells) ||
@@ -126,6 +140,10 @@ uint64_t ath_model_fingerprint_compute(const anthem_model *m)
 	if (c->tokenizer != ANTHEM_TOKENIZER_BYTES_V1) { /* likewise */
 		uint64_t tk = 0x746f6b0000000000ULL | (uint64_t)c->tokenizer;
 		ath_hash_feed(&h, &tk, sizeof tk);
+	}
+	if (c->title_buckets || c->product_token) { /* likewise */
+		uint64_t ex[2] = {c->title_buckets, (uint64_t)c->product_token};
+		ath_hash_feed(&h, ex, sizeof ex);
 	}
 	for (int i = 0; i < P_COUNT; i++)
 		ath_hash_feed(&h, m->params[i].val,
@@ -230,11 +248,28 @@ size_t ath_model_tokens(const anthem_model *m, const char *text, int title,
 			uint32_t *ids, ath_label *labels)
 {
 	const anthem_model_config *c = &m->cfg;
-	return ath_text_trigrams((int)c->tokenizer, text, strlen(text),
-				 c->hash_seed, c->buckets,
-				 title ? c->max_title_trigrams
-				       : c->max_query_trigrams,
-				 ids, labels);
+	size_t len = strlen(text);
+	size_t nb = title ? ath_title_buckets(c) : c->buckets;
+	size_t max = title ? c->max_title_trigrams : c->max_query_trigrams;
+	size_t n = ath_text_trigrams((int)c->tokenizer, text, len, c->hash_seed,
+				     nb, max, ids, labels);
+	if (!title || !c->product_token)
+		return n;
+	/* the product token: the whole title's bytes, hashed as a trigram
+	 * is (step 1) with its own seed ("prod"); it takes the last place
+	 * when the title fills every one, and is not repeated */
+	uint64_t h = ATH_FNV_BASIS ^ c->hash_seed ^ 0x70726f64ULL;
+	for (size_t i = 0; i < len; i++)
+		h = ath_fnv_step(h, (unsigned char)text[i]);
+	uint32_t id = (uint32_t)(ath_hash_finish(h) % nb);
+	for (size_t i = 0; i < n; i++)
+		if (ids[i] == id)
+			return n;
+	size_t at = n < max ? n : max - 1;
+	ids[at] = id;
+	if (labels)
+		memcpy(labels[at], "[product]", sizeof "[product]");
+	return at + 1;
 }
 
 float ath_model_lexical(const anthem_model *m, const char *query,

@@ -36,6 +36,11 @@ size_t ath_model_kvs(const anthem_model *m, ath_kv *kv)
 	U64("anthem.tie_embeddings", (uint64_t)c->tie_embeddings);
 	U64("anthem.lexical_buckets", c->lexical_buckets);
 	STR("anthem.tokenizer", tokenizer_names[c->tokenizer]);
+	/* written only when set: other files stay byte for byte as before */
+	if (c->title_buckets)
+		U64("anthem.title_buckets", c->title_buckets);
+	if (c->product_token)
+		U64("anthem.product_token", (uint64_t)c->product_token);
 	U64("anthem.data_fingerprint", m->data_fingerprint);
 	STR("anthem.library_version", ANTHEM_VERSION_STRING);
 #undef U64
@@ -146,6 +151,20 @@ int ath_model_config_from(const ath_container *f, anthem_model_config *cfg,
 					 kv->s);
 		c.tokenizer = (anthem_tokenizer)t;
 	}
+	/* optional, the experiments of issue 17: absent is 0 */
+	const char *opt_keys[2] = {"anthem.title_buckets", "anthem.product_token"};
+	uint64_t opt_vals[2] = {0, 0};
+	for (int i = 0; i < 2; i++) {
+		kv = ath_container_kv(f, opt_keys[i]);
+		if (kv && (kv->type != ATH_KV_U64 || kv->u > SIZE_MAX))
+			return ath_error(ANTHEM_EFORMAT, "%s: %s: metadata '%s' "
+					 "is %s", fn, what, opt_keys[i],
+					 kv->type != ATH_KV_U64 ? "of the wrong type"
+								: "too large");
+		opt_vals[i] = kv ? kv->u : 0;
+	}
+	c.title_buckets = (size_t)opt_vals[0];
+	c.product_token = opt_vals[1] > 1 ? 2 : (int)opt_vals[1]; /* 2: refused */
 	kv = ath_container_kv(f, "anthem.data_fingerprint");
 	*data_fingerprint = kv && kv->type == ATH_KV_U64 ? kv->u : 0;
 	/* the same checks as for a caller's configuration */
@@ -285,10 +304,12 @@ int anthem_model_save(const anthem_model *m, const char *path)
 		snprintf(msg, sizeof msg, "%s", anthem_last_error());
 		return ath_error(rc, "%s; not written, the file is unchanged", msg);
 	}
-	ath_kv kv[16];
+	ath_kv kv[20];
 	ath_tensor t[P_COUNT];
 	size_t nkv = ath_model_kvs(m, kv), nt = ath_model_tensors(m, t);
-	return ath_container_write(path, ath_model_magic, kv, nkv, t, nt, fn);
+	return ath_container_write_version(path, ath_model_magic,
+					   ath_model_format_version(m), kv,
+					   nkv, t, nt, fn);
 }
 
 int anthem_model_read_config(const char *path, anthem_model_config *cfg)

@@ -11,8 +11,16 @@
 
 extern const char ath_model_magic[8];
 
-/* The model's metadata (at most 16 entries) and tensors (P_COUNT). */
+/* The model's metadata (at most 16 entries, the two of issue 17's
+ * experiments included; callers hold 20) and tensors (P_COUNT). */
 size_t ath_model_kvs(const anthem_model *m, ath_kv *kv);
+
+/* The format version a model's file needs: 2 with the product token
+ * (older readers must refuse it), else 1. */
+static inline uint32_t ath_model_format_version(const anthem_model *m)
+{
+	return m->cfg.product_token ? 2 : 1;
+}
 size_t ath_model_tensors(const anthem_model *m, ath_tensor *t);
 
 /* A configuration from a file's metadata, validated. */

@@ -2,6 +2,8 @@
 
 #include <anthem/common.h>
 
+#include "geometry/geometry.h"
+
 #include <math.h>
 
 #define ADAM_AHEAD 4
@@ -59,6 +61,118 @@ void ath_adam_param(const ath_adam *a, ag_param *p, float *m, float *v)
 		}
 		adam_run(&k, p->cols, p->val + off, p->grad + off, m + off,
 			 v + off);
+	}
+}
+
+static void adam_run64(const adam_k *k, size_t n, double *x, float *val,
+		       const float *g, float *m, float *v)
+{
+	double b1 = k->b1, b2 = k->b2;
+	for (size_t i = 0; i < n; i++) {
+		m[i] = (float)(b1 * m[i] + (1.0 - b1) * g[i]);
+		v[i] = (float)(b2 * v[i] + (1.0 - b2) * g[i] * g[i]);
+		x[i] -= k->step * m[i] / (sqrt(v[i]) + k->eps);
+		val[i] = (float)x[i];
+	}
+}
+
+void ath_adam_param64(const ath_adam *a, ag_param *p, double *master,
+		      float *m, float *v)
+{
+	adam_k k = adam_constants(a);
+	if (!p->touched) {
+		adam_run64(&k, p->rows * p->cols, master, p->val, p->grad, m, v);
+		return;
+	}
+	for (size_t i = 0; i < p->ntouched; i++) {
+		size_t off = (size_t)p->touched[i] * p->cols;
+		adam_run64(&k, p->cols, master + off, p->val + off,
+			   p->grad + off, m + off, v + off);
+	}
+}
+
+void ath_radam_rgrad(const geo_space *s, size_t n, const float *x,
+		     const float *g, double *rgrad, double *lambda)
+{
+	/* exp0(x) = (tanh(u) / u) x, u = sqrt(c)|x|: J = alpha I +
+	 * (beta - alpha) xh xh^T with alpha = tanh(u) / u, beta = 1 -
+	 * tanh(u)^2 (xh = x / |x|), symmetric, so J^-T g = g_t / alpha +
+	 * g_r / beta (g_r the radial part of g, g_t the rest); and
+	 * 1 - c|p|^2 = beta, lambda_p = 2 / beta: rgrad = beta^2 / 4 J^-1 g
+	 * = beta^2 / (4 alpha) g_t + beta / 4 g_r, nothing divided by the
+	 * beta that vanishes at the boundary */
+	double x2 = 0.0, gx = 0.0;
+	for (size_t i = 0; i < n; i++) {
+		x2 += (double)x[i] * x[i];
+		gx += (double)g[i] * x[i];
+	}
+	double u = sqrt(s->c * x2);
+	double t = tanh(fmin(u, GEO_TANH_MAX));
+	double alpha = u > 0.0 ? t / u : 1.0, beta = 1.0 - t * t;
+	double r = x2 > 0.0 ? gx / x2 : 0.0; /* g_r = r x */
+	for (size_t i = 0; i < n; i++) {
+		double gr = r * x[i], gt = g[i] - gr;
+		rgrad[i] = beta * beta / (4.0 * alpha) * gt + beta / 4.0 * gr;
+	}
+	*lambda = 2.0 / beta;
+}
+
+void ath_radam_transport(const geo_space *s, size_t n, const float *p,
+			 const float *q, const double *w, double *out)
+{
+	/* gyr[a, b] w = w + 2 (A a + B b) / D, a = q, b = -p (Ungar,
+	 * "Analytic hyperbolic geometry and Albert Einstein's special theory
+	 * of relativity", 2008, the gyration of the Mobius gyrogroup of
+	 * curvature -c expanded), then the conformal factor ratio */
+	double c = s->c, a2 = 0, b2 = 0, ab = 0, aw = 0, bw = 0;
+	for (size_t i = 0; i < n; i++) {
+		double ai = q[i], bi = -(double)p[i];
+		a2 += ai * ai;
+		b2 += bi * bi;
+		ab += ai * bi;
+		aw += ai * w[i];
+		bw += bi * w[i];
+	}
+	double A = -c * c * aw * b2 + c * bw + 2.0 * c * c * ab * bw;
+	double B = -c * c * bw * a2 - c * aw;
+	double D = 1.0 + 2.0 * c * ab + c * c * a2 * b2;
+	/* lambda_p / lambda_q = (1 - c|q|^2) / (1 - c|p|^2) */
+	double ratio = (1.0 - c * a2) / (1.0 - c * b2);
+	for (size_t i = 0; i < n; i++)
+		out[i] = ratio * (w[i] + 2.0 * (A * q[i] - B * p[i]) / D);
+}
+
+static void radam_row(const adam_k *k, const geo_space *s, size_t n,
+		      float *x, const float *g, float *m, float *v)
+{
+	double rg[ANTHEM_MAX_DIM], mm[ANTHEM_MAX_DIM], lambda, r2 = 0.0;
+	float p[ANTHEM_MAX_DIM], u[ANTHEM_MAX_DIM], q[ANTHEM_MAX_DIM];
+	ath_radam_rgrad(s, n, x, g, rg, &lambda);
+	for (size_t i = 0; i < n; i++) {
+		mm[i] = k->b1 * m[i] + (1.0 - k->b1) * rg[i];
+		r2 += rg[i] * rg[i];
+	}
+	v[0] = (float)(k->b2 * v[0] + (1.0 - k->b2) * lambda * lambda * r2);
+	double den = sqrt(v[0]) + k->eps;
+	for (size_t i = 0; i < n; i++)
+		u[i] = (float)(-k->step * mm[i] / den);
+	geo_exp0(s, n, x, p);
+	geo_expmap(s, n, p, u, q);
+	ath_radam_transport(s, n, p, q, mm, mm);
+	for (size_t i = 0; i < n; i++)
+		m[i] = (float)mm[i];
+	geo_log0(s, n, q, x);
+}
+
+void ath_radam_param(const ath_adam *a, const geo_space *s, ag_param *p,
+		     float *m, float *v)
+{
+	adam_k k = adam_constants(a);
+	size_t rows = p->touched ? p->ntouched : p->rows;
+	for (size_t i = 0; i < rows; i++) {
+		size_t off = (size_t)(p->touched ? p->touched[i] : i) * p->cols;
+		radam_row(&k, s, p->cols, p->val + off, p->grad + off, m + off,
+			  v + off);
 	}
 }
 

@@ -22,6 +22,36 @@ typedef struct ath_adam {
  * parameter's layout. */
 void ath_adam_param(const ath_adam *a, ag_param *p, float *m, float *v);
 
+/* ath_adam_param with a float64 master copy of the parameter (its
+ * layout): Adam updates the master, the parameter receives its float32
+ * rounding, so steps smaller than a float32 ulp of the value add up
+ * instead of being lost (issue 17's float64 tables). */
+void ath_adam_param64(const ath_adam *a, ag_param *p, double *master,
+		      float *m, float *v);
+
+/* Riemannian Adam (Becigneul and Ganea 2019, "Riemannian adaptive
+ * optimization methods", Algorithm 1 on the product of balls, one ball a
+ * row) on a table whose rows x are tangent vectors at the origin of the
+ * points p = exp0(x): the row's Euclidean gradient g (of x) becomes the
+ * Riemannian gradient of p, rgrad = J^-T g / lambda_p^2 (J = d exp0 / dx);
+ * m (the row's layout) is the first moment as a tangent vector at p, v[0]
+ * the second moment, a scalar: the Riemannian squared norm
+ * lambda_p^2 |rgrad|^2 (the rest of v's row is unused); p moves to
+ * p' = exp_p(-step m / (sqrt v + eps)), m is carried there by parallel
+ * transport, and the row becomes log0(p').  Only the touched rows of a
+ * table with a touched list.  Hyperbolic space only. */
+void ath_radam_param(const ath_adam *a, const geo_space *s, ag_param *p,
+		     float *m, float *v);
+
+/* The pieces of ath_radam_param, for the tests: rgrad of a row (what
+ * the finite differences of exp0 check), and the parallel transport of w
+ * from p to q, (lambda_p / lambda_q) gyr[q, -p] w (Ungar 2008, the
+ * gyration in closed form; Ganea et al. 2018, eq. 22 for the factor). */
+void ath_radam_rgrad(const geo_space *s, size_t n, const float *x,
+		     const float *g, double *rgrad, double *lambda);
+void ath_radam_transport(const geo_space *s, size_t n, const float *p,
+			 const float *q, const double *w, double *out);
+
 /* Riemannian SGD on the ball: x <- proj(exp_x(-lr g / lambda_x^2)), the
  * Riemannian gradient being the Euclidean one rescaled by
  * 1 / lambda_x^2 (Nickel and Kiela 2017 use the retraction

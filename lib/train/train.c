@@ -80,6 +80,7 @@ struct anthem_trainer {
 	anthem_model *model; /* the weights being trained */
 	anthem_model *best;  /* a copy of the best so far */
 	float *adam_m, *adam_v;
+	double *master;      /* float64_tables: the weights in float64 */
 	uint64_t step;       /* Adam steps taken */
 	size_t epoch;        /* epochs completed */
 	double best_valid;
@@ -267,6 +268,18 @@ static int setup_workers(anthem_trainer *t, const char *fn)
 	t->adam_v = ath_calloc_large(n, sizeof(float));
 	if (!t->adam_m || !t->adam_v)
 		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
+	if (t->opt.riemannian_adam &&
+	    t->model->cfg.geometry != ANTHEM_GEOMETRY_HYPERBOLIC)
+		return ath_error(ANTHEM_EINVAL, "%s: riemannian_adam needs the "
+				 "hyperbolic geometry (the flat ones' points "
+				 "are their parameters: plain Adam)", fn);
+	if (t->opt.float64_tables) {
+		t->master = ath_calloc_large(n, sizeof(double));
+		if (!t->master)
+			return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
+		for (size_t k = 0; k < n; k++)
+			t->master[k] = t->model->owned[k];
+	}
 	return ANTHEM_OK;
 }
 
@@ -312,6 +325,19 @@ static int check_options(anthem_train_options *dst,
 	if (!(dst->valid_frac >= 0.0f && dst->valid_frac < 1.0f))
 		return ath_error(ANTHEM_EINVAL, "%s: valid_frac is %g, must be in "
 				 "[0, 1)", fn, dst->valid_frac);
+	if ((dst->float64_tables | dst->riemannian_adam) & ~1)
+		return ath_error(ANTHEM_EINVAL, "%s: float64_tables and "
+				 "riemannian_adam must be 0 or 1 (are %d, %d)",
+				 fn, dst->float64_tables, dst->riemannian_adam);
+	/* the master copy is not in a checkpoint's tensors (float32) */
+	if (dst->float64_tables && dst->riemannian_adam)
+		return ath_error(ANTHEM_EINVAL, "%s: float64_tables and "
+				 "riemannian_adam are experiments to measure "
+				 "one at a time: not both", fn);
+	if (dst->float64_tables && dst->checkpoint)
+		return ath_error(ANTHEM_EINVAL, "%s: float64_tables cannot be "
+				 "checkpointed (its float64 weights would be "
+				 "lost): no checkpoint with it", fn);
 	return ANTHEM_OK;
 }
 
@@ -428,6 +454,7 @@ void anthem_trainer_free(anthem_trainer *t)
 	anthem_model_free(t->best);
 	free(t->adam_m);
 	free(t->adam_v);
+	free(t->master);
 	free(t->train);
 	free(t->valid);
 	free(t->qtok);
@@ -798,7 +825,8 @@ static uint64_t options_hash(const anthem_train_options *o)
 		      (double)o->batch, (double)o->negatives,
 		      (double)o->hard_negatives, (double)o->hard_pool,
 		      o->lr, o->lr_decay, (double)o->warmup, (double)o->seed,
-		      o->valid_frac, (double)o->patience, o->logit_scale};
+		      o->valid_frac, (double)o->patience, o->logit_scale,
+		      (double)o->float64_tables, (double)o->riemannian_adam};
 	return ath_checksum((const unsigned char *)v, sizeof v) ^ mix(o->seed);
 }
 
@@ -1072,6 +1100,9 @@ static int calibrate_lexical(anthem_trainer *t, const char *fn)
 			}
 		}
 		t->model->params[P_LEX_W].val[0] = lex_grid[pick];
+		if (t->master) /* the next step starts from the choice */
+			t->master[t->model->params[P_LEX_W].val -
+				  t->model->owned] = lex_grid[pick];
 	}
 	anthem_index_free(ix);
 	free(per);
@@ -1172,7 +1203,17 @@ static int run_epoch(anthem_trainer *t, const char *fn)
 		size_t off = 0;
 		for (int i = 0; i < P_COUNT; i++) {
 			ag_param *prm = &t->w[0].params[i];
-			if (ath_param_learned(i))
+			int ball = t->opt.riemannian_adam &&
+				   (i == P_QUERY_CENTRE || i == P_TITLE_POINT);
+			if (!ath_param_learned(i))
+				;
+			else if (ball)
+				ath_radam_param(&a, &t->model->space, prm,
+						t->adam_m + off, t->adam_v + off);
+			else if (t->master)
+				ath_adam_param64(&a, prm, t->master + off,
+						 t->adam_m + off, t->adam_v + off);
+			else
 				ath_adam_param(&a, prm, t->adam_m + off,
 					       t->adam_v + off);
 			off += prm->rows * prm->cols;
@@ -1280,6 +1321,10 @@ int anthem_trainer_checkpoint(const anthem_trainer *t, const char *path)
 	static const char fn[] = "anthem_trainer_checkpoint";
 	ATH_CHECK_ARG(t, fn, "t");
 	ATH_CHECK_ARG(path, fn, "path");
+	if (t->master)
+		return ath_error(ANTHEM_EINVAL, "%s: float64_tables cannot be "
+				 "checkpointed (its float64 weights would be "
+				 "lost); not written", fn);
 	/* like anthem_model_save: no file that resuming would refuse */
 	int rc = ath_model_check_weights(t->model, path, fn);
 	if (!rc)
@@ -1315,7 +1360,9 @@ int anthem_trainer_checkpoint(const anthem_trainer *t, const char *path)
 			off += p->rows * p->cols;
 		}
 	}
-	return ath_container_write(path, ckpt_magic, kv, nkv, ten, nt, fn);
+	return ath_container_write_version(path, ckpt_magic,
+					   ath_model_format_version(t->model),
+					   kv, nkv, ten, nt, fn);
 }
 
 static uint64_t kv_u64(const ath_container *f, const char *key, int *ok)
@@ -1340,6 +1387,12 @@ int anthem_trainer_resume(anthem_trainer **out, const char *path,
 	int rc = trainer_new(&t, c, j, o, fn);
 	if (rc)
 		return rc;
+	if (t->opt.float64_tables) {
+		anthem_trainer_free(t);
+		return ath_error(ANTHEM_EINVAL, "%s: float64_tables cannot "
+				 "resume: a checkpoint has no float64 weights",
+				 fn);
+	}
 	ath_container f;
 	if ((rc = ath_container_open(&f, path, ckpt_magic, 0, fn))) {
 		anthem_trainer_free(t);

@@ -96,7 +96,8 @@ static int train_main(int argc, char **argv)
 		   *valid = NULL, *patience = NULL, *gamma = NULL,
 		   *per_epoch = NULL, *maxq = NULL, *maxt = NULL, *scale = NULL,
 		   *lexical = NULL, *lex_buckets = NULL, *tokenizer = NULL,
-		   *selfsup = NULL;
+		   *selfsup = NULL, *untied = NULL, *f64 = NULL, *radam = NULL,
+		   *title_buckets = NULL, *product = NULL;
 	const opt opts[] = {
 		{"catalog", "FILE", "products: product_id<TAB>title", &catalog},
 		{"judgments", "FILE", "query<TAB>product_id<TAB>grade (0-3); without it: the catalogue's categories", &judgments},
@@ -109,6 +110,9 @@ static int train_main(int argc, char **argv)
 		{"gamma", "G", "inside weight of the distance (0.5)", &gamma},
 		{"query-trigrams", "N", "trigrams kept of a query (28)", &maxq},
 		{"title-trigrams", "N", "trigrams kept of a title (100)", &maxt},
+		{"untied", NULL, "title trigrams get a table of their own instead of sharing the query table (experiment, docs/results.md)", &untied},
+		{"title-buckets", "N", "buckets of the untied title table (experiment; implies --untied)", &title_buckets},
+		{"product-token", NULL, "each title also gets a token hashed from the whole title: a learned point a product (experiment)", &product},
 		{"lexical", NULL, "add the learned lexical term (BM25 of the title's words, docs/network.md step 8)", &lexical},
 		{"lexical-buckets", "N", "word hash buckets of the lexical term (2097152; implies --lexical)", &lex_buckets},
 		{"tokenizer", "T", "unicode-v1 (default) or bytes-v1, how text is read (docs/network.md step 1)", &tokenizer},
@@ -116,6 +120,8 @@ static int train_main(int argc, char **argv)
 		{"epoch-examples", "N", "examples per epoch, sampled afresh (all)", &per_epoch},
 		{"batch", "N", "examples per step (32)", &batch},
 		{"lr", "X", "Adam learning rate (0.01)", &lr},
+		{"float64-tables", NULL, "Adam updates float64 copies of the weights (experiment; no --checkpoint)", &f64},
+		{"riemannian-adam", NULL, "Riemannian Adam on the ball for the trigram points (experiment; hyperbolic only)", &radam},
 		{"logit-scale", "X", "the loss's logits are -X x distance (10)", &scale},
 		{"negatives", "N", "uniform negatives per example (4)", &negatives},
 		{"hard-negatives", "N", "mined negatives per example (4)", &hard},
@@ -161,7 +167,9 @@ static int train_main(int argc, char **argv)
 	    (patience && cli_size(cmd, "patience", patience, &o.patience)) ||
 	    (threads && cli_size(cmd, "threads", threads, &o.threads)) ||
 	    (lex_buckets && cli_size(cmd, "lexical-buckets", lex_buckets,
-				     &cfg.lexical_buckets)))
+				     &cfg.lexical_buckets)) ||
+	    (title_buckets && cli_size(cmd, "title-buckets", title_buckets,
+				       &cfg.title_buckets)))
 		return EXIT_USAGE;
 	if (lexical && !lex_buckets)
 		cfg.lexical_buckets = (size_t)1 << 21;
@@ -198,6 +206,11 @@ static int train_main(int argc, char **argv)
 	o.progress = on_progress;
 	o.progress_user = &pr;
 	o.checkpoint = checkpoint;
+	o.float64_tables = f64 != NULL;
+	o.riemannian_adam = radam != NULL;
+	if (untied || title_buckets)
+		cfg.tie_embeddings = 0;
+	cfg.product_token = product != NULL;
 	anthem_catalog *c = NULL;
 	anthem_judgments *j = NULL;
 	anthem_trainer *t = NULL;
@@ -260,6 +273,11 @@ static int train_main(int argc, char **argv)
 			{"lexical-buckets", lex_buckets,
 			 ck.lexical_buckets != cfg.lexical_buckets},
 			{"tokenizer", tokenizer, ck.tokenizer != cfg.tokenizer},
+			{"untied", untied, ck.tie_embeddings != cfg.tie_embeddings},
+			{"title-buckets", title_buckets,
+			 ck.title_buckets != cfg.title_buckets},
+			{"product-token", product,
+			 ck.product_token != cfg.product_token},
 		};
 		for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
 			if (fixed[i].value && fixed[i].differs) {
@@ -559,7 +577,9 @@ int cmd_info(int argc, char **argv)
 	}
 	/* docs/network.md's table: two tables (three untied), six d x d
 	 * matrices, eight d-vectors, and the lexical term's W + 2 */
-	size_t weights = (c.tie_embeddings ? 2 : 3) * c.buckets * c.dim +
+	size_t weights = 2 * c.buckets * c.dim +
+			 (c.tie_embeddings ? 0 : (c.title_buckets ? c.title_buckets
+								  : c.buckets) * c.dim) +
 			 6 * c.dim * c.dim + 8 * c.dim +
 			 (c.lexical_buckets ? c.lexical_buckets + 2 : 0);
 	if (json) {
@@ -587,6 +607,12 @@ int cmd_info(int argc, char **argv)
 		       cli_tokenizer_name(c.tokenizer), weights,
 		       (double)weights * 4.0 / 1048576.0,
 		       (unsigned long long)anthem_model_fingerprint(m));
+		/* issue 17's experiments, said only when a model has one */
+		if (!c.tie_embeddings)
+			printf("title table  untied, %zu buckets\n",
+			       c.title_buckets ? c.title_buckets : c.buckets);
+		if (c.product_token)
+			printf("product      a token a product (experiment)\n");
 	}
 	anthem_model_free(m);
 	return 0;

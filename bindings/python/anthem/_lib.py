@@ -182,6 +182,8 @@ class anthem_model_config(Structure):
         ("tie_embeddings", c_int),
         ("lexical_buckets", c_size_t),
         ("tokenizer", c_int),             # anthem_tokenizer
+        ("title_buckets", c_size_t),
+        ("product_token", c_int),
     ]
 
 
@@ -248,6 +250,8 @@ class anthem_train_options(Structure):
         ("progress_user", c_void_p),
         ("logit_scale", c_float),
         ("pseudo_queries", c_size_t),
+        ("float64_tables", c_int),
+        ("riemannian_adam", c_int),
     ]
 
 
