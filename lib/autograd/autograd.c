@@ -295,7 +295,7 @@ INLINE void kernel_body(size_t m, size_t n, size_t k, const float *A,
 			size_t ldb, float *restrict C, size_t ldc)
 {
 	size_t i = 0;
-#ifdef VM_VECTOR
+#if VM_VECTOR
 	typedef float f8 __attribute__((vector_size(32)));
 	/* four rows: eight independent sums, enough to hide the adds'
 	 * latency when n is 16 */
@@ -467,6 +467,36 @@ static kernel_fn *const kernels[] = {
 static kernel_fn *const kernels[] = {[ATH_ISA_DEFAULT] = kernel_base};
 #endif
 
+/* vmath.h's exp and tanh once per level as well: their eight-lane vectors
+ * are one AVX register at v3 / v4, two SSE ones in the baseline copy; the
+ * same operations on every lane, so the same bits. */
+typedef void vmath_fn(size_t, const float *, float *);
+#define VMATH(sfx, attr)                                                     \
+	attr static void exp_##sfx(size_t n, const float *x, float *y)       \
+	{                                                                    \
+		vm_exp(n, x, y);                                             \
+	}                                                                    \
+	attr static void tanh_##sfx(size_t n, const float *x, float *y)      \
+	{                                                                    \
+		vm_tanh(n, x, y);                                            \
+	}
+VMATH(base, )
+#if defined(ATH_HAVE_TARGET_LEVELS) && VM_VECTOR
+VMATH(v3, __attribute__((target("arch=x86-64-v3"))))
+VMATH(v4, __attribute__((target("arch=x86-64-v4"))))
+static vmath_fn *const exps[] = {
+	[ATH_ISA_DEFAULT] = exp_base, [ATH_ISA_V3] = exp_v3,
+	[ATH_ISA_V4] = exp_v4};
+static vmath_fn *const tanhs[] = {
+	[ATH_ISA_DEFAULT] = tanh_base, [ATH_ISA_V3] = tanh_v3,
+	[ATH_ISA_V4] = tanh_v4};
+#define VEXP exps[ath_isa_level()]
+#define VTANH tanhs[ath_isa_level()]
+#else
+#define VEXP exp_base
+#define VTANH tanh_base
+#endif
+
 /* B^T tiles for the kernel, on the stack (16 KiB) */
 #define GEMM_TILE 4096
 
@@ -620,7 +650,7 @@ ag_node *ag_unary(ag_tape *t, ag_op op, ag_node *x)
 			geo_clip0(&t->space, d, x->val + r * d, o->val + r * d);
 	}
 	if (op == AG_TANH) /* the attention layers: many, vectorised */
-		vm_tanh(n, x->val, o->val);
+		VTANH(n, x->val, o->val);
 	for (size_t i = 0; op != AG_TANH && i < n; i++) {
 		float v = x->val[i];
 		switch (op) {
@@ -671,7 +701,7 @@ static void exp_shifted(size_t n, const float *x, float m, float *e)
 {
 	for (size_t j = 0; j < n; j++)
 		e[j] = x[j] - m;
-	vm_exp(n, e, e);
+	VEXP(n, e, e);
 }
 
 static void softmax_row(size_t n, const float *x, float *y)
@@ -772,7 +802,7 @@ ag_node *ag_seglse(ag_tape *t, ag_node *x, const uint32_t *off, size_t k)
 				pr[j] = xr[j] - mx;
 			o->val[s * m + r] = mx;
 		}
-		vm_exp(n, pr, pr);
+		VEXP(n, pr, pr);
 		for (size_t s = 0; s < k; s++) {
 			size_t j0 = off[s], len = off[s + 1] - j0;
 			double sum = row_sum(len, pr + j0);

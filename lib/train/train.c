@@ -715,6 +715,15 @@ static int exchange(anthem_trainer *t, uint32_t status, double *loss,
 	}
 	if (grow(&t->xsend, &t->xsend_cap, len))
 		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
+	/* The sum over ranks is ((0 + g0) + g1) + g2 ... on every rank.
+	 * Ranks 0 and 1 keep their own rows in place instead of zeroing them
+	 * and adding them back (work every rank did whole, for all ranks'
+	 * rows): g + 0 is 0 + g, and (g1 + 0) + g0 equals (0 + g0) + g1 bit
+	 * for bit (float addition commutes; the + 0 turns a -0 into +0 as
+	 * the zeroed start did, and (+0) + (-0) is +0 either way).  Rank 2
+	 * and later have a place in the middle of the sum: they start from
+	 * zero. */
+	int keep = t->comm.rank <= 1;
 	unsigned char *o = t->xsend;
 	memcpy(o, &h, sizeof h);
 	o += sizeof h;
@@ -723,9 +732,11 @@ static int exchange(anthem_trainer *t, uint32_t status, double *loss,
 		memcpy(o, g[i].touched, h.rows[i] * sizeof(uint32_t));
 		o += h.rows[i] * sizeof(uint32_t);
 		for (size_t r = 0; r < h.rows[i]; r++) {
-			memcpy(o, g[i].grad + (size_t)g[i].touched[r] * cols,
-			       cols * sizeof(float));
+			float *row = g[i].grad + (size_t)g[i].touched[r] * cols;
+			memcpy(o, row, cols * sizeof(float));
 			o += cols * sizeof(float);
+			for (size_t x = 0; keep && x < cols; x++)
+				row[x] += 0.0f;
 		}
 	}
 	size_t total;
@@ -751,9 +762,9 @@ static int exchange(anthem_trainer *t, uint32_t status, double *loss,
 			return ath_error(ANTHEM_EFORMAT, "%s: rank %zu sent "
 					 "status %u", fn, r, hr.status);
 	}
-	/* the sum starts from zero: this rank's rows come back in rank order
-	 * like everyone else's */
-	for (int i = 0; i < X_TABLES; i++)
+	/* elsewhere the sum starts from zero: this rank's rows come back in
+	 * rank order like everyone else's */
+	for (int i = 0; !keep && i < X_TABLES; i++)
 		ag_param_zero_grad(&g[i]);
 	double lsum = 0.0;
 	size_t csum = 0;
@@ -769,11 +780,12 @@ static int exchange(anthem_trainer *t, uint32_t status, double *loss,
 			return ath_error(ANTHEM_EFORMAT, "%s: rank %zu sent %zu "
 					 "bytes of gradients, its header says "
 					 "%zu", fn, r, t->xlens[r], need);
+		int own = keep && r == (size_t)t->comm.rank;
 		for (int i = 0; i < X_TABLES; i++) {
 			size_t cols = g[i].cols, m = (size_t)hr.rows[i];
 			const unsigned char *ids = in;
 			const unsigned char *rows = in + m * sizeof(uint32_t);
-			for (size_t k = 0; k < m; k++) {
+			for (size_t k = 0; !own && k < m; k++) {
 				uint32_t row;
 				memcpy(&row, ids + k * sizeof row, sizeof row);
 				if (row >= g[i].rows)
