@@ -134,9 +134,9 @@ static int cmp_u32(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static int cmp_float(const void *a, const void *b)
+static int cmp_double(const void *a, const void *b)
 {
-	float x = *(const float *)a, y = *(const float *)b;
+	double x = *(const double *)a, y = *(const double *)b;
 	return (x > y) - (x < y);
 }
 
@@ -352,6 +352,102 @@ static void graph_read(graph *g, const char *path, int directed)
 	free(b);
 }
 
+/* ---- float64 Poincaré ball (--f64) ------------------------------------------ */
+
+/* The bench's own float64 kernels for the unit ball (c = 1), used by
+ * `--f64`: points are stored in double, so that RSGD steps near the boundary
+ * are not rounded away (see RESULTS.md).  The self-test checks each one
+ * against libanthem's float kernels (geo_dist, geo_dist_backward,
+ * ath_rsgd_update) and the gradient against central differences.
+ *
+ * Closed form (Nickel and Kiela 2017, eq. 1): with a = 1 - |x|^2,
+ * b = 1 - |y|^2 and t = 2 |x - y|^2 / (a b),
+ *   d(x, y) = arcosh(1 + t) = log1p(t + sqrt(t (t + 2))),
+ * written with t rather than 1 + t so that nearby points keep their
+ * precision (at init |x - y| ~ 1e-4). */
+
+#define P64_MAXN (1.0 - GEO_BALL_EPS) /* projection radius, as geo_project */
+
+static double dot64(size_t n, const double *x, const double *y)
+{
+	double s = 0.0;
+	for (size_t i = 0; i < n; i++)
+		s += x[i] * y[i];
+	return s;
+}
+
+/* t = cosh d(x, y) - 1, given x2 = |x|^2 and y2 = |y|^2 */
+static double p64_arg(size_t dim, const double *x, double x2, const double *y,
+		      double y2)
+{
+	double q = 0.0;
+	for (size_t i = 0; i < dim; i++) {
+		double e = x[i] - y[i];
+		q += e * e;
+	}
+	return 2.0 * q / ((1.0 - x2) * (1.0 - y2));
+}
+
+static double p64_dist_of_arg(double t) { return log1p(t + sqrt(t * (t + 2.0))); }
+
+/* Gradients of d(x, y), scaled by g, added to gx and gy.  From
+ * t = 2|x - y|^2 / (a b):  dt/dx = 4/(a b) ((x - y) + (|x - y|^2 / a) x),
+ * and dd/dt = 1 / sqrt(t (t + 2)); dt/dy likewise with x, a and y, b
+ * swapped.  Zero (a subgradient) at x = y. */
+static void p64_grad2(size_t dim, const double *x, double x2, const double *y,
+		      double y2, double g, double *gx, double *gy)
+{
+	double q = 0.0;
+	for (size_t i = 0; i < dim; i++) {
+		double e = x[i] - y[i];
+		q += e * e;
+	}
+	double a = 1.0 - x2, b = 1.0 - y2, t = 2.0 * q / (a * b);
+	if (!(t > 0.0))
+		return;
+	double k = g * 4.0 / (a * b * sqrt(t * (t + 2.0))), ra = q / a, rb = q / b;
+	for (size_t i = 0; i < dim; i++) {
+		double e = x[i] - y[i];
+		gx[i] += k * (e + ra * x[i]);
+		gy[i] += k * (rb * y[i] - e);
+	}
+}
+
+/* One RSGD step in place: x <- exp_x(-lr grad_R), grad_R = ((1 - |x|^2)^2 / 4) g
+ * (the same step as ath_rsgd_update), with exp_x(v) = x (+) tanh(|v| / (1 -
+ * |x|^2)) v / |v| and the Möbius addition
+ *   x (+) y = ((1 + 2<x,y> + |y|^2) x + (1 - |x|^2) y) / (1 + 2<x,y> + |x|^2 |y|^2),
+ * then projected to radius 1 - GEO_BALL_EPS. */
+static int p64_rsgd(size_t dim, double *x, const double *g, double lr)
+{
+	double x2 = dot64(dim, x, x), a = 1.0 - x2;
+	double v[ANTHEM_MAX_DIM];
+	double s = -lr * a * a / 4.0;
+	for (size_t i = 0; i < dim; i++)
+		v[i] = s * g[i];
+	double vn = sqrt(dot64(dim, v, v));
+	if (!(vn > 0.0))
+		return 0;
+	double f = tanh(vn / a) / vn; /* lambda_x |v| / 2 = |v| / a */
+	for (size_t i = 0; i < dim; i++)
+		v[i] *= f;
+	double xy = dot64(dim, x, v), y2 = dot64(dim, v, v);
+	double num_x = 1.0 + 2.0 * xy + y2, den = 1.0 + 2.0 * xy + x2 * y2;
+	double y[ANTHEM_MAX_DIM];
+	for (size_t i = 0; i < dim; i++)
+		y[i] = (num_x * x[i] + a * v[i]) / den;
+	double nrm = sqrt(dot64(dim, y, y));
+	if (nrm > P64_MAXN)
+		for (size_t i = 0; i < dim; i++)
+			y[i] *= P64_MAXN / nrm;
+	int moved = 0; /* 0: the step was rounded away entirely */
+	for (size_t i = 0; i < dim; i++) {
+		moved |= y[i] != x[i];
+		x[i] = y[i];
+	}
+	return moved;
+}
+
 /* ---- reconstruction evaluation -------------------------------------------- */
 
 typedef struct eval_result {
@@ -361,19 +457,34 @@ typedef struct eval_result {
 	int bad;               /* non-finite distances met */
 } eval_result;
 
-/* distance source: embeddings through geo_dist, or an explicit matrix */
+/* distance source: embeddings through geo_dist, float64 points (--f64), or
+ * an explicit matrix */
 typedef struct dist_src {
 	const geo_space *space;
 	size_t dim;
 	const float *emb;   /* n x dim */
 	const float *mat;   /* n x n, overrides emb when set */
 	uint32_t n;
+	const double *emb64; /* n x dim, overrides emb when set (ball, c = 1) */
+	const double *sq64;  /* |x|^2 of each emb64 row */
 } dist_src;
 
-static void dist_row(const dist_src *s, uint32_t u, float *d)
+static void dist_row(const dist_src *s, uint32_t u, double *d)
 {
 	if (s->mat) {
-		memcpy(d, s->mat + (size_t)u * s->n, s->n * sizeof *d);
+		for (uint32_t w = 0; w < s->n; w++)
+			d[w] = s->mat[(size_t)u * s->n + w];
+		return;
+	}
+	if (s->emb64) {
+		/* rank by t = cosh d - 1: strictly increasing in d, so the same
+		 * ranking without an arcosh per pair */
+		const double *x = s->emb64 + (size_t)u * s->dim;
+		for (uint32_t w = 0; w < s->n; w++)
+			d[w] = w == u ? 0.0
+				      : p64_arg(s->dim, x, s->sq64[u],
+						s->emb64 + (size_t)w * s->dim,
+						s->sq64[w]);
 		return;
 	}
 	const float *x = s->emb + (size_t)u * s->dim;
@@ -401,12 +512,12 @@ static void *eval_worker(void *arg)
 	eval_job *J = arg;
 	const graph *g = J->g;
 	uint32_t n = g->n;
-	float *d = xmalloc(n * sizeof *d);
+	double *d = xmalloc(n * sizeof *d);
 	uint32_t maxdeg = 0;
 	for (uint32_t u = 0; u < n; u++)
 		if (graph_deg(g, u) > maxdeg)
 			maxdeg = graph_deg(g, u);
-	float *dn = xmalloc(((size_t)maxdeg + 1) * sizeof *dn);
+	double *dn = xmalloc(((size_t)maxdeg + 1) * sizeof *dn);
 	size_t *hist = xmalloc(((size_t)maxdeg + 1) * sizeof *hist);
 	for (size_t i = J->i0; i < J->i1; i++) {
 		uint32_t u = J->nodes ? J->nodes[i] : (uint32_t)i;
@@ -420,7 +531,7 @@ static void *eval_worker(void *arg)
 		for (uint32_t w = 0; w < n; w++)
 			if (!isfinite(d[w]))
 				J->bad = 1;
-		qsort(dn, k, sizeof *dn, cmp_float);
+		qsort(dn, k, sizeof *dn, cmp_double);
 		memset(hist, 0, ((size_t)k + 1) * sizeof *hist);
 		uint32_t p = 0; /* merge pointer into the sorted neighbour list */
 		for (uint32_t w = 0; w < n; w++) {
@@ -430,7 +541,7 @@ static void *eval_worker(void *arg)
 			}
 			if (w == u)
 				continue;
-			float x = d[w];
+			double x = d[w];
 			uint32_t lo = 0, hi = k; /* first j with dn[j] >= x */
 			while (lo < hi) {
 				uint32_t mid = lo + (hi - lo) / 2;
@@ -512,7 +623,7 @@ static eval_result evaluate(const graph *g, const dist_src *src, int threads)
 static eval_result evaluate_brute(const graph *g, const dist_src *src)
 {
 	uint32_t n = g->n;
-	float *d = xmalloc(n * sizeof *d);
+	double *d = xmalloc(n * sizeof *d);
 	eval_result r = {0};
 	double sr = 0, sap = 0;
 	for (uint32_t u = 0; u < n; u++) {
@@ -554,7 +665,7 @@ typedef struct config {
 	double c;
 	size_t dim;
 	int epochs, burnin, negs, batch, threads, eval_every, retraction,
-	    directed, eval_sample, progress;
+	    directed, eval_sample, progress, f64;
 	double lr, burnin_factor, init, time_limit;
 	uint64_t seed;
 } config;
@@ -564,6 +675,7 @@ typedef struct trainer {
 	const graph *g;
 	geo_space space;
 	float *emb; /* n x dim, shared (Hogwild) */
+	double *emb64, *sq64; /* --f64: the points instead of emb, and |x|^2 */
 	/* oriented pairs (u, v), shuffled each epoch */
 	uint32_t *pu, *pv;
 	size_t np;
@@ -580,11 +692,13 @@ typedef struct worker {
 	rng r;
 	/* per-thread mini-batch gradient table and its touched rows */
 	float *grad;
+	double *grad64; /* --f64 */
 	uint8_t *mark;
 	uint32_t *touched;
 	size_t ntouched;
 	uint32_t *negbuf, *scratch;
-	float *dists;
+	uint32_t *stamp, stampv; /* stamp[w] == stampv: w already drawn */
+	double *dists;
 	double *gd;
 	double loss;
 	size_t done, skipped;
@@ -612,15 +726,21 @@ static uint32_t sample_negatives(worker *W, uint32_t u, uint32_t *out)
 		return k;
 	}
 	uint32_t k = 0;
+	if (++W->stampv == 0) { /* wrapped: clear the stamps */
+		memset(W->stamp, 0, g->n * sizeof *W->stamp);
+		W->stampv = 1;
+	}
 	while (k < want) {
 		uint32_t w = rng_below(&W->r, g->n);
-		if (w == u || graph_has(g, u, w))
+		/* the graph is symmetric: search the shorter of the two rows
+		 * (a random w is usually a leaf, u often a hub) */
+		if (w == u || W->stamp[w] == W->stampv ||
+		    (g->directed || graph_deg(g, w) > graph_deg(g, u)
+			     ? graph_has(g, u, w)
+			     : graph_has(g, w, u)))
 			continue;
-		int dup = 0;
-		for (uint32_t i = 0; i < k && !dup; i++)
-			dup = out[i] == w;
-		if (!dup)
-			out[k++] = w;
+		W->stamp[w] = W->stampv;
+		out[k++] = w;
 	}
 	return k;
 }
@@ -677,7 +797,7 @@ static void apply_batch(worker *W, size_t bsize)
 
 /* Loss of one positive pair and its gradient with respect to the distances
  * (d[0] positive, d[1..k] negatives): returns the loss, fills gd. */
-static double softmax_loss(size_t k, const float *d, double *gd)
+static double softmax_loss(size_t k, const double *d, double *gd)
 {
 	double m = d[0];
 	for (size_t j = 1; j <= k; j++)
@@ -735,6 +855,91 @@ static void *train_worker(void *arg)
 	return NULL;
 }
 
+static double *grad64_row(worker *W, uint32_t row)
+{
+	size_t dim = W->T->cfg->dim;
+	if (!W->mark[row]) {
+		W->mark[row] = 1;
+		W->touched[W->ntouched++] = row;
+	}
+	return W->grad64 + (size_t)row * dim;
+}
+
+static void apply_batch64(worker *W, size_t bsize)
+{
+	trainer *T = W->T;
+	size_t dim = T->cfg->dim;
+	double scale = 1.0 / (double)bsize;
+	for (size_t i = 0; i < W->ntouched; i++) {
+		uint32_t row = W->touched[i];
+		double *gr = W->grad64 + (size_t)row * dim;
+		double *x = T->emb64 + (size_t)row * dim;
+		for (size_t j = 0; j < dim; j++)
+			gr[j] *= scale;
+		double g2 = dot64(dim, gr, gr);
+		int moved = p64_rsgd(dim, x, gr, W->lr);
+		T->sq64[row] = dot64(dim, x, x);
+		if (g2 > 0) {
+			W->updates++;
+			W->lost += !moved;
+		}
+		memset(gr, 0, dim * sizeof *gr);
+		W->mark[row] = 0;
+	}
+	W->ntouched = 0;
+}
+
+/* The --f64 loop: the 51 distances of a pair share u (its row and |u|^2
+ * are read once), then the gradients of both ends of each distance. */
+static void *train_worker64(void *arg)
+{
+	worker *W = arg;
+	trainer *T = W->T;
+	const config *cfg = T->cfg;
+	size_t dim = cfg->dim, inbatch = 0;
+	const double *E = T->emb64, *S = T->sq64;
+	uint32_t *tgt = W->negbuf; /* tgt[0] = v, tgt[1..k] = negatives */
+	for (size_t p = W->p0; p < W->p1; p++) {
+		uint32_t u = T->pu[p];
+		uint32_t k = sample_negatives(W, u, tgt + 1);
+		if (k == 0) {
+			W->skipped++;
+			continue;
+		}
+		tgt[0] = T->pv[p];
+		/* the rows are scattered over the table: start every load now */
+		for (uint32_t j = 0; j <= k; j++) {
+			const double *xw = E + (size_t)tgt[j] * dim;
+			__builtin_prefetch(xw);
+			__builtin_prefetch(xw + dim - 1);
+			__builtin_prefetch(S + tgt[j]);
+			__builtin_prefetch(W->mark + tgt[j], 1);
+			__builtin_prefetch(W->grad64 + (size_t)tgt[j] * dim, 1);
+		}
+		const double *xu = E + (size_t)u * dim;
+		double u2 = S[u];
+		for (uint32_t j = 0; j <= k; j++)
+			W->dists[j] = p64_dist_of_arg(
+				p64_arg(dim, xu, u2, E + (size_t)tgt[j] * dim, S[tgt[j]]));
+		W->loss += softmax_loss(k, W->dists, W->gd);
+		double *gu = grad64_row(W, u);
+		for (uint32_t j = 0; j <= k; j++) {
+			uint32_t w = tgt[j];
+			const double *xw = E + (size_t)w * dim;
+			p64_grad2(dim, xu, u2, xw, S[w], W->gd[j], gu,
+				  grad64_row(W, w));
+		}
+		W->done++;
+		if (++inbatch == (size_t)cfg->batch) {
+			apply_batch64(W, inbatch);
+			inbatch = 0;
+		}
+	}
+	if (inbatch)
+		apply_batch64(W, inbatch);
+	return NULL;
+}
+
 static void shuffle_pairs(trainer *T, rng *r)
 {
 	for (size_t i = T->np; i > 1; i--) {
@@ -758,8 +963,11 @@ static void norm_stats(const trainer *T, double *mean, double *max,
 			     : INFINITY;
 	for (size_t i = 0; i < n; i++) {
 		double a = 0;
-		for (size_t j = 0; j < dim; j++)
-			a += (double)T->emb[i * dim + j] * T->emb[i * dim + j];
+		if (T->emb64)
+			a = T->sq64[i];
+		else
+			for (size_t j = 0; j < dim; j++)
+				a += (double)T->emb[i * dim + j] * T->emb[i * dim + j];
 		a = sqrt(a);
 		s += a;
 		if (a > mx)
@@ -795,9 +1003,18 @@ static run_result train_and_eval(const config *cfg, const graph *g, int quiet)
 	rng master;
 	rng_seed(&master, cfg->seed);
 
-	T.emb = xmalloc(n * dim * sizeof *T.emb);
-	for (size_t i = 0; i < n * dim; i++)
-		T.emb[i] = (float)((2.0 * rng_unit(&master) - 1.0) * cfg->init);
+	if (cfg->f64) {
+		T.emb64 = xmalloc(n * dim * sizeof *T.emb64);
+		T.sq64 = xmalloc(n * sizeof *T.sq64);
+		for (size_t i = 0; i < n * dim; i++)
+			T.emb64[i] = (2.0 * rng_unit(&master) - 1.0) * cfg->init;
+		for (size_t i = 0; i < n; i++)
+			T.sq64[i] = dot64(dim, T.emb64 + i * dim, T.emb64 + i * dim);
+	} else {
+		T.emb = xmalloc(n * dim * sizeof *T.emb);
+		for (size_t i = 0; i < n * dim; i++)
+			T.emb[i] = (float)((2.0 * rng_unit(&master) - 1.0) * cfg->init);
+	}
 
 	T.np = g->off[n]; /* every row entry is an oriented training pair */
 	T.pu = xmalloc(T.np * sizeof *T.pu);
@@ -831,16 +1048,20 @@ static run_result train_and_eval(const config *cfg, const graph *g, int quiet)
 	for (int t = 0; t < nt; t++) {
 		W[t].T = &T;
 		rng_seed(&W[t].r, cfg->seed * 1000003ULL + 17 + (uint64_t)t);
-		W[t].grad = xcalloc(n * dim, sizeof *W[t].grad);
+		if (cfg->f64)
+			W[t].grad64 = xcalloc(n * dim, sizeof *W[t].grad64);
+		else
+			W[t].grad = xcalloc(n * dim, sizeof *W[t].grad);
+		W[t].stamp = xcalloc(n, sizeof *W[t].stamp);
 		W[t].mark = xcalloc(n, 1);
 		W[t].touched = xmalloc(n * sizeof *W[t].touched);
-		W[t].negbuf = xmalloc(((size_t)cfg->negs + 1) * sizeof *W[t].negbuf);
+		W[t].negbuf = xmalloc(((size_t)cfg->negs + 2) * sizeof *W[t].negbuf);
 		W[t].scratch = xmalloc(((size_t)T.dense_limit + 1) * sizeof *W[t].scratch);
 		W[t].dists = xmalloc(((size_t)cfg->negs + 2) * sizeof *W[t].dists);
 		W[t].gd = xmalloc(((size_t)cfg->negs + 2) * sizeof *W[t].gd);
 	}
 
-	dist_src src = {&T.space, dim, T.emb, NULL, (uint32_t)n};
+	dist_src src = {&T.space, dim, T.emb, NULL, (uint32_t)n, T.emb64, T.sq64};
 	/* --eval-sample: a fixed uniform sample of the nodes that have
 	 * neighbours (partial Fisher-Yates with its own seed) */
 	uint32_t *sample = NULL;
@@ -880,10 +1101,11 @@ static run_result train_and_eval(const config *cfg, const graph *g, int quiet)
 			W[t].ep_updates = W[t].updates;
 			W[t].ep_lost = W[t].lost;
 		}
+		void *(*fn)(void *) = cfg->f64 ? train_worker64 : train_worker;
 		for (int t = 1; t < nt; t++)
-			if (pthread_create(&tid[t], NULL, train_worker, &W[t]))
+			if (pthread_create(&tid[t], NULL, fn, &W[t]))
 				die("pthread_create failed%s", "");
-		train_worker(&W[0]);
+		fn(&W[0]);
 		for (int t = 1; t < nt; t++)
 			pthread_join(tid[t], NULL);
 		double dt = now_s() - t0;
@@ -961,7 +1183,10 @@ static run_result train_and_eval(const config *cfg, const graph *g, int quiet)
 			for (size_t i = 0; i < n; i++) {
 				fprintf(f, "%s", g->names ? g->names[i] : "?");
 				for (size_t j = 0; j < dim; j++)
-					fprintf(f, "\t%.9g", T.emb[i * dim + j]);
+					if (T.emb64)
+						fprintf(f, "\t%.17g", T.emb64[i * dim + j]);
+					else
+						fprintf(f, "\t%.9g", T.emb[i * dim + j]);
 				fputc('\n', f);
 			}
 			fclose(f);
@@ -970,6 +1195,8 @@ static run_result train_and_eval(const config *cfg, const graph *g, int quiet)
 
 	for (int t = 0; t < nt; t++) {
 		free(W[t].grad);
+		free(W[t].grad64);
+		free(W[t].stamp);
 		free(W[t].mark);
 		free(W[t].touched);
 		free(W[t].negbuf);
@@ -986,6 +1213,8 @@ static run_result train_and_eval(const config *cfg, const graph *g, int quiet)
 	free(T.pu);
 	free(T.pv);
 	free(T.emb);
+	free(T.emb64);
+	free(T.sq64);
 	return R;
 }
 
@@ -1045,13 +1274,13 @@ static int self_test(void)
 	for (int i = 0; i < 4; i++)
 		for (int j = 0; j < 4; j++)
 			mat[i * 4 + j] = fabsf(pos[i] - pos[j]);
-	dist_src ms = {NULL, 0, NULL, mat, 4};
+	dist_src ms = {NULL, 0, NULL, mat, 4, NULL, NULL};
 	eval_result e = evaluate(&chain, &ms, 1);
 	check(near(e.mean_rank, 13.0 / 6.0, 1e-12) && near(e.map, 0.5, 1e-12) &&
 		      e.npairs == 6 && e.nnodes == 4 && e.ties == 2,
 	      "chain, explicit distances: mean rank 13/6, MAP 1/2, 2 ties");
 	geo_space flat = {GEO_EUCLIDEAN, 1.0}, ball = {GEO_HYPERBOLIC, 1.0};
-	dist_src es = {&flat, 1, pos, NULL, 4};
+	dist_src es = {&flat, 1, pos, NULL, 4, NULL, NULL};
 	e = evaluate(&chain, &es, 2);
 	check(near(e.mean_rank, 13.0 / 6.0, 1e-12) && near(e.map, 0.5, 1e-12) &&
 		      e.ties == 2,
@@ -1067,14 +1296,14 @@ static int self_test(void)
 		hpos[i] = (float)tanh(tpos[i] / 2.0);
 	check(near(geo_dist(&ball, 1, &hpos[1], &hpos[3]), 0.5, 1e-5),
 	      "geo_dist on a diameter: d(tanh(3/2), tanh(5/4)) = 0.5");
-	dist_src hs = {&ball, 1, hpos, NULL, 4};
+	dist_src hs = {&ball, 1, hpos, NULL, 4, NULL, NULL};
 	e = evaluate(&chain, &hs, 1);
 	check(near(e.mean_rank, 13.0 / 6.0, 1e-12) && near(e.map, 0.5, 1e-12) &&
 		      e.ties == 0,
 	      "chain, geo_dist ball 1-d at t = 0,3,1,2.5: mean rank 13/6, MAP 1/2");
 	/* 3. A perfect embedding scores mean rank 1, MAP 1. */
 	float good[] = {0, 1, 2, 3};
-	dist_src gs = {&flat, 1, good, NULL, 4};
+	dist_src gs = {&flat, 1, good, NULL, 4, NULL, NULL};
 	e = evaluate(&chain, &gs, 1);
 	check(near(e.mean_rank, 1.0, 0) && near(e.map, 1.0, 0),
 	      "chain in order: mean rank 1, MAP 1");
@@ -1091,7 +1320,7 @@ static int self_test(void)
 		uint32_t ta[] = {1, 2, 3, 3}, tb[] = {0, 0, 1, 0};
 		float tx[] = {0, 2, -1, 2.5f};
 		graph tg;
-		dist_src ts = {&flat, 1, tx, NULL, 4};
+		dist_src ts = {&flat, 1, tx, NULL, 4, NULL, NULL};
 		graph_build_dir(&tg, 4, 4, ta, tb, 1);
 		e = evaluate(&tg, &ts, 1);
 		check(near(e.mean_rank, 1.25, 1e-12) &&
@@ -1122,7 +1351,7 @@ static int self_test(void)
 		geo_space *sp = trial % 2 ? &ball : &flat;
 		for (size_t i = 0; i < n * dim; i++)
 			x[i] = (float)(rng_below(&r, 5) - 2.0) * (trial % 2 ? 0.2f : 1.0f);
-		dist_src s = {sp, dim, x, NULL, n};
+		dist_src s = {sp, dim, x, NULL, n, NULL, NULL};
 		eval_result a = evaluate(&g, &s, 1 + trial % 2);
 		eval_result b = evaluate_brute(&g, &s);
 		/* the node-list path, all nodes in reverse order, agrees too */
@@ -1156,7 +1385,7 @@ static int self_test(void)
 		float pts[(K + 2) * D];
 		for (int i = 0; i < (K + 2) * D; i++)
 			pts[i] = (float)(rng_unit(&r) - 0.5) * 0.6f;
-		float d[K + 1];
+		double d[K + 1];
 		double gd[K + 1];
 		float gu[D] = {0}, gx[(K + 1) * D];
 		memset(gx, 0, sizeof gx);
@@ -1194,6 +1423,130 @@ static int self_test(void)
 		check(maxerr < 2e-2, msg);
 	}
 
+	/* 5b. The --f64 kernels against libanthem's float kernels, on points
+	 * exactly representable in float (radii up to 1 - 1e-4), and the f64
+	 * loss gradient against central differences in double. */
+	{
+		enum { D = 7, P = 200 };
+		double maxd = 0, maxg = 0, maxs = 0;
+		for (int trial = 0; trial < P; trial++) {
+			float xf[D], yf[D], gf[D], gxf[D] = {0}, gyf[D] = {0};
+			double x[D], y[D], g[D], gx[D] = {0}, gy[D] = {0};
+			double rx = trial % 4 == 0 ? 1.0 - 1e-4 : 0.9 * rng_unit(&r);
+			double ry = trial % 4 == 1 ? 1.0 - 1e-3 : 0.9 * rng_unit(&r);
+			for (int i = 0; i < D; i++) {
+				xf[i] = (float)(rng_unit(&r) - 0.5);
+				yf[i] = (float)(rng_unit(&r) - 0.5);
+				gf[i] = (float)(rng_unit(&r) - 0.5);
+			}
+			float nx = 0, ny = 0;
+			for (int i = 0; i < D; i++) {
+				nx += xf[i] * xf[i];
+				ny += yf[i] * yf[i];
+			}
+			for (int i = 0; i < D; i++) {
+				xf[i] = (float)(xf[i] * rx / sqrt(nx));
+				yf[i] = (float)(yf[i] * ry / sqrt(ny));
+				x[i] = xf[i];
+				y[i] = yf[i];
+				g[i] = gf[i];
+			}
+			double x2 = dot64(D, x, x), y2 = dot64(D, y, y);
+			double dl = geo_dist(&ball, D, xf, yf);
+			double dm = p64_dist_of_arg(p64_arg(D, x, x2, y, y2));
+			maxd = fmax(maxd, fabs(dm - dl) / (1e-3 + dl));
+			geo_dist_backward(&ball, D, xf, yf, 0.7f, gxf, gyf);
+			p64_grad2(D, x, x2, y, y2, 0.7, gx, gy);
+			double gn = sqrt(dot64(D, gx, gx) + dot64(D, gy, gy));
+			for (int i = 0; i < D; i++)
+				maxg = fmax(maxg, fmax(fabs(gx[i] - gxf[i]),
+						       fabs(gy[i] - gyf[i])) / gn);
+			float xs[D];
+			memcpy(xs, xf, sizeof xs);
+			ath_rsgd_update(&ball, D, xs, gf, 0.3f);
+			p64_rsgd(D, x, g, 0.3);
+			/* compare the steps, relative to the step's size */
+			double sn = 0, se = 0;
+			for (int i = 0; i < D; i++) {
+				sn += (x[i] - xf[i]) * (x[i] - xf[i]);
+				se = fmax(se, fabs(x[i] - xs[i]));
+			}
+			/* a float32 coordinate near |x| = 1 moves in steps of
+			 * 6e-8: that much is the float point's rounding */
+			maxs = fmax(maxs, fmax(se - 1.2e-7, 0.0) / sqrt(sn));
+		}
+		char msg[200];
+		snprintf(msg, sizeof msg,
+			 "f64 kernels vs geo_dist / geo_dist_backward / ath_rsgd_update on %d pairs (max rel err %.1e / %.1e / %.1e)",
+			 P, maxd, maxg, maxs);
+		check(maxd < 1e-5 && maxg < 1e-4 && maxs < 1e-4, msg);
+
+		enum { K = 6 };
+		double pts[(K + 2) * D], sq[K + 2], d[K + 1], gd[K + 1];
+		double grad[(K + 2) * D];
+		for (int i = 0; i < (K + 2) * D; i++)
+			pts[i] = (rng_unit(&r) - 0.5) * 0.6;
+		pts[D] = pts[0] + 1e-4; /* a positive close to u */
+		for (int i = 1; i < D; i++)
+			pts[D + i] = pts[i];
+		double maxerr = 0;
+		for (int i = -1; i < (K + 2) * D; i++) {
+			double h = 1e-7, save = i >= 0 ? pts[i] : 0, l[2];
+			for (int sgn = 0; sgn < (i >= 0 ? 2 : 1); sgn++) {
+				if (i >= 0)
+					pts[i] = save + (sgn ? -h : h);
+				for (int j = 0; j < K + 2; j++)
+					sq[j] = dot64(D, pts + j * D, pts + j * D);
+				for (int j = 0; j <= K; j++)
+					d[j] = p64_dist_of_arg(p64_arg(D, pts, sq[0],
+								       pts + (j + 1) * D,
+								       sq[j + 1]));
+				l[sgn] = softmax_loss(K, d, gd);
+			}
+			if (i < 0) { /* analytic gradient at the unperturbed point */
+				memset(grad, 0, sizeof grad);
+				for (int j = 0; j <= K; j++) {
+					p64_grad2(D, pts, sq[0], pts + (j + 1) * D,
+						  sq[j + 1], gd[j], grad, grad + (j + 1) * D);
+				}
+				continue;
+			}
+			pts[i] = save;
+			double gnum = (l[0] - l[1]) / (2 * h);
+			maxerr = fmax(maxerr, fabs(gnum - grad[i]) / (1e-3 + fabs(gnum)));
+		}
+		snprintf(msg, sizeof msg,
+			 "f64 loss gradient vs central differences (max rel err %.1e)",
+			 maxerr);
+		check(maxerr < 1e-5, msg);
+
+		/* the f64 evaluation ranks as geo_dist does on the same points */
+		graph g;
+		rng_seed(&r, 99);
+		random_closure(&g, 50, &r);
+		size_t n = g.n;
+		float *xf = xmalloc(n * D * sizeof *xf);
+		double *x = xmalloc(n * D * sizeof *x), *s2 = xmalloc(n * sizeof *s2);
+		for (size_t i = 0; i < n * D; i++)
+			x[i] = xf[i] = (float)((rng_unit(&r) - 0.5) * 0.7);
+		for (size_t i = 0; i < n; i++)
+			s2[i] = dot64(D, x + i * D, x + i * D);
+		dist_src a32 = {&ball, D, xf, NULL, (uint32_t)n, NULL, NULL};
+		dist_src a64 = {&ball, D, NULL, NULL, (uint32_t)n, x, s2};
+		eval_result e32 = evaluate(&g, &a32, 1), e64 = evaluate(&g, &a64, 2);
+		snprintf(msg, sizeof msg,
+			 "f64 evaluation == geo_dist evaluation on a 50-node closure in the 7-d ball (MAP %.4f / %.4f)",
+			 e64.map, e32.map);
+		check(near(e32.map, e64.map, 1e-12) &&
+			      near(e32.mean_rank, e64.mean_rank, 1e-12) &&
+			      e32.map < 1.0,
+		      msg);
+		free(xf);
+		free(x);
+		free(s2);
+		graph_free(&g);
+	}
+
 	/* 6. End to end: a 40-node random hierarchy, trained briefly in the
 	 * 2-d ball, reconstructs well (MAP > 0.9). */
 	{
@@ -1217,6 +1570,12 @@ static int self_test(void)
 		char msg[160];
 		snprintf(msg, sizeof msg,
 			 "train 40-node hierarchy in the 2-d ball: mean rank %.3f, MAP %.4f (want MAP > 0.9)",
+			 R.ev.mean_rank, R.ev.map);
+		check(R.ev.map > 0.9, msg);
+		cfg.f64 = 1;
+		R = train_and_eval(&cfg, &g, 1);
+		snprintf(msg, sizeof msg,
+			 "the same with --f64: mean rank %.3f, MAP %.4f (want MAP > 0.9)",
 			 R.ev.mean_rank, R.ev.map);
 		check(R.ev.map > 0.9, msg);
 		graph_free(&g);
@@ -1255,6 +1614,10 @@ static void usage(FILE *f)
 "  --time-limit S        stop training after the epoch that passes S seconds [0 = none]\n"
 "  --progress N          progress line every N epochs (and during burn-in) [1]\n"
 "  --eval-every N        also evaluate every N epochs (progress only) [0]\n"
+"  --f64                 store the points in float64 and train and evaluate with\n"
+"                        the program's own closed-form ball kernels (c = 1),\n"
+"                        checked against geo_dist, geo_dist_backward and\n"
+"                        ath_rsgd_update by --self-test; ranks by cosh d - 1\n"
 "  --retraction          update with the first-order retraction\n"
 "                        proj(x - lr (1 - c|x|^2)^2/4 g) of the reference code\n"
 "                        instead of ath_rsgd_update (diagnosis only)\n"
@@ -1330,6 +1693,8 @@ int main(int argc, char **argv)
 			cfg.eval_sample = (int)parse_long(need(argc, argv, &i), a, 0);
 		} else if (!strcmp(a, "--directed")) {
 			cfg.directed = 1;
+		} else if (!strcmp(a, "--f64")) {
+			cfg.f64 = 1;
 		} else if (!strcmp(a, "--retraction")) {
 			cfg.retraction = 1;
 		} else if (!strcmp(a, "--self-test")) {
@@ -1388,6 +1753,8 @@ int main(int argc, char **argv)
 		die("--dim too large%s", "");
 	if (cfg.kind == GEO_HYPERBOLIC && !(cfg.c > 0))
 		die("--curvature must be > 0%s", "");
+	if (cfg.f64 && (cfg.kind != GEO_HYPERBOLIC || cfg.c != 1.0 || cfg.retraction))
+		die("--f64 is the unit ball only (hyperbolic, curvature 1, no --retraction)%s", "");
 
 	double t0 = now_s();
 	graph g;
@@ -1404,11 +1771,12 @@ int main(int argc, char **argv)
 		"[%s %zud] mean rank %.4f  MAP %.4f  (%zu pairs over %zu nodes, %zu ties) train %.1fs eval %.1fs\n",
 		kind_name(cfg.kind), cfg.dim, R.ev.mean_rank, R.ev.map, R.ev.npairs,
 		R.ev.nnodes, R.ev.ties, R.train_s, R.eval_s);
-	printf("RESULT geometry=%s protocol=%s dim=%zu nodes=%u pairs=%zu lr=%g batch=%d "
+	printf("RESULT geometry=%s storage=%s protocol=%s dim=%zu nodes=%u pairs=%zu lr=%g batch=%d "
 	       "negatives=%d epochs=%d burnin=%d threads=%d seed=%llu "
 	       "mean_rank=%.4f map=%.4f eval_nodes=%zu ties=%zu loss=%.5f train_s=%.1f "
 	       "eval_s=%.1f lost_updates=%.4f\n",
-	       kind_name(cfg.kind), cfg.directed ? "directed" : "symmetric",
+	       kind_name(cfg.kind), cfg.f64 ? "f64" : "f32",
+	       cfg.directed ? "directed" : "symmetric",
 	       cfg.dim, g.n, g.nedges, cfg.lr, cfg.batch,
 	       cfg.negs, R.epochs, cfg.burnin, cfg.threads,
 	       (unsigned long long)cfg.seed, R.ev.mean_rank, R.ev.map,
