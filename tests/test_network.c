@@ -281,6 +281,75 @@ START_TEST(stage1_matches_training_graph)
 }
 END_TEST
 
+/* Stage 2 from the kept elements: ath_net_query_prune keeps the M of
+ * highest self-attention score in their order, and the distance is stage
+ * 2 of a query of just those rows, chosen here by a plain selection. */
+START_TEST(pruned_stage2_is_stage2_of_the_kept_elements)
+{
+	anthem_model *m = new_model(ANTHEM_GEOMETRY_HYPERBOLIC, 16, 4096);
+	const char *query = "wireless optical mouse", *title = "logitech mouse";
+	uint32_t q[64], tid[1024];
+	size_t L = ath_model_tokens(m, query, 0, q, NULL);
+	size_t T = ath_model_tokens(m, title, 1, tid, NULL);
+	ag_tape t;
+	ag_tape_init(&t, &m->space, 0);
+	ath_query full, pruned;
+	ath_net_query(&t, &m->cfg, m->params, q, L, &full);
+	ath_title ti;
+	ath_net_title(&t, &m->cfg, m->params, tid, T, &ti);
+	ath_stage2 s2;
+	float d_full = ath_net_stage2(&t, &m->cfg, m->params, &full, &ti, &s2)->val[0];
+	enum { M = 10 };
+	size_t E = full.E, d = 16;
+	ck_assert_uint_gt(E, 100);
+	/* the reference: M times the best element not yet taken (the first
+	 * of equals), then in element order */
+	int taken[512] = {0};
+	uint32_t keep[M];
+	for (int k = 0; k < M; k++) {
+		size_t best = E;
+		for (size_t e = 0; e < E; e++)
+			if (!taken[e] && (best == E ||
+					  full.s->val[e] > full.s->val[best]))
+				best = e;
+		taken[best] = 1;
+	}
+	for (size_t e = 0, k = 0; e < E; e++)
+		if (taken[e])
+			keep[k++] = (uint32_t)e;
+	ath_query ref = full;
+	ref.E = M;
+	ref.X = ag_const(&t, M, d, NULL);
+	ref.C = ag_const(&t, M, d, NULL);
+	ref.Lm = ag_const(&t, M, d, NULL);
+	ref.s = ag_const(&t, 1, M, NULL);
+	for (int k = 0; k < M; k++) {
+		memcpy(ref.X->val + k * d, full.X->val + keep[k] * d, d * sizeof(float));
+		memcpy(ref.C->val + k * d, full.C->val + keep[k] * d, d * sizeof(float));
+		memcpy(ref.Lm->val + k * d, full.Lm->val + keep[k] * d, d * sizeof(float));
+		ref.s->val[k] = full.s->val[keep[k]];
+	}
+	float d_ref = ath_net_stage2(&t, &m->cfg, m->params, &ref, &ti, &s2)->val[0];
+	pruned = full;
+	ath_net_query_prune(&t, &pruned, M);
+	ck_assert(!t.failed);
+	ck_assert_uint_eq(pruned.E, M);
+	float d_pruned = ath_net_stage2(&t, &m->cfg, m->params, &pruned, &ti, &s2)->val[0];
+	ck_assert_mem_eq(&d_pruned, &d_ref, sizeof d_ref);
+	ck_assert_msg(d_pruned != d_full, "%g: pruning changed nothing", d_full);
+	/* stage 1 stays the whole query's */
+	ck_assert_ptr_eq(pruned.c1, full.c1);
+	/* keeping as many as there are (or 0) keeps the query as it is */
+	pruned = full;
+	ath_net_query_prune(&t, &pruned, E);
+	ck_assert(pruned.X == full.X && pruned.E == E);
+	ath_net_query_prune(&t, &pruned, 0);
+	ck_assert(pruned.X == full.X && pruned.E == E);
+	ag_tape_free(&t);
+	anthem_model_free(m);
+}
+END_TEST
+
 /* ---- explanations ------------------------------------------------------------------ */
 
 START_TEST(explanation_grid)
@@ -399,6 +468,7 @@ int main(void)
 	tcase_add_test(t, geometries_give_different_scores);
 	tcase_add_test(t, euclidean_score_by_hand);
 	tcase_add_test(t, stage1_matches_training_graph);
+	tcase_add_test(t, pruned_stage2_is_stage2_of_the_kept_elements);
 	tcase_add_test(t, explanation_grid);
 	tcase_add_test(t, bad_arguments_are_errors);
 	tcase_add_test(t, concurrent_scoring_is_consistent);

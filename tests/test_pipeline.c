@@ -368,6 +368,42 @@ START_TEST(tail_and_stage1_only)
 }
 END_TEST
 
+/* stage2_elements: at or above a query's element count, the hits of the
+ * whole model bit for bit; below it, other stage-2 distances (the same
+ * stage 1: the tail beyond the k1 region candidates is unchanged). */
+START_TEST(stage2_elements)
+{
+	const char *query = "warm winter wool hat"; /* > 100 elements */
+	for (int mi = 0; mi < NMODELS; mi++) {
+		anthem_model *m = models[mi];
+		anthem_index *ix = indexes[mi];
+		anthem_hit all[30], many[30], few[30];
+		size_t na, nm, nf;
+		anthem_search_options o;
+		anthem_search_options_init(&o);
+		ck_assert_uint_eq(o.stage2_elements, 0);
+		o.k = 30;
+		o.k1 = 10;
+		ck_assert_int_eq(anthem_search_ex(m, ix, query, &o, all, &na), 0);
+		o.stage2_elements = 100000;
+		ck_assert_int_eq(anthem_search_ex(m, ix, query, &o, many, &nm), 0);
+		same_hits(all, na, many, nm, "stage2_elements above the count", mi);
+		o.stage2_elements = 3;
+		ck_assert_int_eq(anthem_search_ex(m, ix, query, &o, few, &nf), 0);
+		ck_assert_uint_eq(nf, na);
+		int differ = 0;
+		for (size_t i = 0; i < 10; i++)
+			differ |= memcmp(&all[i].distance, &few[i].distance,
+					 sizeof(float)) != 0;
+		ck_assert_msg(differ, "%s: 3 elements give the whole model's "
+			      "distances", names[mi]);
+		/* without the lexical term, one source of k1 candidates */
+		if (mi < 3)
+			same_hits(all + 10, 20, few + 10, 20, "stage-1 tail", mi);
+	}
+}
+END_TEST
+
 /* Product ids: every id found at its position, before and after a
  * save and load; reranking by id skips the unknown ones and equals
  * reranking by position, which is anthem_score sorted. */
@@ -508,6 +544,7 @@ int main(void)
 	tcase_add_test(t, and_or_combine_the_texts);
 	tcase_add_test(t, filters);
 	tcase_add_test(t, tail_and_stage1_only);
+	tcase_add_test(t, stage2_elements);
 	tcase_add_test(t, find_and_rerank);
 	tcase_add_test(t, refusals);
 	tcase_set_timeout(t, 600);

@@ -157,6 +157,7 @@ typedef struct run {
 	atomic_size_t next;
 	double rss_during;
 	int failed;
+	size_t elements; /* anthem_search_options.stage2_elements */
 } run;
 
 static void *worker(void *arg)
@@ -172,6 +173,7 @@ static void *worker(void *arg)
 		anthem_search_options o;
 		anthem_search_options_init(&o);
 		o.threads = r->scan_threads;
+		o.stage2_elements = r->elements;
 		if (anthem_search_ex(r->m, r->ix, r->queries[q], &o, hits, &n)) {
 			r->failed = 1;
 			break;
@@ -473,6 +475,17 @@ int main(int argc, char **argv)
 	measure("1-thread", &r, 1, 1, before);
 	measure("scan-on-2-threads", &r, 1, 2, before);
 	measure("2-threads-side-by-side", &r, 2, 1, before);
+	/* stage 2 from fewer query elements (docs/performance.md, "Stage 2's
+	 * elements"): the same queries, against the runs above */
+	for (size_t e = 64; e >= 32; e /= 2) {
+		char label[64];
+		r.elements = e;
+		snprintf(label, sizeof label, "1-thread,%zu-elements", e);
+		measure(label, &r, 1, 1, before);
+		snprintf(label, sizeof label, "2-threads-a-query,%zu-elements", e);
+		measure(label, &r, 1, 2, before);
+	}
+	r.elements = 0;
 	printf("shared: model_rss_bytes=%.0f (one copy, loaded once; both threads "
 	       "use the same anthem_model %p)\n", model_rss, (void *)m);
 	fflush(stdout);

@@ -49,6 +49,9 @@ typedef struct anthem_eval_options {
 	 * measures an index's approximate stage 1 (docs/architecture.md) */
 	int stage1;
 	size_t ef;
+	/* stage 2's query elements per text, as in anthem_search_options
+	 * (appended: 0, all, by default) */
+	size_t stage2_elements;
 } anthem_eval_options;
 
 /* Defaults into *o, through the macro (the caller's size: see

@@ -176,6 +176,15 @@ typedef struct anthem_search_options {
 	/* the graph search's beam width (0: 2 max(k, k1), at least 64);
 	 * larger finds more of the exact top k1 for more work */
 	size_t ef;
+	/* stage 2 attends from at most this many elements of each text (0,
+	 * default: all).  A text of L trigrams has L + L(L - 1) / 2 elements
+	 * (its trigrams and their pairwise intersections: up to 406 with the
+	 * default cut of 28), and stage 2's work per candidate grows with
+	 * their count; those of highest self-attention score are kept.  An
+	 * approximation of the model's stage 2: its cost in quality and its
+	 * gain in time are in docs/performance.md ("Stage 2's elements").
+	 * (Appended: older callers' smaller struct gets 0.) */
+	size_t stage2_elements;
 } anthem_search_options;
 
 #define ANTHEM_STAGE1_AUTO 0

@@ -154,6 +154,11 @@ typedef struct ath_stage2 {
 void ath_net_query(ag_tape *t, const anthem_model_config *cfg,
 		   ag_param *params, const uint32_t *ids, size_t L,
 		   ath_query *q);
+/* Stage 2 from at most keep of q's elements (0: all): those of highest
+ * self-attention score s (ties: the earlier), in their order.  q's X, s,
+ * C, Lm and E are replaced by those rows for ath_net_stage2; stage 1's
+ * c1 and l1 stay the whole query's.  Forward only (the pipeline). */
+void ath_net_query_prune(ag_tape *t, ath_query *q, size_t keep);
 void ath_net_title(ag_tape *t, const anthem_model_config *cfg,
 		   ag_param *params, const uint32_t *ids, size_t T,
 		   ath_title *ti);

@@ -4,6 +4,7 @@
 #include "common/hash.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- parameters ------------------------------------------------------------ */
@@ -191,6 +192,60 @@ void ath_net_query(ag_tape *t, const anthem_model_config *cfg,
 	ag_node *alpha = ag_softmax(t, q->s);
 	q->c1 = ag_gyromean(t, alpha, C);
 	q->l1 = ag_matmul_nn(t, alpha, Lm);
+}
+
+typedef struct scored {
+	float s;
+	uint32_t e;
+} scored;
+
+/* highest score first, then the earlier element: a total order */
+static int by_score(const void *pa, const void *pb)
+{
+	const scored *a = pa, *b = pb;
+	if (a->s != b->s)
+		return a->s < b->s ? 1 : -1;
+	return (a->e > b->e) - (a->e < b->e);
+}
+
+static ag_node *rows_of(ag_tape *t, const ag_node *x, const uint32_t *keep,
+			size_t n)
+{
+	ag_node *o = ag_const(t, n, x->cols, NULL);
+	for (size_t k = 0; !t->failed && k < n; k++)
+		memcpy(o->val + k * x->cols, x->val + keep[k] * x->cols,
+		       x->cols * sizeof *o->val);
+	return o;
+}
+
+void ath_net_query_prune(ag_tape *t, ath_query *q, size_t keep)
+{
+	size_t E = q->E;
+	if (!keep || E <= keep || t->failed)
+		return;
+	scored *by = ag_alloc(t, E * sizeof *by);
+	uint32_t *kept = ag_alloc(t, E * sizeof *kept);
+	unsigned char *on = ag_alloc(t, E);
+	if (!by || !kept || !on)
+		return; /* the tape failed: the caller reports it */
+	for (size_t e = 0; e < E; e++)
+		by[e] = (scored){q->s->val[e], (uint32_t)e};
+	qsort(by, E, sizeof *by, by_score);
+	memset(on, 0, E);
+	for (size_t k = 0; k < keep; k++)
+		on[by[k].e] = 1;
+	size_t n = 0;
+	for (size_t e = 0; e < E; e++)
+		if (on[e])
+			kept[n++] = (uint32_t)e;
+	ag_node *s = ag_const(t, 1, n, NULL);
+	for (size_t k = 0; !t->failed && k < n; k++)
+		s->val[k] = q->s->val[kept[k]];
+	q->X = rows_of(t, q->X, kept, n);
+	q->C = rows_of(t, q->C, kept, n);
+	q->Lm = rows_of(t, q->Lm, kept, n);
+	q->s = s;
+	q->E = n;
 }
 
 void ath_net_titles(ag_tape *t, const anthem_model_config *cfg,

@@ -169,6 +169,7 @@ static int pipe_init(ath_pipe *p, const anthem_model *m, const anthem_index *ix,
 	p->ef = o.ef ? o.ef : 2 * p->depth;
 	if (p->ef < 64)
 		p->ef = 64;
+	p->elements = o.stage2_elements;
 	p->lexical = ath_lex_on(&m->cfg);
 	p->postings = p->lexical && ath_index_has_postings(ix, &m->cfg);
 	rc = make_filter(p, &o, fn);
@@ -224,6 +225,7 @@ static int read_text(const ath_pipe *p, const char *text, text_state *ts,
 	size_t L = ath_model_tokens(m, text, 0, ids, NULL);
 	ag_tape_init(&ts->tape, &m->space, 0);
 	ath_net_query(&ts->tape, &m->cfg, ro_params(m), ids, L, &ts->q);
+	ath_net_query_prune(&ts->tape, &ts->q, p->elements);
 	if (ts->tape.failed)
 		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
 	ts->lq.n = 0;

@@ -285,7 +285,7 @@ int cmd_search(int argc, char **argv)
 	const command *cmd = &cli_commands[4];
 	const char *model = NULL, *index = NULL, *k = NULL, *k1 = NULL,
 		   *threads = NULL, *filter = NULL, *json = NULL, *ands[16],
-		   *ors[16], *stage1 = NULL, *ef = NULL;
+		   *ors[16], *stage1 = NULL, *ef = NULL, *elements = NULL;
 	size_t nand = 0, nor = 0;
 	const opt opts[] = {
 		{"model", "MODEL", "the model", &model},
@@ -299,10 +299,11 @@ int cmd_search(int argc, char **argv)
 		{"json", NULL, "one JSON object a query: {query, results: [{rank, product_id, title, score, distance}]}", &json},
 		{"stage1", "SOURCE", "stage 1: auto, exact (the scan) or graph (the index's approximate index; docs/architecture.md)", &stage1},
 		{"ef", "N", "the graph search's beam width (0: 2 x k1, at least 64)", &ef},
+		{"stage2-elements", "N", "stage 2 attends from at most N query elements a text, those of highest score (0: all; docs/performance.md)", &elements},
 		{NULL, NULL, NULL, NULL},
 	};
 	const char *pos[1];
-	size_t npos, nk = 10, nk1 = 200, nthreads = 1, nef = 0;
+	size_t npos, nk = 10, nk1 = 200, nthreads = 1, nef = 0, nel = 0;
 	int code;
 	if (cli_parse(cmd, opts, argc, argv, pos, 1, &npos, &code))
 		return code;
@@ -314,7 +315,8 @@ int cmd_search(int argc, char **argv)
 	if ((k && cli_size(cmd, "k", k, &nk)) ||
 	    (k1 && cli_size(cmd, "k1", k1, &nk1)) ||
 	    (threads && cli_size(cmd, "threads", threads, &nthreads)) ||
-	    (ef && cli_size(cmd, "ef", ef, &nef)))
+	    (ef && cli_size(cmd, "ef", ef, &nef)) ||
+	    (elements && cli_size(cmd, "stage2-elements", elements, &nel)))
 		return EXIT_USAGE;
 	int source = ANTHEM_STAGE1_AUTO;
 	if (stage1 && !strcmp(stage1, "exact")) {
@@ -351,6 +353,7 @@ int cmd_search(int argc, char **argv)
 	so.stage1_only = nk1 == 0;
 	so.stage1 = source;
 	so.ef = nef;
+	so.stage2_elements = nel;
 	so.threads = nthreads;
 	so.and_queries = ands;
 	so.n_and = nand;

@@ -435,7 +435,8 @@ int cmd_eval(int argc, char **argv)
 	const command *cmd = &cli_commands[1];
 	const char *model = NULL, *ranking = NULL, *catalog = NULL,
 		   *judgments = NULL, *json = NULL, *k1 = NULL, *maxq = NULL,
-		   *threads = NULL, *index = NULL, *stage1 = NULL, *ef = NULL;
+		   *threads = NULL, *index = NULL, *stage1 = NULL, *ef = NULL,
+		   *elements = NULL;
 	const opt opts[] = {
 		{"model", "MODEL", "the model to evaluate", &model},
 		{"ranking", "FILE", "or: a ranking made elsewhere (query<TAB>product_id<TAB>rank)", &ranking},
@@ -445,6 +446,7 @@ int cmd_eval(int argc, char **argv)
 		{"k1", "N", "stage-1 candidates reranked by the full model (200; 0: stage 1 only)", &k1},
 		{"stage1", "SOURCE", "stage 1 of --index: auto, exact (the scan) or graph (its approximate index; docs/architecture.md)", &stage1},
 		{"ef", "N", "the graph search's beam width (0: 2 x k1, at least 64)", &ef},
+		{"stage2-elements", "N", "stage 2 attends from at most N query elements a text, those of highest score (0: all; docs/performance.md)", &elements},
 		{"max-queries", "N", "evaluate only the first N queries", &maxq},
 		{"threads", "T", "threads (all cores)", &threads},
 		{"json", NULL, "print one JSON object", &json},
@@ -467,8 +469,9 @@ int cmd_eval(int argc, char **argv)
 			const char *name, *value;
 		} model_only[] = {{"index", index}, {"k1", k1},
 				  {"threads", threads}, {"max-queries", maxq},
-				  {"stage1", stage1}, {"ef", ef}};
-		for (size_t i = 0; i < 6; i++)
+				  {"stage1", stage1}, {"ef", ef},
+				  {"stage2-elements", elements}};
+		for (size_t i = 0; i < 7; i++)
 			if (model_only[i].value) {
 				fprintf(stderr, "anthem eval: cannot combine "
 					"--ranking with --%s: --%s steers the "
@@ -489,7 +492,9 @@ int cmd_eval(int argc, char **argv)
 	if ((k1 && cli_size(cmd, "k1", k1, &o.k1)) ||
 	    (maxq && cli_size(cmd, "max-queries", maxq, &o.max_queries)) ||
 	    (threads && cli_size(cmd, "threads", threads, &o.threads)) ||
-	    (ef && cli_size(cmd, "ef", ef, &o.ef)))
+	    (ef && cli_size(cmd, "ef", ef, &o.ef)) ||
+	    (elements && cli_size(cmd, "stage2-elements", elements,
+				  &o.stage2_elements)))
 		return EXIT_USAGE;
 	if (stage1 && !strcmp(stage1, "exact")) {
 		o.stage1 = ANTHEM_STAGE1_EXACT;

@@ -291,6 +291,7 @@ class anthem_eval_options(Structure):
         ("index", IndexP),                # const struct anthem_index *
         ("stage1", c_int),
         ("ef", c_size_t),
+        ("stage2_elements", c_size_t),
     ]
 
 
@@ -321,6 +322,7 @@ class anthem_search_options(Structure):
         ("timeout_ms", c_uint64),
         ("stage1", c_int),
         ("ef", c_size_t),
+        ("stage2_elements", c_size_t),
     ]
 
 
