@@ -630,28 +630,51 @@ typedef struct stage2_job {
 	char (*error)[256];  /* per part: a thread's message is its own */
 } stage2_job;
 
-/* Candidates [lo, hi) on tape t: each title read once, its distance to
- * every text by the full model.  The same operations whichever tape or
- * thread, so the same bits. */
+/* Candidates [lo, hi) on tape t, STAGE2_CHUNK titles at a time: each
+ * title read once, the chunk's titles one node per layer and one
+ * [E x sum T] attention grid per text (one gemm, not one per title), each
+ * title's distance to every text by the full model.  A title's row of
+ * every product is the same whatever titles share its chunk (each is its
+ * own dot products and its own segment), so the same bits whichever
+ * chunks, tape or thread.  4 titles: the grid of a long query (406
+ * elements x 4 titles x 100 trigrams, 650 KB) still about fits in L2; 8
+ * and 16, and chunks sized to a grid budget, were slower at the p99
+ * (docs/performance.md, "Stage 2's elements"). */
+#define STAGE2_CHUNK 4
 static int stage2_range(const ath_pipe *p, const qstate *s, ath_pwork *w,
 			size_t lo, size_t hi, ag_tape *t, const char *fn)
 {
 	const anthem_model *m = p->m;
-	uint32_t tids[1024]; /* max_title_trigrams <= 1024 */
+	size_t cap = m->cfg.max_title_trigrams; /* a title's most */
+	uint32_t *tids = ag_alloc(t, STAGE2_CHUNK * cap * sizeof *tids);
+	const uint32_t *ids[STAGE2_CHUNK];
+	size_t T[STAGE2_CHUNK];
+	if (!tids)
+		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
 	ag_mark mark = ag_tape_mark(t);
-	for (size_t i = lo; i < hi; i++) {
-		const char *title = ath_index_title(p->ix, w->cand[i]);
-		size_t T = ath_model_tokens(m, title, 1, tids, NULL);
+	for (size_t i = lo, n; i < hi; i += n) {
+		n = hi - i < STAGE2_CHUNK ? hi - i : STAGE2_CHUNK;
+		for (size_t k = 0; k < n; k++) {
+			const char *title = ath_index_title(p->ix, w->cand[i + k]);
+			ids[k] = tids + k * cap;
+			T[k] = ath_model_tokens(m, title, 1, tids + k * cap, NULL);
+		}
 		ath_title ti;
-		ath_net_title(t, &m->cfg, ro_params(m), tids, T, &ti);
+		ath_net_titles(t, &m->cfg, ro_params(m), ids, T, n, &ti);
+		/* each text's grid goes once its distances are read */
+		ag_mark titles = ag_tape_mark(t);
 		for (size_t x = 0; x < s->n; x++) {
 			ath_stage2 s2;
 			ag_node *d = ath_net_stage2(t, &m->cfg, ro_params(m),
 						    &s->t[x].q, &ti, &s2);
-			w->g[x * w->nc + i] = t->failed ? NAN : d->val[0];
+			/* (a rewind forgets a failure: looked at first) */
+			if (t->failed)
+				return ath_error(ANTHEM_ENOMEM, "%s: out of "
+						 "memory", fn);
+			for (size_t k = 0; k < n; k++)
+				w->g[x * w->nc + i + k] = d->val[k];
+			ag_tape_rewind(t, titles);
 		}
-		if (t->failed)
-			return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
 		ag_tape_rewind(t, mark);
 	}
 	return ANTHEM_OK;
