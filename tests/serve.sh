@@ -131,6 +131,24 @@ assert [r["rank"] for r in get["results"]] == [1, 2, 3, 4, 5]
 PY
 ok "GET and POST /search give anthem search --json's results"
 
+# stage2_elements reaches the library: the CLI's --stage2-elements answers
+expect 200 GET '/search?q=warm+winter+wool+hat&k=5&k1=50&stage2_elements=3'
+cp body.json get3.json
+expect 200 POST /search '{"queries": ["warm winter wool hat"], "k": 5, "k1": 50, "stage2_elements": 3}'
+cp body.json post3.json
+"$anthem" search --model a1.anthem --index a1.index --k 5 --k1 50 --json \
+	--stage2-elements 3 'warm winter wool hat' >cli3.json
+"$anthem" search --model a1.anthem --index a1.index --k 5 --k1 50 --json \
+	'warm winter wool hat' >cliall.json
+python3 - <<'PY' || fail "stage2_elements: the server's answers differ from anthem search --stage2-elements"
+import json
+cli3 = json.load(open("cli3.json"))
+assert json.load(open("get3.json")) == cli3
+assert json.load(open("post3.json"))["results"][0] == cli3
+assert cli3 != json.load(open("cliall.json")), "3 elements change nothing"
+PY
+ok "stage2_elements on GET and POST /search gives anthem search --stage2-elements's results"
+
 # a filter returns only its products, and names the unknown ones
 expect 200 POST /search '{"queries": ["robe", "hat"], "k": 10, "filter": ["02666079", "02667093", "missing-1"]}'
 python3 - <<'PY' || fail "filter: $(cat body.json)"
@@ -191,6 +209,8 @@ done <<EOF
 400|POST|/search|{"queries": ["robe"], "k": 2.5}
 400|POST|/search|{"queries": ["robe"], "k1": -1}
 400|POST|/search|{"queries": ["robe"], "k1": 10001}
+400|POST|/search|{"queries": ["robe"], "stage2_elements": -1}
+400|GET|/search?q=robe&stage2_elements=x|
 400|POST|/search|{"queries": ["a\u0000b"]}
 400|POST|/search|{"queries": ["robe"], "queries": ["hat"]}
 400|POST|/search|{"queries": [""]}

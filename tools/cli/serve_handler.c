@@ -604,11 +604,15 @@ static int arg_size(const char *name, const char *s, size_t lo, size_t hi,
 
 /* The library refuses more than 16 AND or OR texts (search.h). */
 #define MAX_AND_OR 16
+/* stage2_elements: a query has at most 64 + 64 * 63 / 2 elements, so
+ * anything above keeps them all */
+#define MAX_ELEMENTS 100000
 
 typedef struct search_req {
 	const char **queries;
 	size_t nq;
 	size_t k, k1;
+	size_t elements; /* anthem_search_options.stage2_elements */
 	const char **ands, **ors, **filter;
 	size_t nand, nor, nfilter;
 	int single; /* GET: one query, answered as one object */
@@ -624,6 +628,7 @@ static void run_search(serve_ctx *ctx, const search_req *r,
 	so.k1 = r->k1;
 	/* k1 0 ranks by stage 1 alone, as `anthem search --k1 0` does */
 	so.stage1_only = r->k1 == 0;
+	so.stage2_elements = r->elements;
 	/* the server runs requests side by side: one thread a request */
 	so.threads = 1;
 	/* a composed region can take seconds: the library stops it at the
@@ -698,7 +703,7 @@ static void run_search(serve_ctx *ctx, const search_req *r,
 	serve_gen_release(g);
 }
 
-/* GET /search?q=...&k=10&k1=200&and=...&or=... */
+/* GET /search?q=...&k=10&k1=200&stage2_elements=0&and=...&or=... */
 static void get_search(serve_ctx *ctx, const serve_arg *args, size_t nargs,
 		       serve_response *out)
 {
@@ -723,6 +728,10 @@ static void get_search(serve_ctx *ctx, const serve_arg *args, size_t nargs,
 		} else if (!strcmp(key, "k1")) {
 			if (arg_size("k1", v, 0, L->max_k1, "--max-k1", &r.k1, out))
 				return;
+		} else if (!strcmp(key, "stage2_elements")) {
+			if (arg_size(key, v, 0, MAX_ELEMENTS, "0: all", &r.elements,
+				     out))
+				return;
 		} else if (!strcmp(key, "and") || !strcmp(key, "or")) {
 			size_t *n = key[0] == 'a' ? &r.nand : &r.nor;
 			const char **list = key[0] == 'a' ? ands : ors;
@@ -736,7 +745,7 @@ static void get_search(serve_ctx *ctx, const serve_arg *args, size_t nargs,
 			list[(*n)++] = v;
 		} else {
 			reply_error(out, 400, "unknown argument \"%.100s\" (q, k, "
-				    "k1, and, or)", key);
+				    "k1, stage2_elements, and, or)", key);
 			return;
 		}
 	}
@@ -748,16 +757,20 @@ static void get_search(serve_ctx *ctx, const serve_arg *args, size_t nargs,
 	run_search(ctx, &r, out);
 }
 
-/* POST /search {"queries": [...], "k", "k1", "and", "or", "filter"} */
+/* POST /search {"queries": [...], "k", "k1", "stage2_elements", "and",
+ * "or", "filter"} */
 static void post_search(serve_ctx *ctx, json_t *root, serve_response *out)
 {
-	static const char *const fields[] = {"queries", "k", "k1", "and", "or",
+	static const char *const fields[] = {"queries", "k", "k1",
+					     "stage2_elements", "and", "or",
 					     "filter", NULL};
 	const serve_limits *L = &ctx->limits;
 	search_req r = {.k = 10, .k1 = 200};
 	if (check_fields(root, fields, out) ||
 	    get_size(root, "k", 1, L->max_k, "--max-k", &r.k, out) ||
 	    get_size(root, "k1", 0, L->max_k1, "--max-k1", &r.k1, out) ||
+	    get_size(root, "stage2_elements", 0, MAX_ELEMENTS, "0: all",
+		     &r.elements, out) ||
 	    get_strings(root, "queries", L->max_batch, "--max-batch",
 			L->max_query, &r.queries, &r.nq, out))
 		return;
