@@ -156,8 +156,10 @@ void ath_net_query(ag_tape *t, const anthem_model_config *cfg,
 		   ath_query *q);
 /* Stage 2 from at most keep of q's elements (0: all): those of highest
  * self-attention score s (ties: the earlier), in their order.  q's X, s,
- * C, Lm and E are replaced by those rows for ath_net_stage2; stage 1's
- * c1 and l1 stay the whole query's.  Forward only (the pipeline). */
+ * C, logC, Lm and E are replaced by those rows for ath_net_stage2 (L
+ * stays the query's trigram count: the kept rows need not begin with
+ * them); stage 1's c1 and l1 stay the whole query's.  Forward only (the
+ * pipeline). */
 void ath_net_query_prune(ag_tape *t, ath_query *q, size_t keep);
 void ath_net_title(ag_tape *t, const anthem_model_config *cfg,
 		   ag_param *params, const uint32_t *ids, size_t T,

@@ -243,6 +243,7 @@ void ath_net_query_prune(ag_tape *t, ath_query *q, size_t keep)
 		s->val[k] = q->s->val[kept[k]];
 	q->X = rows_of(t, q->X, kept, n);
 	q->C = rows_of(t, q->C, kept, n);
+	q->logC = rows_of(t, q->logC, kept, n);
 	q->Lm = rows_of(t, q->Lm, kept, n);
 	q->s = s;
 	q->E = n;
