@@ -226,3 +226,20 @@ expect 1 "anthem search: no-such-file.txt: No such file or directory" \
 	--filter no-such-file.txt hat
 expect 1 "unknown.txt:3:" --filter unknown.txt <queries.txt
 ok "--filter: only the listed products, ranked as without it; unknown id, empty and missing files refused with FILE:LINE"
+
+# ---- int8 points (docs/architecture.md, "Compact points") ----------------------
+# `anthem index --points int8` without --ann: the scan reads int8 codes and
+# re-scores the best 2 x k1 in float32; on the fixture that keeps the float
+# scan's candidates, so every query's answer is the float index's, and
+# --stage1 exact (the float points) is the float index's by construction
+"$anthem" index --model "$m.anthem" --catalog "$fx/catalog.tsv" \
+	--points int8 --out "$m-int8.index" 2>err.log || fail "int8 index: $(cat err.log)"
+grep -q "int8 points" err.log || fail "int8 index: $(cat err.log)"
+search $m --json <queries.txt >float.json
+"$anthem" search --model "$m.anthem" --index "$m-int8.index" --json \
+	<queries.txt >int8.json || fail "search the int8 index"
+cmp -s float.json int8.json || fail "int8 index: answers differ from the float index's"
+"$anthem" search --model "$m.anthem" --index "$m-int8.index" --json \
+	--stage1 exact <queries.txt >exact.json || fail "search --stage1 exact"
+cmp -s float.json exact.json || fail "int8 index, --stage1 exact: answers differ"
+ok "--points int8: the scan of int8 points answers $(wc -l <queries.txt) queries as the float scan"

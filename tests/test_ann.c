@@ -4,7 +4,8 @@
  * deterministic for a seed whatever the thread count; a corrupted or
  * misshapen graph section is refused at load; searches of one index on
  * several threads agree with one thread's (the TSan run checks the
- * sharing); int8 points find what float points find. */
+ * sharing); int8 points find what float points find, in the graph and
+ * in the scan, and a corrupted int8 section is refused too. */
 #include "io/container.h"
 #include "search/index_internal.h"
 #include "search/scan.h"
@@ -173,10 +174,11 @@ START_TEST(build_is_deterministic)
 }
 END_TEST
 
-/* The file at path written again with graph tensor g's data replaced by
- * adj (rows x cols words), everything else as it was. */
-static void rewrite(const char *src, const char *dst, const uint32_t *adj,
-		    uint64_t rows, uint64_t cols)
+/* The file at path written again with tensor `name`'s data replaced by
+ * data (rows x cols words; NULL: the tensor left out), everything else as
+ * it was. */
+static void rewrite_tensor(const char *src, const char *dst, const char *name,
+			   const void *data, uint64_t rows, uint64_t cols)
 {
 	static const char magic[8] = {'A', 'N', 'T', 'H', 'E', 'M', 'I', 'X'};
 	ath_container f;
@@ -199,20 +201,24 @@ static void rewrite(const char *src, const char *dst, const uint32_t *adj,
 			kv[i].s = strs[i];
 		}
 	}
+	size_t nt = 0;
 	for (size_t i = 0; i < f.ntensors; i++) {
-		t[i] = f.tensors[i];
+		t[nt] = f.tensors[i];
 		char *nm = names[f.nkv + i];
-		memcpy(nm, t[i].name, t[i].name_len);
-		nm[t[i].name_len] = '\0';
-		t[i].name = nm;
-		if (!strcmp(nm, "ann.graph")) {
-			t[i].data = (const float *)adj;
-			t[i].rows = rows;
-			t[i].cols = cols;
+		memcpy(nm, t[nt].name, t[nt].name_len);
+		nm[t[nt].name_len] = '\0';
+		t[nt].name = nm;
+		if (!strcmp(nm, name)) {
+			if (!data)
+				continue;
+			t[nt].data = data;
+			t[nt].rows = rows;
+			t[nt].cols = cols;
 		}
+		nt++;
 	}
-	ck_assert_int_eq(ath_container_write(dst, magic, kv, f.nkv, t,
-					     f.ntensors, "test"), 0);
+	ck_assert_int_eq(ath_container_write(dst, magic, kv, f.nkv, t, nt,
+					     "test"), 0);
 	for (size_t i = 0; i < f.nkv; i++)
 		free(strs[i]);
 	free(strs);
@@ -220,6 +226,12 @@ static void rewrite(const char *src, const char *dst, const uint32_t *adj,
 	free(kv);
 	free(t);
 	ath_container_close(&f);
+}
+
+static void rewrite(const char *src, const char *dst, const uint32_t *adj,
+		    uint64_t rows, uint64_t cols)
+{
+	rewrite_tensor(src, dst, "ann.graph", adj, rows, cols);
 }
 
 START_TEST(corrupted_graph_refused)
@@ -401,6 +413,197 @@ START_TEST(int8_finds_what_float_finds)
 }
 END_TEST
 
+/* ---- the scan's int8 points (docs/architecture.md, "Compact points") ------- */
+
+/* ath_scan8_blocks' 2k best re-scored in float: the pipeline's int8 stage 1 */
+static size_t scan8(const anthem_index *ix, const ath_scan_query *q, size_t k,
+		    anthem_hit *out)
+{
+	float *work = aligned_alloc(64, ath_scan_work_floats(ix->dim) * sizeof(float));
+	anthem_hit *cand = malloc(2 * k * sizeof *cand);
+	ath_heap hp = {cand, 0, 2 * k};
+	ath_scan8_blocks(q, &ix->scan8, ix->n, 0,
+			 (ix->n + ATH_SCAN_BLOCK - 1) / ATH_SCAN_BLOCK, NULL, work,
+			 &hp);
+	size_t n;
+	ath_scan_rescore(q, ix->blocks, ix->norm2, hp.h, hp.n, k, work, out, &n);
+	free(cand);
+	free(work);
+	return n;
+}
+
+START_TEST(int8_scan_keeps_the_float_top_k)
+{
+	rng r = {13};
+	size_t n = 5000, d = 16, k = 100;
+	float *p = random_points(&r, n, d);
+	anthem_index *ix;
+	ck_assert_int_eq(ath_index_from_points(&ix, p, n, d), 0);
+	ck_assert_int_eq(ath_scan8_build(&ix->scan8, &ball, ix->blocks, n, d,
+					 "test"), 0);
+	/* each product's int8 distance is the distance of the point its code
+	 * decodes to (exp0 of code x step), which lies near the product */
+	ath_scan_query q;
+	random_query(&r, d, &q);
+	float *work = aligned_alloc(64, ath_scan_work_floats(d) * sizeof(float));
+	anthem_hit *all = malloc(n * sizeof *all);
+	ath_heap hp = {all, 0, n};
+	ath_scan8_blocks(&q, &ix->scan8, n, 0, (n + 15) / 16, NULL, work, &hp);
+	ck_assert_uint_eq(hp.n, n);
+	for (size_t j = 0; j < n; j += 97) {
+		size_t i = all[j].index;
+		float u[ATH_SCAN_MAX_DIM], x[ATH_SCAN_MAX_DIM];
+		double x2 = 0.0, e2 = 0.0;
+		for (size_t c = 0; c < d; c++) {
+			int8_t code = ix->scan8.codes[i / 16 * d * 16 + c * 16 + i % 16];
+			u[c] = (float)code * ix->scan8.scale[c];
+		}
+		geo_exp0(&ball, d, u, x);
+		for (size_t c = 0; c < d; c++) {
+			x2 += (double)x[c] * x[c];
+			e2 += ((double)x[c] - p[i * d + c]) * ((double)x[c] - p[i * d + c]);
+		}
+		float ref = ath_scan_one(&q, x, x2);
+		ck_assert_msg(fabsf(all[j].distance - ref) <= 1e-4f * (1.0f + fabsf(ref)),
+			      "product %zu: int8 distance %g, its decoded point's %g",
+			      i, all[j].distance, ref);
+		ck_assert_msg(sqrt(e2) < 0.05, "product %zu decodes %g away", i,
+			      sqrt(e2));
+	}
+	/* the 2k best re-scored keep the float scan's top k: the recall
+	 * target of issue #15 is 0.99; the distances are the float scan's */
+	anthem_hit *a = malloc(k * sizeof *a), *b = malloc(k * sizeof *b);
+	double rec = 0;
+	for (int t = 0; t < 30; t++) {
+		random_query(&r, d, &q);
+		size_t na = exact(ix, &q, k, a);
+		ck_assert_uint_eq(scan8(ix, &q, k, b), na);
+		rec += overlap(a, b, k);
+		for (size_t i = 0; i < na; i++)
+			for (size_t j = 0; j < na; j++)
+				if (a[i].index == b[j].index)
+					ck_assert(memcmp(&a[i].distance, &b[j].distance,
+							 sizeof(float)) == 0);
+	}
+	ck_assert_msg(rec / 30 >= 0.99, "int8 recall of the float top k: %g",
+		      rec / 30);
+	free(a);
+	free(b);
+	free(all);
+	free(work);
+	anthem_index_free(ix);
+	free(p);
+}
+END_TEST
+
+START_TEST(int8_index_through_the_pipeline)
+{
+	tmp_setup();
+	anthem_model_config c;
+	anthem_model_config_init(&c);
+	c.dim = 8;
+	c.buckets = 4096;
+	anthem_model *m;
+	ck_assert_int_eq(anthem_model_create(&m, &c), 0);
+	anthem_catalog *cat;
+	ck_assert_int_eq(anthem_catalog_load(&cat, FIXTURE_DIR "/catalog.tsv", 0), 0);
+	anthem_index *f32, *built;
+	anthem_index_options io;
+	anthem_index_options_init(&io);
+	ck_assert_int_eq(anthem_index_build_ex(&f32, m, cat, &io), 0);
+	ck_assert(!f32->scan8.on);
+	io.points = ANTHEM_POINTS_INT8;
+	ck_assert_int_eq(anthem_index_build_ex(&built, m, cat, &io), 0);
+	ck_assert(built->scan8.on);
+	ck_assert(!anthem_index_has_ann(built));
+	/* saved as version 4 and loaded back with its codes */
+	const char *path = tmp_path("int8.anthem");
+	ck_assert_int_eq(anthem_index_save(built, path), 0);
+	anthem_index *ix;
+	ck_assert_int_eq(anthem_index_load(&ix, path, m), 0);
+	ck_assert(ix->scan8.on);
+	size_t n = ix->n, nb = (n + 15) / 16;
+	ck_assert(memcmp(ix->scan8.codes, built->scan8.codes, nb * 16 * c.dim) == 0);
+	ath_container file;
+	static const char magic[8] = {'A', 'N', 'T', 'H', 'E', 'M', 'I', 'X'};
+	ck_assert_int_eq(ath_container_open(&file, path, magic, 0, "test"), 0);
+	ck_assert_uint_eq(ath_container_kv(&file, "index.version")->u, 4);
+	ath_container_close(&file);
+	/* stage 1 keeps the float scan's candidates, with their distances;
+	 * ANTHEM_STAGE1_EXACT scans the float points: the float index's hits
+	 * to the bit; threads change nothing */
+	const char *qs[] = {"hat", "wooden chair", "red dog", "a small boat",
+			    "musical instrument", "tree"};
+	anthem_hit ref[200], got[200];
+	size_t nw, ng, same = 0, total = 0;
+	for (size_t q = 0; q < 6; q++) {
+		anthem_search_options o;
+		anthem_search_options_init(&o);
+		o.k = 200;
+		o.stage1_only = 1;
+		ck_assert_int_eq(anthem_search_ex(m, f32, qs[q], &o, ref, &nw), 0);
+		ck_assert_int_eq(anthem_search_ex(m, ix, qs[q], &o, got, &ng), 0);
+		ck_assert_uint_eq(ng, nw);
+		for (size_t i = 0; i < nw; i++)
+			for (size_t j = 0; j < ng; j++)
+				if (ref[i].index == got[j].index) {
+					ck_assert(memcmp(&ref[i].distance,
+							 &got[j].distance,
+							 sizeof(float)) == 0);
+					same++;
+					break;
+				}
+		total += nw;
+		o.threads = 2;
+		anthem_hit two[200];
+		size_t n2;
+		ck_assert_int_eq(anthem_search_ex(m, ix, qs[q], &o, two, &n2), 0);
+		ck_assert_uint_eq(n2, ng);
+		same_hits(two, got, ng);
+		o.threads = 1;
+		o.stage1 = ANTHEM_STAGE1_EXACT;
+		o.k = 10;
+		o.stage1_only = 0;
+		ck_assert_int_eq(anthem_search_ex(m, f32, qs[q], &o, ref, &nw), 0);
+		ck_assert_int_eq(anthem_search_ex(m, ix, qs[q], &o, got, &ng), 0);
+		ck_assert_uint_eq(ng, nw);
+		same_hits(got, ref, nw);
+	}
+	ck_assert_msg((double)same >= 0.99 * (double)total,
+		      "int8 stage 1 kept %zu of %zu", same, total);
+
+	/* a corrupted or missing part of the codes is refused at load */
+	const char *bad = tmp_path("bad.anthem");
+	float *lanes = malloc(nb * 32 * sizeof *lanes);
+	memcpy(lanes, ix->scan8.lanes, nb * 32 * sizeof *lanes);
+	lanes[3 * 32 + 5] = NAN;
+	anthem_index *x = (anthem_index *)1;
+	rewrite_tensor(path, bad, "scan.lanes", lanes, nb, 32);
+	ck_assert_int_eq(anthem_index_load(&x, bad, m), ANTHEM_EFORMAT);
+	ck_assert_ptr_null(x);
+	ck_assert_ptr_nonnull(strstr(anthem_last_error(), "int8 points"));
+	lanes[3 * 32 + 5] = 0.0f; /* a radial factor of 0 */
+	rewrite_tensor(path, bad, "scan.lanes", lanes, nb, 32);
+	ck_assert_int_eq(anthem_index_load(&x, bad, m), ANTHEM_EFORMAT);
+	rewrite_tensor(path, bad, "scan.lanes", lanes, nb - 1, 32);
+	ck_assert_int_eq(anthem_index_load(&x, bad, m), ANTHEM_EFORMAT);
+	rewrite_tensor(path, bad, "scan.scale", NULL, 0, 0);
+	ck_assert_int_eq(anthem_index_load(&x, bad, m), ANTHEM_EFORMAT);
+	ck_assert_ptr_nonnull(strstr(anthem_last_error(), "int8 points"));
+	/* intact again: loads */
+	rewrite_tensor(path, bad, "scan.lanes", ix->scan8.lanes, nb, 32);
+	ck_assert_int_eq(anthem_index_load(&x, bad, m), 0);
+	anthem_index_free(x);
+	free(lanes);
+	anthem_index_free(ix);
+	anthem_index_free(built);
+	anthem_index_free(f32);
+	anthem_catalog_free(cat);
+	anthem_model_free(m);
+	tmp_teardown();
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("ann");
@@ -411,6 +614,8 @@ int main(void)
 	tcase_add_test(t, corrupted_graph_refused);
 	tcase_add_test(t, pipeline_graph_and_threads);
 	tcase_add_test(t, int8_finds_what_float_finds);
+	tcase_add_test(t, int8_scan_keeps_the_float_top_k);
+	tcase_add_test(t, int8_index_through_the_pipeline);
 	suite_add_tcase(s, t);
 	return run_suite(s);
 }

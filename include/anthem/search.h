@@ -21,7 +21,10 @@ typedef struct anthem_index anthem_index;
 ANTHEM_API int anthem_index_build(anthem_index **out, const anthem_model *m,
 				  const anthem_catalog *c, size_t threads);
 
-/* The format of the approximate index's stage-1 points. */
+/* The format of stage 1's points.  With int8, the scan and the graph read
+ * tangent-space codes (docs/architecture.md, "Compact points") and
+ * re-score their best 2 k1 with the float points, which the index keeps;
+ * needs dim <= 256. */
 typedef enum anthem_point_format {
 	ANTHEM_POINTS_FLOAT32 = 0, /* the points as they are (4d bytes each) */
 	ANTHEM_POINTS_INT8 = 1     /* tangent-space int8 codes (d bytes each) */
@@ -39,7 +42,7 @@ typedef struct anthem_index_options {
 	size_t ann_ef;       /* the build's beam width (128; up to 4096) */
 	uint64_t ann_seed;   /* the insertion order (1): same seed, same graph,
 				whatever the thread count */
-	anthem_point_format points; /* the graph search's points (float32) */
+	anthem_point_format points; /* stage 1's points (float32) */
 } anthem_index_options;
 
 /* Defaults into *o, through the macro (the caller's size: see
@@ -167,9 +170,11 @@ typedef struct anthem_search_options {
 	uint64_t timeout_ms;
 	/* the region source of stage 1 (appended in 0.x; older callers'
 	 * smaller struct gets the defaults): ANTHEM_STAGE1_AUTO (0, default)
-	 * and ANTHEM_STAGE1_EXACT scan: up to 1M products the graph was not
-	 * measured faster than the scan at its target recall
-	 * (docs/performance.md), so it is never chosen for the caller;
+	 * scans, the int8 points when the index has them (re-scored in
+	 * float); ANTHEM_STAGE1_EXACT scans the float points.  Up to 1M
+	 * products the graph was not measured faster than the scan at its
+	 * target recall (docs/performance.md), so it is never chosen for the
+	 * caller;
 	 * ANTHEM_STAGE1_GRAPH searches the graph when the index has one
 	 * (still the scan for AND / OR and filters, and without a graph) */
 	int stage1;

@@ -888,12 +888,7 @@ int ath_ann_search(const ath_ann *a, const ath_scan_query *q, size_t n,
 	 * and a wide beam (ef >> k) then costs no more re-scoring */
 	ath_heap_sort(&res);
 	size_t nr = res.n < 2 * k ? res.n : 2 * k;
-	ath_heap top = {out, 0, k};
-	for (size_t i = 0; i < nr; i++)
-		ath_heap_push(&top, res.h[i].index,
-			      ath_scan_at(q, blocks, n2, res.h[i].index, work));
-	ath_heap_sort(&top);
-	*nout = top.n;
+	ath_scan_rescore(q, blocks, n2, res.h, nr, k, work, out, nout);
 	if (st) {
 		st->distances = nd + nr;
 		st->rescored = nr;

@@ -28,8 +28,10 @@ static const char index_magic[8] = {'A', 'N', 'T', 'H', 'E', 'M', 'I', 'X'};
 /* The index layout version (the "index.version" key; files without it are
  * version 1: row-major "points").  Version 2 stores the blocked "blocks";
  * version 3 adds the approximate index ("index.ann.*" keys, "ann.*"
- * tensors) and is written only for an index that has one. */
-#define INDEX_VERSION 3
+ * tensors) and is written only for an index that has one; version 4 adds
+ * the scan's int8 points ("scan.*" tensors), written only for an index that
+ * has them. */
+#define INDEX_VERSION 4
 
 void anthem_index_free(anthem_index *ix)
 {
@@ -44,6 +46,7 @@ void anthem_index_free(anthem_index *ix)
 	ath_postings_free(&ix->post);
 	free(ix->find_slots);
 	ath_ann_free(&ix->ann);
+	ath_scan8_free(&ix->scan8);
 	free(ix->path);
 	if (ix->file) {
 		ath_container_close(ix->file);
@@ -429,8 +432,7 @@ static int build_index(anthem_index **out, const anthem_model *m,
 	*out = NULL;
 	ATH_CHECK_ARG(m, fn, "m");
 	ATH_CHECK_ARG(c, fn, "catalog");
-	if (o->ann && (o->points != ANTHEM_POINTS_FLOAT32 &&
-		       o->points != ANTHEM_POINTS_INT8))
+	if (o->points != ANTHEM_POINTS_FLOAT32 && o->points != ANTHEM_POINTS_INT8)
 		return ath_error(ANTHEM_EINVAL, "%s: points is %d, must be "
 				 "ANTHEM_POINTS_FLOAT32 or ANTHEM_POINTS_INT8",
 				 fn, (int)o->points);
@@ -460,6 +462,12 @@ static int build_index(anthem_index **out, const anthem_model *m,
 		rc = set_strings(ix, c->ids, c->titles, fn);
 	if (!rc && o->ann)
 		rc = ath_index_add_ann(ix, &m->space, o, fn);
+	if (!rc && o->points == ANTHEM_POINTS_INT8 && ix->dim > ATH_SCAN_MAX_DIM)
+		rc = ath_error(ANTHEM_ERANGE, "%s: int8 points need dim <= %d, "
+			       "the model has %zu", fn, ATH_SCAN_MAX_DIM, ix->dim);
+	else if (!rc && o->points == ANTHEM_POINTS_INT8)
+		rc = ath_scan8_build(&ix->scan8, &m->space, ix->blocks, ix->n,
+				     ix->dim, fn);
 	return finish(ix, m, "index", rc, out, fn);
 }
 
@@ -535,7 +543,7 @@ int anthem_index_save(const anthem_index *ix, const char *path)
 			{.key = "index.version", .type = ATH_KV_U64,
 			 /* 2 without a graph: readers from before
 			  * version 3 still load such a file */
-			 .u = ix->ann.on ? INDEX_VERSION : 2},
+			 .u = ix->scan8.on ? INDEX_VERSION : ix->ann.on ? 3 : 2},
 			{.key = "index.block", .type = ATH_KV_U64,
 			 .u = ATH_SCAN_BLOCK},
 			/* the model's space, so that a load without the
@@ -546,7 +554,7 @@ int anthem_index_save(const anthem_index *ix, const char *path)
 		/* one row per block: its dim x 16 floats, used in place by a
 		 * load */
 		size_t nb = (ix->n + ATH_SCAN_BLOCK - 1) / ATH_SCAN_BLOCK;
-		ath_tensor t[5] = {{.name = "blocks", .rows = nb,
+		ath_tensor t[8] = {{.name = "blocks", .rows = nb,
 				    .cols = ix->dim * ATH_SCAN_BLOCK,
 				    .data = ix->blocks}};
 		size_t nkv = ix->has_space ? 8 : 7, nt = 1;
@@ -591,6 +599,18 @@ int anthem_index_save(const anthem_index *ix, const char *path)
 						       .cols = ix->dim,
 						       .data = a->rows};
 			}
+		}
+		const ath_scan8 *c8 = &ix->scan8;
+		if (c8->on) {
+			/* int8 codes as 4-byte words, like ann.codes */
+			t[nt++] = (ath_tensor){.name = "scan.codes", .rows = nb,
+					       .cols = ix->dim * ATH_SCAN_BLOCK / 4,
+					       .data = (const float *)c8->codes};
+			t[nt++] = (ath_tensor){.name = "scan.lanes", .rows = nb,
+					       .cols = 2 * ATH_SCAN_BLOCK,
+					       .data = c8->lanes};
+			t[nt++] = (ath_tensor){.name = "scan.scale", .rows = 1,
+					       .cols = ix->dim, .data = c8->scale};
 		}
 		ath_kv all[8 + 7];
 		memcpy(all, kv, sizeof kv);
@@ -730,6 +750,44 @@ static int load_ann(anthem_index *ix, const ath_container *f, const char *path,
 	return ANTHEM_OK;
 }
 
+/* The scan's int8 points of a version-4 file, when it has them: shapes,
+ * steps, factors and norms checked (finite; factors and steps positive),
+ * so that a corrupted section is refused instead of scanned. */
+static int load_scan8(anthem_index *ix, const ath_container *f,
+		      const char *path, const char *fn)
+{
+	const ath_tensor *codes = ath_container_tensor(f, "scan.codes");
+	const ath_tensor *lanes = ath_container_tensor(f, "scan.lanes");
+	const ath_tensor *scale = ath_container_tensor(f, "scan.scale");
+	if (!codes && !lanes && !scale)
+		return ANTHEM_OK;
+	size_t n = ix->n, d = ix->dim, W = ATH_SCAN_BLOCK;
+	size_t nb = (n + W - 1) / W;
+	int ok = codes && lanes && scale && d <= ATH_SCAN_MAX_DIM &&
+		 codes->rows == nb && codes->cols == d * W / 4 &&
+		 lanes->rows == nb && lanes->cols == 2 * W &&
+		 scale->rows == 1 && scale->cols == d;
+	for (size_t k = 0; ok && k < d; k++)
+		ok = isfinite(scale->data[k]) && scale->data[k] > 0.0f;
+	/* factors (lanes 0-15 of a row) positive, norms (16-31) >= 0; a
+	 * last block's padding lanes hold zeros */
+	for (size_t i = 0; ok && i < nb * 2 * W; i++) {
+		float v = lanes->data[i];
+		size_t product = i / (2 * W) * W + i % W;
+		ok = isfinite(v) && v >= 0.0f &&
+		     (i % (2 * W) >= W || product >= n || v > 0.0f);
+	}
+	if (!ok)
+		return ath_error(ANTHEM_EFORMAT, "%s: %s: the scan's int8 points "
+				 "(scan.codes, scan.lanes, scan.scale) are missing "
+				 "a part, inconsistent or not finite", fn, path);
+	ix->scan8 = (ath_scan8){.on = 1,
+				.codes = (const int8_t *)codes->data,
+				.lanes = lanes->data,
+				.scale = scale->data};
+	return ANTHEM_OK;
+}
+
 int anthem_index_load(anthem_index **out, const char *path,
 		      const anthem_model *m)
 {
@@ -784,7 +842,7 @@ int anthem_index_load(anthem_index **out, const char *path,
 			ok = pts && pts->rows == cnt->u && pts->cols == dim->u;
 			blocks = NULL;
 		}
-		else if (ok && (v == 2 || v == 3))
+		else if (ok && v >= 2 && v <= INDEX_VERSION)
 			ok = blk && blk->type == ATH_KV_U64 &&
 			     blk->u == ATH_SCAN_BLOCK && blocks &&
 			     blocks->rows == cnt->u / ATH_SCAN_BLOCK +
@@ -842,8 +900,19 @@ int anthem_index_load(anthem_index **out, const char *path,
 		unmap_pages(f, ids->s, ids->slen);
 		unmap_pages(f, titles->s, titles->slen);
 	}
-	if (!rc && ver && ver->type == ATH_KV_U64 && ver->u == 3)
+	if (!rc && ver && ver->type == ATH_KV_U64 && ver->u >= 3)
 		rc = load_ann(ix, f, path, fn);
-	return finish(ix, m, path, rc, out, fn);
+	if (!rc && ver && ver->type == ATH_KV_U64 && ver->u >= 4)
+		rc = load_scan8(ix, f, path, fn);
+	rc = finish(ix, m, path, rc, out, fn);
+	/* with int8 points, stage 1 reads the codes and re-scores a few
+	 * hundred products' float points: those need not stay resident after
+	 * the load's checks read them (the kernel reads them again when
+	 * touched) */
+	if (!rc && (*out)->scan8.on)
+		unmap_pages(f, (*out)->blocks,
+			    ath_scan_block_floats((*out)->n, (*out)->dim) *
+				    sizeof(float));
+	return rc;
 }
 

@@ -49,6 +49,9 @@ struct anthem_index {
 	size_t find_mask;
 	/* the approximate index (ann.on: built or loaded with one) */
 	ath_ann ann;
+	/* the points' int8 codes for the scan (scan8.on: built with
+	 * ANTHEM_POINTS_INT8, or loaded from a file that has them) */
+	ath_scan8 scan8;
 };
 
 static inline const char *ath_index_id(const anthem_index *ix, size_t i)

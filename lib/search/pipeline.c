@@ -166,6 +166,9 @@ static int pipe_init(ath_pipe *p, const anthem_model *m, const anthem_index *ix,
 	 * scans (a beam through a sparse allow-list finds few) */
 	p->graph = ix->ann.on && !o.allow && !o.allow_bits &&
 		   o.stage1 == ANTHEM_STAGE1_GRAPH;
+	/* the int8 points when the index has them, unless the exact scan is
+	 * asked for (docs/architecture.md, "Compact points") */
+	p->compact = !p->graph && ix->scan8.on && o.stage1 != ANTHEM_STAGE1_EXACT;
 	p->ef = o.ef ? o.ef : 2 * p->depth;
 	if (p->ef < 64)
 		p->ef = 64;
@@ -311,6 +314,9 @@ static int pwork_fit(const ath_pipe *p, ath_pwork *w, size_t ntext,
 	/* the scan's hits and the tail, and the keys and orders of either
 	 * list (the same length: the larger) */
 	size_t cap_key = p->depth + 1 > cap_cand ? p->depth + 1 : cap_cand;
+	/* the int8 scan's 2 depth hits beside the depth re-scored ones */
+	if (p->compact && 3 * p->depth + 1 > cap_key)
+		cap_key = 3 * p->depth + 1;
 	size_t cap_n = p->lexical ? p->ix->n + 1 : 1;
 	if (cap_cand > w->cap_cand) {
 		FRESH(w->cand, cap_cand);
@@ -351,6 +357,7 @@ typedef struct scan_job {
 	const ath_scan_query *q;
 	const anthem_index *ix;
 	const uint64_t *allow;
+	int compact;     /* the int8 points */
 	ath_heap *heaps; /* one per thread */
 	float *work;     /* ath_scan_work_floats per thread */
 	size_t chunks, nblocks, work_floats;
@@ -360,19 +367,29 @@ static void scan_chunk(size_t c, size_t tid, void *arg)
 {
 	scan_job *j = arg;
 	size_t lo = j->nblocks * c / j->chunks, hi = j->nblocks * (c + 1) / j->chunks;
-	ath_scan_blocks(j->q, j->ix->blocks, j->ix->norm2, j->ix->n, lo, hi,
-			j->allow, j->work + tid * j->work_floats, &j->heaps[tid]);
+	float *work = j->work + tid * j->work_floats;
+	if (j->compact)
+		ath_scan8_blocks(j->q, &j->ix->scan8, j->ix->n, lo, hi, j->allow,
+				 work, &j->heaps[tid]);
+	else
+		ath_scan_blocks(j->q, j->ix->blocks, j->ix->norm2, j->ix->n, lo,
+				hi, j->allow, work, &j->heaps[tid]);
 }
 
 /* One simple region: each thread keeps its own bounded heap over the
  * chunks it takes; the union of the heaps holds the k best under the
  * total order (distance, index), so the result does not depend on the
- * number of threads or on who took which chunk. */
+ * number of threads or on who took which chunk.  compact: the scan of the
+ * int8 points keeps the 2k best by their decoded distance, which the
+ * float points then re-score (ath_scan_rescore): out has room for 3k
+ * hits then. */
 static int scan_simple(const anthem_index *ix, const ath_scan_query *q,
 		       size_t k, size_t threads, const uint64_t *allow,
-		       float *work1, anthem_hit *out, size_t *n, const char *fn)
+		       int compact, float *work1, anthem_hit *out, size_t *n,
+		       const char *fn)
 {
 	size_t nblocks = (ix->n + ATH_SCAN_BLOCK - 1) / ATH_SCAN_BLOCK;
+	size_t kk = compact ? 2 * k : k;
 	/* a thread per 256 blocks at least: below that, starting one costs
 	 * more than it saves */
 	if (threads > nblocks / 256)
@@ -380,15 +397,24 @@ static int scan_simple(const anthem_index *ix, const ath_scan_query *q,
 	if (threads == 1 && work1) {
 		/* one heap, in the caller's buffers (work1: the query's scan
 		 * work space): what a batch's queries do, with no allocation */
-		ath_heap hp = {out, 0, k};
-		ath_scan_blocks(q, ix->blocks, ix->norm2, ix->n, 0, nblocks, allow,
-				work1, &hp);
-		ath_heap_sort(&hp);
-		*n = hp.n;
+		ath_heap hp = {compact ? out + k : out, 0, kk};
+		if (compact)
+			ath_scan8_blocks(q, &ix->scan8, ix->n, 0, nblocks, allow,
+					 work1, &hp);
+		else
+			ath_scan_blocks(q, ix->blocks, ix->norm2, ix->n, 0, nblocks,
+					allow, work1, &hp);
+		if (compact) {
+			ath_scan_rescore(q, ix->blocks, ix->norm2, hp.h, hp.n, k,
+					 work1, out, n);
+		} else {
+			ath_heap_sort(&hp);
+			*n = hp.n;
+		}
 		return ANTHEM_OK;
 	}
 	ath_heap *heaps = calloc(threads, sizeof *heaps);
-	anthem_hit *hits = malloc(threads * k * sizeof *hits);
+	anthem_hit *hits = malloc(threads * kk * sizeof *hits);
 	size_t wf = ath_scan_work_floats(ix->dim);
 	float *work = aligned_alloc(64, threads * wf * sizeof *work);
 	int rc = heaps && hits && work
@@ -396,10 +422,10 @@ static int scan_simple(const anthem_index *ix, const ath_scan_query *q,
 			 : ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
 	if (!rc) {
 		for (size_t t = 0; t < threads; t++)
-			heaps[t] = (ath_heap){hits + t * k, 0, k};
+			heaps[t] = (ath_heap){hits + t * kk, 0, kk};
 		/* several chunks per thread, so that a thread slowed by other
 		 * work on the machine does not hold the others up */
-		scan_job j = {q, ix, allow, heaps, work,
+		scan_job j = {q, ix, allow, compact, heaps, work,
 			      threads == 1 ? 1 : threads * 8, nblocks, wf};
 		if (j.chunks > nblocks)
 			j.chunks = nblocks ? nblocks : 1;
@@ -413,9 +439,14 @@ static int scan_simple(const anthem_index *ix, const ath_scan_query *q,
 			for (size_t i = 0; i < heaps[t].n; i++)
 				ath_heap_push(&all, heaps[t].h[i].index,
 					      heaps[t].h[i].distance);
-		ath_heap_sort(&all);
-		memcpy(out, all.h, all.n * sizeof *out);
-		*n = all.n;
+		if (compact) {
+			ath_scan_rescore(q, ix->blocks, ix->norm2, all.h, all.n, k,
+					 work, out, n);
+		} else {
+			ath_heap_sort(&all);
+			memcpy(out, all.h, all.n * sizeof *out);
+			*n = all.n;
+		}
 	}
 	free(heaps);
 	free(hits);
@@ -545,7 +576,7 @@ int anthem_index_scan_threads(const anthem_index *ix,
 	if (!q)
 		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
 	ath_scan_prepare(&s, ix->dim, c, l, gamma, q);
-	rc = scan_simple(ix, q, k, ath_threads(threads), NULL, NULL, out, n,
+	rc = scan_simple(ix, q, k, ath_threads(threads), NULL, 0, NULL, out, n,
 			     fn);
 	free(q);
 	return rc;
@@ -739,7 +770,8 @@ static int run(const ath_pipe *p, const char *query, ath_pwork *w,
 				      p->ix->norm2, p->depth, p->ef, w->scan_work,
 				      w->scan, &nscan, NULL, fn)
 	     : s->simple ? scan_simple(p->ix, &s->sq, p->depth, p->threads,
-				     p->allow, w->scan_work, w->scan, &nscan, fn)
+				     p->allow, p->compact, w->scan_work, w->scan,
+				     &nscan, fn)
 		       : scan_general(p->ix, s->region ? s->region : s->t[0].h,
 				      p->m->cfg.gamma, p->depth, p->allow, p,
 				      w->scan, &nscan, fn);

@@ -29,6 +29,7 @@ typedef struct ath_pipe {
 	const char *and_[ATH_MAX_COMPOSE], *or_[ATH_MAX_COMPOSE];
 	int stage1_only;
 	int graph;       /* stage 1's region source is the index's graph */
+	int compact;     /* ...or the scan of its int8 points, re-scored */
 	size_t ef;       /* its beam width */
 	size_t elements; /* stage 2's query elements per text (0: all) */
 	uint64_t *allow;  /* NULL: every product */

@@ -8,6 +8,7 @@
  * about equal hyperbolic length.  One step per dimension (the largest
  * |coordinate| over 127); a code decodes through the exponential map. */
 #include "search/ann.h"
+#include "search/scan.h"
 
 #include "common/internal.h"
 
@@ -49,4 +50,68 @@ void ath_quant_decode(const geo_space *s, const int8_t *code,
 	for (size_t k = 0; k < d; k++)
 		u[k] = (float)code[k] * scale[k];
 	geo_exp0(s, d, u, out);
+}
+
+void ath_scan8_free(ath_scan8 *c)
+{
+	free(c->owned_codes);
+	free(c->owned_lanes);
+	free(c->owned_scale);
+	memset(c, 0, sizeof *c);
+}
+
+/* The codes of ath_quant_build, moved into blocks, with each product's
+ * radial factor and the squared norm of the point it decodes to (scan.h). */
+int ath_scan8_build(ath_scan8 *c, const geo_space *s, const float *blocks,
+		    size_t n, size_t d, const char *fn)
+{
+	enum { W = ATH_SCAN_BLOCK };
+	size_t nb = (n + W - 1) / W;
+	ath_scan8_free(c);
+	float *pts = malloc((n ? n : 1) * d * sizeof *pts);
+	int8_t *rows = malloc((n ? n : 1) * d);
+	c->owned_codes = calloc(nb ? nb : 1, d * W);
+	c->owned_lanes = calloc(nb ? nb : 1, 2 * W * sizeof(float));
+	c->owned_scale = malloc(d * sizeof(float));
+	if (!pts || !rows || !c->owned_codes || !c->owned_lanes ||
+	    !c->owned_scale) {
+		free(pts);
+		free(rows);
+		ath_scan8_free(c);
+		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
+	}
+	ath_scan_from_blocks(blocks, 0, n, d, pts);
+	ath_quant_build(s, pts, n, d, d, c->owned_scale, rows);
+	for (size_t i = 0; i < n; i++) {
+		const int8_t *code = rows + i * d;
+		int8_t *cb = c->owned_codes + i / W * d * W + i % W;
+		float *lane = c->owned_lanes + i / W * 2 * W + i % W;
+		float u[ANTHEM_MAX_DIM], x[ANTHEM_MAX_DIM];
+		double u2 = 0.0, x2 = 0.0;
+		for (size_t k = 0; k < d; k++) {
+			cb[k * W] = code[k];
+			u[k] = (float)code[k] * c->owned_scale[k];
+			u2 += (double)u[k] * u[k];
+		}
+		geo_exp0(s, d, u, x);
+		for (size_t k = 0; k < d; k++)
+			x2 += (double)x[k] * x[k];
+		/* exp0 keeps the direction: x = f u */
+		float f = u2 > 0.0 ? (float)sqrt(x2 / u2) : 1.0f;
+		/* the norm of what the scan decodes, in its order (scan_loop.c) */
+		double n2 = 0.0;
+		for (size_t k = 0; k < d; k++) {
+			float xk = u[k] * f;
+			n2 += (double)xk * xk;
+		}
+		lane[0] = f;
+		lane[W] = (float)n2;
+	}
+	free(pts);
+	free(rows);
+	c->codes = c->owned_codes;
+	c->lanes = c->owned_lanes;
+	c->scale = c->owned_scale;
+	c->on = 1;
+	return ANTHEM_OK;
 }

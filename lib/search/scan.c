@@ -212,18 +212,22 @@ typedef struct scan_kernel {
 	void (*range)(const fquery *, const float *, const float *, size_t,
 		      size_t, size_t, const uint64_t *, ath_heap *);
 	void (*block)(const fquery *, const float *, const float *, float *);
+	void (*range8)(const fquery *, const int8_t *, const float *, size_t,
+		       size_t, size_t, const uint64_t *, ath_heap *);
 } scan_kernel;
 
 /* One copy of the loop per x86-64 level (lib/common/isa.h). */
 #if defined(ATH_HAVE_TARGET_LEVELS)
 static const scan_kernel kernels[] = {
-	[ATH_ISA_DEFAULT] = {ath_scan_range_base, ath_scan_block_base},
-	[ATH_ISA_V3] = {ath_scan_range_v3, ath_scan_block_v3},
-	[ATH_ISA_V4] = {ath_scan_range_v4, ath_scan_block_v4},
+	[ATH_ISA_DEFAULT] = {ath_scan_range_base, ath_scan_block_base,
+			     ath_scan_range8_base},
+	[ATH_ISA_V3] = {ath_scan_range_v3, ath_scan_block_v3, ath_scan_range8_v3},
+	[ATH_ISA_V4] = {ath_scan_range_v4, ath_scan_block_v4, ath_scan_range8_v4},
 };
 #else
 static const scan_kernel kernels[] = {
-	[ATH_ISA_DEFAULT] = {ath_scan_range_base, ath_scan_block_base}};
+	[ATH_ISA_DEFAULT] = {ath_scan_range_base, ath_scan_block_base,
+			     ath_scan_range8_base}};
 #endif
 
 static const scan_kernel *get_kernel(void)
@@ -238,7 +242,7 @@ ath_scan_block_fn ath_scan_block_kernel(void)
 
 size_t ath_scan_work_floats(size_t d)
 {
-	return 3 * W * d;
+	return 4 * W * d;
 }
 
 void ath_scan_fquery(const ath_scan_query *q, float *work, fquery *out)
@@ -262,6 +266,8 @@ void ath_scan_fquery(const ath_scan_query *q, float *work, fquery *out)
 	f.qmaxv = work;
 	f.qminv = work + q->d * W;
 	f.tbuf = work + 2 * q->d * W;
+	f.dscale = NULL;
+	f.dbuf = work + 3 * q->d * W;
 	*out = f;
 }
 
@@ -284,4 +290,34 @@ float ath_scan_at(const ath_scan_query *q, const float *blocks,
 	 * comparing the two should not depend on it) */
 	get_kernel()->block(&f, blocks + i / W * q->d * W, n2 + i / W * W, dist);
 	return dist[i % W];
+}
+
+void ath_scan8_blocks(const ath_scan_query *q, const ath_scan8 *c, size_t n,
+		      size_t b_lo, size_t b_hi, const uint64_t *allow,
+		      float *work, ath_heap *hp)
+{
+	fquery f;
+	ath_scan_fquery(q, work, &f);
+	f.dscale = c->scale;
+	get_kernel()->range8(&f, c->codes, c->lanes, n, b_lo, b_hi, allow, hp);
+}
+
+void ath_scan_rescore(const ath_scan_query *q, const float *blocks,
+		      const float *n2, const anthem_hit *cand, size_t nc,
+		      size_t k, float *work, anthem_hit *out, size_t *nout)
+{
+	fquery f;
+	ath_scan_fquery(q, work, &f);
+	const scan_kernel *kn = get_kernel();
+	ath_heap top = {out, 0, k};
+	for (size_t i = 0; i < nc; i++) {
+		/* the candidate's block through the scan's kernel: the float
+		 * the exact scan gives it */
+		float dist[W];
+		size_t j = cand[i].index;
+		kn->block(&f, blocks + j / W * q->d * W, n2 + j / W * W, dist);
+		ath_heap_push(&top, j, dist[j % W]);
+	}
+	ath_heap_sort(&top);
+	*nout = top.n;
 }

@@ -80,6 +80,43 @@ void ath_scan_blocks(const ath_scan_query *q, const float *blocks,
 float ath_scan_at(const ath_scan_query *q, const float *blocks,
 		  const float *n2, size_t i, float *work);
 
+/* Compact stage-1 points (docs/architecture.md, "Compact points"): the
+ * points' tangent-space int8 codes (quant.c) in the blocked layout, block b
+ * holding d rows of 16 codes, and per block 32 floats: the 16 products'
+ * radial factors f, then the squared norms of their decoded points.  A
+ * product decodes to x_k = (code_k * scale_k) * f in float: the exponential
+ * map at the origin of the tangent vector (code_k * scale_k)_k, whose
+ * direction it keeps, so that f = |exp0(u)| / |u|.  40 bytes a product at
+ * d = 32 against the float blocks' 132. */
+typedef struct ath_scan8 {
+	int on;
+	const int8_t *codes; /* nblocks x d x 16 */
+	const float *lanes;  /* nblocks x 32: f[16], n2[16] */
+	const float *scale;  /* d steps of the tangent coordinates */
+	int8_t *owned_codes;
+	float *owned_lanes, *owned_scale;
+} ath_scan8;
+
+/* Codes of n points in blocks (d <= ATH_SCAN_MAX_DIM) in space s:
+ * ANTHEM_OK or ANTHEM_ENOMEM (fn names the caller). */
+int ath_scan8_build(ath_scan8 *c, const geo_space *s, const float *blocks,
+		    size_t n, size_t d, const char *fn);
+void ath_scan8_free(ath_scan8 *c);
+
+/* ath_scan_blocks over the int8 points: the distance of each product's
+ * decoded point (an approximation of its float distance, to be re-scored:
+ * ath_scan_rescore). */
+void ath_scan8_blocks(const ath_scan_query *q, const ath_scan8 *c, size_t n,
+		      size_t b_lo, size_t b_hi, const uint64_t *allow,
+		      float *work, ath_heap *hp);
+
+/* The k best of nc candidates (any order) by the float distance of the
+ * blocks (what ath_scan_at gives each), best first under (distance,
+ * index), into out; *nout = min(k, nc). */
+void ath_scan_rescore(const ath_scan_query *q, const float *blocks,
+		      const float *n2, const anthem_hit *cand, size_t nc,
+		      size_t k, float *work, anthem_hit *out, size_t *nout);
+
 /* Copy an index's points out, row-major (n x dim floats). */
 void ath_index_points(const anthem_index *ix, float *out);
 

@@ -108,6 +108,28 @@ void SCAN_NAME(ath_scan_block_)(const fquery *q, const float *blk,
 	block_dist(q, blk, n2, dist);
 }
 
+/* Offer the lanes of block b that the filter allows and that might beat
+ * the heap's worst (NaN passes: the heap decides). */
+INLINE void offer(ath_heap *hp, size_t n, size_t b, unsigned bits,
+		  const float *dist)
+{
+	float worst = hp->n < hp->k || isnan(hp->h[0].distance)
+			      ? INFINITY : hp->h[0].distance;
+	size_t lanes = n - b * W < W ? n - b * W : W;
+	for (size_t j = 0; j < lanes; j++)
+		if (bits >> j & 1u && !(dist[j] > worst)) {
+			ath_heap_push(hp, b * W + j, dist[j]);
+			worst = hp->n < hp->k || isnan(hp->h[0].distance)
+					? INFINITY : hp->h[0].distance;
+		}
+}
+
+/* a block's 16 products are 16 bits of one word of the filter */
+INLINE unsigned block_bits(const uint64_t *allow, size_t b)
+{
+	return allow ? (unsigned)(allow[b / 4] >> (b % 4 * W)) & 0xffffu : 0xffffu;
+}
+
 void SCAN_NAME(ath_scan_range_)(const fquery *q, const float *blocks,
 				const float *n2, size_t n, size_t b_lo,
 				size_t b_hi, const uint64_t *allow,
@@ -116,23 +138,64 @@ void SCAN_NAME(ath_scan_range_)(const fquery *q, const float *blocks,
 	size_t d = q->d;
 	for (size_t b = b_lo; b < b_hi; b++) {
 		float dist[W];
-		/* a block's 16 products are 16 bits of one word of the filter */
-		unsigned bits = allow ? (unsigned)(allow[b / 4] >> (b % 4 * W)) & 0xffffu
-				      : 0xffffu;
+		unsigned bits = block_bits(allow, b);
 		if (!bits)
 			continue;
 		block_dist(q, blocks + b * d * W, n2 + b * W, dist);
-		/* the worst kept so far; a lane is offered only if it might beat
-		 * it (NaN passes: the heap decides) */
-		float worst = hp->n < hp->k || isnan(hp->h[0].distance)
-				      ? INFINITY : hp->h[0].distance;
-		size_t lanes = n - b * W < W ? n - b * W : W;
-		for (size_t j = 0; j < lanes; j++)
-			if (bits >> j & 1u && !(dist[j] > worst)) {
-				ath_heap_push(hp, b * W + j, dist[j]);
-				worst = hp->n < hp->k || isnan(hp->h[0].distance)
-						? INFINITY : hp->h[0].distance;
-			}
+		offer(hp, n, b, bits, dist);
 	}
 }
 
+/* L int8 codes of one row of a block as floats.  GCC 12 turns
+ * __builtin_convertvector of int8 lanes into one scalar conversion a lane,
+ * so the levels with a sign-extending load use it. */
+#if L == 16 && defined(__AVX512F__)
+#include <immintrin.h>
+INLINE vf load_codes(const int8_t *p)
+{
+	return (vf)_mm512_cvtepi32_ps(
+		_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)p)));
+}
+#elif L == 8 && defined(__AVX2__)
+#include <immintrin.h>
+INLINE vf load_codes(const int8_t *p)
+{
+	return (vf)_mm256_cvtepi32_ps(
+		_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)p)));
+}
+#else
+INLINE vf load_codes(const int8_t *p)
+{
+	vf x;
+	for (int j = 0; j < L; j++)
+		x[j] = (float)p[j];
+	return x;
+}
+#endif
+
+void SCAN_NAME(ath_scan_range8_)(const fquery *q, const int8_t *codes,
+				 const float *lanes, size_t n, size_t b_lo,
+				 size_t b_hi, const uint64_t *allow,
+				 ath_heap *hp)
+{
+	size_t d = q->d;
+	for (size_t b = b_lo; b < b_hi; b++) {
+		float dist[W];
+		unsigned bits = block_bits(allow, b);
+		if (!bits)
+			continue;
+		/* x = (code * step) * f, in this order in every copy and in
+		 * ath_scan8_build (which stores the squared norms of exactly
+		 * these floats); the 2 KiB block stays in L1 for the loop */
+		const int8_t *cb = codes + b * d * W;
+		const float *f = lanes + b * 2 * W;
+		for (size_t k = 0; k < d; k++)
+			for (size_t o = 0; o < W; o += L) {
+				vf x = load_codes(cb + k * W + o);
+				*(vf *)(q->dbuf + k * W + o) =
+					x * q->dscale[k] * *(const vf *)(f + o);
+			}
+		block_dist(q, q->dbuf, f + W, dist);
+		offer(hp, n, b, bits, dist);
+	}
+}

@@ -18,6 +18,10 @@ typedef struct fquery {
 	 * shuffle, on the port the compares need too) */
 	const float *qmaxv, *qminv;
 	float *tbuf; /* the clamped block, d x 16 */
+	/* int8 points (scan.h, ath_scan8): the per-dimension steps, and the
+	 * block decoded, d x 16 */
+	const float *dscale;
+	float *dbuf;
 } fquery;
 
 /* Each copy of scan_loop.c defines its two functions with its level's
@@ -34,7 +38,13 @@ typedef struct fquery {
 	void ath_scan_range_##level(const fquery *q, const float *blocks,   \
 				    const float *n2, size_t n, size_t b_lo, \
 				    size_t b_hi, const uint64_t *allow,     \
-				    ath_heap *hp);
+				    ath_heap *hp);                          \
+	/* the same over int8 blocks (scan.h, ath_scan8), each decoded     \
+	 * into q->dbuf and then computed as a float block */              \
+	void ath_scan_range8_##level(const fquery *q, const int8_t *codes,  \
+				     const float *lanes, size_t n,          \
+				     size_t b_lo, size_t b_hi,              \
+				     const uint64_t *allow, ath_heap *hp);
 
 SCAN_LOOP_DECLS(base)
 SCAN_LOOP_DECLS(v3)

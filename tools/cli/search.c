@@ -26,8 +26,9 @@ int cmd_index(int argc, char **argv)
 		{"ann-degree", "N", "the graph's neighbours per product (32)", &degree},
 		{"ann-ef", "N", "the graph build's beam width (128)", &ef},
 		{"ann-seed", "S", "the graph's insertion order (1)", &seed},
-		{"points", "FORMAT", "the graph search's points: float32 or int8 "
-		 "(float32)", &points},
+		{"points", "FORMAT", "stage 1's points: float32, or int8 (the "
+		 "scan and the graph read int8 codes and re-score the best "
+		 "2 x K1 in float32) (float32)", &points},
 		{NULL, NULL, NULL, NULL},
 	};
 	const char *pos[1];
@@ -52,9 +53,9 @@ int cmd_index(int argc, char **argv)
 	    (seed && cli_size(cmd, "ann-seed", seed, &seed_v)))
 		return EXIT_USAGE;
 	io.ann_seed = seed_v;
-	if ((degree || ef || seed || points) && !ann) {
-		fprintf(stderr, "anthem index: --ann-degree, --ann-ef, --ann-seed "
-			"and --points need --ann\nusage: %s\n", cmd->usage);
+	if ((degree || ef || seed) && !ann) {
+		fprintf(stderr, "anthem index: --ann-degree, --ann-ef and "
+			"--ann-seed need --ann\nusage: %s\n", cmd->usage);
 		return EXIT_USAGE;
 	}
 	if (points && !strcmp(points, "int8")) {
@@ -82,9 +83,10 @@ int cmd_index(int argc, char **argv)
 	if (!rc)
 		rc = anthem_index_save(ix, out);
 	if (!rc)
-		fprintf(stderr, "anthem index: wrote %s (%zu products, dim %zu%s)\n",
+		fprintf(stderr, "anthem index: wrote %s (%zu products, dim %zu%s%s)\n",
 			out, anthem_index_count(ix), anthem_index_dim(ix),
-			anthem_index_has_ann(ix) ? ", with the approximate index" : "");
+			anthem_index_has_ann(ix) ? ", with the approximate index" : "",
+			io.points == ANTHEM_POINTS_INT8 ? ", int8 points" : "");
 	else
 		cli_fail("index", rc);
 	anthem_index_free(ix);
@@ -297,7 +299,7 @@ int cmd_search(int argc, char **argv)
 		{"or", "QUERY", "unite with another query (repeatable, up to 16)", NULL, 1, ors, &nor},
 		{"filter", "FILE", "return only these products (one product id a line)", &filter},
 		{"json", NULL, "one JSON object a query: {query, results: [{rank, product_id, title, score, distance}]}", &json},
-		{"stage1", "SOURCE", "stage 1: auto, exact (the scan) or graph (the index's approximate index; docs/architecture.md)", &stage1},
+		{"stage1", "SOURCE", "stage 1: auto (the scan; of the int8 points when the index has them), exact (the scan of the float points) or graph (the index's approximate index; docs/architecture.md)", &stage1},
 		{"ef", "N", "the graph search's beam width (0: 2 x k1, at least 64)", &ef},
 		{"stage2-elements", "N", "stage 2 attends from at most N query elements a text, those of highest score (0: all; docs/performance.md)", &elements},
 		{NULL, NULL, NULL, NULL},

@@ -444,7 +444,7 @@ int cmd_eval(int argc, char **argv)
 		{"judgments", "FILE", "the relevance judgements", &judgments},
 		{"index", "INDEX", "scan this index (anthem index) as a search server would", &index},
 		{"k1", "N", "stage-1 candidates reranked by the full model (200; 0: stage 1 only)", &k1},
-		{"stage1", "SOURCE", "stage 1 of --index: auto, exact (the scan) or graph (its approximate index; docs/architecture.md)", &stage1},
+		{"stage1", "SOURCE", "stage 1 of --index: auto (the scan; of the int8 points when the index has them), exact (the scan of the float points) or graph (its approximate index; docs/architecture.md)", &stage1},
 		{"ef", "N", "the graph search's beam width (0: 2 x k1, at least 64)", &ef},
 		{"stage2-elements", "N", "stage 2 attends from at most N query elements a text, those of highest score (0: all; docs/performance.md)", &elements},
 		{"max-queries", "N", "evaluate only the first N queries", &maxq},
