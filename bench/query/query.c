@@ -3,7 +3,10 @@
  * them with the full model, top 10) on an index of N synthetic products;
  * the resident memory of the loaded index; a model shared by two query
  * threads; and the throughput of anthem_search_batch on 2 threads against
- * one anthem_search call after another, with the same hits to the bit.
+ * one anthem_search call after another, with the same hits to the bit;
+ * then the same products indexed with int8 points (ANTHEM_POINTS_INT8):
+ * the loaded index's memory, the share of the float scan's top K1 that
+ * its stage 1 keeps, and the latency runs again.
  *
  * usage: query [--n N] [--queries Q] [--dir DIR] [--model FILE] [--prepare]
  * (--prepare: only make the cached model, catalogue and index, so that the
@@ -327,7 +330,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	mkdir(dir, 0755);
-	char path[4096], cat_path[4096], idx_path[4096];
+	char path[4096], cat_path[4096], idx_path[4096], idx8_path[4200];
 	load_vocab(FIXTURE_DIR "/catalog.tsv");
 
 	/* the model: a file, loaded (shared by every thread below) */
@@ -387,6 +390,27 @@ int main(int argc, char **argv)
 		anthem_catalog_free(c);
 		printf("index_build_s=%.1f n=%zu dim=%zu threads=all\n", build_s, n,
 		       d);
+	}
+	/* the same products with int8 points (ANTHEM_POINTS_INT8: the scan
+	 * reads codes, re-scores the best 2 K1 in float32), cached beside */
+	snprintf(idx8_path, sizeof idx8_path, "%.4090s.int8", idx_path);
+	if (!exists(idx8_path)) {
+		anthem_catalog *c;
+		anthem_index *b;
+		anthem_index_options io;
+		anthem_index_options_init(&io);
+		io.points = ANTHEM_POINTS_INT8;
+		if (anthem_catalog_load(&c, cat_path, 0))
+			die(cat_path);
+		double t0 = now();
+		if (anthem_index_build_ex(&b, m, c, &io))
+			die("int8 index build");
+		printf("index8_build_s=%.1f n=%zu dim=%zu threads=all\n",
+		       now() - t0, n, d);
+		if (anthem_index_save(b, idx8_path))
+			die("int8 index save");
+		anthem_index_free(b);
+		anthem_catalog_free(c);
 	}
 	if (prepare) {
 		anthem_model_free(m);
@@ -490,6 +514,79 @@ int main(int argc, char **argv)
 	       "use the same anthem_model %p)\n", model_rss, (void *)m);
 	fflush(stdout);
 	measure_batch(m, ix, queries, nq);
+
+	/* int8 points: the loaded index's memory, how much of the float
+	 * scan's top K1 stage 1 keeps (the default model has no lexical
+	 * term: stage 1 is the region scan alone), and the same runs */
+	double r8 = rss(), a8 = status("RssAnon");
+	anthem_index *ix8;
+	if (anthem_index_load(&ix8, idx8_path, m))
+		die(idx8_path);
+	double index8_rss = rss() - r8, index8_anon = status("RssAnon") - a8;
+	double found = 0, wanted = 0;
+	anthem_hit *h32 = malloc(200 * sizeof *h32), *h8 = malloc(200 * sizeof *h8);
+	/* stage 1 alone (embedding included), 1 thread and 2, float and
+	 * int8 one after the other on each query */
+	double *t1[2][2];
+	for (int a = 0; a < 2; a++)
+		for (int b = 0; b < 2; b++)
+			t1[a][b] = malloc(nq * sizeof(double));
+	for (size_t i = 0; i < nq; i++) {
+		anthem_search_options o;
+		anthem_search_options_init(&o);
+		o.k = 200;
+		o.stage1_only = 1;
+		size_t n32, n8;
+		for (int th = 0; th < 2; th++) {
+			o.threads = (size_t)th + 1;
+			double a = now();
+			if (anthem_search_ex(m, ix, queries[i], &o, h32, &n32))
+				die("stage 1");
+			double b = now();
+			if (anthem_search_ex(m, ix8, queries[i], &o, h8, &n8))
+				die("stage 1");
+			t1[0][th][i] = b - a;
+			t1[1][th][i] = now() - b;
+		}
+		for (size_t a = 0; a < n32; a++)
+			for (size_t b = 0; b < n8; b++)
+				if (h8[b].index == h32[a].index) {
+					found++;
+					break;
+				}
+		wanted += (double)n32;
+	}
+	free(h32);
+	free(h8);
+	printf("int8: index_rss_bytes=%.0f index_anon_bytes=%.0f "
+	       "float_index_rss_bytes=%.0f strings_bytes=%.0f "
+	       "stage1_recall_of_float=%.4f queries=%zu",
+	       index8_rss, index8_anon, index_rss, strings, found / wanted, nq);
+	for (int a = 0; a < 2; a++)
+		for (int th = 0; th < 2; th++) {
+			qsort(t1[a][th], nq, sizeof(double), cmp);
+			printf(" stage1_%s_t%d_p50_ms=%.3f stage1_%s_t%d_p99_ms=%.3f",
+			       a ? "int8" : "float", th + 1, 1e3 * t1[a][th][nq / 2],
+			       a ? "int8" : "float", th + 1,
+			       1e3 * t1[a][th][nq * 99 / 100]);
+			free(t1[a][th]);
+		}
+	printf("\n");
+	fflush(stdout);
+	r.ix = ix8;
+	measure("int8,1-thread", &r, 1, 1, before);
+	measure("int8,2-threads-a-query", &r, 1, 2, before);
+	r.elements = 64;
+	measure("int8,1-thread,64-elements", &r, 1, 1, before);
+	measure("int8,2-threads-a-query,64-elements", &r, 1, 2, before);
+	r.elements = 0;
+	r.ix = ix;
+	/* the re-scoring reads float points from all over the file: the
+	 * mapped pages it touched count in RSS again (clean file pages,
+	 * which the kernel may drop; RssAnon is what it cannot) */
+	printf("int8_after_runs: index_rss_bytes=%.0f index_anon_bytes=%.0f\n",
+	       rss() - r8, status("RssAnon") - a8);
+	anthem_index_free(ix8);
 
 	for (size_t i = 0; i < nq; i++)
 		free(queries[i]);
