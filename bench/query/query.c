@@ -388,8 +388,8 @@ int main(int argc, char **argv)
 			die("index save");
 		anthem_index_free(b);
 		anthem_catalog_free(c);
-		printf("index_build_s=%.1f n=%zu dim=%zu threads=all\n", build_s, n,
-		       d);
+		printf("index_build_s=%.1f n=%zu dim=%zu threads=all "
+		       "peak_rss_bytes=%.0f\n", build_s, n, d, status("VmHWM"));
 	}
 	/* the same products with int8 points (ANTHEM_POINTS_INT8: the scan
 	 * reads codes, re-scores the best 2 K1 in float32), cached beside */
@@ -405,8 +405,10 @@ int main(int argc, char **argv)
 		double t0 = now();
 		if (anthem_index_build_ex(&b, m, c, &io))
 			die("int8 index build");
-		printf("index8_build_s=%.1f n=%zu dim=%zu threads=all\n",
-		       now() - t0, n, d);
+		/* the process's peak so far: this build's, when above the
+		 * float build's line */
+		printf("index8_build_s=%.1f n=%zu dim=%zu threads=all "
+		       "peak_rss_bytes=%.0f\n", now() - t0, n, d, status("VmHWM"));
 		if (anthem_index_save(b, idx8_path))
 			die("int8 index save");
 		anthem_index_free(b);
