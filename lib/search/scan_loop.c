@@ -163,6 +163,20 @@ INLINE vf load_codes(const int8_t *p)
 	return (vf)_mm256_cvtepi32_ps(
 		_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)p)));
 }
+#elif L == 4 && defined(__SSE2__)
+#include <emmintrin.h>
+#include <string.h>
+INLINE vf load_codes(const int8_t *p)
+{
+	/* SSE2 has no sign-extending load: each byte doubled into a 16-bit
+	 * lane and shifted back down keeps its sign, likewise to 32 bits */
+	int32_t four;
+	memcpy(&four, p, sizeof four);
+	__m128i b = _mm_cvtsi32_si128(four);
+	__m128i w = _mm_srai_epi16(_mm_unpacklo_epi8(b, b), 8);
+	__m128i d = _mm_srai_epi32(_mm_unpacklo_epi16(w, w), 16);
+	return (vf)_mm_cvtepi32_ps(d);
+}
 #else
 INLINE vf load_codes(const int8_t *p)
 {
