@@ -63,6 +63,89 @@ func BuildIndex(m *Model, c *Catalog, threads int) (*Index, error) {
 	return newIndex(p), nil
 }
 
+// PointFormat is the format of stage 1's points (anthem_point_format).
+type PointFormat int
+
+const (
+	PointsFloat32 PointFormat = C.ANTHEM_POINTS_FLOAT32 // the points as they are
+	PointsInt8    PointFormat = C.ANTHEM_POINTS_INT8    // also int8 tangent-space codes, which stage 1 scans (re-scored in float)
+)
+
+// IndexOptions tune BuildIndexEx (anthem_index_options).  Start from
+// DefaultIndexOptions(): zero AnnDegree and AnnEf are refused when Ann
+// is set.  A nil *IndexOptions means the defaults.
+type IndexOptions struct {
+	Threads int // embedding and graph threads (0, default: all cores)
+	// Ann also builds the approximate index, a proximity graph over the
+	// points (false: the exact scan only); HasAnn tells.
+	Ann       bool
+	AnnDegree int         // neighbours per product (32; 2 to 256)
+	AnnEf     int         // the build's beam width (128; up to 4096)
+	AnnSeed   uint64      // the insertion order (1): same seed, same graph, whatever Threads
+	Points    PointFormat // stage 1's points (PointsFloat32)
+}
+
+// DefaultIndexOptions returns the library's defaults
+// (anthem_index_options_init): Threads 0, no graph, AnnDegree 32, AnnEf
+// 128, AnnSeed 1, PointsFloat32.
+func DefaultIndexOptions() IndexOptions {
+	var o C.anthem_index_options
+	C.anthem_index_options_init_size(&o, C.size_t(unsafe.Sizeof(o)))
+	return IndexOptions{
+		Threads:   int(o.threads),
+		Ann:       o.ann != 0,
+		AnnDegree: int(o.ann_degree),
+		AnnEf:     int(o.ann_ef),
+		AnnSeed:   uint64(o.ann_seed),
+		Points:    PointFormat(o.points),
+	}
+}
+
+// BuildIndexEx is BuildIndex with options (anthem_index_build_ex): the
+// graph of the approximate index, int8 points.
+func BuildIndexEx(m *Model, c *Catalog, opts *IndexOptions) (*Index, error) {
+	o := DefaultIndexOptions()
+	if opts != nil {
+		o = *opts
+	}
+	var co C.anthem_index_options
+	C.anthem_index_options_init_size(&co, C.size_t(unsafe.Sizeof(co)))
+	var err error
+	if co.threads, err = size("IndexOptions.Threads", o.Threads); err != nil {
+		return nil, err
+	}
+	if co.ann_degree, err = size("IndexOptions.AnnDegree", o.AnnDegree); err != nil {
+		return nil, err
+	}
+	if co.ann_ef, err = size("IndexOptions.AnnEf", o.AnnEf); err != nil {
+		return nil, err
+	}
+	if o.Points != PointsFloat32 && o.Points != PointsInt8 {
+		return nil, goError(CodeInvalid, "IndexOptions.Points is %d, must be PointsFloat32 or PointsInt8", o.Points)
+	}
+	co.points = C.anthem_point_format(o.Points)
+	co.ann_seed = C.uint64_t(o.AnnSeed)
+	co.ann = 0
+	if o.Ann {
+		co.ann = 1
+	}
+	mp, err := m.acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer m.obj.release()
+	cp, err := c.acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer c.obj.release()
+	var p *C.anthem_index
+	if err := call(func() C.int { return C.anthem_index_build_ex(&p, mp, cp, &co) }); err != nil {
+		return nil, err
+	}
+	return newIndex(p), nil
+}
+
 // LoadIndex maps an index file (anthem_index_load).  With a model, it
 // checks that the index was built with that model's file (ErrMismatch
 // otherwise); a nil model skips the check.
@@ -164,6 +247,17 @@ func (ix *Index) Title(i int) string {
 	return C.GoString(C.anthem_index_title(p, C.size_t(i)))
 }
 
+// HasAnn tells whether the index holds the approximate index, a graph
+// (anthem_index_has_ann; IndexOptions.Ann).
+func (ix *Index) HasAnn() bool {
+	p, err := ix.acquire()
+	if err != nil {
+		return false
+	}
+	defer ix.obj.release()
+	return C.anthem_index_has_ann(p) != 0
+}
+
 // ModelFingerprint is the fingerprint of the model the index was built
 // with (anthem_index_model_fingerprint).
 func (ix *Index) ModelFingerprint() uint64 {
@@ -245,6 +339,20 @@ func (ix *Index) ScanThreads(h *Hyperboloid, gamma float32, k, threads int) ([]H
 	return ix.hits(p, raw[:int(n)]), nil
 }
 
+// Stage1 is the region source of stage 1 (anthem_search_options.stage1).
+type Stage1 int
+
+const (
+	// Stage1Auto scans, the int8 points when the index has them
+	// (re-scored in float); it never chooses the graph.
+	Stage1Auto Stage1 = C.ANTHEM_STAGE1_AUTO
+	// Stage1Exact scans the float points.
+	Stage1Exact Stage1 = C.ANTHEM_STAGE1_EXACT
+	// Stage1Graph searches the graph when the index has one (still the
+	// scan for And / Or and Allow, and without a graph).
+	Stage1Graph Stage1 = C.ANTHEM_STAGE1_GRAPH
+)
+
 // SearchOptions tune SearchEx and SearchBatch (anthem_search_options).
 // Start from DefaultSearchOptions(): a zero K asks for no hit and a zero
 // Threads means all cores.  A nil *SearchOptions means the defaults.
@@ -266,14 +374,24 @@ type SearchOptions struct {
 	// millisecond): past it the call returns an error matching
 	// ErrCanceled (anthem_search_options.timeout_ms).
 	Timeout time.Duration
+	Stage1  Stage1 // Stage1Auto (default), Stage1Exact or Stage1Graph
+	// Ef is the graph search's beam width (0: 2 max(K, K1), at least
+	// 64); larger finds more of the exact top K1.
+	Ef int
+	// Stage2Elements, when > 0, lets stage 2 attend from at most this
+	// many elements of each text (0: all): an approximation that saves
+	// time on long queries (docs/performance.md, "Stage 2's elements").
+	Stage2Elements int
 }
 
 // DefaultSearchOptions returns the library's defaults
-// (anthem_search_options_init): K 10, K1 200, Threads 1.
+// (anthem_search_options_init): K 10, K1 200, Threads 1, Stage1Auto, Ef
+// 0, Stage2Elements 0.
 func DefaultSearchOptions() SearchOptions {
 	var o C.anthem_search_options
 	C.anthem_search_options_init_size(&o, C.size_t(unsafe.Sizeof(o)))
-	return SearchOptions{K: int(o.k), K1: int(o.k1), Threads: int(o.threads)}
+	return SearchOptions{K: int(o.k), K1: int(o.k1), Threads: int(o.threads),
+		Stage1: Stage1(o.stage1), Ef: int(o.ef), Stage2Elements: int(o.stage2_elements)}
 }
 
 // cSearchOptions fills a C anthem_search_options from opts.  The texts
@@ -354,6 +472,16 @@ func cSearchOptions(opts *SearchOptions, count int) (co C.anthem_search_options,
 	if o.Timeout > 0 {
 		co.timeout_ms = C.uint64_t((o.Timeout + time.Millisecond - 1) / time.Millisecond)
 	}
+	if o.Stage1 < Stage1Auto || o.Stage1 > Stage1Graph {
+		return co, 0, free, goError(CodeInvalid, "SearchOptions.Stage1 is %d, must be Stage1Auto, Stage1Exact or Stage1Graph", o.Stage1)
+	}
+	co.stage1 = C.int(o.Stage1)
+	if co.ef, err = size("SearchOptions.Ef", o.Ef); err != nil {
+		return co, 0, free, err
+	}
+	if co.stage2_elements, err = size("SearchOptions.Stage2Elements", o.Stage2Elements); err != nil {
+		return co, 0, free, err
+	}
 	return co, k, free, nil
 }
 
@@ -417,7 +545,8 @@ func (ix *Index) Search(m *Model, query string, k, k1 int) ([]Hit, error) {
 }
 
 // SearchEx runs one query through the pipeline with options
-// (anthem_search_ex): AND / OR texts, a filter, threads, stage 1 alone.
+// (anthem_search_ex): AND / OR texts, a filter, threads, stage 1 alone,
+// stage 1's source, stage 2's elements.
 // At most K hits, fewer only when the index (or the filter) holds fewer
 // products; best first.  A distance may be negative with the lexical
 // term; a score shown to users is -Distance.

@@ -62,12 +62,26 @@ def _is_id(x):
     return isinstance(x, (str, bytes, bytearray))
 
 
+# anthem_search_options.stage1 and anthem_point_format by value
+STAGE1 = ("auto", "exact", "graph")
+POINTS = ("float32", "int8")
+
+
+def _choice(value, what, names):
+    """The position of value among names (its C value), else EINVAL."""
+    if value not in names:
+        raise error(Status.EINVAL, "%s %r is not one of %s"
+                    % (what, value, ", ".join(names)))
+    return names.index(value)
+
+
 class Index(Handle):
     """The product points of a catalogue under one model, with the
     products' ids and titles.
 
-    Index.build(model, catalog), Index.load(path, model=None), save(path),
-    len(ix), ix.id(i), ix.title(i), ix.vectors (borrowed),
+    Index.build(model, catalog, threads=0, ann=False, points="float32",
+    ...), Index.load(path, model=None), save(path), len(ix), ix.id(i),
+    ix.title(i), ix.vectors (borrowed), ix.has_ann,
     ix.scan(hyperboloid, k), ix.search(model, query, k, k1, ...),
     ix.search_batch(model, queries, ...), ix.find(product_id),
     ix.rerank(model, query, positions_or_ids),
@@ -83,12 +97,25 @@ class Index(Handle):
         return ix
 
     @classmethod
-    def build(cls, model, catalog, threads=0):
-        """Embed every product of catalog with model (threads=0: all)."""
+    def build(cls, model, catalog, threads=0, ann=False, points="float32",
+              ann_degree=32, ann_ef=128, ann_seed=1):
+        """Embed every product of catalog with model (anthem_index_build_ex;
+        threads=0: all cores, for the graph too).  ann=True also builds the
+        approximate index, a proximity graph of ann_degree neighbours per
+        product, built with beam width ann_ef in the order ann_seed sets
+        (same seed, same graph).  points="int8" also keeps int8 codes of
+        the points, which stage 1 scans (re-scored in float); "float32"
+        (default) keeps the float points only."""
+        o = _lib.index_options()
+        o.threads = count_arg(threads, "threads")
+        o.ann = 1 if ann else 0
+        o.points = _choice(points, "points", POINTS)
+        o.ann_degree = count_arg(ann_degree, "ann_degree")
+        o.ann_ef = count_arg(ann_ef, "ann_ef")
+        o.ann_seed = count_arg(ann_seed, "ann_seed")
         out = IndexP()
-        threads = count_arg(threads, "threads")
         with using(model, catalog) as (m, c):
-            check(lib.anthem_index_build(byref(out), m, c, threads))
+            check(lib.anthem_index_build_ex(byref(out), m, c, byref(o)))
         return cls._wrap(out)
 
     @classmethod
@@ -112,6 +139,12 @@ class Index(Handle):
     def dim(self):
         """Dimension of the stored product points."""
         return lib.anthem_index_dim(self._h)
+
+    @property
+    def has_ann(self):
+        """True when the index holds the approximate index (a graph:
+        Index.build(..., ann=True))."""
+        return lib.anthem_index_has_ann(self._h) != 0
 
     @property
     def model_fingerprint(self):
@@ -237,7 +270,7 @@ class Index(Handle):
         return arr, cast(arr, SizeP), len(pos)
 
     def _options(self, k, k1, and_, or_, allow, threads, stage1_only,
-                 timeout=None):
+                 timeout, stage1, ef, stage2_elements):
         """(options, keepalive, k): an anthem_search_options filled from
         the keywords, the Python objects its pointers refer to (held for
         the length of the call), and k capped to the index size."""
@@ -270,10 +303,14 @@ class Index(Handle):
                             "seconds, not %r" % (timeout,)) from None
             # 0 would mean "no deadline"
             o.timeout_ms = count_arg(max(ms, 1), "timeout (ms)")
+        o.stage1 = _choice(stage1, "stage1", STAGE1)
+        o.ef = count_arg(ef, "ef")
+        o.stage2_elements = count_arg(stage2_elements, "stage2_elements")
         return o, keep, o.k
 
     def search(self, model, query, k=10, k1=200, and_=(), or_=(),
-               allow=None, threads=1, stage1_only=False, timeout=None):
+               allow=None, threads=1, stage1_only=False, timeout=None,
+               stage1="auto", ef=0, stage2_elements=0):
         """One query through the pipeline (anthem_search_ex): stage 1
         gathers the k1 products nearest to the query's region (0 means
         200) and, with the lexical term, the k1 titles of highest BM25;
@@ -287,10 +324,20 @@ class Index(Handle):
         query's scan and rerank (0: all cores); the hits never depend on
         it.  stage1_only stops after stage 1 and ranks by its distance.
         timeout (seconds): CanceledError once the search has run that long
-        (anthem_search_options.timeout_ms)."""
+        (anthem_search_options.timeout_ms).
+
+        stage1: "auto" (default) scans, the int8 points when the index has
+        them; "exact" scans the float points; "graph" searches the graph
+        when the index has one (Index.build(..., ann=True); still the scan
+        for and_ / or_ and allow).  ef: the graph search's beam width (0:
+        2 max(k, k1), at least 64); larger finds more of the exact top k1.
+        stage2_elements: stage 2 attends from at most this many elements of
+        each text (0: all), an approximation that saves time on long
+        queries (docs/performance.md, "Stage 2's elements")."""
         self._h
         opts, keep, k = self._options(k, k1, and_, or_, allow, threads,
-                                      stage1_only, timeout)
+                                      stage1_only, timeout, stage1, ef,
+                                      stage2_elements)
         out = (anthem_hit * max(k, 1))()
         n = c_size_t()
         q = encode(query, "query")
@@ -300,7 +347,8 @@ class Index(Handle):
         return self._hits(out, n.value)
 
     def search_batch(self, model, queries, k=10, k1=200, and_=(), or_=(),
-                     allow=None, threads=1, stage1_only=False, timeout=None):
+                     allow=None, threads=1, stage1_only=False, timeout=None,
+                     stage1="auto", ef=0, stage2_elements=0):
         """Many queries with the same options (anthem_search_batch);
         threads spreads the queries (0: all cores), each query runs on one
         thread and gets exactly the hits search() gives it.  A Batch
@@ -308,7 +356,8 @@ class Index(Handle):
         positions and float32 distances and nq counts when numpy imports,
         lists otherwise; the slots after a query's counts[q] hits hold -1
         and NaN.  k is capped to the index size.  timeout (seconds) as for
-        search(), for the whole batch."""
+        search(), for the whole batch; stage1, ef and stage2_elements as
+        for search()."""
         self._h
         if isinstance(queries, (str, bytes, bytearray)):
             raise error(Status.EINVAL, "queries must be a sequence of "
@@ -316,7 +365,8 @@ class Index(Handle):
         qs = [encode(q, "queries[%d]" % i) for i, q in enumerate(queries)]
         nq = len(qs)
         opts, keep, k = self._options(k, k1, and_, or_, allow, threads,
-                                      stage1_only, timeout)
+                                      stage1_only, timeout, stage1, ef,
+                                      stage2_elements)
         qarr = _char_array(qs)
         out = (anthem_hit * max(nq * k, 1))()
         counts = (c_size_t * max(nq, 1))()

@@ -41,6 +41,10 @@ needs_checkout = unittest.skipUnless(
 SMALL = {"dim": 8, "buckets": 4096}
 TINY_TRAIN = {"epochs": 1, "epoch_examples": 64, "threads": 1}
 
+# queries on the fixture's products
+QUERIES = ["winter hat", "blue jean", "coat", "academic gown", "boot",
+           "scarf", "dress", "cap"]
+
 
 def fixture(name):
     return os.path.join(FIXTURE, name)

@@ -6,13 +6,10 @@ import os
 import tempfile
 import unittest
 
-from support import SMALL, TINY_TRAIN, catalog, f32_bits, fixture, \
-    needs_fixture, tolist
+from support import QUERIES, SMALL, TINY_TRAIN, catalog, f32_bits, \
+    fixture, needs_fixture, tolist
 
 import anthem
-
-QUERIES = ["winter hat", "blue jean", "coat", "academic gown", "boot",
-           "scarf", "dress", "cap"]
 
 
 def _bits(d):

@@ -3,12 +3,17 @@
 import threading
 import unittest
 
-from support import SMALL, TempDirCase, catalog, f32_bits, needs_fixture, \
-    tolist
+from support import QUERIES, SMALL, TempDirCase, catalog, f32_bits, \
+    needs_fixture, tolist
 
 import anthem
 
 QUERY = "blue jean"
+
+
+def key(hits):
+    """Hits as (position, distance bits): equal only when exactly equal."""
+    return [(h.index, f32_bits(h.distance)) for h in hits]
 
 
 @needs_fixture
@@ -162,6 +167,130 @@ class TestIndex(TempDirCase):
                 ix.search(m4, QUERY, 3)
             with self.assertRaises(anthem.MismatchError):
                 ix.scan(m4.embed_query(QUERY), 3)
+
+    def build(self, **options):
+        return anthem.Index.build(self.model, self.cat, threads=1, **options)
+
+    def saved(self, ix):
+        """The bytes of the index's file."""
+        ix.save(self.path("saved.index"))
+        with open(self.path("saved.index"), "rb") as fh:
+            return fh.read()
+
+    def test_build_options(self):
+        with self.build() as ix:
+            self.assertIs(ix.has_ann, False)
+            plain = self.saved(ix)
+        with self.build(ann=True) as ix:
+            self.assertIs(ix.has_ann, True)
+            graph = self.saved(ix)
+        with anthem.Index.load(self.path("saved.index"), self.model) as ix:
+            self.assertIs(ix.has_ann, True)
+        # the same options give the same graph, whatever the threads
+        with anthem.Index.build(self.model, self.cat, threads=2,
+                                ann=True) as ix:
+            self.assertEqual(self.saved(ix), graph)
+        # each option reaches the library: it changes the file
+        for options in ({"ann_degree": 8}, {"ann_ef": 16}, {"ann_seed": 2}):
+            with self.subTest(**options), self.build(ann=True, **options) \
+                    as ix:
+                self.assertIs(ix.has_ann, True)
+                self.assertNotEqual(self.saved(ix), graph)
+        with self.build(points="int8") as ix:
+            self.assertIs(ix.has_ann, False)
+            # the int8 codes are kept beside the float points
+            self.assertGreater(len(self.saved(ix)), len(plain))
+        with self.build(points="float32", ann=False) as ix:
+            self.assertEqual(self.saved(ix), plain)
+
+    def test_stage1_and_ef(self):
+        m = self.model
+        with self.build() as flat, self.build(points="int8") as int8, \
+                self.build(ann=True) as graph:
+            n = len(flat)
+            stage1 = {"k": 200, "stage1_only": True}
+            narrow_misses = False
+            for q in QUERIES:
+                with self.subTest(query=q):
+                    want = key(flat.search(m, q))
+                    self.assertEqual(
+                        key(int8.search(m, q, stage1="exact")), want)
+                    # a beam as wide as the index reaches every product
+                    self.assertEqual(key(graph.search(m, q, stage1="graph",
+                                                      ef=n)), want)
+                    exact = key(flat.search(m, q, **stage1))
+                    self.assertEqual(key(graph.search(m, q, stage1="graph",
+                                                      ef=n, **stage1)), exact)
+                    # auto and exact scan, even with a graph
+                    for s1 in ("auto", "exact"):
+                        self.assertEqual(key(graph.search(
+                            m, q, stage1=s1, ef=64, **stage1)), exact)
+                    narrow = graph.search(m, q, stage1="graph", ef=64,
+                                          **stage1)
+                    narrow_misses |= key(narrow) != exact
+            self.assertTrue(narrow_misses, "a beam of 64 found the exact "
+                            "top 200 of every query")
+            # without a graph, "graph" scans
+            self.assertEqual(key(flat.search(m, QUERY, stage1="graph")),
+                             key(flat.search(m, QUERY)))
+
+    def test_stage2_elements(self):
+        m = self.model
+        with self.build() as ix:
+            cut_differs = False
+            for q in QUERIES:
+                with self.subTest(query=q):
+                    full = key(ix.search(m, q))
+                    # more elements than any query has: all of them
+                    self.assertEqual(
+                        key(ix.search(m, q, stage2_elements=100000)), full)
+                    cut = ix.search(m, q, stage2_elements=3)
+                    cut_differs |= key(cut) != full
+            self.assertTrue(cut_differs, "3 elements scored as all")
+
+    def test_batch_takes_the_new_options(self):
+        m = self.model
+        with self.build(ann=True) as ix:
+            for options in ({"stage2_elements": 3},
+                            {"stage1": "graph", "ef": 64, "k": 200,
+                             "stage1_only": True}):
+                with self.subTest(**options):
+                    b = ix.search_batch(m, QUERIES, **options)
+                    pos, dist = tolist(b.positions), tolist(b.distances)
+                    for q, query in enumerate(QUERIES):
+                        hits = ix.search(m, query, **options)
+                        self.assertEqual(pos[q], [h.index for h in hits])
+                        self.assertEqual([f32_bits(d) for d in dist[q]],
+                                         [f32_bits(h.distance)
+                                          for h in hits])
+
+    def test_bad_stage1_and_points(self):
+        m = self.model
+        with self.build() as ix:
+            for bad in ("fast", "EXACT", 1, None):
+                for call in (lambda: ix.search(m, QUERY, stage1=bad),
+                             lambda: ix.search_batch(m, [QUERY],
+                                                     stage1=bad)):
+                    with self.subTest(stage1=bad), \
+                            self.assertRaises(anthem.InvalidArgumentError) \
+                            as cm:
+                        call()
+                    self.assertEqual(cm.exception.code, anthem.Status.EINVAL)
+                    self.assertIn("stage1 %r" % (bad,), cm.exception.message)
+                    self.assertIn("auto, exact, graph", cm.exception.message)
+            with self.assertRaises(anthem.RangeError):
+                ix.search(m, QUERY, ef=-1)
+            with self.assertRaises(anthem.RangeError):
+                ix.search(m, QUERY, stage2_elements=-1)
+        for bad in ("int4", "float64", 0):
+            with self.subTest(points=bad), \
+                    self.assertRaises(anthem.InvalidArgumentError) as cm:
+                self.build(points=bad)
+            self.assertIn("points %r" % (bad,), cm.exception.message)
+            self.assertIn("float32, int8", cm.exception.message)
+        # the library's own checks are reached too
+        with self.assertRaises(anthem.Error):
+            self.build(ann=True, ann_degree=1)
 
 
 if __name__ == "__main__":
