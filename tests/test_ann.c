@@ -571,6 +571,25 @@ START_TEST(int8_index_through_the_pipeline)
 	}
 	ck_assert_msg((double)same >= 0.99 * (double)total,
 		      "int8 stage 1 kept %zu of %zu", same, total);
+	/* a filter: the int8 scan offers only allowed products (every third
+	 * position), as the float scan does */
+	size_t nallow = 0, *allow = malloc(n * sizeof *allow);
+	for (size_t i = 0; i < n; i += 3)
+		allow[nallow++] = i;
+	for (size_t q = 0; q < 6; q++) {
+		anthem_search_options o;
+		anthem_search_options_init(&o);
+		o.k = 20;
+		o.allow = allow;
+		o.n_allow = nallow;
+		ck_assert_int_eq(anthem_search_ex(m, f32, qs[q], &o, ref, &nw), 0);
+		ck_assert_int_eq(anthem_search_ex(m, ix, qs[q], &o, got, &ng), 0);
+		ck_assert_uint_eq(ng, nw);
+		same_hits(got, ref, nw);
+		for (size_t i = 0; i < ng; i++)
+			ck_assert_uint_eq(got[i].index % 3, 0);
+	}
+	free(allow);
 
 	/* a corrupted or missing part of the codes is refused at load */
 	const char *bad = tmp_path("bad.anthem");

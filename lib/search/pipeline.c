@@ -398,16 +398,14 @@ static int scan_simple(const anthem_index *ix, const ath_scan_query *q,
 		/* one heap, in the caller's buffers (work1: the query's scan
 		 * work space): what a batch's queries do, with no allocation */
 		ath_heap hp = {compact ? out + k : out, 0, kk};
-		if (compact)
+		if (compact) {
 			ath_scan8_blocks(q, &ix->scan8, ix->n, 0, nblocks, allow,
 					 work1, &hp);
-		else
-			ath_scan_blocks(q, ix->blocks, ix->norm2, ix->n, 0, nblocks,
-					allow, work1, &hp);
-		if (compact) {
 			ath_scan_rescore(q, ix->blocks, ix->norm2, hp.h, hp.n, k,
 					 work1, out, n);
 		} else {
+			ath_scan_blocks(q, ix->blocks, ix->norm2, ix->n, 0, nblocks,
+					allow, work1, &hp);
 			ath_heap_sort(&hp);
 			*n = hp.n;
 		}
