@@ -121,6 +121,15 @@ def containers(anthem, out, tmp):
             "--ann-ef", "8", "--points", points)
         write(os.path.join(out, "index", "hyperbolic-d4-11-ann-" + points +
                            ".anthem"), read(path))
+    # the scan's int8 points without a graph (docs/format.md, "scan.*",
+    # version 4)
+    path = os.path.join(tmp, "int8.index")
+    run(anthem, "index", "--model",
+        os.path.join(tmp, "hyperbolic-d4-b256.model"), "--catalog", cat12,
+        "--out", path, "--threads", "1", "--points", "int8")
+    write(os.path.join(out, "index", "hyperbolic-d4-11-int8.anthem"),
+          read(path))
+    path = os.path.join(tmp, "ann-float32.index")
     # the same with a corrupted graph (a neighbour past the last product)
     # and a right checksum: refused at load by the graph's own check
     write(os.path.join(out, "index", "hyperbolic-d4-11-ann-badgraph.anthem"),
