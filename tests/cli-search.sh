@@ -243,3 +243,11 @@ cmp -s float.json int8.json || fail "int8 index: answers differ from the float i
 	--stage1 exact <queries.txt >exact.json || fail "search --stage1 exact"
 cmp -s float.json exact.json || fail "int8 index, --stage1 exact: answers differ"
 ok "--points int8: the scan of int8 points answers $(wc -l <queries.txt) queries as the float scan"
+# anthem info tells the two indexes apart (by the file's magic, or --index)
+"$anthem" info "$m-int8.index" | grep -q "^stage 1      int8 points" ||
+	fail "anthem info on the int8 index: $("$anthem" info "$m-int8.index" 2>&1)"
+"$anthem" info --index "$m.index" --json | grep -q '"points": "float32", "ann": false' ||
+	fail "anthem info --json on the float index"
+"$anthem" info --index "$m.anthem" 2>err.log && fail "info --index took a model"
+grep -q "wrong magic" err.log || fail "info --index on a model: $(cat err.log)"
+ok "anthem info: an index's points and graph"

@@ -94,6 +94,9 @@ func TestBuildIndexOptions(t *testing.T) {
 	if compact.HasAnn() || len(saved(t, compact)) <= len(plain) {
 		t.Fatal("PointsInt8 adds nothing to the index")
 	}
+	if compact.Points() != PointsInt8 || flat.Points() != PointsFloat32 {
+		t.Fatalf("Points: %d for an int8 index, %d for a float one", compact.Points(), flat.Points())
+	}
 	for _, bad := range []PointFormat{-1, 2} {
 		o := DefaultIndexOptions()
 		o.Points = bad

@@ -258,6 +258,18 @@ func (ix *Index) HasAnn() bool {
 	return C.anthem_index_has_ann(p) != 0
 }
 
+// Points is the format of the points stage 1's scan reads: PointsInt8
+// for an index built with IndexOptions.Points = PointsInt8
+// (anthem_index_points), else PointsFloat32.
+func (ix *Index) Points() PointFormat {
+	p, err := ix.acquire()
+	if err != nil {
+		return PointsFloat32
+	}
+	defer ix.obj.release()
+	return PointFormat(C.anthem_index_points(p))
+}
+
 // ModelFingerprint is the fingerprint of the model the index was built
 // with (anthem_index_model_fingerprint).
 func (ix *Index) ModelFingerprint() uint64 {

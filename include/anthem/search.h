@@ -60,6 +60,11 @@ ANTHEM_API int anthem_index_build_ex(anthem_index **out, const anthem_model *m,
 /* 1 when the index holds an approximate index (a graph), else 0. */
 ANTHEM_API int anthem_index_has_ann(const anthem_index *ix);
 
+/* The points stage 1's scan reads: ANTHEM_POINTS_INT8 when the index
+ * holds int8 codes for it (built with them, or loaded from a file that has
+ * them: index version 4), else ANTHEM_POINTS_FLOAT32 (also for NULL). */
+ANTHEM_API int anthem_index_points(const anthem_index *ix);
+
 /* Save atomically; load through mmap (points used in place).  A load with
  * a model checks that the index was built with that model's file
  * (ANTHEM_EMISMATCH otherwise); pass NULL to skip the check. */

@@ -375,6 +375,11 @@ int anthem_index_has_ann(const anthem_index *ix)
 	return ix && ix->ann.on;
 }
 
+int anthem_index_points(const anthem_index *ix)
+{
+	return ix && ix->scan8.on ? ANTHEM_POINTS_INT8 : ANTHEM_POINTS_FLOAT32;
+}
+
 /* The approximate index over ix's points, as o asks (o->ann set). */
 int ath_index_add_ann(anthem_index *ix, const geo_space *s,
 		      const anthem_index_options *o, const char *fn)

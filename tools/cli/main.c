@@ -23,8 +23,8 @@ const command cli_commands[] = {
 	 "anthem eval (--model MODEL | --ranking FILE) --catalog FILE "
 	 "--judgments FILE [--json]",
 	 cmd_eval},
-	{"info", "show a model file's configuration",
-	 "anthem info --model MODEL [--json]", cmd_info},
+	{"info", "show a model's or an index's configuration",
+	 "anthem info (--model MODEL | --index INDEX | FILE) [--json]", cmd_info},
 	{"index", "embed a catalogue's products into an index file",
 	 "anthem index --model MODEL --catalog FILE --out INDEX", cmd_index},
 	{"search", "answer queries through the query pipeline (one, or one a line from stdin)",

@@ -543,12 +543,57 @@ int cmd_eval(int argc, char **argv)
 
 /* ---- info ------------------------------------------------------------------------ */
 
+/* Is the file at path an index (its magic, docs/format.md)?  A file that
+ * cannot be read is left to the model's load to report. */
+static int is_index_file(const char *path)
+{
+	char magic[8] = {0};
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return 0;
+	size_t got = fread(magic, 1, sizeof magic, f);
+	fclose(f);
+	return got == sizeof magic && !memcmp(magic, "ANTHEMIX", 8);
+}
+
+static int info_index(const char *path, int json)
+{
+	const cli_file in[] = {{"index", path}};
+	int code = cli_inputs("info", in, 1);
+	if (code)
+		return code;
+	anthem_index *ix;
+	int rc = anthem_index_load(&ix, path, NULL);
+	if (rc)
+		return cli_fail("info", rc);
+	int int8 = anthem_index_points(ix) == ANTHEM_POINTS_INT8;
+	if (json)
+		printf("{\"products\": %zu, \"dim\": %zu, \"model_fingerprint\": "
+		       "\"%016llx\", \"points\": \"%s\", \"ann\": %s}\n",
+		       anthem_index_count(ix), anthem_index_dim(ix),
+		       (unsigned long long)anthem_index_model_fingerprint(ix),
+		       int8 ? "int8" : "float32",
+		       anthem_index_has_ann(ix) ? "true" : "false");
+	else
+		printf("index        %s\nproducts     %zu\ndimension    %zu\n"
+		       "model        %016llx (the fingerprint of the model that "
+		       "built it)\nstage 1      %s\ngraph        %s\n",
+		       path, anthem_index_count(ix), anthem_index_dim(ix),
+		       (unsigned long long)anthem_index_model_fingerprint(ix),
+		       int8 ? "int8 points (re-scored in float32)"
+			    : "float32 points",
+		       anthem_index_has_ann(ix) ? "yes (--stage1 graph)" : "no");
+	anthem_index_free(ix);
+	return 0;
+}
+
 int cmd_info(int argc, char **argv)
 {
 	const command *cmd = &cli_commands[2];
-	const char *model = NULL, *json = NULL;
+	const char *model = NULL, *index = NULL, *json = NULL;
 	const opt opts[] = {
 		{"model", "MODEL", "the model file", &model},
+		{"index", "INDEX", "an index file instead", &index},
 		{"json", NULL, "print one JSON object", &json},
 		{NULL, NULL, NULL, NULL},
 	};
@@ -557,13 +602,20 @@ int cmd_info(int argc, char **argv)
 	int code;
 	if (cli_parse(cmd, opts, argc, argv, pos, 1, &npos, &code))
 		return code;
-	if (!model && npos == 1)
-		model = pos[0];
-	if (!model) {
-		fprintf(stderr, "anthem info: --model is required\nusage: %s\n",
-			cmd->usage);
+	if (!model && !index && npos == 1) {
+		if (is_index_file(pos[0]))
+			index = pos[0];
+		else
+			model = pos[0];
+	}
+	if ((!model && !index) || (model && index) ||
+	    (npos == 1 && (model ? pos[0] != model : pos[0] != index))) {
+		fprintf(stderr, "anthem info: one of --model, --index or a FILE is "
+			"required\nusage: %s\n", cmd->usage);
 		return EXIT_USAGE;
 	}
+	if (index)
+		return info_index(index, json != NULL);
 	const cli_file in[] = {{"model", model}};
 	if ((code = cli_inputs("info", in, 1)))
 		return code;

@@ -586,6 +586,8 @@ _proto("anthem_index_build_ex", c_int, POINTER(IndexP), ModelP, CatalogP,
        POINTER(anthem_index_options))
 # int anthem_index_has_ann(const anthem_index *ix);
 _proto("anthem_index_has_ann", c_int, IndexP)
+# int anthem_index_points(const anthem_index *ix);
+_proto("anthem_index_points", c_int, IndexP)
 # int anthem_index_save(const anthem_index *ix, const char *path);
 _proto("anthem_index_save", c_int, IndexP, c_char_p)
 # int anthem_index_load(anthem_index **out, const char *path, const anthem_model *m);

@@ -81,7 +81,7 @@ class Index(Handle):
 
     Index.build(model, catalog, threads=0, ann=False, points="float32",
     ...), Index.load(path, model=None), save(path), len(ix), ix.id(i),
-    ix.title(i), ix.vectors (borrowed), ix.has_ann,
+    ix.title(i), ix.vectors (borrowed), ix.has_ann, ix.points,
     ix.scan(hyperboloid, k), ix.search(model, query, k, k1, ...),
     ix.search_batch(model, queries, ...), ix.find(product_id),
     ix.rerank(model, query, positions_or_ids),
@@ -145,6 +145,12 @@ class Index(Handle):
         """True when the index holds the approximate index (a graph:
         Index.build(..., ann=True))."""
         return lib.anthem_index_has_ann(self._h) != 0
+
+    @property
+    def points(self):
+        """The points stage 1's scan reads: "int8" for an index built with
+        points="int8" (anthem_index_points), else "float32"."""
+        return POINTS[lib.anthem_index_points(self._h)]
 
     @property
     def model_fingerprint(self):

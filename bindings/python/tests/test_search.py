@@ -198,8 +198,13 @@ class TestIndex(TempDirCase):
                 self.assertNotEqual(self.saved(ix), graph)
         with self.build(points="int8") as ix:
             self.assertIs(ix.has_ann, False)
+            self.assertEqual(ix.points, "int8")
             # the int8 codes are kept beside the float points
             self.assertGreater(len(self.saved(ix)), len(plain))
+        with anthem.Index.load(self.path("saved.index"), self.model) as ix:
+            self.assertEqual(ix.points, "int8")
+        with self.build() as ix:
+            self.assertEqual(ix.points, "float32")
         with self.build(points="float32", ann=False) as ix:
             self.assertEqual(self.saved(ix), plain)
 
