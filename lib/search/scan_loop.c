@@ -24,10 +24,72 @@
 
 #include "search/lanes.h"
 
-/* The distances of L of the 16 products of one block (blk, n2, qmaxv,
- * qminv, tbuf and out point at the first of them; rows stay W = 16 floats
- * apart): the algebra of ath_scan_one with each product in a lane. */
-INLINE void block_part(const fquery *q, const float *blk, const float *n2,
+/* L int8 codes of one row of a block as floats.  GCC 12 turns
+ * __builtin_convertvector of int8 lanes into one scalar conversion a lane,
+ * so the levels with a sign-extending load use it. */
+#if L == 16 && defined(__AVX512F__)
+#include <immintrin.h>
+INLINE vf load_codes(const int8_t *p)
+{
+	return (vf)_mm512_cvtepi32_ps(
+		_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)p)));
+}
+#elif L == 8 && defined(__AVX2__)
+#include <immintrin.h>
+INLINE vf load_codes(const int8_t *p)
+{
+	return (vf)_mm256_cvtepi32_ps(
+		_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)p)));
+}
+#elif L == 4 && defined(__SSE2__)
+#include <emmintrin.h>
+#include <string.h>
+INLINE vf load_codes(const int8_t *p)
+{
+	/* SSE2 has no sign-extending load: each byte doubled into a 16-bit
+	 * lane and shifted back down keeps its sign, likewise to 32 bits */
+	int32_t four;
+	memcpy(&four, p, sizeof four);
+	__m128i b = _mm_cvtsi32_si128(four);
+	__m128i w = _mm_srai_epi16(_mm_unpacklo_epi8(b, b), 8);
+	__m128i d = _mm_srai_epi32(_mm_unpacklo_epi16(w, w), 16);
+	return (vf)_mm_cvtepi32_ps(d);
+}
+#else
+INLINE vf load_codes(const int8_t *p)
+{
+	vf x;
+	for (int j = 0; j < L; j++)
+		x[j] = (float)p[j];
+	return x;
+}
+#endif
+
+/* Row k of L lanes of a block, for pass 1: the float block's own, or
+ * (code * step) * f of an int8 block, then kept in dbuf for passes 2 and
+ * 3 (decoded where pass 1 reads it, not in a loop of its own before: one
+ * store a row instead of a store and a load). */
+typedef struct rows {
+	const float *blk;                   /* float rows, or NULL */
+	const int8_t *codes;                /* int8 rows */
+	const float *f;                     /* the radial factors */
+	const float *step;                  /* per dimension */
+	float *dbuf;                        /* the decoded rows */
+} rows;
+
+INLINE vf row_at(const rows *r, size_t k)
+{
+	if (r->blk)
+		return *(const vf *)(r->blk + k * W);
+	vf x = load_codes(r->codes + k * W) * r->step[k] * *(const vf *)r->f;
+	*(vf *)(r->dbuf + k * W) = x;
+	return x;
+}
+
+/* The distances of L of the 16 products of one block (the rows, n2,
+ * qmaxv, qminv, tbuf and out point at the first of them; rows stay W = 16
+ * floats apart): the algebra of ath_scan_one with each product in a lane. */
+INLINE void block_part(const fquery *q, const rows *r, const float *n2,
 		       const float *qmaxv, const float *qminv, float *tbuf,
 		       float *out)
 {
@@ -40,18 +102,19 @@ INLINE void block_part(const fquery *q, const float *blk, const float *n2,
 	vf vmax0 = zero, vmax1 = zero, vmin0 = zero, vmin1 = zero;
 	size_t k = 0;
 	for (; k + 1 < d; k += 2) {
-		vf x0 = *(const vf *)(blk + k * W), x1 = *(const vf *)(blk + (k + 1) * W);
+		vf x0 = row_at(r, k), x1 = row_at(r, k + 1);
 		vmax0 += x0 * q->qmax[k];
 		vmin0 += x0 * q->qmin[k];
 		vmax1 += x1 * q->qmax[k + 1];
 		vmin1 += x1 * q->qmin[k + 1];
 	}
 	if (k < d) {
-		vf x = *(const vf *)(blk + k * W);
+		vf x = row_at(r, k);
 		vmax0 += x * q->qmax[k];
 		vmin0 += x * q->qmin[k];
 	}
 	vf vmx = vmax0 + vmax1, vmn = vmin0 + vmin1;
+	const float *blk = r->blk ? r->blk : r->dbuf;
 	/* a = v (+) (-qmax), b = qmin (+) (-v): x (+) y = (A x + B y) / D */
 	vf Aa = 1.0f - 2.0f * cc * vmx + cc * q->qmax2;
 	vf Ba = 1.0f - cc * v2;
@@ -97,9 +160,11 @@ INLINE void block_part(const fquery *q, const float *blk, const float *n2,
 INLINE void block_dist(const fquery *q, const float *blk, const float *n2,
 		       float *out)
 {
-	for (size_t o = 0; o < W; o += L)
-		block_part(q, blk + o, n2 + o, q->qmaxv + o, q->qminv + o,
+	for (size_t o = 0; o < W; o += L) {
+		rows r = {.blk = blk + o};
+		block_part(q, &r, n2 + o, q->qmaxv + o, q->qminv + o,
 			   q->tbuf + o, out + o);
+	}
 }
 
 void SCAN_NAME(ath_scan_block_)(const fquery *q, const float *blk,
@@ -146,47 +211,6 @@ void SCAN_NAME(ath_scan_range_)(const fquery *q, const float *blocks,
 	}
 }
 
-/* L int8 codes of one row of a block as floats.  GCC 12 turns
- * __builtin_convertvector of int8 lanes into one scalar conversion a lane,
- * so the levels with a sign-extending load use it. */
-#if L == 16 && defined(__AVX512F__)
-#include <immintrin.h>
-INLINE vf load_codes(const int8_t *p)
-{
-	return (vf)_mm512_cvtepi32_ps(
-		_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)p)));
-}
-#elif L == 8 && defined(__AVX2__)
-#include <immintrin.h>
-INLINE vf load_codes(const int8_t *p)
-{
-	return (vf)_mm256_cvtepi32_ps(
-		_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)p)));
-}
-#elif L == 4 && defined(__SSE2__)
-#include <emmintrin.h>
-#include <string.h>
-INLINE vf load_codes(const int8_t *p)
-{
-	/* SSE2 has no sign-extending load: each byte doubled into a 16-bit
-	 * lane and shifted back down keeps its sign, likewise to 32 bits */
-	int32_t four;
-	memcpy(&four, p, sizeof four);
-	__m128i b = _mm_cvtsi32_si128(four);
-	__m128i w = _mm_srai_epi16(_mm_unpacklo_epi8(b, b), 8);
-	__m128i d = _mm_srai_epi32(_mm_unpacklo_epi16(w, w), 16);
-	return (vf)_mm_cvtepi32_ps(d);
-}
-#else
-INLINE vf load_codes(const int8_t *p)
-{
-	vf x;
-	for (int j = 0; j < L; j++)
-		x[j] = (float)p[j];
-	return x;
-}
-#endif
-
 void SCAN_NAME(ath_scan_range8_)(const fquery *q, const int8_t *codes,
 				 const float *lanes, size_t n, size_t b_lo,
 				 size_t b_hi, const uint64_t *allow,
@@ -200,16 +224,15 @@ void SCAN_NAME(ath_scan_range8_)(const fquery *q, const int8_t *codes,
 			continue;
 		/* x = (code * step) * f, in this order in every copy and in
 		 * ath_scan8_build (which stores the squared norms of exactly
-		 * these floats); the 2 KiB block stays in L1 for the loop */
+		 * these floats); the 2 KiB decoded block stays in L1 */
 		const int8_t *cb = codes + b * d * W;
 		const float *f = lanes + b * 2 * W;
-		for (size_t k = 0; k < d; k++)
-			for (size_t o = 0; o < W; o += L) {
-				vf x = load_codes(cb + k * W + o);
-				*(vf *)(q->dbuf + k * W + o) =
-					x * q->dscale[k] * *(const vf *)(f + o);
-			}
-		block_dist(q, q->dbuf, f + W, dist);
+		for (size_t o = 0; o < W; o += L) {
+			rows r = {.codes = cb + o, .f = f + o,
+				  .step = q->dscale, .dbuf = q->dbuf + o};
+			block_part(q, &r, f + W + o, q->qmaxv + o,
+				   q->qminv + o, q->tbuf + o, dist + o);
+		}
 		offer(hp, n, b, bits, dist);
 	}
 }

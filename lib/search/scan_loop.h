@@ -39,8 +39,8 @@ typedef struct fquery {
 				    const float *n2, size_t n, size_t b_lo, \
 				    size_t b_hi, const uint64_t *allow,     \
 				    ath_heap *hp);                          \
-	/* the same over int8 blocks (scan.h, ath_scan8), each decoded     \
-	 * into q->dbuf and then computed as a float block */              \
+	/* the same over int8 blocks (scan.h, ath_scan8), each row decoded \
+	 * into q->dbuf where the first pass reads it */                   \
 	void ath_scan_range8_##level(const fquery *q, const int8_t *codes,  \
 				     const float *lanes, size_t n,          \
 				     size_t b_lo, size_t b_hi,              \
