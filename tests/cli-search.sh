@@ -251,3 +251,13 @@ ok "--points int8: the scan of int8 points answers $(wc -l <queries.txt) queries
 "$anthem" info --index "$m.anthem" 2>err.log && fail "info --index took a model"
 grep -q "wrong magic" err.log || fail "info --index on a model: $(cat err.log)"
 ok "anthem info: an index's points and graph"
+# --ann reports the graph's progress on stderr (a line every 10 s, and the
+# last), and the file holds the graph
+"$anthem" index --model "$m.anthem" --catalog "$fx/catalog.tsv" --ann \
+	--out "$m-ann.index" 2>err.log || fail "index --ann: $(cat err.log)"
+n=$("$anthem" info --index "$m-ann.index" --json | sed -n 's/.*"products": \([0-9]*\).*/\1/p')
+grep -q "^anthem index: graph: $n of $n products (100.0%), [0-9]* s$" err.log ||
+	fail "index --ann: no progress line for $n products: $(cat err.log)"
+"$anthem" info --index "$m-ann.index" --json | grep -q '"ann": true' ||
+	fail "index --ann: anthem info sees no graph"
+ok "index --ann: graph progress on stderr ($(grep -c graph: err.log) line)"

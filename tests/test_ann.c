@@ -174,6 +174,53 @@ START_TEST(build_is_deterministic)
 }
 END_TEST
 
+/* anthem_index_options.ann_progress: called after the rounds with done
+ * rising to total, last with done == total, and no change to the graph */
+typedef struct progress_log {
+	size_t calls, last, total, backwards;
+} progress_log;
+
+static void log_progress(size_t done, size_t total, void *user)
+{
+	progress_log *l = user;
+	if (done < l->last)
+		l->backwards++;
+	l->calls++;
+	l->last = done;
+	l->total = total;
+}
+
+START_TEST(build_reports_progress)
+{
+	rng r = {5};
+	size_t n = 3000, d = 6, R = 12;
+	float *p = random_points(&r, n, d);
+	anthem_index *a = graph_index(p, n, d, R, 42, 0, 2);
+	anthem_index *b;
+	ck_assert_int_eq(ath_index_from_points(&b, p, n, d), 0);
+	anthem_index_options o;
+	anthem_index_options_init(&o);
+	ck_assert_ptr_null(o.ann_progress); /* the default: no calls */
+	o.ann_degree = R;
+	o.ann_ef = 64;
+	o.ann_seed = 42;
+	o.threads = 2;
+	progress_log l = {0, 0, 0, 0};
+	o.ann_progress = log_progress;
+	o.ann_progress_user = &l;
+	ck_assert_int_eq(ath_index_add_ann(b, &ball, &o, "test"), 0);
+	/* rounds of at most n/16 + 1 products: more than a handful */
+	ck_assert_uint_gt(l.calls, 16);
+	ck_assert_uint_eq(l.backwards, 0);
+	ck_assert_uint_eq(l.last, n);
+	ck_assert_uint_eq(l.total, n);
+	ck_assert(memcmp(a->ann.adj, b->ann.adj, n * R * sizeof(uint32_t)) == 0);
+	anthem_index_free(a);
+	anthem_index_free(b);
+	free(p);
+}
+END_TEST
+
 /* The file at path written again with tensor `name`'s data replaced by
  * data (rows x cols words; NULL: the tensor left out), everything else as
  * it was. */
@@ -630,6 +677,7 @@ int main(void)
 	tcase_set_timeout(t, 240);
 	tcase_add_test(t, exact_top_k_at_full_beam);
 	tcase_add_test(t, build_is_deterministic);
+	tcase_add_test(t, build_reports_progress);
 	tcase_add_test(t, corrupted_graph_refused);
 	tcase_add_test(t, pipeline_graph_and_threads);
 	tcase_add_test(t, int8_finds_what_float_finds);

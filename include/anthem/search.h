@@ -43,6 +43,13 @@ typedef struct anthem_index_options {
 	uint64_t ann_seed;   /* the insertion order (1): same seed, same graph,
 				whatever the thread count */
 	anthem_point_format points; /* stage 1's points (float32) */
+	/* Called on the calling thread while the graph is built (NULL, the
+	 * default: never): done of total products are in the graph, after
+	 * each round of insertions (up to 1024 products) and once with done
+	 * == total at the end.  For progress reports: a 10M-product graph
+	 * takes hours.  It must not use the index being built. */
+	void (*ann_progress)(size_t done, size_t total, void *user);
+	void *ann_progress_user; /* passed to ann_progress */
 } anthem_index_options;
 
 /* Defaults into *o, through the macro (the caller's size: see

@@ -712,7 +712,9 @@ static void build_free(build *b, size_t threads)
 
 int ath_ann_build(ath_ann *a, const geo_space *s, const float *points,
 		  size_t n, size_t d, size_t degree, size_t ef, uint64_t seed,
-		  int int8, size_t threads, const char *fn)
+		  int int8, size_t threads,
+		  void (*progress)(size_t, size_t, void *), void *user,
+		  const char *fn)
 {
 	memset(a, 0, sizeof *a);
 	if (degree < 2 || degree > ATH_ANN_MAX_DEGREE)
@@ -811,6 +813,8 @@ int ath_ann_build(ath_ann *a, const geo_space *s, const float *points,
 			ath_parallel_for(b.ngrp, nt, link_target, &b);
 		}
 		t0 = t1;
+		if (progress && !b.oom && t1 < n)
+			progress(t1, n, user);
 	}
 	for (size_t e = 0; e < a->nentry; e++)
 		a->owned_entry[e] = b.order[e];

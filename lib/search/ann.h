@@ -47,10 +47,13 @@ void ath_ann_free(ath_ann *a);
  * of threads (insertions run in rounds: the searches of a round run in
  * parallel against the graph as it was before the round, then each target
  * takes the round's new nodes in insertion order, the targets in
- * parallel). */
+ * parallel).  progress (may be NULL) is called after each round and at
+ * the end, as anthem_index_options.ann_progress says. */
 int ath_ann_build(ath_ann *a, const geo_space *s, const float *points,
 		  size_t n, size_t d, size_t degree, size_t ef, uint64_t seed,
-		  int int8, size_t threads, const char *fn);
+		  int int8, size_t threads,
+		  void (*progress)(size_t, size_t, void *), void *user,
+		  const char *fn);
 
 /* The stage-1 point of node i as floats (decoded when int8). */
 void ath_ann_point(const ath_ann *a, size_t d, size_t i, float *out);

@@ -401,8 +401,11 @@ int ath_index_add_ann(anthem_index *ix, const geo_space *s,
 	ath_ann_free(&ix->ann);
 	int rc = ath_ann_build(&ix->ann, s, pts, ix->n, ix->dim, o->ann_degree,
 			       o->ann_ef, o->ann_seed,
-			       o->points == ANTHEM_POINTS_INT8, o->threads, fn);
+			       o->points == ANTHEM_POINTS_INT8, o->threads,
+			       o->ann_progress, o->ann_progress_user, fn);
 	free(pts);
+	if (!rc && o->ann_progress)
+		o->ann_progress(ix->n, ix->n, o->ann_progress_user);
 	return rc;
 }
 

@@ -6,9 +6,38 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- index ---------------------------------------------------------------------- */
+
+static double seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* The graph's progress on stderr: a line every 10 s or so, and the last;
+ * the clock starts at the first round's report (the graph's start: the
+ * embedding is done by then) */
+typedef struct graph_report {
+	double start, last;
+} graph_report;
+
+static void graph_progress(size_t done, size_t total, void *user)
+{
+	graph_report *r = user;
+	double t = seconds();
+	if (r->start == 0.0)
+		r->start = r->last = t;
+	if (done < total && t - r->last < 10.0)
+		return;
+	r->last = t;
+	fprintf(stderr, "anthem index: graph: %zu of %zu products (%.1f%%), "
+		"%.0f s\n", done, total, total ? 100.0 * (double)done /
+		(double)total : 100.0, t - r->start);
+}
 
 int cmd_index(int argc, char **argv)
 {
@@ -75,9 +104,14 @@ int cmd_index(int argc, char **argv)
 	int rc = anthem_model_load(&m, model);
 	if (!rc)
 		rc = anthem_catalog_load(&c, catalog, 0);
+	graph_report report = {0, 0};
 	if (!rc) {
 		fprintf(stderr, "anthem index: embedding %zu products...\n",
 			anthem_catalog_count(c));
+		if (io.ann) {
+			io.ann_progress = graph_progress;
+			io.ann_progress_user = &report;
+		}
 		rc = anthem_index_build_ex(&ix, m, c, &io);
 	}
 	if (!rc)

@@ -336,6 +336,9 @@ class anthem_index_options(Structure):
         ("ann_ef", c_size_t),
         ("ann_seed", c_uint64),
         ("points", c_int),                # anthem_point_format
+        # void (*)(size_t done, size_t total, void *user): left NULL here
+        ("ann_progress", c_void_p),
+        ("ann_progress_user", c_void_p),
     ]
 
 
