@@ -129,8 +129,12 @@ int main(int argc, char **argv)
 			return strcmp(argv[i], "--help") ? 2 : 0;
 		}
 	}
-	if (!model || !index || nq == 0) {
+	if (!model || !index) {
 		fprintf(stderr, "ann-loaded: --model and --index are needed\n");
+		return 2;
+	}
+	if (nq == 0) {
+		fprintf(stderr, "ann-loaded: --queries must be at least 1\n");
 		return 2;
 	}
 	anthem_model *m;

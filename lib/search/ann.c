@@ -834,11 +834,15 @@ int ath_ann_build(ath_ann *a, const geo_space *s, const float *points,
 		return ath_error(ANTHEM_ENOMEM, "%s: out of memory while building "
 				 "the graph", fn);
 	}
+	int rc = ANTHEM_OK;
 	if (a->int8)
-		return ath_quant_build(s, points, n, d, a->cstride,
-				       a->owned_scale, a->owned_codes);
-	memcpy(a->owned_rows, points, n * d * sizeof(float));
-	return ANTHEM_OK;
+		rc = ath_quant_build(s, points, n, d, a->cstride,
+				     a->owned_scale, a->owned_codes);
+	else
+		memcpy(a->owned_rows, points, n * d * sizeof(float));
+	if (!rc && progress)
+		progress(n, n, user);
+	return rc;
 }
 
 /* ---- the stage-1 points -------------------------------------------------------- */

@@ -404,8 +404,6 @@ int ath_index_add_ann(anthem_index *ix, const geo_space *s,
 			       o->points == ANTHEM_POINTS_INT8, o->threads,
 			       o->ann_progress, o->ann_progress_user, fn);
 	free(pts);
-	if (!rc && o->ann_progress)
-		o->ann_progress(ix->n, ix->n, o->ann_progress_user);
 	return rc;
 }
 
