@@ -75,7 +75,7 @@ static size_t exact(const anthem_index *ix, const ath_scan_query *q, size_t k,
 {
 	float *work = aligned_alloc(64, ath_scan_work_floats(ix->dim) * sizeof(float));
 	ath_heap hp = {out, 0, k};
-	ath_scan_blocks(q, ix->blocks, ix->norm2, ix->n, 0,
+	ath_scan_blocks(q, ix->blocks, ath_index_norms(ix, "test"), ix->n, 0,
 			(ix->n + ATH_SCAN_BLOCK - 1) / ATH_SCAN_BLOCK, NULL, work, &hp);
 	ath_heap_sort(&hp);
 	free(work);
@@ -224,8 +224,9 @@ END_TEST
 /* The file at path written again with tensor `name`'s data replaced by
  * data (rows x cols words; NULL: the tensor left out), everything else as
  * it was. */
-static void rewrite_tensor(const char *src, const char *dst, const char *name,
-			   const void *data, uint64_t rows, uint64_t cols)
+static void rewrite_file(const char *src, const char *dst, const char *name,
+			 const void *data, uint64_t rows, uint64_t cols,
+			 const char *drop_key)
 {
 	static const char magic[8] = {'A', 'N', 'T', 'H', 'E', 'M', 'I', 'X'};
 	ath_container f;
@@ -234,19 +235,23 @@ static void rewrite_tensor(const char *src, const char *dst, const char *name,
 	ath_tensor *t = malloc(f.ntensors * sizeof *t);
 	char (*names)[ATH_MAX_KEY + 1] = malloc((f.nkv + f.ntensors) * sizeof *names);
 	char **strs = calloc(f.nkv, sizeof *strs);
+	size_t nkv = 0;
 	for (size_t i = 0; i < f.nkv; i++) {
-		kv[i] = f.kv[i];
+		if (drop_key && !strcmp(f.kv[i].key, drop_key))
+			continue;
+		kv[nkv] = f.kv[i];
 		size_t len = strlen(f.kv[i].key) < ATH_MAX_KEY ? strlen(f.kv[i].key)
 							       : ATH_MAX_KEY;
 		memcpy(names[i], f.kv[i].key, len);
 		names[i][len] = '\0';
-		kv[i].key = names[i];
-		if (kv[i].type == ATH_KV_STR) {
-			strs[i] = malloc(kv[i].slen + 1);
-			memcpy(strs[i], kv[i].s, kv[i].slen);
-			strs[i][kv[i].slen] = '\0';
-			kv[i].s = strs[i];
+		kv[nkv].key = names[i];
+		if (kv[nkv].type == ATH_KV_STR) {
+			strs[i] = malloc(kv[nkv].slen + 1);
+			memcpy(strs[i], kv[nkv].s, kv[nkv].slen);
+			strs[i][kv[nkv].slen] = '\0';
+			kv[nkv].s = strs[i];
 		}
+		nkv++;
 	}
 	size_t nt = 0;
 	for (size_t i = 0; i < f.ntensors; i++) {
@@ -264,7 +269,7 @@ static void rewrite_tensor(const char *src, const char *dst, const char *name,
 		}
 		nt++;
 	}
-	ck_assert_int_eq(ath_container_write(dst, magic, kv, f.nkv, t, nt,
+	ck_assert_int_eq(ath_container_write(dst, magic, kv, nkv, t, nt,
 					     "test"), 0);
 	for (size_t i = 0; i < f.nkv; i++)
 		free(strs[i]);
@@ -273,6 +278,12 @@ static void rewrite_tensor(const char *src, const char *dst, const char *name,
 	free(kv);
 	free(t);
 	ath_container_close(&f);
+}
+
+static void rewrite_tensor(const char *src, const char *dst, const char *name,
+			   const void *data, uint64_t rows, uint64_t cols)
+{
+	rewrite_file(src, dst, name, data, rows, cols, NULL);
 }
 
 static void rewrite(const char *src, const char *dst, const uint32_t *adj,
@@ -571,6 +582,11 @@ START_TEST(int8_index_through_the_pipeline)
 	ck_assert(ix->scan8.on);
 	size_t n = ix->n, nb = (n + 15) / 16;
 	ck_assert(memcmp(ix->scan8.codes, built->scan8.codes, nb * 16 * c.dim) == 0);
+	/* no float norms kept: the re-scoring below computes its blocks' to
+	 * the bits of the float index's, and ANTHEM_STAGE1_EXACT makes them */
+	ck_assert_ptr_null(atomic_load(&ix->norm2));
+	ck_assert_ptr_null(atomic_load(&built->norm2));
+	ck_assert_ptr_nonnull(atomic_load(&f32->norm2));
 	ath_container file;
 	static const char magic[8] = {'A', 'N', 'T', 'H', 'E', 'M', 'I', 'X'};
 	ck_assert_int_eq(ath_container_open(&file, path, magic, 0, "test"), 0);
@@ -615,6 +631,7 @@ START_TEST(int8_index_through_the_pipeline)
 		ck_assert_int_eq(anthem_search_ex(m, ix, qs[q], &o, got, &ng), 0);
 		ck_assert_uint_eq(ng, nw);
 		same_hits(got, ref, nw);
+		ck_assert_ptr_nonnull(atomic_load(&ix->norm2));
 	}
 	ck_assert_msg((double)same >= 0.99 * (double)total,
 		      "int8 stage 1 kept %zu of %zu", same, total);
@@ -670,6 +687,94 @@ START_TEST(int8_index_through_the_pipeline)
 }
 END_TEST
 
+/* The id table a file stores is used in place and not trusted: a load
+ * maps it (or builds one for a file without it, as older writers wrote),
+ * refuses one of the wrong shape, and a corrupted one can only miss ids:
+ * every lookup ends and never names another product. */
+START_TEST(id_table_in_the_file)
+{
+	tmp_setup();
+	anthem_model_config c;
+	anthem_model_config_init(&c);
+	c.dim = 8;
+	c.buckets = 4096;
+	anthem_model *m;
+	ck_assert_int_eq(anthem_model_create(&m, &c), 0);
+	anthem_catalog *cat;
+	ck_assert_int_eq(anthem_catalog_load(&cat, FIXTURE_DIR "/catalog.tsv", 0), 0);
+	anthem_index *built;
+	ck_assert_int_eq(anthem_index_build(&built, m, cat, 1), 0);
+	const char *path = tmp_path("find.anthem"), *bad = tmp_path("bad.anthem");
+	ck_assert_int_eq(anthem_index_save(built, path), 0);
+	size_t n = anthem_index_count(built), cap = built->find_mask + 1, pos;
+	ck_assert_uint_ge(cap, 2 * n);
+	anthem_index *ix;
+	ck_assert_int_eq(anthem_index_load(&ix, path, m), 0);
+	ck_assert_ptr_null(ix->owned_find); /* mapped */
+	ck_assert(memcmp(ix->find_slots, built->find_slots, cap * 4) == 0);
+	for (size_t i = 0; i < n; i++) {
+		ck_assert_int_eq(anthem_index_find(ix, anthem_catalog_id(cat, i), &pos), 0);
+		ck_assert_uint_eq(pos, i);
+	}
+	ck_assert_int_eq(anthem_index_find(ix, "no such id", &pos), ANTHEM_ENOTFOUND);
+	anthem_index_free(ix);
+
+	/* a file without the table (an older writer): built at load */
+	rewrite_file(path, bad, "find.slots", NULL, 0, 0, "index.find.hash");
+	ck_assert_int_eq(anthem_index_load(&ix, bad, m), 0);
+	ck_assert_ptr_nonnull(ix->owned_find);
+	ck_assert_int_eq(anthem_index_find(ix, anthem_catalog_id(cat, n - 1), &pos), 0);
+	ck_assert_uint_eq(pos, n - 1);
+	anthem_index_free(ix);
+
+	/* the table without its hash, the hash without its table, a table
+	 * of the wrong size: refused, naming the table */
+	ix = (anthem_index *)1;
+	rewrite_file(path, bad, "none", NULL, 0, 0, "index.find.hash");
+	ck_assert_int_eq(anthem_index_load(&ix, bad, m), ANTHEM_EFORMAT);
+	ck_assert_ptr_null(ix);
+	ck_assert_ptr_nonnull(strstr(anthem_last_error(), "id table"));
+	rewrite_tensor(path, bad, "find.slots", NULL, 0, 0);
+	ck_assert_int_eq(anthem_index_load(&ix, bad, m), ANTHEM_EFORMAT);
+	rewrite_tensor(path, bad, "find.slots", built->find_slots, 1, cap / 2);
+	ck_assert_int_eq(anthem_index_load(&ix, bad, m), ANTHEM_EFORMAT);
+	ck_assert_ptr_nonnull(strstr(anthem_last_error(), "find.slots"));
+
+	/* corrupted slots load (the checksum is right; checking each slot
+	 * would read the whole table at every load): every slot past the
+	 * products, every slot full of product 0, the table shifted by one
+	 * slot.  Each lookup ends, and a hit is the product's own position */
+	uint32_t *slots = malloc(cap * sizeof *slots);
+	for (int kind = 0; kind < 3; kind++) {
+		for (size_t s = 0; s < cap; s++)
+			slots[s] = kind == 0 ? UINT32_MAX
+				 : kind == 1 ? 1
+					     : built->find_slots[(s + 1) % cap];
+		rewrite_tensor(path, bad, "find.slots", slots, 1, cap);
+		ck_assert_int_eq(anthem_index_load(&ix, bad, m), 0);
+		size_t found = 0;
+		for (size_t i = 0; i < n; i++) {
+			pos = n;
+			int rc = anthem_index_find(ix, anthem_catalog_id(cat, i), &pos);
+			ck_assert(rc == 0 || rc == ANTHEM_ENOTFOUND);
+			if (rc == 0) {
+				ck_assert_uint_eq(pos, i);
+				found++;
+			}
+		}
+		ck_assert_uint_eq(found, kind == 0 ? 0 : kind == 1 ? 1 : found);
+		ck_assert_int_eq(anthem_index_find(ix, "no such id", &pos),
+				 ANTHEM_ENOTFOUND);
+		anthem_index_free(ix);
+	}
+	free(slots);
+	anthem_index_free(built);
+	anthem_catalog_free(cat);
+	anthem_model_free(m);
+	tmp_teardown();
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("ann");
@@ -683,6 +788,7 @@ int main(void)
 	tcase_add_test(t, int8_finds_what_float_finds);
 	tcase_add_test(t, int8_scan_keeps_the_float_top_k);
 	tcase_add_test(t, int8_index_through_the_pipeline);
+	tcase_add_test(t, id_table_in_the_file);
 	suite_add_tcase(s, t);
 	return run_suite(s);
 }

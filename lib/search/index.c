@@ -33,18 +33,22 @@ static const char index_magic[8] = {'A', 'N', 'T', 'H', 'E', 'M', 'I', 'X'};
  * has them. */
 #define INDEX_VERSION 4
 
+/* The hash of the id table a file stores ("index.find.hash"): a load
+ * uses the table in place only when it names this one. */
+#define FIND_HASH "fnv1a64-fold29"
+
 void anthem_index_free(anthem_index *ix)
 {
 	if (!ix)
 		return;
 	anthem_vectors_free(atomic_load(&ix->vec));
-	free(ix->norm2);
+	free(atomic_load(&ix->norm2));
 	free(ix->owned_blocks);
 	free(ix->strings);
 	free(ix->off32);
 	free(ix->off64);
 	ath_postings_free(&ix->post);
-	free(ix->find_slots);
+	free(ix->owned_find);
 	ath_ann_free(&ix->ann);
 	ath_scan8_free(&ix->scan8);
 	free(ix->path);
@@ -82,29 +86,41 @@ static int set_postings(anthem_index *ix, const anthem_model *m,
 	return rc;
 }
 
-/* The id -> position table: 4 bytes a slot, 2 to 4 slots a product.  An
- * id held twice (a hostile file) is found at its first position. */
+/* The slots of the id -> position table for n products: the smallest
+ * power of two of at least 16 that is at least 2n. */
+static size_t find_cap(size_t n)
+{
+	size_t cap = 16;
+	while (cap < 2 * n)
+		cap *= 2;
+	return cap;
+}
+
+/* The id -> position table: 4 bytes a slot, 2 to 4 slots a product, unless
+ * a load found it in the file.  An id held twice (a hostile file) is found
+ * at its first position. */
 static int set_find(anthem_index *ix, const char *fn)
 {
 	if (ix->n >= UINT32_MAX)
 		return ath_error(ANTHEM_ERANGE, "%s: %zu products, at most %u",
 				 fn, ix->n, UINT32_MAX - 1);
-	size_t cap = 16;
-	while (cap < 2 * ix->n)
-		cap *= 2;
-	ix->find_slots = calloc(cap, sizeof *ix->find_slots);
-	if (!ix->find_slots)
+	if (ix->find_slots)
+		return ANTHEM_OK;
+	size_t cap = find_cap(ix->n);
+	uint32_t *slots = calloc(cap, sizeof *slots);
+	if (!slots)
 		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
 	ix->find_mask = cap - 1;
 	for (size_t i = 0; i < ix->n; i++) {
 		const char *id = id_of(ix, i);
 		size_t at = (size_t)ath_str_hash(id) & ix->find_mask;
-		while (ix->find_slots[at] &&
-		       strcmp(id_of(ix, ix->find_slots[at] - 1), id) != 0)
+		while (slots[at] && strcmp(id_of(ix, slots[at] - 1), id) != 0)
 			at = (at + 1) & ix->find_mask;
-		if (!ix->find_slots[at])
-			ix->find_slots[at] = (uint32_t)(i + 1);
+		if (!slots[at])
+			slots[at] = (uint32_t)(i + 1);
 	}
+	ix->owned_find = slots;
+	ix->find_slots = slots;
 	return ANTHEM_OK;
 }
 
@@ -116,12 +132,20 @@ int anthem_index_find(const anthem_index *ix, const char *product_id,
 	ATH_CHECK_ARG(product_id, fn, "product_id");
 	ATH_CHECK_ARG(pos, fn, "pos");
 	size_t at = (size_t)ath_str_hash(product_id) & ix->find_mask;
-	for (uint32_t s; (s = ix->find_slots[at]) != 0;
-	     at = (at + 1) & ix->find_mask)
+	/* a table mapped from a file is not trusted: at most one probe per
+	 * slot (a full table ends), and a position past the products ends
+	 * the probe (a corrupted table misses ids, it reads nothing outside
+	 * the index) */
+	for (size_t probe = 0; probe <= ix->find_mask; probe++) {
+		uint32_t s = ix->find_slots[at];
+		if (s == 0 || s > ix->n)
+			break;
 		if (strcmp(id_of(ix, s - 1), product_id) == 0) {
 			*pos = s - 1;
 			return ANTHEM_OK;
 		}
+		at = (at + 1) & ix->find_mask;
+	}
 	return ath_error(ANTHEM_ENOTFOUND, "%s: no product '%.100s' in the "
 			 "index", fn, product_id);
 }
@@ -224,26 +248,64 @@ static void *scan_alloc(size_t size)
 	return p;
 }
 
-/* Squared norms for the scan; also where a loaded file's points are checked
- * (finite, so that no NaN reaches a ranking). */
-static int set_norms(anthem_index *ix, const char *what, const char *fn)
+/* The squared norms of ix's points, in scan_alloc'ed memory: NULL when
+ * out of memory; *bad the first point that is not finite (n: none). */
+static float *make_norms(const anthem_index *ix, size_t *bad)
 {
 	size_t lanes = ath_scan_block_floats(ix->n, 1);
-	ix->norm2 = scan_alloc((lanes ? lanes : ATH_SCAN_BLOCK) * sizeof *ix->norm2);
-	if (!ix->norm2)
+	float *n2 = scan_alloc((lanes ? lanes : ATH_SCAN_BLOCK) * sizeof *n2);
+	if (n2)
+		*bad = ath_scan_norms(ix->blocks, ix->n, ix->dim, n2);
+	return n2;
+}
+
+/* Squared norms for the scan; also where a loaded file's points are checked
+ * (finite, so that no NaN reaches a ranking).  An index with int8 points
+ * does not keep them (ath_index_norms makes them again if asked). */
+static int set_norms(anthem_index *ix, const char *what, const char *fn)
+{
+	size_t bad = ix->n;
+	float *n2 = make_norms(ix, &bad);
+	if (!n2)
 		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
-	size_t bad = ath_scan_norms(ix->blocks, ix->n, ix->dim, ix->norm2);
-	if (bad < ix->n)
+	if (bad < ix->n) {
+		free(n2);
 		return ath_error(ANTHEM_EFORMAT, "%s: %s: point %zu is not "
 				 "finite", fn, what, bad);
+	}
 	/* the farthest point, so that a search checks the ball in O(1) (one
 	 * more pass over n floats: 0.7 to 1.4 ms at 1M products, -O2, on the
 	 * busy 2-vCPU development machine) */
 	ix->far = 0;
 	for (size_t i = 1; i < ix->n; i++)
-		if (ix->norm2[i] > ix->norm2[ix->far])
+		if (n2[i] > n2[ix->far])
 			ix->far = i;
+	if (ix->scan8.on) {
+		free(n2);
+		n2 = NULL;
+	}
+	atomic_store(&ix->norm2, n2);
 	return ANTHEM_OK;
+}
+
+const float *ath_index_norms(const anthem_index *ix, const char *fn)
+{
+	anthem_index *w = (anthem_index *)ix; /* the atomic slot only */
+	float *n2 = atomic_load(&w->norm2);
+	if (n2)
+		return n2;
+	size_t bad;
+	n2 = make_norms(ix, &bad); /* finite: checked by the load */
+	if (!n2) {
+		ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
+		return NULL;
+	}
+	float *expected = NULL;
+	if (!atomic_compare_exchange_strong(&w->norm2, &expected, n2)) {
+		free(n2);
+		n2 = expected;
+	}
+	return n2;
 }
 
 int ath_index_check_space(const anthem_index *ix, const geo_space *s,
@@ -560,10 +622,15 @@ int anthem_index_save(const anthem_index *ix, const char *path)
 		/* one row per block: its dim x 16 floats, used in place by a
 		 * load */
 		size_t nb = (ix->n + ATH_SCAN_BLOCK - 1) / ATH_SCAN_BLOCK;
-		ath_tensor t[8] = {{.name = "blocks", .rows = nb,
+		ath_tensor t[9] = {{.name = "blocks", .rows = nb,
 				    .cols = ix->dim * ATH_SCAN_BLOCK,
 				    .data = ix->blocks}};
 		size_t nkv = ix->has_space ? 8 : 7, nt = 1;
+		/* the id table, used in place by a load (readers from before
+		 * it build their own and ignore it) */
+		t[nt++] = (ath_tensor){.name = "find.slots", .rows = 1,
+				       .cols = ix->find_mask + 1,
+				       .data = (const float *)ix->find_slots};
 		const ath_ann *a = &ix->ann;
 		ath_kv akv[7];
 		if (a->on) {
@@ -618,8 +685,10 @@ int anthem_index_save(const anthem_index *ix, const char *path)
 			t[nt++] = (ath_tensor){.name = "scan.scale", .rows = 1,
 					       .cols = ix->dim, .data = c8->scale};
 		}
-		ath_kv all[8 + 7];
+		ath_kv all[8 + 1 + 7];
 		memcpy(all, kv, sizeof kv);
+		all[nkv++] = (ath_kv){.key = "index.find.hash", .type = ATH_KV_STR,
+				      .s = FIND_HASH};
 		if (a->on) {
 			memcpy(all + nkv, akv, sizeof akv);
 			nkv += sizeof akv / sizeof *akv;
@@ -753,6 +822,33 @@ static int load_ann(anthem_index *ix, const ath_container *f, const char *path,
 		return ath_error(ANTHEM_EFORMAT, "%s: %s: ann.graph: node %zu has a "
 				 "neighbour or entry out of range (the graph is "
 				 "corrupted)", fn, path, bad);
+	return ANTHEM_OK;
+}
+
+/* The id table of a file that has one ("find.slots", written since the
+ * version-4 layout, in any version), used in place: its shape checked
+ * here, each slot as anthem_index_find reads it.  A table of another hash
+ * is left for set_find to build again. */
+static int load_find(anthem_index *ix, const ath_container *f,
+		     const char *path, const char *fn)
+{
+	const ath_kv *hash = ath_container_kv(f, "index.find.hash");
+	const ath_tensor *t = ath_container_tensor(f, "find.slots");
+	if (!hash && !t)
+		return ANTHEM_OK;
+	if (hash && hash->type == ATH_KV_STR &&
+	    (hash->slen != strlen(FIND_HASH) ||
+	     memcmp(hash->s, FIND_HASH, hash->slen) != 0))
+		return ANTHEM_OK;
+	if (!hash || hash->type != ATH_KV_STR || !t || t->rows != 1 ||
+	    t->cols != find_cap(ix->n))
+		return ath_error(ANTHEM_EFORMAT, "%s: %s: the id table "
+				 "(index.find.hash, find.slots) is missing a "
+				 "part or has %llu slots, not %zu", fn, path,
+				 t ? (unsigned long long)t->cols : 0ULL,
+				 find_cap(ix->n));
+	ix->find_slots = (const uint32_t *)t->data;
+	ix->find_mask = (size_t)t->cols - 1;
 	return ANTHEM_OK;
 }
 
@@ -906,11 +1002,18 @@ int anthem_index_load(anthem_index **out, const char *path,
 		unmap_pages(f, ids->s, ids->slen);
 		unmap_pages(f, titles->s, titles->slen);
 	}
+	if (!rc)
+		rc = load_find(ix, f, path, fn);
 	if (!rc && ver && ver->type == ATH_KV_U64 && ver->u >= 3)
 		rc = load_ann(ix, f, path, fn);
 	if (!rc && ver && ver->type == ATH_KV_U64 && ver->u >= 4)
 		rc = load_scan8(ix, f, path, fn);
 	rc = finish(ix, m, path, rc, out, fn);
+	/* the id table is read where an id is looked up: its pages need not
+	 * stay after the load's checksum read them */
+	if (!rc && !(*out)->owned_find)
+		unmap_pages(f, (*out)->find_slots,
+			    ((*out)->find_mask + 1) * sizeof(uint32_t));
 	/* with int8 points, stage 1 reads the codes and re-scores a few
 	 * hundred products' float points: those need not stay resident after
 	 * the load's checks read them (the kernel reads them again when

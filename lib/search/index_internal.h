@@ -21,7 +21,11 @@ struct anthem_index {
 	 * owned (built, or converted from a version-1 file) */
 	const float *blocks;
 	float *owned_blocks;
-	float *norm2;         /* squared norms, one per block lane */
+	/* squared norms, one per block lane; an index with int8 points
+	 * keeps none after its load or build (its stage 1 reads the codes,
+	 * and the re-scoring computes the few blocks it needs) until a scan
+	 * of the float points asks for them: ath_index_norms */
+	_Atomic(float *) norm2;
 	/* the row-major set, made on the first anthem_index_vectors */
 	_Atomic(anthem_vectors *) vec;
 	/* ids and titles: "id\0title\0" per product, found through one
@@ -44,8 +48,11 @@ struct anthem_index {
 	uint64_t post_seed;
 	/* product id -> position: open addressing over a power-of-two
 	 * number of slots, each position + 1 (0: empty), at least twice as
-	 * many slots as products (docs/format.md gives the memory) */
-	uint32_t *find_slots;
+	 * many slots as products (docs/format.md gives the memory); mapped
+	 * from a file that has the table ("find.slots"), else built and
+	 * owned */
+	const uint32_t *find_slots;
+	uint32_t *owned_find;
 	size_t find_mask;
 	/* the approximate index (ann.on: built or loaded with one) */
 	ath_ann ann;
@@ -64,6 +71,12 @@ static inline const char *ath_index_title(const anthem_index *ix, size_t i)
 	const char *id = ath_index_id(ix, i);
 	return id + strlen(id) + 1;
 }
+
+/* The squared norms of all the points, for a scan of the float points:
+ * kept, or made now and kept (an index with int8 points); NULL when out of
+ * memory (the error set, fn naming the caller).  Safe from several
+ * threads, as a loaded index must be. */
+const float *ath_index_norms(const anthem_index *ix, const char *fn);
 
 /* Build the approximate index over ix's points in space s (o->ann is not
  * read: the caller decided). */

@@ -358,6 +358,7 @@ typedef struct scan_job {
 	const anthem_index *ix;
 	const uint64_t *allow;
 	int compact;     /* the int8 points */
+	const float *n2; /* the float points' norms (not compact) */
 	ath_heap *heaps; /* one per thread */
 	float *work;     /* ath_scan_work_floats per thread */
 	size_t chunks, nblocks, work_floats;
@@ -372,8 +373,8 @@ static void scan_chunk(size_t c, size_t tid, void *arg)
 		ath_scan8_blocks(j->q, &j->ix->scan8, j->ix->n, lo, hi, j->allow,
 				 work, &j->heaps[tid]);
 	else
-		ath_scan_blocks(j->q, j->ix->blocks, j->ix->norm2, j->ix->n, lo,
-				hi, j->allow, work, &j->heaps[tid]);
+		ath_scan_blocks(j->q, j->ix->blocks, j->n2, j->ix->n, lo, hi,
+				j->allow, work, &j->heaps[tid]);
 }
 
 /* One simple region: each thread keeps its own bounded heap over the
@@ -394,6 +395,11 @@ static int scan_simple(const anthem_index *ix, const ath_scan_query *q,
 	 * more than it saves */
 	if (threads > nblocks / 256)
 		threads = nblocks / 256 ? nblocks / 256 : 1;
+	/* the float scan reads every norm; the int8 scan's re-scoring
+	 * computes its candidates' blocks' when the index keeps none */
+	const float *n2 = compact ? ix->norm2 : ath_index_norms(ix, fn);
+	if (!n2 && !compact)
+		return ANTHEM_ENOMEM;
 	if (threads == 1 && work1) {
 		/* one heap, in the caller's buffers (work1: the query's scan
 		 * work space): what a batch's queries do, with no allocation */
@@ -401,10 +407,10 @@ static int scan_simple(const anthem_index *ix, const ath_scan_query *q,
 		if (compact) {
 			ath_scan8_blocks(q, &ix->scan8, ix->n, 0, nblocks, allow,
 					 work1, &hp);
-			ath_scan_rescore(q, ix->blocks, ix->norm2, hp.h, hp.n, k,
+			ath_scan_rescore(q, ix->blocks, n2, hp.h, hp.n, k,
 					 work1, out, n);
 		} else {
-			ath_scan_blocks(q, ix->blocks, ix->norm2, ix->n, 0, nblocks,
+			ath_scan_blocks(q, ix->blocks, n2, ix->n, 0, nblocks,
 					allow, work1, &hp);
 			ath_heap_sort(&hp);
 			*n = hp.n;
@@ -423,7 +429,7 @@ static int scan_simple(const anthem_index *ix, const ath_scan_query *q,
 			heaps[t] = (ath_heap){hits + t * kk, 0, kk};
 		/* several chunks per thread, so that a thread slowed by other
 		 * work on the machine does not hold the others up */
-		scan_job j = {q, ix, allow, compact, heaps, work,
+		scan_job j = {q, ix, allow, compact, n2, heaps, work,
 			      threads == 1 ? 1 : threads * 8, nblocks, wf};
 		if (j.chunks > nblocks)
 			j.chunks = nblocks ? nblocks : 1;
@@ -438,7 +444,7 @@ static int scan_simple(const anthem_index *ix, const ath_scan_query *q,
 				ath_heap_push(&all, heaps[t].h[i].index,
 					      heaps[t].h[i].distance);
 		if (compact) {
-			ath_scan_rescore(q, ix->blocks, ix->norm2, all.h, all.n, k,
+			ath_scan_rescore(q, ix->blocks, n2, all.h, all.n, k,
 					 work, out, n);
 		} else {
 			ath_heap_sort(&all);

@@ -280,15 +280,27 @@ void ath_scan_blocks(const ath_scan_query *q, const float *blocks,
 	get_kernel()->range(&f, blocks, n2, n, b_lo, b_hi, allow, hp);
 }
 
+/* The squared norms of block b: n2's, or (n2 NULL) computed into tmp as
+ * ath_scan_norms computes them for the whole index. */
+static const float *block_norms(const float *blocks, const float *n2,
+				size_t b, size_t d, float *tmp)
+{
+	if (n2)
+		return n2 + b * W;
+	ath_scan_norms(blocks + b * d * W, W, d, tmp);
+	return tmp;
+}
+
 float ath_scan_at(const ath_scan_query *q, const float *blocks,
 		  const float *n2, size_t i, float *work)
 {
 	fquery f;
-	float dist[W];
+	float dist[W], tmp[W];
 	ath_scan_fquery(q, work, &f);
 	/* through the same kernel as the scan (they agree, but a caller
 	 * comparing the two should not depend on it) */
-	get_kernel()->block(&f, blocks + i / W * q->d * W, n2 + i / W * W, dist);
+	get_kernel()->block(&f, blocks + i / W * q->d * W,
+			    block_norms(blocks, n2, i / W, q->d, tmp), dist);
 	return dist[i % W];
 }
 
@@ -313,9 +325,10 @@ void ath_scan_rescore(const ath_scan_query *q, const float *blocks,
 	for (size_t i = 0; i < nc; i++) {
 		/* the candidate's block through the scan's kernel: the float
 		 * the exact scan gives it */
-		float dist[W];
+		float dist[W], tmp[W];
 		size_t j = cand[i].index;
-		kn->block(&f, blocks + j / W * q->d * W, n2 + j / W * W, dist);
+		kn->block(&f, blocks + j / W * q->d * W,
+			  block_norms(blocks, n2, j / W, q->d, tmp), dist);
 		ath_heap_push(&top, j, dist[j % W]);
 	}
 	ath_heap_sort(&top);

@@ -76,7 +76,9 @@ void ath_scan_blocks(const ath_scan_query *q, const float *blocks,
 		     const uint64_t *allow, float *work, ath_heap *hp);
 
 /* The distance of product i, the same float as ath_scan_blocks gives it
- * (its block is computed; work as for ath_scan_blocks). */
+ * (its block is computed; work as for ath_scan_blocks).  n2 may be NULL
+ * (an index with int8 points keeps no norms): the block's are computed
+ * then, by ath_scan_norms, to the same bits. */
 float ath_scan_at(const ath_scan_query *q, const float *blocks,
 		  const float *n2, size_t i, float *work);
 
@@ -111,8 +113,8 @@ void ath_scan8_blocks(const ath_scan_query *q, const ath_scan8 *c, size_t n,
 		      float *work, ath_heap *hp);
 
 /* The k best of nc candidates (any order) by the float distance of the
- * blocks (what ath_scan_at gives each), best first under (distance,
- * index), into out; *nout = min(k, nc). */
+ * blocks (what ath_scan_at gives each, n2 NULL as there), best first under
+ * (distance, index), into out; *nout = min(k, nc). */
 void ath_scan_rescore(const ath_scan_query *q, const float *blocks,
 		      const float *n2, const anthem_hit *cand, size_t nc,
 		      size_t k, float *work, anthem_hit *out, size_t *nout);

@@ -180,6 +180,19 @@ static void use_index(const anthem_index *ix)
 	}
 	if (anthem_index_id(ix, n) || anthem_index_title(ix, n))
 		fz_fail("anthem_index_id/title past the end is not NULL");
+	/* the id table (mapped from the file, and not checked slot by slot
+	 * at load): a lookup ends, and a hit names a product with that id */
+	for (size_t i = 0; i < n; i++) {
+		const char *id = anthem_index_id(ix, i);
+		size_t pos = n;
+		fz_begin();
+		int rc = fz_status(anthem_index_find(ix, id, &pos),
+				   "anthem_index_find");
+		if (rc == ANTHEM_OK ? pos >= n || strcmp(anthem_index_id(ix, pos), id)
+				    : rc != ANTHEM_ENOTFOUND)
+			fz_fail("anthem_index_find of product %zu's id gave %d, "
+				"position %zu of %zu", i, rc, pos, n);
+	}
 	(void)anthem_index_model_fingerprint(ix);
 	scan(ix, ANTHEM_GEOMETRY_HYPERBOLIC);
 	scan(ix, ANTHEM_GEOMETRY_EUCLIDEAN);

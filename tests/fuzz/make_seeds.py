@@ -56,6 +56,23 @@ def container_checksum(data):
 def corrupt_graph(data):
     """An index file whose "ann.graph" gives node 3 a neighbour past the
     last product, the checksum made right again (docs/format.md's layout)."""
+    def bad(data, base, rows, cols):
+        struct.pack_into("<I", data, base + (3 * cols + 1) * 4, rows + 5)
+    return corrupt(data, b"ann.graph", bad)
+
+
+def corrupt_find(data):
+    """An index file whose id table ("find.slots") is full, every slot
+    naming product 0: no empty slot ends a lookup."""
+    def bad(data, base, rows, cols):
+        for i in range(rows * cols):
+            struct.pack_into("<I", data, base + 4 * i, 1)
+    return corrupt(data, b"find.slots", bad)
+
+
+def corrupt(data, tensor, bad):
+    """bad(data, offset, rows, cols) applied to the tensor's words in
+    place, the checksum made right again."""
     data = bytearray(data)
     nkv, nt, _, table, base = struct.unpack_from("<QQQQQ", data, 24)
     off = table
@@ -65,9 +82,8 @@ def corrupt_graph(data):
         off += 4 + ln
         _, rows, cols, at = struct.unpack_from("<IQQQ", data, off)
         off += 4 + 24
-        if name == b"ann.graph":
-            struct.pack_into("<I", data, base + at + (3 * cols + 1) * 4,
-                             rows + 5)
+        if name == tensor:
+            bad(data, base + at, rows, cols)
     struct.pack_into("<Q", data, len(data) - 8, container_checksum(data))
     return bytes(data)
 
@@ -134,6 +150,10 @@ def containers(anthem, out, tmp):
     # and a right checksum: refused at load by the graph's own check
     write(os.path.join(out, "index", "hyperbolic-d4-11-ann-badgraph.anthem"),
           corrupt_graph(read(path)))
+    # an id table whose every slot is full (a right checksum): loads, and
+    # every lookup must still end
+    write(os.path.join(out, "index", "hyperbolic-d4-11-badfind.anthem"),
+          corrupt_find(read(os.path.join(tmp, "hyperbolic-d4-11.index"))))
     # an empty catalogue gives an index of no products
     empty = os.path.join(tmp, "empty.tsv")
     write(empty, b"# nothing\n")
