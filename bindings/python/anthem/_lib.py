@@ -326,6 +326,10 @@ class anthem_search_options(Structure):
     ]
 
 
+# void (*ann_progress)(size_t done, size_t total, void *user);
+anthem_ann_progress_fn = CFUNCTYPE(None, c_size_t, c_size_t, c_void_p)
+
+
 class anthem_index_options(Structure):
     # include/anthem/search.h
     _fields_ = [
@@ -336,8 +340,7 @@ class anthem_index_options(Structure):
         ("ann_ef", c_size_t),
         ("ann_seed", c_uint64),
         ("points", c_int),                # anthem_point_format
-        # void (*)(size_t done, size_t total, void *user): left NULL here
-        ("ann_progress", c_void_p),
+        ("ann_progress", anthem_ann_progress_fn),
         ("ann_progress_user", c_void_p),
     ]
 

@@ -3,6 +3,7 @@ anthem_search_batch, anthem_rerank; docs/architecture.md)."""
 
 import ctypes
 import math
+import sys
 from collections import namedtuple
 from ctypes import byref, c_char_p, c_size_t, cast
 
@@ -98,14 +99,18 @@ class Index(Handle):
 
     @classmethod
     def build(cls, model, catalog, threads=0, ann=False, points="float32",
-              ann_degree=32, ann_ef=128, ann_seed=1):
+              ann_degree=32, ann_ef=128, ann_seed=1, progress=None):
         """Embed every product of catalog with model (anthem_index_build_ex;
         threads=0: all cores, for the graph too).  ann=True also builds the
         approximate index, a proximity graph of ann_degree neighbours per
         product, built with beam width ann_ef in the order ann_seed sets
         (same seed, same graph).  points="int8" also keeps int8 codes of
         the points, which stage 1 scans (re-scored in float); "float32"
-        (default) keeps the float points only."""
+        (default) keeps the float points only.  progress, a
+        callable(done, total), is told the graph's progress after each
+        round of insertions and once with done == total (ann_progress; a
+        10M-product graph takes hours); an exception it raises is raised
+        by build once the build returns, and no index is returned."""
         o = _lib.index_options()
         o.threads = count_arg(threads, "threads")
         o.ann = 1 if ann else 0
@@ -113,9 +118,27 @@ class Index(Handle):
         o.ann_degree = count_arg(ann_degree, "ann_degree")
         o.ann_ef = count_arg(ann_ef, "ann_ef")
         o.ann_seed = count_arg(ann_seed, "ann_seed")
+        raised = []
+        if progress is not None:
+            if not callable(progress):
+                raise error(Status.EINVAL, "progress must be callable")
+
+            def report(done, total, user):
+                # an exception must not unwind through C: kept, raised
+                # below; the build itself cannot be stopped
+                if raised:
+                    return
+                try:
+                    progress(done, total)
+                except BaseException:
+                    raised.append(sys.exc_info()[1])
+            o.ann_progress = _lib.anthem_ann_progress_fn(report)
         out = IndexP()
         with using(model, catalog) as (m, c):
             check(lib.anthem_index_build_ex(byref(out), m, c, byref(o)))
+        if raised:
+            lib.anthem_index_free(out)
+            raise raised[0]
         return cls._wrap(out)
 
     @classmethod

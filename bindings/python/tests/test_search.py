@@ -208,6 +208,34 @@ class TestIndex(TempDirCase):
         with self.build(points="float32", ann=False) as ix:
             self.assertEqual(self.saved(ix), plain)
 
+    def test_build_progress(self):
+        calls = []
+        with self.build(ann=True, progress=lambda d, t: calls.append((d, t))) \
+                as ix:
+            n = len(ix)
+            self.assertIs(ix.has_ann, True)
+        # each round of insertions, then done == total once at the end
+        self.assertGreaterEqual(len(calls), 2)
+        self.assertEqual(calls[-1], (n, n))
+        self.assertEqual([t for _, t in calls], [n] * len(calls))
+        self.assertEqual([d for d, _ in calls], sorted(d for d, _ in calls))
+        # without a graph there is nothing to report
+        calls.clear()
+        with self.build(progress=lambda d, t: calls.append((d, t))):
+            pass
+        self.assertEqual(calls, [])
+        # an exception in the callback is raised by build, after C returns
+
+        class Stop(Exception):
+            pass
+
+        def stop(done, total):
+            raise Stop(done)
+        with self.assertRaises(Stop):
+            self.build(ann=True, progress=stop)
+        with self.assertRaises(anthem.InvalidArgumentError):
+            self.build(ann=True, progress=3)
+
     def test_stage1_and_ef(self):
         m = self.model
         with self.build() as flat, self.build(points="int8") as int8, \
