@@ -88,6 +88,9 @@ int cmd_judgments(int argc, char **argv);
 int cli_category_judgments(const char *cmd, const anthem_catalog *c,
 			   uint64_t seed, anthem_judgments **train);
 
+/* Seconds on the monotonic clock (durations, deadlines, progress). */
+double cli_now(void);
+
 extern const command cli_commands[];
 extern const size_t cli_ncommands;
 

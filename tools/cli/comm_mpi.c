@@ -1,5 +1,6 @@
 /* The MPI communicator of anthem train (see comm_mpi.h). */
 #include "comm_mpi.h"
+#include "cli.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,7 +10,6 @@
 #include <limits.h>
 #include <mpi.h>
 
-#include <time.h>
 
 static int started;
 static int *counts, *displs;
@@ -18,13 +18,6 @@ static int *counts, *displs;
  * (one allreduce each) */
 static double comm_seconds;
 static unsigned long long comm_sent, comm_steps;
-
-static double clock_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* mpirun (Open MPI), mpiexec.hydra (MPICH) and PMIx launchers set these;
  * a plain `anthem train` has none and never touches MPI, so it runs on a
@@ -44,10 +37,10 @@ static int mpi_allreduce(float *buf, size_t n, void *user)
 	(void)user;
 	if (n > INT_MAX)
 		return -1;
-	double t0 = clock_now();
+	double t0 = cli_now();
 	int rc = MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_FLOAT, MPI_SUM,
 			       MPI_COMM_WORLD);
-	comm_seconds += clock_now() - t0;
+	comm_seconds += cli_now() - t0;
 	comm_sent += n * sizeof(float);
 	comm_steps++;
 	return rc;
@@ -67,10 +60,10 @@ static int mpi_allgather(const void *send, size_t len, void *recv,
 		displs[r] = (int)off;
 		off += lens[r];
 	}
-	double t0 = clock_now();
+	double t0 = cli_now();
 	int rc = MPI_Allgatherv(send, (int)len, MPI_BYTE, recv, counts, displs,
 				MPI_BYTE, MPI_COMM_WORLD);
-	comm_seconds += clock_now() - t0;
+	comm_seconds += cli_now() - t0;
 	comm_sent += len;
 	return rc;
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 const command cli_commands[] = {
@@ -184,6 +185,13 @@ int cli_parse(const command *cmd, const opt *opts, int argc, char **argv,
 		pos[(*npos)++] = argv[i];
 	}
 	return 0;
+}
+
+double cli_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 int cli_fail(const char *cmd, int rc)

@@ -6,17 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 /* ---- index ---------------------------------------------------------------------- */
-
-static double seconds(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* The graph's progress on stderr: a line every 10 s or so, and the last;
  * the clock starts at the first round's report (the graph's start: the
@@ -28,7 +20,7 @@ typedef struct graph_report {
 static void graph_progress(size_t done, size_t total, void *user)
 {
 	graph_report *r = user;
-	double t = seconds();
+	double t = cli_now();
 	if (r->start == 0.0)
 		r->start = r->last = t;
 	if (done < total && t - r->last < 10.0)

@@ -36,13 +36,6 @@ typedef struct request {
 	int args_failed;
 } request;
 
-static double now(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind,
 				   const char *key, const char *value)
 {
@@ -110,7 +103,7 @@ static enum MHD_Result respond(server *s, struct MHD_Connection *c,
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, out->allow);
 	enum MHD_Result ok = MHD_queue_response(c, (unsigned)out->status, resp);
 	MHD_destroy_response(resp);
-	double t = now() - r->start;
+	double t = cli_now() - r->start;
 	serve_record(&s->ctx, url, out->status, t);
 	if (!s->quiet)
 		fprintf(stderr, "%s %s %d %.0f us\n", method, url, out->status,
@@ -131,7 +124,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 	if (!r) { /* the headers are in */
 		if (!(r = calloc(1, sizeof *r)))
 			return MHD_NO;
-		r->start = now();
+		r->start = cli_now();
 		*con_cls = r;
 		atomic_fetch_add(&s->ctx.in_flight, 1);
 		/* a declared body over the cap is refused before it is read
@@ -441,8 +434,8 @@ int cmd_serve(int argc, char **argv)
 	MHD_socket ls = MHD_quiesce_daemon(d);
 	if (ls != MHD_INVALID_SOCKET)
 		close(ls);
-	double until = now() + (double)timeout;
-	while (atomic_load(&s.ctx.in_flight) > 0 && now() < until) {
+	double until = cli_now() + (double)timeout;
+	while (atomic_load(&s.ctx.in_flight) > 0 && cli_now() < until) {
 		struct timespec t = {0, 10 * 1000 * 1000};
 		nanosleep(&t, NULL);
 	}

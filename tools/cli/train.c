@@ -421,15 +421,6 @@ static void print_metrics(const anthem_metrics *m, int json, double seconds)
 	       m->queries, m->skipped, seconds);
 }
 
-#include <time.h>
-
-static double wall(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 int cmd_eval(int argc, char **argv)
 {
 	const command *cmd = &cli_commands[1];
@@ -516,7 +507,7 @@ int cmd_eval(int argc, char **argv)
 	anthem_model *m = NULL;
 	anthem_metrics met;
 	anthem_metrics_init(&met);
-	double t0 = wall();
+	double t0 = cli_now();
 	int rc = anthem_catalog_load(&c, catalog, 0);
 	if (!rc)
 		rc = anthem_judgments_load(&j, judgments, c, 0);
@@ -531,7 +522,7 @@ int cmd_eval(int argc, char **argv)
 		rc = model ? anthem_evaluate(m, c, j, &o, &met)
 			   : anthem_evaluate_ranking(ranking, c, j, &met);
 	if (!rc)
-		print_metrics(&met, json != NULL, wall() - t0);
+		print_metrics(&met, json != NULL, cli_now() - t0);
 	else
 		cli_fail("eval", rc);
 	anthem_index_free(ix);
