@@ -377,15 +377,22 @@ static void *searcher(void *arg)
 	return NULL;
 }
 
-START_TEST(pipeline_graph_and_threads)
+/* An untrained model of dim 8 and the fixture's catalogue, which the
+ * tests below index. */
+static void small_model(anthem_model **m, anthem_catalog **cat)
 {
 	anthem_model_config c;
 	anthem_model_config_init(&c);
 	c.dim = 8;
 	c.buckets = 4096;
-	ck_assert_int_eq(anthem_model_create(&model, &c), 0);
+	ck_assert_int_eq(anthem_model_create(m, &c), 0);
+	ck_assert_int_eq(anthem_catalog_load(cat, FIXTURE_DIR "/catalog.tsv", 0), 0);
+}
+
+START_TEST(pipeline_graph_and_threads)
+{
 	anthem_catalog *cat;
-	ck_assert_int_eq(anthem_catalog_load(&cat, FIXTURE_DIR "/catalog.tsv", 0), 0);
+	small_model(&model, &cat);
 	anthem_index_options io;
 	anthem_index_options_init(&io);
 	io.ann = 1;
@@ -557,14 +564,9 @@ END_TEST
 START_TEST(int8_index_through_the_pipeline)
 {
 	tmp_setup();
-	anthem_model_config c;
-	anthem_model_config_init(&c);
-	c.dim = 8;
-	c.buckets = 4096;
 	anthem_model *m;
-	ck_assert_int_eq(anthem_model_create(&m, &c), 0);
 	anthem_catalog *cat;
-	ck_assert_int_eq(anthem_catalog_load(&cat, FIXTURE_DIR "/catalog.tsv", 0), 0);
+	small_model(&m, &cat);
 	anthem_index *f32, *built;
 	anthem_index_options io;
 	anthem_index_options_init(&io);
@@ -581,7 +583,7 @@ START_TEST(int8_index_through_the_pipeline)
 	ck_assert_int_eq(anthem_index_load(&ix, path, m), 0);
 	ck_assert(ix->scan8.on);
 	size_t n = ix->n, nb = (n + 15) / 16;
-	ck_assert(memcmp(ix->scan8.codes, built->scan8.codes, nb * 16 * c.dim) == 0);
+	ck_assert(memcmp(ix->scan8.codes, built->scan8.codes, nb * 16 * anthem_model_dim(m)) == 0);
 	/* no float norms kept: the re-scoring below computes its blocks' to
 	 * the bits of the float index's, and ANTHEM_STAGE1_EXACT makes them */
 	ck_assert_ptr_null(atomic_load(&ix->norm2));
@@ -694,14 +696,9 @@ END_TEST
 START_TEST(id_table_in_the_file)
 {
 	tmp_setup();
-	anthem_model_config c;
-	anthem_model_config_init(&c);
-	c.dim = 8;
-	c.buckets = 4096;
 	anthem_model *m;
-	ck_assert_int_eq(anthem_model_create(&m, &c), 0);
 	anthem_catalog *cat;
-	ck_assert_int_eq(anthem_catalog_load(&cat, FIXTURE_DIR "/catalog.tsv", 0), 0);
+	small_model(&m, &cat);
 	anthem_index *built;
 	ck_assert_int_eq(anthem_index_build(&built, m, cat, 1), 0);
 	const char *path = tmp_path("find.anthem"), *bad = tmp_path("bad.anthem");
