@@ -9,6 +9,7 @@
 #include "io/container.h"
 #include "search/index_internal.h"
 #include "search/scan.h"
+#include "search/scan_loop.h"
 
 #include <anthem/anthem.h>
 
@@ -478,6 +479,59 @@ START_TEST(int8_finds_what_float_finds)
 }
 END_TEST
 
+/* The beam's int8 distances (ath_scan_gathered8: 16 nodes' codes moved
+ * four to a word, decoded in the loop) are the distances of the points
+ * the codes decode to, for dimensions that are and are not a multiple of
+ * 4, in the ball and in flat space. */
+START_TEST(gathered_int8_distances_are_the_decoded_points)
+{
+	static const size_t dims[] = {5, 16, 32};
+	const geo_space flat = {GEO_EUCLIDEAN, 1.0};
+	rng r = {11};
+	for (size_t t = 0; t < 6; t++) {
+		const geo_space *s = t % 2 ? &flat : &ball;
+		size_t d = dims[t / 2], cs = (d + 3) / 4 * 4, n = 40;
+		float *p = random_points(&r, n, d);
+		float scale[ATH_SCAN_MAX_DIM];
+		int8_t *codes = calloc(n, cs);
+		ck_assert_int_eq(ath_quant_build(s, p, n, d, cs, scale, codes), 0);
+		float c[ATH_SCAN_MAX_DIM], l[ATH_SCAN_MAX_DIM];
+		for (size_t k = 0; k < d; k++) {
+			c[k] = (float)unif_ab(&r, -0.5, 0.5) / (float)sqrt((double)d);
+			l[k] = (float)unif_ab(&r, 0.0, 0.3) / (float)sqrt((double)d);
+		}
+		ath_scan_query q;
+		ath_scan_prepare(s, d, c, l, 0.5f, &q);
+		float *work = aligned_alloc(64, ath_scan_work_floats(d) * sizeof(float));
+		fquery fq;
+		ath_scan_fquery(&q, work, &fq);
+		fq.dscale = scale;
+		int32_t cb[ATH_SCAN_MAX_DIM / 4 * 16];
+		float blk[ATH_SCAN_MAX_DIM * 16], n2[16], ref[16], got[16];
+		for (size_t j = 0; j < 16; j++) {
+			const int8_t *code = codes + (7 * j + 3) % n * cs;
+			for (size_t g = 0; g < cs / 4; g++)
+				memcpy(&cb[g * 16 + j], code + 4 * g, 4);
+			float x[ATH_SCAN_MAX_DIM];
+			ath_quant_decode(s, code, scale, d, x);
+			for (size_t k = 0; k < d; k++)
+				blk[k * 16 + j] = x[k];
+		}
+		ath_scan_norms(blk, 16, d, n2);
+		ath_scan_block_kernel()(&fq, blk, n2, ref);
+		ath_scan_gathered8_kernel()(&fq, cb, (float)sqrt(q.cc), got);
+		for (size_t j = 0; j < 16; j++)
+			ck_assert_msg(fabsf(got[j] - ref[j]) <=
+					      1e-4f * (1.0f + fabsf(ref[j])),
+				      "d %zu, %s, lane %zu: %g, decoded %g", d,
+				      t % 2 ? "flat" : "ball", j, got[j], ref[j]);
+		free(work);
+		free(codes);
+		free(p);
+	}
+}
+END_TEST
+
 /* ---- the scan's int8 points (docs/architecture.md, "Compact points") ------- */
 
 /* ath_scan8_blocks' 2k best re-scored in float: the pipeline's int8 stage 1 */
@@ -783,6 +837,7 @@ int main(void)
 	tcase_add_test(t, corrupted_graph_refused);
 	tcase_add_test(t, pipeline_graph_and_threads);
 	tcase_add_test(t, int8_finds_what_float_finds);
+	tcase_add_test(t, gathered_int8_distances_are_the_decoded_points);
 	tcase_add_test(t, int8_scan_keeps_the_float_top_k);
 	tcase_add_test(t, int8_index_through_the_pipeline);
 	tcase_add_test(t, id_table_in_the_file);

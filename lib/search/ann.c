@@ -156,48 +156,20 @@ static void unvisit_all(beam_scratch *s)
 /* ---- distances, 16 nodes at a time -------------------------------------------- */
 
 /* A beam computes the distances of the unvisited neighbours of the node it
- * expands all at once: their points are gathered into a block of d rows of
- * 16 floats (row k = dimension k of the 16 nodes, as the scan's layout,
- * scan.h), so that each node's scalars are the lanes of one vector and no
- * loop needs a horizontal sum; one call through a function pointer per
- * expansion, none per distance. */
+ * expands all at once, in one call through a function pointer (none per
+ * distance): their points are first all asked for (in a large catalogue
+ * each is a cache miss, and the misses then overlap), then gathered 16 at
+ * a time into a block of d rows of 16 (row k = dimension k of the 16
+ * nodes, as the scan's layout, scan.h), so that each node's scalars are
+ * the lanes of one vector and no loop needs a horizontal sum. */
 #define W 16
 #define INLINE static inline __attribute__((always_inline))
 
-/* m <= W distances of nodes ids into out. */
+/* m <= ATH_ANN_MAX_DEGREE distances of nodes ids into out. */
 typedef void (*dist_fn)(const void *ctx, const uint32_t *ids, size_t m,
 			float *out);
 
-/* The point of node i as stage-1 floats, into column j of a block: float32
- * rows are copied; int8 codes are decoded through the exponential map at
- * the origin (quant.c), in float: x = u tanh(sqrt(c)|u|) / (sqrt(c)|u|),
- * with sqrt(c)|u| clipped where geo_exp0 projects. */
-INLINE void gather(const ath_ann *a, size_t d, float sc, uint32_t i,
-		   size_t j, float *blk)
-{
-	if (!a->int8) {
-		const float *x = a->rows + (size_t)i * d;
-		for (size_t k = 0; k < d; k++)
-			blk[k * W + j] = x[k];
-		return;
-	}
-	const int8_t *code = a->codes + (size_t)i * a->cstride;
-	float u2 = 0.0f;
-	for (size_t k = 0; k < d; k++) {
-		float u = (float)code[k] * a->scale[k];
-		blk[k * W + j] = u;
-		u2 += u * u;
-	}
-	float su = sc * sqrtf(u2);
-	if (sc == 0.0f || su == 0.0f)
-		return;
-	float f = tanhf(su < 6.1030338f ? su : 6.1030338f) / su;
-	for (size_t k = 0; k < d; k++)
-		blk[k * W + j] *= f;
-}
-
-/* Ask for the m nodes' points before any is read: in a large catalogue
- * each is a cache miss, and the misses then overlap. */
+/* Ask for the m nodes' stage-1 points before any is read. */
 INLINE void prefetch(const ath_ann *a, size_t d, const uint32_t *ids, size_t m)
 {
 	for (size_t j = 0; j < m; j++) {
@@ -216,6 +188,7 @@ typedef struct fregion {
 	float sc;
 	fquery fq;
 	ath_scan_block_fn block;
+	ath_scan_gathered8_fn block8;
 } fregion;
 
 static void fregion_init(fregion *f, const ath_ann *a, const ath_scan_query *q,
@@ -224,35 +197,65 @@ static void fregion_init(fregion *f, const ath_ann *a, const ath_scan_query *q,
 	f->a = a;
 	f->sc = (float)sqrt(q->cc);
 	ath_scan_fquery(q, work, &f->fq);
+	f->fq.dscale = a->scale;
 	f->block = ath_scan_block_kernel();
+	f->block8 = ath_scan_gathered8_kernel();
 }
 
-/* The 16 gathered points' distances by the scan's own block loop (the
- * level's copy, scan_loop.c); a NaN (a point the region cannot place) ranks
- * last. */
-static void region(const void *ctx, const uint32_t *ids, size_t m, float *out)
+/* 16 of the nodes (m <= 16; the rest of the block repeats the first)
+ * through the scan's own loops (the level's copy, scan_loop.c): float
+ * rows copied into a block, int8 codes moved into one as words and
+ * decoded by the loop (ath_scan_gathered8).  A NaN (a point the region
+ * cannot place) ranks last. */
+static void region16(const fregion *f, const uint32_t *ids, size_t m,
+		     float *out)
 {
-	const fregion *f = ctx;
+	const ath_ann *a = f->a;
 	size_t d = f->fq.d;
-	float blk[ATH_SCAN_MAX_DIM * W] __attribute__((aligned(64)));
-	float n2[W] = {0}, r[W];
-	prefetch(f->a, d, ids, m);
-	for (size_t j = 0; j < W; j++)
-		gather(f->a, d, f->sc, ids[j < m ? j : 0], j, blk);
-	ath_scan_norms(blk, W, d, n2);
-	f->block(&f->fq, blk, n2, r);
+	float r[W];
+	if (a->int8) {
+		/* four codes to a word (a row is cstride bytes, d rounded up
+		 * to 4, zero-padded): 8 stores a node at d = 32, not 32 */
+		int32_t cb[ATH_SCAN_MAX_DIM / 4 * W + W] __attribute__((aligned(64)));
+		size_t nw = (d + 3) / 4;
+		for (size_t j = 0; j < W; j++) {
+			const int8_t *code = a->codes +
+					     (size_t)ids[j < m ? j : 0] * a->cstride;
+			for (size_t g = 0; g < nw; g++)
+				memcpy(&cb[g * W + j], code + 4 * g, 4);
+		}
+		f->block8(&f->fq, cb, f->sc, r);
+	} else {
+		float blk[ATH_SCAN_MAX_DIM * W] __attribute__((aligned(64)));
+		float n2[W];
+		for (size_t j = 0; j < W; j++) {
+			const float *x = a->rows + (size_t)ids[j < m ? j : 0] * d;
+			for (size_t k = 0; k < d; k++)
+				blk[k * W + j] = x[k];
+		}
+		ath_scan_norms(blk, W, d, n2);
+		f->block(&f->fq, blk, n2, r);
+	}
 	for (size_t j = 0; j < m; j++)
 		out[j] = r[j] == r[j] ? r[j] : INFINITY;
 }
 
+static void region(const void *ctx, const uint32_t *ids, size_t m, float *out)
+{
+	const fregion *f = ctx;
+	prefetch(f->a, f->fq.d, ids, m);
+	for (size_t j = 0; j < m; j += W)
+		region16(f, ids + j, m - j < W ? m - j : W, out + j);
+}
+
 /* ---- the beam ---------------------------------------------------------------- */
 
-/* Offer the m nodes of ids (m <= W), all unvisited until now, to the
- * frontier and the result. */
+/* Offer the m nodes of ids (m <= ATH_ANN_MAX_DEGREE), all unvisited until
+ * now, to the frontier and the result. */
 static int offer(const uint32_t *ids, size_t m, dist_fn dist, const void *ctx,
 		 beam_scratch *s, ath_heap *res)
 {
-	float dd[W];
+	float dd[ATH_ANN_MAX_DEGREE];
 	dist(ctx, ids, m, dd);
 	for (size_t j = 0; j < m; j++)
 		if (res->n < res->k || dd[j] < res->h[0].distance) {
@@ -270,26 +273,35 @@ static size_t beam(const uint32_t *adj, size_t R, const uint32_t *entry,
 		   size_t nentry, dist_fn dist, const void *ctx,
 		   beam_scratch *s, ath_heap *res)
 {
-	size_t nd = 0, m = 0;
-	uint32_t ids[W];
+	size_t nd = 0, m;
+	uint32_t ids[ATH_ANN_MAX_DEGREE];
 	int oom = 0;
 	res->n = 0;
 	s->f.n = 0;
-	for (size_t e = 0; e < nentry && !oom; e++) {
-		int v = visit(s, entry[e]);
-		oom = v < 0;
-		if (v > 0)
-			ids[m++] = entry[e];
-		if (m == W || (e + 1 == nentry && m)) {
-			oom = oom || offer(ids, m, dist, ctx, s, res);
+	for (size_t e = 0; e < nentry && !oom;) {
+		for (m = 0; e < nentry && m < ATH_ANN_MAX_DEGREE && !oom; e++) {
+			int v = visit(s, entry[e]);
+			oom = v < 0;
+			if (v > 0)
+				ids[m++] = entry[e];
+		}
+		if (m && !oom) {
+			oom = offer(ids, m, dist, ctx, s, res);
 			nd += m;
-			m = 0;
 		}
 	}
 	while (s->f.n && !oom) {
 		anthem_hit c = front_pop(&s->f);
 		if (res->n == res->k && c.distance > res->h[0].distance)
 			break;
+		/* the node expanded next is most often the frontier's best
+		 * now: its list (a cache miss in a large graph) is asked for
+		 * while this one's neighbours are measured */
+		if (s->f.n) {
+			const uint32_t *nx = adj + s->f.h[0].index * R;
+			for (size_t o = 0; o < R * sizeof *nx; o += 64)
+				__builtin_prefetch((const char *)nx + o);
+		}
 		const uint32_t *nb = adj + c.index * R;
 		m = 0;
 		for (size_t j = 0; j < R && !oom; j++) {
@@ -300,11 +312,6 @@ static size_t beam(const uint32_t *adj, size_t R, const uint32_t *entry,
 			oom = v < 0;
 			if (v > 0)
 				ids[m++] = u;
-			if (m == W) {
-				oom = oom || offer(ids, m, dist, ctx, s, res);
-				nd += m;
-				m = 0;
-			}
 		}
 		if (m && !oom) {
 			oom = offer(ids, m, dist, ctx, s, res);
@@ -363,7 +370,8 @@ typedef struct pair_ctx {
 	size_t v;
 } pair_ctx;
 
-/* The graph's distance from node v to each of ids, 16 at a time. */
+/* The graph's distance from node v to each of ids (m <= the degree), all
+ * prefetched first, then 16 at a time. */
 #define PAIR(level)                                                          \
 	static void pair_##level(const void *ctx, const uint32_t *ids,       \
 				 size_t m, float *out)                       \
@@ -377,16 +385,20 @@ typedef struct pair_ctx {
 			for (size_t o = 0; o < d * sizeof(float); o += 64)   \
 				__builtin_prefetch(                          \
 					(const char *)(b->p + (size_t)ids[j] * d) + o); \
-		for (size_t j = 0; j < W; j++) {                             \
-			uint32_t i = ids[j < m ? j : 0];                     \
-			const float *x = b->p + (size_t)i * d;               \
-			for (size_t k = 0; k < d; k++)                       \
-				blk[k * W + j] = x[k];                       \
-			a[j] = b->a[i];                                      \
+		for (size_t j0 = 0; j0 < m; j0 += W) {                       \
+			size_t mm = m - j0 < W ? m - j0 : W;                 \
+			for (size_t j = 0; j < W; j++) {                     \
+				uint32_t i = ids[j0 + (j < mm ? j : 0)];     \
+				const float *x = b->p + (size_t)i * d;       \
+				for (size_t k = 0; k < d; k++)               \
+					blk[k * W + j] = x[k];               \
+				a[j] = b->a[i];                              \
+			}                                                    \
+			ath_ann_pair_##level(blk, d, b->p + c->v * d, a,     \
+					     b->a[c->v], r);                 \
+			for (size_t j = 0; j < mm; j++)                      \
+				out[j0 + j] = r[j];                          \
 		}                                                            \
-		ath_ann_pair_##level(blk, d, b->p + c->v * d, a, b->a[c->v], r); \
-		for (size_t j = 0; j < m; j++)                               \
-			out[j] = r[j];                                       \
 	}
 
 /* One copy of the graph's pair distance per x86-64 level (ann_loop.c), as

@@ -9,6 +9,7 @@
 /* GCC's vector extension; aligned(4) allows any float-aligned address. */
 typedef float vf __attribute__((vector_size(4 * L), aligned(4)));
 typedef int32_t vi __attribute__((vector_size(4 * L), aligned(4)));
+typedef uint32_t vu __attribute__((vector_size(4 * L), aligned(4)));
 
 #define INLINE static inline __attribute__((always_inline))
 

@@ -214,20 +214,23 @@ typedef struct scan_kernel {
 	void (*block)(const fquery *, const float *, const float *, float *);
 	void (*range8)(const fquery *, const int8_t *, const float *, size_t,
 		       size_t, size_t, const uint64_t *, ath_heap *);
+	ath_scan_gathered8_fn gathered8;
 } scan_kernel;
 
 /* One copy of the loop per x86-64 level (lib/common/isa.h). */
 #if defined(ATH_HAVE_TARGET_LEVELS)
 static const scan_kernel kernels[] = {
 	[ATH_ISA_DEFAULT] = {ath_scan_range_base, ath_scan_block_base,
-			     ath_scan_range8_base},
-	[ATH_ISA_V3] = {ath_scan_range_v3, ath_scan_block_v3, ath_scan_range8_v3},
-	[ATH_ISA_V4] = {ath_scan_range_v4, ath_scan_block_v4, ath_scan_range8_v4},
+			     ath_scan_range8_base, ath_scan_gathered8_base},
+	[ATH_ISA_V3] = {ath_scan_range_v3, ath_scan_block_v3, ath_scan_range8_v3,
+			ath_scan_gathered8_v3},
+	[ATH_ISA_V4] = {ath_scan_range_v4, ath_scan_block_v4, ath_scan_range8_v4,
+			ath_scan_gathered8_v4},
 };
 #else
 static const scan_kernel kernels[] = {
 	[ATH_ISA_DEFAULT] = {ath_scan_range_base, ath_scan_block_base,
-			     ath_scan_range8_base}};
+			     ath_scan_range8_base, ath_scan_gathered8_base}};
 #endif
 
 static const scan_kernel *get_kernel(void)
@@ -238,6 +241,11 @@ static const scan_kernel *get_kernel(void)
 ath_scan_block_fn ath_scan_block_kernel(void)
 {
 	return get_kernel()->block;
+}
+
+ath_scan_gathered8_fn ath_scan_gathered8_kernel(void)
+{
+	return get_kernel()->gathered8;
 }
 
 size_t ath_scan_work_floats(size_t d)
@@ -322,14 +330,30 @@ void ath_scan_rescore(const ath_scan_query *q, const float *blocks,
 	ath_scan_fquery(q, work, &f);
 	const scan_kernel *kn = get_kernel();
 	ath_heap top = {out, 0, k};
-	for (size_t i = 0; i < nc; i++) {
-		/* the candidate's block through the scan's kernel: the float
-		 * the exact scan gives it */
-		float dist[W], tmp[W];
-		size_t j = cand[i].index;
-		kn->block(&f, blocks + j / W * q->d * W,
-			  block_norms(blocks, n2, j / W, q->d, tmp), dist);
-		ath_heap_push(&top, j, dist[j % W]);
+	size_t d = q->d;
+	for (size_t i0 = 0; i0 < nc; i0 += W) {
+		/* 16 candidates' columns gathered from their blocks into one
+		 * block: the kernel's lanes are independent (scan_loop.c), so
+		 * each gets the float the exact scan gives it, for a sixteenth
+		 * of the arithmetic of running each candidate's own block */
+		float blk[ATH_SCAN_MAX_DIM * W] __attribute__((aligned(64)));
+		float g2[W], dist[W];
+		size_t m = nc - i0 < W ? nc - i0 : W;
+		for (size_t jj = 0; jj < W; jj++) {
+			size_t j = cand[i0 + (jj < m ? jj : 0)].index;
+			const float *src = blocks + j / W * d * W + j % W;
+			for (size_t kk = 0; kk < d; kk++)
+				blk[kk * W + jj] = src[kk * W];
+			if (n2)
+				g2[jj] = n2[j];
+		}
+		/* without n2, each lane's norm as ath_scan_norms makes it for
+		 * the whole index (in double, per lane) */
+		if (!n2)
+			ath_scan_norms(blk, W, d, g2);
+		kn->block(&f, blk, g2, dist);
+		for (size_t jj = 0; jj < m; jj++)
+			ath_heap_push(&top, cand[i0 + jj].index, dist[jj]);
 	}
 	ath_heap_sort(&top);
 	*nout = top.n;

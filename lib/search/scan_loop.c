@@ -24,6 +24,8 @@
 
 #include "search/lanes.h"
 
+#include "autograd/vmath.h"
+
 /* L int8 codes of one row of a block as floats.  GCC 12 turns
  * __builtin_convertvector of int8 lanes into one scalar conversion a lane,
  * so the levels with a sign-extending load use it. */
@@ -71,17 +73,34 @@ INLINE vf load_codes(const int8_t *p)
  * store a row instead of a store and a load). */
 typedef struct rows {
 	const float *blk;                   /* float rows, or NULL */
-	const int8_t *codes;                /* int8 rows */
+	const int8_t *codes;                /* int8 rows, or NULL */
+	const int32_t *packed;              /* int8 rows four to a word */
 	const float *f;                     /* the radial factors */
 	const float *step;                  /* per dimension */
 	float *dbuf;                        /* the decoded rows */
 } rows;
 
+/* Row k of a block whose rows are packed four to a 32-bit word (word g of
+ * lane j holds dimensions 4g to 4g + 3 of product j, in memory order):
+ * the byte shifted to the top, then arithmetically back down. */
+INLINE vf load_packed(const int32_t *p, size_t k)
+{
+	vi w = *(const vi *)(p + k / 4 * W);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	int up = (int)(k % 4) * 8;
+#else
+	int up = 24 - (int)(k % 4) * 8;
+#endif
+	w = (vi)((vu)w << up);
+	return __builtin_convertvector(w >> 24, vf);
+}
+
 INLINE vf row_at(const rows *r, size_t k)
 {
 	if (r->blk)
 		return *(const vf *)(r->blk + k * W);
-	vf x = load_codes(r->codes + k * W) * r->step[k] * *(const vf *)r->f;
+	vf c = r->packed ? load_packed(r->packed, k) : load_codes(r->codes + k * W);
+	vf x = c * r->step[k] * *(const vf *)r->f;
 	*(vf *)(r->dbuf + k * W) = x;
 	return x;
 }
@@ -234,5 +253,56 @@ void SCAN_NAME(ath_scan_range8_)(const fquery *q, const int8_t *codes,
 				   q->qminv + o, q->tbuf + o, dist + o);
 		}
 		offer(hp, n, b, bits, dist);
+	}
+}
+
+/* The distances of 16 int8 points gathered from anywhere (the approximate
+ * index's beam, ann.c): cb holds their codes as one block packed four to
+ * a word (load_packed), q->dscale the steps.  Each decodes as quant.c
+ * does, through the exponential map at the origin: x = u tanh(s) / s for
+ * u = code * step and s = sqrt(c)|u|, s clipped where geo_exp0 projects;
+ * sc is sqrt(c), 0 in flat space (x = u).  The factors tanh(s) / s of the
+ * 16 are made here, Cephes' tanh (autograd/vmath.h), so that the gather
+ * moves words only; then the int8 scan's own part (row_at decodes
+ * (code * step) * f), with |x|^2 as f^2 |u|^2. */
+void SCAN_NAME(ath_scan_gathered8_)(const fquery *q, const int32_t *cb,
+				    float sc, float *dist)
+{
+	size_t d = q->d;
+	float u2[W] __attribute__((aligned(64)));
+	float lanes[2 * W] __attribute__((aligned(64))); /* f, then |x|^2 */
+	for (size_t o = 0; o < W; o += L) {
+		vf s0 = {0}, s1 = {0};
+		size_t k = 0;
+		for (; k + 1 < d; k += 2) {
+			vf u0 = load_packed(cb + o, k) * q->dscale[k];
+			vf u1 = load_packed(cb + o, k + 1) * q->dscale[k + 1];
+			s0 += u0 * u0;
+			s1 += u1 * u1;
+		}
+		if (k < d) {
+			vf u = load_packed(cb + o, k) * q->dscale[k];
+			s0 += u * u;
+		}
+		*(vf *)(u2 + o) = s0 + s1;
+	}
+	float s[W] __attribute__((aligned(64)));
+	for (size_t j = 0; j < W; j++) {
+		float r = sc * sqrtf(u2[j]);
+		s[j] = r < 6.1030338f ? r : 6.1030338f;
+		lanes[j] = r; /* kept for the division below */
+	}
+	vm_tanh(W, s, s);
+	for (size_t j = 0; j < W; j++) {
+		float r = lanes[j];
+		float f = r == 0.0f ? 1.0f : s[j] / r; /* flat space: sc = 0 */
+		lanes[j] = f;
+		lanes[W + j] = f * f * u2[j];
+	}
+	for (size_t o = 0; o < W; o += L) {
+		rows r = {.packed = cb + o, .f = lanes + o, .step = q->dscale,
+			  .dbuf = q->dbuf + o};
+		block_part(q, &r, lanes + W + o, q->qmaxv + o, q->qminv + o,
+			   q->tbuf + o, dist + o);
 	}
 }

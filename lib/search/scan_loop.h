@@ -44,7 +44,13 @@ typedef struct fquery {
 	void ath_scan_range8_##level(const fquery *q, const int8_t *codes,  \
 				     const float *lanes, size_t n,          \
 				     size_t b_lo, size_t b_hi,              \
-				     const uint64_t *allow, ath_heap *hp);
+				     const uint64_t *allow, ath_heap *hp);     \
+	/* 16 int8 points gathered into one block cb, four codes to a word \
+	 * (word g of lane j: dimensions 4g..4g+3 of point j), each decoded \
+	 * through the exponential map (quant.c; sc = sqrt(c)), q->dscale  \
+	 * the steps: their distances into dist[16] */                       \
+	void ath_scan_gathered8_##level(const fquery *q, const int32_t *cb, \
+					float sc, float *dist);
 
 SCAN_LOOP_DECLS(base)
 SCAN_LOOP_DECLS(v3)
@@ -58,5 +64,8 @@ void ath_scan_fquery(const ath_scan_query *q, float *work, fquery *out);
 typedef void (*ath_scan_block_fn)(const fquery *q, const float *blk,
 				  const float *n2, float *dist);
 ath_scan_block_fn ath_scan_block_kernel(void);
+typedef void (*ath_scan_gathered8_fn)(const fquery *q, const int32_t *cb,
+				      float sc, float *dist);
+ath_scan_gathered8_fn ath_scan_gathered8_kernel(void);
 
 #endif
