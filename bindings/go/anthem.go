@@ -37,6 +37,15 @@ static inline void anthem_go_set_progress(anthem_train_options *o, uintptr_t h)
 	o->progress = (anthem_progress_fn)goAnthemProgress;
 	o->progress_user = (void *)h;
 }
+
+// Defined in search.go (//export): the graph build's progress.
+extern void goAnthemAnnProgress(size_t done, size_t total, void *user);
+
+static inline void anthem_go_set_ann_progress(anthem_index_options *o, uintptr_t h)
+{
+	o->ann_progress = goAnthemAnnProgress;
+	o->ann_progress_user = (void *)h;
+}
 */
 import "C"
 
@@ -319,4 +328,10 @@ func (o *object) closeAndWait() {
 // with //export may only declare C, not define it).
 func setProgress(o *C.anthem_train_options, h cgo.Handle) {
 	C.anthem_go_set_progress(o, C.uintptr_t(h))
+}
+
+// setAnnProgress points the index options' ann_progress at
+// goAnthemAnnProgress (search.go), likewise.
+func setAnnProgress(o *C.anthem_index_options, h cgo.Handle) {
+	C.anthem_go_set_ann_progress(o, C.uintptr_t(h))
 }

@@ -220,3 +220,34 @@ func TestSearchStage2Elements(t *testing.T) {
 		t.Fatalf("Stage2Elements -1: %v", err)
 	}
 }
+
+// AnnProgress reports the graph's build, ending at done == total == the
+// catalogue's size; a panic in it comes back as a *PanicError, no index.
+func TestBuildIndexAnnProgress(t *testing.T) {
+	m := trainedModel(t)
+	var calls, last, total int
+	ix, err := BuildIndexEx(m, trained.cat, &IndexOptions{
+		Threads: 2, Ann: true, AnnDegree: 16, AnnEf: 32, AnnSeed: 1,
+		AnnProgress: func(done, tot int) {
+			if done < last || done > tot {
+				t.Errorf("progress %d of %d after %d", done, tot, last)
+			}
+			calls, last, total = calls+1, done, tot
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	if n := ix.Len(); calls < 2 || last != total || total != n {
+		t.Fatalf("%d calls, last %d of %d, index of %d", calls, last, total, n)
+	}
+	_, err = BuildIndexEx(m, trained.cat, &IndexOptions{
+		Ann: true, AnnDegree: 16, AnnEf: 32, AnnSeed: 1,
+		AnnProgress: func(done, tot int) { panic("stop here") },
+	})
+	var pe *PanicError
+	if !errors.As(err, &pe) || pe.Value != "stop here" {
+		t.Fatalf("a panicking AnnProgress: %v", err)
+	}
+}

@@ -8,6 +8,9 @@ import "C"
 
 import (
 	"runtime"
+	"runtime/cgo"
+	"runtime/debug"
+	"sync"
 	"time"
 	"unsafe"
 )
@@ -83,6 +86,41 @@ type IndexOptions struct {
 	AnnEf     int         // the build's beam width (128; up to 4096)
 	AnnSeed   uint64      // the insertion order (1): same seed, same graph, whatever Threads
 	Points    PointFormat // stage 1's points (PointsFloat32)
+	// AnnProgress, if set, is called as the graph is built (ann_progress):
+	// after each round of insertions and once at the end with done ==
+	// total, for progress reports (a 10M-product graph takes hours).  It
+	// runs on the thread of the build, must not use the index being built,
+	// and cannot stop the build: a panic in it is recovered, later reports
+	// are skipped, and BuildIndexEx returns it as a *PanicError (and no
+	// index) once the build has ended.
+	AnnProgress func(done, total int)
+}
+
+// annProgressState is what ann_progress_user designates (a cgo.Handle
+// for the duration of one BuildIndexEx).
+type annProgressState struct {
+	mu  sync.Mutex
+	fn  func(done, total int)
+	err error
+}
+
+//export goAnthemAnnProgress
+func goAnthemAnnProgress(done, total C.size_t, user unsafe.Pointer) {
+	st, ok := cgo.Handle(uintptr(user)).Value().(*annProgressState)
+	if !ok {
+		return
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.err != nil {
+		return
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			st.err = &PanicError{Value: r, Stack: debug.Stack()}
+		}
+	}()
+	st.fn(int(done), int(total))
 }
 
 // DefaultIndexOptions returns the library's defaults
@@ -139,9 +177,25 @@ func BuildIndexEx(m *Model, c *Catalog, opts *IndexOptions) (*Index, error) {
 		return nil, err
 	}
 	defer c.obj.release()
+	var st *annProgressState
+	if o.AnnProgress != nil {
+		st = &annProgressState{fn: o.AnnProgress}
+		h := cgo.NewHandle(st)
+		defer h.Delete()
+		setAnnProgress(&co, h)
+	}
 	var p *C.anthem_index
 	if err := call(func() C.int { return C.anthem_index_build_ex(&p, mp, cp, &co) }); err != nil {
 		return nil, err
+	}
+	if st != nil {
+		st.mu.Lock()
+		err := st.err
+		st.mu.Unlock()
+		if err != nil {
+			C.anthem_index_free(p)
+			return nil, err
+		}
 	}
 	return newIndex(p), nil
 }
