@@ -4,6 +4,7 @@
  * products), through the public API only.
  *
  * usage: ann-loaded --model M --index I [--queries Q] [--ef E1,E2,...]
+ *                   [--stage1-only]
  *
  * In one process: the index's load (time, resident growth); Q queries of
  * 1 to 4 words, each word taken from the title of a product drawn from the
@@ -14,7 +15,8 @@
  * p50 / p99; then, at the first ef whose recall reaches 0.95 (else the
  * largest), whole queries (top 10) one at a time on 2 threads, stage 1 by
  * the graph, by the exact scan and by `auto`, with every query element
- * and with stage 2 from 64.  Prints key=value lines. */
+ * and with stage 2 from 64 (not with --stage1-only: bench/ann/ab times
+ * stage 1 under two builds of the library).  Prints key=value lines. */
 #include <anthem/anthem.h>
 
 #include <stdint.h>
@@ -114,6 +116,7 @@ int main(int argc, char **argv)
 {
 	const char *model = NULL, *index = NULL, *efs = "1600,3200,6400";
 	size_t nq = 200;
+	int stage1_only = 0;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--model") && i + 1 < argc)
 			model = argv[++i];
@@ -123,9 +126,12 @@ int main(int argc, char **argv)
 			nq = strtoul(argv[++i], NULL, 10);
 		else if (!strcmp(argv[i], "--ef") && i + 1 < argc)
 			efs = argv[++i];
+		else if (!strcmp(argv[i], "--stage1-only"))
+			stage1_only = 1;
 		else {
 			fprintf(stderr, "usage: ann-loaded --model M --index I "
-				"[--queries Q] [--ef E1,E2,...]\n");
+				"[--queries Q] [--ef E1,E2,...] "
+				"[--stage1-only]\n");
 			return strcmp(argv[i], "--help") ? 2 : 0;
 		}
 	}
@@ -229,7 +235,7 @@ int main(int argc, char **argv)
 	} s1[] = {{ANTHEM_STAGE1_GRAPH, "graph"},
 		  {ANTHEM_STAGE1_EXACT, "exact"},
 		  {ANTHEM_STAGE1_AUTO, "auto"}};
-	for (size_t e = 0; e < 2; e++)
+	for (size_t e = 0; e < (stage1_only ? 0 : 2); e++)
 		for (size_t s = 0; s < sizeof s1 / sizeof *s1; s++) {
 			anthem_search_options_init(&o);
 			o.threads = 2;
