@@ -286,16 +286,14 @@ void SCAN_NAME(ath_scan_gathered8_)(const fquery *q, const int32_t *cb,
 		}
 		*(vf *)(u2 + o) = s0 + s1;
 	}
-	float s[W] __attribute__((aligned(64)));
+	float rad[W], t[W] __attribute__((aligned(64)));
 	for (size_t j = 0; j < W; j++) {
-		float r = sc * sqrtf(u2[j]);
-		s[j] = r < 6.1030338f ? r : 6.1030338f;
-		lanes[j] = r; /* kept for the division below */
+		rad[j] = sc * sqrtf(u2[j]);
+		t[j] = rad[j] < 6.1030338f ? rad[j] : 6.1030338f;
 	}
-	vm_tanh(W, s, s);
+	vm_tanh(W, t, t);
 	for (size_t j = 0; j < W; j++) {
-		float r = lanes[j];
-		float f = r == 0.0f ? 1.0f : s[j] / r; /* flat space: sc = 0 */
+		float f = rad[j] == 0.0f ? 1.0f : t[j] / rad[j]; /* flat: sc = 0 */
 		lanes[j] = f;
 		lanes[W + j] = f * f * u2[j];
 	}
