@@ -19,16 +19,18 @@
 #endif
 #define FIXTURE(f) FIXTURE_DIR "/" f
 
-#define RANKS 2
+#define RANKS 2     /* the ranks of most tests */
+#define MAX_RANKS 4
 #define MAX_EPOCHS 8
 
 /* ---- the fake communicator ----------------------------------------------- */
 
 typedef struct world {
 	pthread_barrier_t bar;
-	const void *send[RANKS];
-	size_t len[RANKS];
-	float *buf[RANKS];
+	int n; /* ranks */
+	const void *send[MAX_RANKS];
+	size_t len[MAX_RANKS];
+	float *buf[MAX_RANKS];
 } world;
 
 typedef struct rank_ctx {
@@ -49,7 +51,7 @@ static int fake_allgather(const void *send, size_t len, void *recv,
 	w->len[c->rank] = len;
 	pthread_barrier_wait(&w->bar);
 	size_t off = 0;
-	for (int r = 0; r < RANKS; r++) {
+	for (int r = 0; r < w->n; r++) {
 		ck_assert_uint_eq(lens[r], w->len[r]);
 		memcpy((char *)recv + off, w->send[r], w->len[r]);
 		off += w->len[r];
@@ -66,7 +68,7 @@ static int fake_allreduce(float *buf, size_t n, void *user)
 	pthread_barrier_wait(&w->bar);
 	float *sum = calloc(n + 1, sizeof *sum);
 	for (size_t i = 0; i < n; i++)
-		for (int r = 0; r < RANKS; r++)
+		for (int r = 0; r < w->n; r++)
 			sum[i] += w->buf[r][i];
 	pthread_barrier_wait(&w->bar); /* everyone has read every buffer */
 	memcpy(buf, sum, n * sizeof *sum);
@@ -88,7 +90,7 @@ typedef struct run {
 	anthem_train_options o;
 	const char *resume, *out; /* out: where the model goes, or NULL */
 	rank_ctx comm;            /* comm.w NULL: one process */
-	int rank;
+	int rank, nranks;
 	double loss[MAX_EPOCHS];  /* each epoch's mean training loss */
 	size_t stop_after;        /* the callback stops after this epoch */
 	size_t epochs_seen;       /* epoch-done reports */
@@ -121,7 +123,7 @@ static void *run_one(void *arg)
 		return NULL;
 	}
 	if (r->comm.w) {
-		anthem_train_comm c = {sizeof c, &r->comm, r->rank, RANKS,
+		anthem_train_comm c = {sizeof c, &r->comm, r->rank, r->nranks,
 				       fake_allreduce, fake_allgather};
 		r->comm.rank = r->rank;
 		r->set_rc = anthem_trainer_set_comm(t, &c);
@@ -140,20 +142,26 @@ static void *run_one(void *arg)
 	return NULL;
 }
 
-/* Both ranks of a two-rank run, each in its thread. */
-static void run_ranks(run rs[RANKS])
+/* Every rank of an n-rank run, each in its thread. */
+static void run_ranks_n(run *rs, int n)
 {
-	world w;
-	pthread_barrier_init(&w.bar, NULL, RANKS);
-	pthread_t th[RANKS];
-	for (int r = 0; r < RANKS; r++) {
+	world w = {.n = n};
+	pthread_barrier_init(&w.bar, NULL, (unsigned)n);
+	pthread_t th[MAX_RANKS];
+	for (int r = 0; r < n; r++) {
 		rs[r].comm.w = &w;
 		rs[r].rank = r;
+		rs[r].nranks = n;
 		ck_assert_int_eq(pthread_create(&th[r], NULL, run_one, &rs[r]), 0);
 	}
-	for (int r = 0; r < RANKS; r++)
+	for (int r = 0; r < n; r++)
 		pthread_join(th[r], NULL);
 	pthread_barrier_destroy(&w.bar);
+}
+
+static void run_ranks(run rs[RANKS])
+{
+	run_ranks_n(rs, RANKS);
 }
 
 static void load_fixture(fixture *f)
@@ -248,6 +256,10 @@ START_TEST(two_ranks_resume_where_they_stopped)
 	run rs[RANKS];
 	for (int r = 0; r < RANKS; r++)
 		setup(&rs[r], &f);
+	/* nothing held out: the model written is the last epoch's, not a
+	 * best one that could be epoch 1's and hide epoch 2 */
+	for (int r = 0; r < RANKS; r++)
+		rs[r].o.valid_frac = 0.0;
 	rs[0].out = tmp_path("full.anthem");
 	run_ranks(rs);
 	ck_assert_msg(rs[0].run_rc == 0, "%s", rs[0].err);
@@ -255,12 +267,14 @@ START_TEST(two_ranks_resume_where_they_stopped)
 	for (int r = 0; r < RANKS; r++) {
 		setup(&rs[r], &f);
 		rs[r].o.epochs = 1;
+		rs[r].o.valid_frac = 0.0;
 		rs[r].o.checkpoint = tmp_path("ck");
 	}
 	run_ranks(rs);
 	ck_assert_msg(rs[1].run_rc == 0, "%s", rs[1].err);
 	for (int r = 0; r < RANKS; r++) {
 		setup(&rs[r], &f);
+		rs[r].o.valid_frac = 0.0;
 		rs[r].resume = tmp_path("ck");
 	}
 	rs[0].out = tmp_path("resumed.anthem");
@@ -268,6 +282,72 @@ START_TEST(two_ranks_resume_where_they_stopped)
 	ck_assert_msg(rs[0].run_rc == 0 && rs[1].run_rc == 0, "%s / %s",
 		      rs[0].err, rs[1].err);
 	ck_assert(same_file(tmp_path("full.anthem"), tmp_path("resumed.anthem")));
+	free_fixture(&f);
+}
+END_TEST
+
+/* Four ranks: each runs Adam on the rows id mod 4 it owns and sends the
+ * new weights; ranks 2 and 3 add their own rows in the middle of the sum.
+ * Every rank ends with the same model, the one process's losses, and a
+ * checkpoint taken after epoch 1 (moments gathered from every owner)
+ * resumes to the same bytes as the run without a stop. */
+START_TEST(four_ranks_own_a_quarter_of_the_rows_each)
+{
+	enum { N = 4 };
+	fixture f;
+	load_fixture(&f);
+	/* nothing held out (valid_frac 0), here and below: the model
+	 * written is the last epoch's, not a best one that could be epoch
+	 * 1's and hide what epoch 2 did */
+	run one;
+	setup(&one, &f);
+	one.o.valid_frac = 0.0;
+	run_one(&one);
+	ck_assert_msg(one.run_rc == 0, "%s", one.err);
+	run rs[N];
+	/* own copies: tmp_path keeps four paths at once */
+	char out[N][512], ck[512], resumed[512];
+	snprintf(ck, sizeof ck, "%s", tmp_path("four.ck"));
+	snprintf(resumed, sizeof resumed, "%s", tmp_path("resumed.anthem"));
+	for (int r = 0; r < N; r++) {
+		setup(&rs[r], &f);
+		rs[r].o.valid_frac = 0.0;
+		char name[32];
+		snprintf(name, sizeof name, "four-%d.anthem", r);
+		snprintf(out[r], sizeof out[r], "%s", tmp_path(name));
+		rs[r].out = out[r];
+	}
+	run_ranks_n(rs, N);
+	for (int r = 0; r < N; r++) {
+		ck_assert_msg(rs[r].set_rc == 0 && rs[r].run_rc == 0,
+			      "rank %d: %s", r, rs[r].err);
+		ck_assert_msg(same_file(out[0], out[r]),
+			      "rank %d holds another model than rank 0", r);
+	}
+	for (size_t e = 0; e < one.o.epochs; e++)
+		ck_assert_msg(fabs(one.loss[e] - rs[0].loss[e]) <=
+				      1e-4 * one.loss[e],
+			      "epoch %zu: loss %.9g in one process, %.9g over "
+			      "four ranks", e + 1, one.loss[e], rs[0].loss[e]);
+	/* epoch 1 with a checkpoint (rank 0 writes it), then resumed */
+	for (int r = 0; r < N; r++) {
+		setup(&rs[r], &f);
+		rs[r].o.valid_frac = 0.0;
+		rs[r].o.epochs = 1;
+		rs[r].o.checkpoint = ck;
+	}
+	run_ranks_n(rs, N);
+	ck_assert_msg(rs[0].run_rc == 0, "%s", rs[0].err);
+	for (int r = 0; r < N; r++) {
+		setup(&rs[r], &f);
+		rs[r].o.valid_frac = 0.0;
+		rs[r].resume = ck;
+	}
+	rs[0].out = resumed;
+	run_ranks_n(rs, N);
+	ck_assert_msg(rs[0].run_rc == 0, "%s", rs[0].err);
+	ck_assert_msg(same_file(out[0], resumed), "the resumed run differs "
+		      "from the one without a stop");
 	free_fixture(&f);
 }
 END_TEST
@@ -385,6 +465,7 @@ int main(void)
 	tcase_add_checked_fixture(t, tmp_setup, tmp_teardown);
 	tcase_add_test(t, two_ranks_train_what_one_process_trains);
 	tcase_add_test(t, two_ranks_resume_where_they_stopped);
+	tcase_add_test(t, four_ranks_own_a_quarter_of_the_rows_each);
 	tcase_add_test(t, ranks_that_differ_are_refused);
 	tcase_add_test(t, a_failing_rank_fails_the_run);
 	tcase_add_test(t, one_ranks_callback_stops_every_rank);

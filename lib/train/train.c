@@ -64,6 +64,9 @@ typedef struct example {
 	uint32_t query, product;
 } example;
 
+/* the tables whose touched rows travel between ranks */
+#define X_TABLES 3 /* P_QUERY_CENTRE, P_QUERY_LIMIT, P_TITLE_POINT */
+
 typedef struct worker {
 	ag_tape tape;
 	ag_param params[P_COUNT]; /* the model's values, own gradients */
@@ -108,9 +111,15 @@ struct anthem_trainer {
 	anthem_train_comm comm;
 	int have_comm;
 	int cancel_pending;   /* a progress callback asked to stop */
-	unsigned char *xsend, *xrecv;
-	size_t xsend_cap, xrecv_cap;
+	unsigned char *xsend, *xrecv, *xown;
+	size_t xsend_cap, xrecv_cap, xown_cap;
 	size_t *xlens;
+	/* over more than one rank, rank r runs Adam on the table rows
+	 * r = id mod ranks (docs/distributed.md): its rows whose moments
+	 * moved since they were last sent to every rank, and whether any
+	 * did (then only the owners' moments are current) */
+	uint8_t *dirty[X_TABLES];
+	int spread;
 };
 
 /* ---- randomness: a pure function of (seed, epoch, item, draw) ----------- */
@@ -468,6 +477,9 @@ void anthem_trainer_free(anthem_trainer *t)
 	free(t->checkpoint);
 	free(t->xsend);
 	free(t->xrecv);
+	free(t->xown);
+	for (int i = 0; i < X_TABLES; i++)
+		free(t->dirty[i]);
 	free(t->xlens);
 	free(t);
 }
@@ -720,7 +732,6 @@ static void reduce(anthem_trainer *t)
 /* What each rank sends every step: this header, then per trigram table
  * the ids of its touched rows (uint32) and those rows' gradients. */
 enum { X_OK = 0, X_NOMEM = 1, X_CANCEL = 2 };
-#define X_TABLES 3 /* P_QUERY_CENTRE, P_QUERY_LIMIT, P_TITLE_POINT */
 typedef struct xheader {
 	uint32_t status;   /* X_* */
 	uint32_t pad;
@@ -785,55 +796,96 @@ static int gather(anthem_trainer *t, const void *send, size_t len,
 	return ANTHEM_OK;
 }
 
+/* One row's gradient added to a table's, which then lists it as touched. */
+static void add_row(ag_param *p, uint32_t row, const unsigned char *src)
+{
+	float *dst = p->grad + (size_t)row * p->cols;
+	float v[ANTHEM_MAX_DIM];
+	memcpy(v, src, p->cols * sizeof(float));
+	for (size_t x = 0; x < p->cols; x++)
+		dst[x] += v[x];
+	if (!p->mark[row]) {
+		p->mark[row] = 1;
+		p->touched[p->ntouched++] = row;
+	}
+}
+
 /* Turn worker 0's gradient (this rank's share of the batch) into the sum
- * over all ranks: the touched rows of the tables travel as ids + rows and
- * are added in rank order, so every rank gets the same bits; the dense
- * matrices go through allreduce_sum.  status, loss and count are this
- * rank's; on return *loss and *count are the sums over ranks, and an
- * error names the rank that failed. */
+ * over all ranks of the table rows this rank owns, and of the dense
+ * matrices.  Rank `me` of n owns the rows id mod n = me: it alone sums
+ * them and runs their Adam step (share_rows then sends the new weights;
+ * sharding the optimiser's step and state is ZeRO's stage 1, Rajbhandari
+ * et al., SC 2020).  So each rank sends the touched rows others own, as
+ * ids + rows, and the owner adds them in rank order, so that the sum has
+ * the same bits whatever the number of ranks' owners; the dense matrices
+ * go through allreduce_sum.  status, loss and count are this rank's; on
+ * return *loss and *count are the sums over ranks, and an error names
+ * the rank that failed. */
 static int exchange(anthem_trainer *t, uint32_t status, double *loss,
 		    size_t *count, const char *fn)
 {
 	ag_param *g = t->w[0].params;
-	xheader h = {.status = status, .count = *count, .loss = *loss};
-	size_t len = sizeof h;
-	for (int i = 0; i < X_TABLES; i++) {
-		h.rows[i] = status ? 0 : g[i].ntouched;
-		len += (size_t)h.rows[i] * (sizeof(uint32_t) +
-					    g[i].cols * sizeof(float));
-	}
-	if (grow(&t->xsend, &t->xsend_cap, len))
-		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
+	size_t n = (size_t)t->comm.size, me = (size_t)t->comm.rank;
 	/* The sum over ranks is ((0 + g0) + g1) + g2 ... on every rank.
 	 * Ranks 0 and 1 keep their own rows in place instead of zeroing them
-	 * and adding them back (work every rank did whole, for all ranks'
-	 * rows): g + 0 is 0 + g, and (g1 + 0) + g0 equals (0 + g0) + g1 bit
-	 * for bit (float addition commutes; the + 0 turns a -0 into +0 as
-	 * the zeroed start did, and (+0) + (-0) is +0 either way).  Rank 2
-	 * and later have a place in the middle of the sum: they start from
-	 * zero. */
-	int keep = t->comm.rank <= 1;
-	unsigned char *o = t->xsend;
+	 * and adding them back: g + 0 is 0 + g, and (g1 + 0) + g0 equals
+	 * (0 + g0) + g1 bit for bit (float addition commutes; the + 0 turns
+	 * a -0 into +0 as the zeroed start did, and (+0) + (-0) is +0 either
+	 * way).  Rank 2 and later have a place in the middle of the sum: they
+	 * put their own rows aside (t->xown) and add them back in turn. */
+	int keep = me <= 1;
+	xheader h = {.status = status, .count = *count, .loss = *loss};
+	size_t len = sizeof h, aside = 0, own[X_TABLES] = {0};
+	for (int i = 0; i < X_TABLES; i++) {
+		size_t m = 0;
+		for (size_t k = 0; !status && k < g[i].ntouched; k++)
+			m += g[i].touched[k] % n != me;
+		size_t each = sizeof(uint32_t) + g[i].cols * sizeof(float);
+		h.rows[i] = m;
+		own[i] = status ? 0 : g[i].ntouched - m;
+		len += m * each;
+		aside += keep ? 0 : own[i] * each;
+	}
+	if (grow(&t->xsend, &t->xsend_cap, len) ||
+	    grow(&t->xown, &t->xown_cap, aside))
+		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
+	unsigned char *o = t->xsend, *put = t->xown;
 	memcpy(o, &h, sizeof h);
 	o += sizeof h;
-	for (int i = 0; i < X_TABLES; i++) {
-		size_t cols = g[i].cols;
-		memcpy(o, g[i].touched, h.rows[i] * sizeof(uint32_t));
-		o += h.rows[i] * sizeof(uint32_t);
-		for (size_t r = 0; r < h.rows[i]; r++) {
-			float *row = g[i].grad + (size_t)g[i].touched[r] * cols;
-			memcpy(o, row, cols * sizeof(float));
-			o += cols * sizeof(float);
-			for (size_t x = 0; keep && x < cols; x++)
-				row[x] += 0.0f;
+	for (int i = 0; !status && i < X_TABLES; i++) {
+		size_t bytes = g[i].cols * sizeof(float), kept = 0;
+		unsigned char *ids = o, *rows = o + h.rows[i] * sizeof(uint32_t);
+		for (size_t k = 0; k < g[i].ntouched; k++) {
+			uint32_t row = g[i].touched[k];
+			float *src = g[i].grad + (size_t)row * g[i].cols;
+			if (row % n == me && keep) {
+				for (size_t x = 0; x < g[i].cols; x++)
+					src[x] += 0.0f;
+				g[i].touched[kept++] = row;
+				continue;
+			}
+			if (row % n == me) {
+				memcpy(put, &row, sizeof row);
+				memcpy(put + sizeof row, src, bytes);
+				put += sizeof row + bytes;
+			} else {
+				memcpy(ids, &row, sizeof row);
+				memcpy(rows, src, bytes);
+				ids += sizeof row;
+				rows += bytes;
+			}
+			memset(src, 0, bytes);
+			g[i].mark[row] = 0;
 		}
+		g[i].ntouched = kept;
+		o = rows;
 	}
 	size_t total;
 	int rc = gather(t, t->xsend, len, &total, fn);
 	if (rc)
 		return rc;
 	/* any rank's failure fails every rank, first the lowest rank's */
-	size_t n = (size_t)t->comm.size, off = 0;
+	size_t off = 0;
 	xheader hr;
 	for (size_t r = 0; r < n; off += t->xlens[r], r++) {
 		if (t->xlens[r] < sizeof hr)
@@ -851,15 +903,14 @@ static int exchange(anthem_trainer *t, uint32_t status, double *loss,
 			return ath_error(ANTHEM_EFORMAT, "%s: rank %zu sent "
 					 "status %u", fn, r, hr.status);
 	}
-	/* elsewhere the sum starts from zero: this rank's rows come back in
-	 * rank order like everyone else's */
-	for (int i = 0; !keep && i < X_TABLES; i++)
-		ag_param_zero_grad(&g[i]);
 	double lsum = 0.0;
 	size_t csum = 0;
+	const unsigned char *mine = t->xown;
 	off = 0;
-	for (size_t r = 0; r < n; r++) {
+	for (size_t r = 0; r < n; off += t->xlens[r], r++) {
 		memcpy(&hr, t->xrecv + off, sizeof hr);
+		lsum += hr.loss;
+		csum += (size_t)hr.count;
 		const unsigned char *in = t->xrecv + off + sizeof(xheader);
 		size_t need = sizeof(xheader);
 		for (int i = 0; i < X_TABLES; i++)
@@ -869,48 +920,54 @@ static int exchange(anthem_trainer *t, uint32_t status, double *loss,
 			return ath_error(ANTHEM_EFORMAT, "%s: rank %zu sent %zu "
 					 "bytes of gradients, its header says "
 					 "%zu", fn, r, t->xlens[r], need);
-		int own = keep && r == (size_t)t->comm.rank;
+		if (r == me) { /* this rank's own rows, in their turn */
+			for (int i = 0; !keep && i < X_TABLES; i++)
+				for (size_t k = 0; k < own[i]; k++) {
+					uint32_t row;
+					memcpy(&row, mine, sizeof row);
+					add_row(&g[i], row, mine + sizeof row);
+					mine += sizeof row +
+						g[i].cols * sizeof(float);
+				}
+			continue;
+		}
 		for (int i = 0; i < X_TABLES; i++) {
 			size_t cols = g[i].cols, m = (size_t)hr.rows[i];
 			const unsigned char *ids = in;
 			const unsigned char *rows = in + m * sizeof(uint32_t);
-			for (size_t k = 0; !own && k < m; k++) {
+			for (size_t k = 0; k < m; k++) {
 				uint32_t row;
 				memcpy(&row, ids + k * sizeof row, sizeof row);
-				if (row >= g[i].rows)
+				if (row >= g[i].rows || row % n == r)
 					return ath_error(ANTHEM_EFORMAT, "%s: rank "
-							 "%zu sent row %u of %s, "
-							 "which has %zu", fn, r,
+							 "%zu sent row %u of %s "
+							 "(%zu rows), %s", fn, r,
 							 row, g[i].name,
-							 g[i].rows);
-				float *dst = g[i].grad + (size_t)row * cols;
+							 g[i].rows,
+							 row >= g[i].rows
+								 ? "past its end"
+								 : "which it owns");
 				/* the rows are scattered over a table of
 				 * megabytes: ask for one a few ahead */
 				if (k + 4 < m) {
 					uint32_t ahead;
 					memcpy(&ahead, ids + (k + 4) * sizeof ahead,
 					       sizeof ahead);
-					if (ahead < g[i].rows)
+					if (ahead < g[i].rows && ahead % n == me)
 						__builtin_prefetch(
 							g[i].grad +
 							(size_t)ahead * cols);
 				}
-				float v[ANTHEM_MAX_DIM];
-				memcpy(v, rows + k * cols * sizeof(float),
-				       cols * sizeof(float));
-				for (size_t x = 0; x < cols; x++)
-					dst[x] += v[x];
-				if (!g[i].mark[row]) {
-					g[i].mark[row] = 1;
-					g[i].touched[g[i].ntouched++] = row;
-				}
+				if (row % n == me)
+					add_row(&g[i], row,
+						rows + k * cols * sizeof(float));
 			}
 			in = rows + m * cols * sizeof(float);
 		}
-		lsum += hr.loss;
-		csum += (size_t)hr.count;
-		off += t->xlens[r];
 	}
+	for (int i = 0; n > 1 && i < X_TABLES; i++)
+		for (size_t k = 0; k < g[i].ntouched; k++)
+			t->dirty[i][g[i].touched[k]] = 1;
 	/* the small matrices: one contiguous run of the gradient block, from
 	 * the first dense parameter to the last learned one */
 	float *lo = g[X_TABLES].grad;
@@ -925,6 +982,184 @@ static int exchange(anthem_trainer *t, uint32_t status, double *loss,
 	}
 	*loss = lsum;
 	*count = csum;
+	return ANTHEM_OK;
+}
+
+/* The owner's rows, read from one rank's part of a gather: per table a
+ * count, the ids, then `per` floats of each row (the caller's layout).
+ * Checks the part's length and that rank r owns every id it sent, within
+ * rows [lo, hi); 0 or an error. */
+typedef struct xpart {
+	const unsigned char *p, *end;
+} xpart;
+
+static int part_rows(xpart *x, size_t r, size_t n, const ag_param *prm,
+		     size_t lo, size_t hi, size_t per, uint64_t *count,
+		     const unsigned char **ids, const unsigned char **rows,
+		     const char *fn)
+{
+	uint64_t m;
+	if ((size_t)(x->end - x->p) < sizeof m)
+		return ath_error(ANTHEM_EFORMAT, "%s: rank %zu sent a short "
+				 "part of %s", fn, r, prm->name);
+	memcpy(&m, x->p, sizeof m);
+	size_t left = (size_t)(x->end - x->p) - sizeof m;
+	size_t each = sizeof(uint32_t) + per * sizeof(float);
+	if (m > hi - lo || m * each > left)
+		return ath_error(ANTHEM_EFORMAT, "%s: rank %zu sent %llu rows "
+				 "of %s in %zu bytes", fn, r,
+				 (unsigned long long)m, prm->name, left);
+	*ids = x->p + sizeof m;
+	*rows = *ids + m * sizeof(uint32_t);
+	for (size_t k = 0; k < m; k++) {
+		uint32_t row;
+		memcpy(&row, *ids + k * sizeof row, sizeof row);
+		if (row < lo || row >= hi || row % n != r)
+			return ath_error(ANTHEM_EFORMAT, "%s: rank %zu sent row "
+					 "%u of %s, which it does not own", fn,
+					 r, row, prm->name);
+	}
+	x->p = *rows + m * per * sizeof(float);
+	*count = m;
+	return ANTHEM_OK;
+}
+
+/* After Adam over several ranks: each rank's rows' new weights to every
+ * other rank (per table the count, the ids, the rows), so that every rank
+ * holds the same model again. */
+static int share_rows(anthem_trainer *t, const char *fn)
+{
+	ag_param *g = t->w[0].params;
+	size_t n = (size_t)t->comm.size, me = (size_t)t->comm.rank;
+	size_t len = 0;
+	for (int i = 0; i < X_TABLES; i++)
+		len += sizeof(uint64_t) + g[i].ntouched *
+		       (sizeof(uint32_t) + g[i].cols * sizeof(float));
+	if (grow(&t->xsend, &t->xsend_cap, len))
+		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
+	unsigned char *o = t->xsend;
+	for (int i = 0; i < X_TABLES; i++) {
+		uint64_t m = g[i].ntouched;
+		size_t bytes = g[i].cols * sizeof(float);
+		memcpy(o, &m, sizeof m);
+		o += sizeof m;
+		memcpy(o, g[i].touched, m * sizeof(uint32_t));
+		o += m * sizeof(uint32_t);
+		for (size_t k = 0; k < m; k++, o += bytes)
+			memcpy(o, g[i].val + (size_t)g[i].touched[k] * g[i].cols,
+			       bytes);
+	}
+	size_t total, off = 0;
+	int rc = gather(t, t->xsend, len, &total, fn);
+	for (size_t r = 0; !rc && r < n; off += t->xlens[r], r++) {
+		if (r == me)
+			continue;
+		xpart x = {t->xrecv + off, t->xrecv + off + t->xlens[r]};
+		for (int i = 0; !rc && i < X_TABLES; i++) {
+			size_t cols = g[i].cols;
+			uint64_t m;
+			const unsigned char *ids, *rows;
+			rc = part_rows(&x, r, n, &g[i], 0, g[i].rows, cols, &m,
+				       &ids, &rows, fn);
+			for (size_t k = 0; !rc && k < m; k++) {
+				uint32_t row, ahead;
+				memcpy(&row, ids + k * sizeof row, sizeof row);
+				/* scattered rows: ask for one a few ahead
+				 * (part_rows checked every id) */
+				if (k + 4 < m) {
+					memcpy(&ahead, ids + (k + 4) * sizeof ahead,
+					       sizeof ahead);
+					__builtin_prefetch(g[i].val +
+							   (size_t)ahead * cols, 1);
+				}
+				memcpy(g[i].val + (size_t)row * cols,
+				       rows + k * cols * sizeof(float),
+				       cols * sizeof(float));
+			}
+		}
+		if (!rc && x.p != x.end)
+			rc = ath_error(ANTHEM_EFORMAT, "%s: rank %zu sent %zu "
+				       "bytes of weights more than its rows", fn,
+				       r, (size_t)(x.end - x.p));
+	}
+	return rc;
+}
+
+/* Rows per slice of sync_moments: its buffers stay a few megabytes. */
+#define SYNC_ROWS 32768
+
+/* Every rank's moved moments (Adam's m and v of the rows it owns, moved
+ * since the last call) to every other rank, so that all hold the whole
+ * optimiser state again: at each epoch's end, before rank 0 writes a
+ * checkpoint.  Per table, in slices of SYNC_ROWS rows. */
+static int sync_moments(anthem_trainer *t, const char *fn)
+{
+	ag_param *g = t->w[0].params;
+	size_t n = (size_t)t->comm.size, me = (size_t)t->comm.rank;
+	size_t base = 0; /* the table's offset in the moments */
+	for (int i = 0; i < X_TABLES; i++) {
+		size_t cols = g[i].cols, bytes = cols * sizeof(float);
+		for (size_t lo = 0; lo < g[i].rows; lo += SYNC_ROWS) {
+			size_t hi = lo + SYNC_ROWS < g[i].rows ? lo + SYNC_ROWS
+							       : g[i].rows;
+			uint64_t m = 0;
+			for (size_t row = lo; row < hi; row++)
+				m += t->dirty[i][row];
+			size_t len = sizeof m + m * (sizeof(uint32_t) + 2 * bytes);
+			if (grow(&t->xsend, &t->xsend_cap, len))
+				return ath_error(ANTHEM_ENOMEM, "%s: out of "
+						 "memory", fn);
+			unsigned char *o = t->xsend;
+			memcpy(o, &m, sizeof m);
+			unsigned char *ids = o + sizeof m;
+			o = ids + m * sizeof(uint32_t);
+			for (size_t row = lo; row < hi; row++) {
+				if (!t->dirty[i][row])
+					continue;
+				t->dirty[i][row] = 0;
+				uint32_t id = (uint32_t)row;
+				memcpy(ids, &id, sizeof id);
+				ids += sizeof id;
+				memcpy(o, t->adam_m + base + row * cols, bytes);
+				memcpy(o + bytes, t->adam_v + base + row * cols,
+				       bytes);
+				o += 2 * bytes;
+			}
+			size_t total, off = 0;
+			int rc = gather(t, t->xsend, len, &total, fn);
+			for (size_t r = 0; !rc && r < n;
+			     off += t->xlens[r], r++) {
+				if (r == me)
+					continue;
+				xpart x = {t->xrecv + off,
+					   t->xrecv + off + t->xlens[r]};
+				const unsigned char *rid, *rows;
+				rc = part_rows(&x, r, n, &g[i], lo, hi, 2 * cols,
+					       &m, &rid, &rows, fn);
+				for (size_t k = 0; !rc && k < m; k++) {
+					uint32_t row;
+					memcpy(&row, rid + k * sizeof row,
+					       sizeof row);
+					const unsigned char *s =
+						rows + 2 * k * bytes;
+					memcpy(t->adam_m + base + row * cols, s,
+					       bytes);
+					memcpy(t->adam_v + base + row * cols,
+					       s + bytes, bytes);
+				}
+				if (!rc && x.p != x.end)
+					rc = ath_error(ANTHEM_EFORMAT, "%s: rank "
+						       "%zu sent %zu bytes of "
+						       "moments more than its "
+						       "rows", fn, r,
+						       (size_t)(x.end - x.p));
+			}
+			if (rc)
+				return rc;
+		}
+		base += g[i].rows * cols;
+	}
+	t->spread = 0;
 	return ANTHEM_OK;
 }
 
@@ -945,12 +1180,15 @@ static uint64_t options_hash(const anthem_train_options *o)
 /* Every rank's four words, checked against rank 0's: the same data, the
  * same options, the same state (epoch, step, weights) and, at the end of
  * an epoch, whether anyone's callback asked to stop. */
-static int agree(anthem_trainer *t, int cancel, const char *when,
-		 const char *fn)
+static int agree(anthem_trainer *t, int cancel, const uint64_t *model_fp,
+		 const char *when, const char *fn)
 {
+	/* model_fp: the live model's fingerprint when the caller has it (a
+	 * pass over every weight, tens of milliseconds at 2^18 buckets) */
 	uint64_t mine[5] = {t->data_fp, options_hash(&t->opt),
 			    ((uint64_t)t->epoch << 40) ^ t->step,
-			    ath_model_fingerprint_compute(t->model),
+			    model_fp ? *model_fp
+				     : ath_model_fingerprint_compute(t->model),
 			    (uint64_t)cancel};
 	size_t total;
 	int rc = gather(t, mine, sizeof mine, &total, fn);
@@ -994,6 +1232,11 @@ int anthem_trainer_set_comm(anthem_trainer *t, const anthem_train_comm *comm)
 {
 	static const char fn[] = "anthem_trainer_set_comm";
 	ATH_CHECK_ARG(t, fn, "t");
+	if (t->spread)
+		return ath_error(ANTHEM_EINVAL, "%s: the Adam moments are still "
+				 "spread over the ranks of a canceled epoch: "
+				 "the trainer cannot change its communicator",
+				 fn);
 	t->have_comm = 0;
 	if (!comm)
 		return ANTHEM_OK;
@@ -1017,10 +1260,18 @@ int anthem_trainer_set_comm(anthem_trainer *t, const anthem_train_comm *comm)
 	if (!lens)
 		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
 	t->xlens = lens;
+	for (int i = 0; i < X_TABLES && c.size > 1; i++) {
+		if (t->dirty[i])
+			continue;
+		size_t rows = t->w[0].params[i].rows;
+		t->dirty[i] = calloc(rows ? rows : 1, 1);
+		if (!t->dirty[i])
+			return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
+	}
 	t->comm = c;
 	t->have_comm = 1;
 	t->cancel_pending = 0;
-	int rc = agree(t, 0, "when training starts", fn);
+	int rc = agree(t, 0, NULL, "when training starts", fn);
 	if (rc)
 		t->have_comm = 0;
 	return rc;
@@ -1353,6 +1604,11 @@ static int run_epoch(anthem_trainer *t, const char *fn)
 					       t->adam_v + off);
 			off += prm->rows * prm->cols;
 		}
+		if (t->have_comm && t->comm.size > 1) {
+			t->spread = 1;
+			if ((rc = share_rows(t, fn)))
+				break;
+		}
 		for (size_t k = 0; k < t->nthreads; k++)
 			for (int i = 0; i < P_COUNT; i++)
 				if (ath_param_learned(i))
@@ -1382,6 +1638,8 @@ static int run_epoch(anthem_trainer *t, const char *fn)
 	free(share);
 	if (rc)
 		return rc;
+	if (t->have_comm && t->comm.size > 1 && (rc = sync_moments(t, fn)))
+		return rc;
 	/* weights no reader would accept end the run here: they would become
 	 * the best model or a checkpoint that cannot be loaded */
 	if ((rc = live_weights(t, epoch, bad_step, fn)))
@@ -1401,7 +1659,8 @@ static int run_epoch(anthem_trainer *t, const char *fn)
 	double vl = validate(t);
 	p.valid_loss = vl;
 	/* keep the best; with nothing held out, the last is the best */
-	if (isnan(vl) || vl < t->best_valid - 1e-6) {
+	int kept = isnan(vl) || vl < t->best_valid - 1e-6;
+	if (kept) { /* the best is now the live model, fingerprint too */
 		t->best_valid = isnan(vl) ? t->best_valid : vl;
 		t->bad_epochs = 0;
 		memcpy(t->best->owned, t->model->owned,
@@ -1427,7 +1686,8 @@ static int run_epoch(anthem_trainer *t, const char *fn)
 		snprintf(when, sizeof when, "after epoch %llu",
 			 (unsigned long long)epoch);
 		snprintf(msg, sizeof msg, "%s", rc ? anthem_last_error() : "");
-		int a = agree(t, rc ? 2 : cancel || t->cancel_pending, when, fn);
+		int a = agree(t, rc ? 2 : cancel || t->cancel_pending,
+			      kept ? &t->best->fingerprint : NULL, when, fn);
 		return rc ? ath_error(rc, "%s", msg) : a;
 	}
 	if (cancel)
@@ -1463,6 +1723,11 @@ int anthem_trainer_checkpoint(const anthem_trainer *t, const char *path)
 		return ath_error(ANTHEM_EINVAL, "%s: float64_tables cannot be "
 				 "checkpointed (its float64 weights would be "
 				 "lost); not written", fn);
+	if (t->spread)
+		return ath_error(ANTHEM_EINVAL, "%s: inside an epoch over several "
+				 "ranks each rank holds the Adam moments of its "
+				 "own rows alone: checkpoint at an epoch's end; "
+				 "not written", fn);
 	/* like anthem_model_save: no file that resuming would refuse */
 	int rc = ath_model_check_weights(t->model, path, fn);
 	if (!rc)
