@@ -113,7 +113,10 @@ ANTHEM_API const anthem_model *anthem_trainer_model(const anthem_trainer *t);
 /* Epochs completed. */
 ANTHEM_API size_t anthem_trainer_epoch(const anthem_trainer *t);
 
-/* Write the full training state (atomically, like anthem_model_save). */
+/* Write the full training state (atomically, like anthem_model_save).
+ * Over several ranks (anthem_trainer_set_comm) call it between epochs:
+ * inside an epoch each rank holds the Adam moments of its own rows alone
+ * (ANTHEM_EINVAL, nothing written). */
 ANTHEM_API int anthem_trainer_checkpoint(const anthem_trainer *t,
 					 const char *path);
 
@@ -144,8 +147,10 @@ typedef struct anthem_train_comm {
  * options from the same state (ANTHEM_EMISMATCH naming the rank that
  * differs).  Each global batch is then split over the ranks, gradients
  * are summed over them (the touched rows of the trigram tables, the
- * whole of the small matrices) and every rank takes the same Adam step;
- * the model equals one process's up to the order of float sums.  Ranks
+ * whole of the small matrices); each rank takes the Adam step of the
+ * table rows it owns (id mod size) and sends their new weights, so every
+ * rank holds the same model, equal to one process's up to the order of
+ * float sums; the moments reach every rank at each epoch's end.  Ranks
  * may run different thread counts.  Only rank 0 writes the options'
  * checkpoint; anthem_trainer_checkpoint writes wherever it is called.
  * A failing callback, a rank's out-of-memory step or a progress callback
