@@ -14,8 +14,8 @@
 static int started;
 static int *counts, *displs;
 /* what bench/train/mpi reads: this rank's time inside the collectives
- * (waiting for slower ranks included) and the bytes it sent, from the
- * first step on, and the steps (one allreduce each) */
+ * (waiting for slower ranks included) and the bytes it sent, since
+ * cli_mpi_count_from_here, and the steps (one allreduce each) */
 static double comm_seconds;
 static unsigned long long comm_sent, comm_steps;
 
@@ -63,12 +63,8 @@ static int mpi_allgather(const void *send, size_t len, void *recv,
 	double t0 = cli_now();
 	int rc = MPI_Allgatherv(send, (int)len, MPI_BYTE, recv, counts, displs,
 				MPI_BYTE, MPI_COMM_WORLD);
-	/* from the first step on: before it, the ranks' agreement waits for
-	 * the slowest rank to load its data, which is not a step's cost */
-	if (comm_steps) {
-		comm_seconds += cli_now() - t0;
-		comm_sent += len;
-	}
+	comm_seconds += cli_now() - t0;
+	comm_sent += len;
 	return rc;
 }
 
@@ -103,6 +99,13 @@ int cli_mpi_start(anthem_train_comm *comm)
 	self.allgather = mpi_allgather;
 	*comm = self;
 	return size;
+}
+
+void cli_mpi_count_from_here(void)
+{
+	comm_seconds = 0.0;
+	comm_sent = 0;
+	comm_steps = 0;
 }
 
 void cli_mpi_abort(int code)
@@ -140,6 +143,10 @@ int cli_mpi_start(anthem_train_comm *comm)
 {
 	(void)comm;
 	return 1;
+}
+
+void cli_mpi_count_from_here(void)
+{
 }
 
 void cli_mpi_abort(int code)

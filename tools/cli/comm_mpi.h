@@ -12,6 +12,11 @@
  * comm unused).  -1 with a message when MPI is wanted but fails. */
 int cli_mpi_start(anthem_train_comm *comm);
 
+/* Count the collectives' time and bytes from here on (after the ranks'
+ * agreement, which waits for the slowest rank to load its data: not a
+ * training step's cost). */
+void cli_mpi_count_from_here(void);
+
 /* End every rank of the job with exit code `code`, after this rank's own
  * message (MPI_Abort); returns only when MPI is not running. */
 void cli_mpi_abort(int code);

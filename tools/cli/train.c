@@ -246,6 +246,7 @@ static int train_main(int argc, char **argv)
 	 * with the same options from the same state */
 	if (!rc && world_size > 1)
 		rc = anthem_trainer_set_comm(t, &world);
+	cli_mpi_count_from_here();
 	if (rc) {
 		cli_fail(me, rc);
 		goto out;
