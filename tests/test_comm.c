@@ -93,6 +93,7 @@ typedef struct run {
 	int rank, nranks;
 	double loss[MAX_EPOCHS];  /* each epoch's mean training loss */
 	size_t stop_after;        /* the callback stops after this epoch */
+	int alone_after;          /* then go on alone (set_comm(NULL)) */
 	size_t epochs_seen;       /* epoch-done reports */
 	int set_rc, run_rc;
 	char err[512];
@@ -130,6 +131,12 @@ static void *run_one(void *arg)
 	}
 	if (!r->set_rc) {
 		r->run_rc = anthem_trainer_run(t);
+		if (r->run_rc == ANTHEM_ECANCELED && r->alone_after) {
+			r->stop_after = 0;
+			r->run_rc = anthem_trainer_set_comm(t, NULL);
+			if (!r->run_rc)
+				r->run_rc = anthem_trainer_run(t);
+		}
 		if (r->run_rc)
 			snprintf(r->err, sizeof r->err, "%s", anthem_last_error());
 		else if (r->out)
@@ -286,14 +293,13 @@ START_TEST(two_ranks_resume_where_they_stopped)
 }
 END_TEST
 
-/* Four ranks: each runs Adam on the rows id mod 4 it owns and sends the
- * new weights; ranks 2 and 3 add their own rows in the middle of the sum.
- * Every rank ends with the same model, the one process's losses, and a
- * checkpoint taken after epoch 1 (moments gathered from every owner)
- * resumes to the same bytes as the run without a stop. */
-START_TEST(four_ranks_own_a_quarter_of_the_rows_each)
+/* N ranks: each runs Adam on the rows id mod N it owns and sends the
+ * new weights; ranks 2 and later add their own rows in the middle of the
+ * sum.  Every rank ends with the same model, the one process's losses,
+ * and a checkpoint taken after epoch 1 (moments gathered from every
+ * owner) resumes to the same bytes as the run without a stop. */
+static void ranks_own_their_rows(int N)
 {
-	enum { N = 4 };
 	fixture f;
 	load_fixture(&f);
 	/* nothing held out (valid_frac 0), here and below: the model
@@ -304,9 +310,9 @@ START_TEST(four_ranks_own_a_quarter_of_the_rows_each)
 	one.o.valid_frac = 0.0;
 	run_one(&one);
 	ck_assert_msg(one.run_rc == 0, "%s", one.err);
-	run rs[N];
+	run rs[MAX_RANKS];
 	/* own copies: tmp_path keeps four paths at once */
-	char out[N][512], ck[512], resumed[512];
+	char out[MAX_RANKS][512], ck[512], resumed[512];
 	snprintf(ck, sizeof ck, "%s", tmp_path("four.ck"));
 	snprintf(resumed, sizeof resumed, "%s", tmp_path("resumed.anthem"));
 	for (int r = 0; r < N; r++) {
@@ -328,7 +334,7 @@ START_TEST(four_ranks_own_a_quarter_of_the_rows_each)
 		ck_assert_msg(fabs(one.loss[e] - rs[0].loss[e]) <=
 				      1e-4 * one.loss[e],
 			      "epoch %zu: loss %.9g in one process, %.9g over "
-			      "four ranks", e + 1, one.loss[e], rs[0].loss[e]);
+			      "%d ranks", e + 1, one.loss[e], rs[0].loss[e], N);
 	/* epoch 1 with a checkpoint (rank 0 writes it), then resumed */
 	for (int r = 0; r < N; r++) {
 		setup(&rs[r], &f);
@@ -348,6 +354,51 @@ START_TEST(four_ranks_own_a_quarter_of_the_rows_each)
 	ck_assert_msg(rs[0].run_rc == 0, "%s", rs[0].err);
 	ck_assert_msg(same_file(out[0], resumed), "the resumed run differs "
 		      "from the one without a stop");
+	free_fixture(&f);
+}
+
+START_TEST(three_ranks_own_a_third_of_the_rows_each)
+{
+	ranks_own_their_rows(3); /* ownership by division */
+}
+END_TEST
+
+START_TEST(four_ranks_own_a_quarter_of_the_rows_each)
+{
+	ranks_own_their_rows(4); /* by mask */
+}
+END_TEST
+
+/* float64_tables keeps its float64 weights on each row's owner; a rank
+ * that goes on alone after an epoch over two ranks (set_comm(NULL))
+ * needs the other's too, or its next step would start those rows from
+ * stale weights.  Epoch 2 alone must train what one process trains. */
+START_TEST(a_rank_goes_on_alone_with_float64_tables)
+{
+	fixture f;
+	load_fixture(&f);
+	run one;
+	setup(&one, &f);
+	one.o.float64_tables = 1;
+	run_one(&one);
+	ck_assert_msg(one.run_rc == 0, "%s", one.err);
+	run rs[RANKS];
+	for (int r = 0; r < RANKS; r++) {
+		setup(&rs[r], &f);
+		rs[r].o.float64_tables = 1;
+		rs[r].stop_after = 1;
+		rs[r].alone_after = 1;
+	}
+	run_ranks(rs);
+	for (int r = 0; r < RANKS; r++)
+		ck_assert_msg(rs[r].set_rc == 0 && rs[r].run_rc == 0,
+			      "rank %d: %s", r, rs[r].err);
+	for (size_t e = 0; e < one.o.epochs; e++)
+		ck_assert_msg(fabs(one.loss[e] - rs[0].loss[e]) <=
+				      1e-4 * one.loss[e],
+			      "epoch %zu: loss %.9g in one process, %.9g over "
+			      "two ranks, then alone", e + 1, one.loss[e],
+			      rs[0].loss[e]);
 	free_fixture(&f);
 }
 END_TEST
@@ -465,7 +516,9 @@ int main(void)
 	tcase_add_checked_fixture(t, tmp_setup, tmp_teardown);
 	tcase_add_test(t, two_ranks_train_what_one_process_trains);
 	tcase_add_test(t, two_ranks_resume_where_they_stopped);
+	tcase_add_test(t, three_ranks_own_a_third_of_the_rows_each);
 	tcase_add_test(t, four_ranks_own_a_quarter_of_the_rows_each);
+	tcase_add_test(t, a_rank_goes_on_alone_with_float64_tables);
 	tcase_add_test(t, ranks_that_differ_are_refused);
 	tcase_add_test(t, a_failing_rank_fails_the_run);
 	tcase_add_test(t, one_ranks_callback_stops_every_rank);

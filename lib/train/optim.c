@@ -55,8 +55,7 @@ INLINE void adam_body(const adam_k *k, size_t n, float *restrict x,
 /* The touched rows of a table (all rows when touched is NULL), one copy
  * per x86-64 level (lib/common/isa.h): at -O3 with the level's vectors
  * the double divisions and square roots run four or eight at a time
- * (Adam over the union of touched rows is the part of a step every MPI
- * rank does whole). */
+ * (over MPI each rank runs it on the touched rows it owns). */
 typedef void adam_fn(const adam_k *, ag_param *, float *, float *);
 #define ADAM(sfx, attr)                                                      \
 	attr static void adam_##sfx(const adam_k *k, ag_param *p, float *m,  \

@@ -730,7 +730,8 @@ static void reduce(anthem_trainer *t)
 /* ---- combining the ranks' gradients (docs/distributed.md) ----------------- */
 
 /* What each rank sends every step: this header, then per trigram table
- * the ids of its touched rows (uint32) and those rows' gradients. */
+ * the ids (uint32) of its touched rows that other ranks own and those
+ * rows' gradients. */
 enum { X_OK = 0, X_NOMEM = 1, X_CANCEL = 2 };
 typedef struct xheader {
 	uint32_t status;   /* X_* */
@@ -824,11 +825,11 @@ static void add_row(ag_param *p, uint32_t row, const unsigned char *src)
  * them and runs their Adam step (share_rows then sends the new weights;
  * sharding the optimiser's step and state is ZeRO's stage 1, Rajbhandari
  * et al., SC 2020).  So each rank sends the touched rows others own, as
- * ids + rows, and the owner adds them in rank order, so that the sum has
- * the same bits whatever the number of ranks' owners; the dense matrices
- * go through allreduce_sum.  status, loss and count are this rank's; on
- * return *loss and *count are the sums over ranks, and an error names
- * the rank that failed. */
+ * ids + rows, and the owner adds them in rank order, so that each row's
+ * sum has the same bits as when every rank summed every row; the dense
+ * matrices go through allreduce_sum.  status, loss and count are this
+ * rank's; on return *loss and *count are the sums over ranks, and an
+ * error names the rank that failed. */
 static int exchange(anthem_trainer *t, uint32_t status, double *loss,
 		    size_t *count, const char *fn)
 {
@@ -855,12 +856,20 @@ static int exchange(anthem_trainer *t, uint32_t status, double *loss,
 		len += m * each;
 		aside += keep ? 0 : own[i] * each;
 	}
-	if (grow(&t->xsend, &t->xsend_cap, len) ||
-	    grow(&t->xown, &t->xown_cap, aside))
-		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
+	/* out of memory: the others still gather, so tell them there */
+	if (!status && (grow(&t->xsend, &t->xsend_cap, len) ||
+			grow(&t->xown, &t->xown_cap, aside)))
+		status = h.status = X_NOMEM;
+	if (status) { /* the header alone */
+		memset(h.rows, 0, sizeof h.rows);
+		memset(own, 0, sizeof own);
+		len = sizeof h;
+	}
 	unsigned char *o = t->xsend, *put = t->xown;
-	memcpy(o, &h, sizeof h);
-	o += sizeof h;
+	if (!status) {
+		memcpy(o, &h, sizeof h);
+		o += sizeof h;
+	}
 	for (int i = 0; !status && i < X_TABLES; i++) {
 		size_t bytes = g[i].cols * sizeof(float), kept = 0;
 		unsigned char *ids = o, *rows = o + h.rows[i] * sizeof(uint32_t);
@@ -890,7 +899,8 @@ static int exchange(anthem_trainer *t, uint32_t status, double *loss,
 		o = rows;
 	}
 	size_t total;
-	int rc = gather(t, t->xsend, len, &total, fn);
+	int rc = gather(t, status ? (const void *)&h : t->xsend, len, &total,
+			fn);
 	if (rc)
 		return rc;
 	/* any rank's failure fails every rank, first the lowest rank's */
@@ -922,9 +932,17 @@ static int exchange(anthem_trainer *t, uint32_t status, double *loss,
 		csum += (size_t)hr.count;
 		const unsigned char *in = t->xrecv + off + sizeof(xheader);
 		size_t need = sizeof(xheader);
-		for (int i = 0; i < X_TABLES; i++)
+		for (int i = 0; i < X_TABLES; i++) {
+			/* bounded first: a count near 2^64 would wrap the sum */
+			if (hr.rows[i] > g[i].rows)
+				return ath_error(ANTHEM_EFORMAT, "%s: rank %zu sent "
+						 "%llu rows of %s, which has %zu",
+						 fn, r,
+						 (unsigned long long)hr.rows[i],
+						 g[i].name, g[i].rows);
 			need += (size_t)hr.rows[i] *
 				(sizeof(uint32_t) + g[i].cols * sizeof(float));
+		}
 		if (need != t->xlens[r])
 			return ath_error(ANTHEM_EFORMAT, "%s: rank %zu sent %zu "
 					 "bytes of gradients, its header says "
@@ -999,6 +1017,21 @@ static int exchange(anthem_trainer *t, uint32_t status, double *loss,
  * count, the ids, then `per` floats of each row (the caller's layout).
  * Checks the part's length and that rank r owns every id it sent, within
  * rows [lo, hi); 0 or an error. */
+#define X_PART_NOMEM UINT64_MAX /* a part's first count: its rank ran out
+				   of memory (the others still gathered) */
+
+/* A rank that cannot build its part still takes part in the gather, so
+ * that no rank waits for it: it sends X_PART_NOMEM, and every rank fails
+ * at the same call. */
+static int part_nomem(anthem_trainer *t, const char *fn)
+{
+	uint64_t fail = X_PART_NOMEM;
+	size_t total;
+	int rc = gather(t, &fail, sizeof fail, &total, fn);
+	return rc ? rc : ath_error(ANTHEM_ENOMEM, "%s: rank %d: out of memory",
+				   fn, t->comm.rank);
+}
+
 typedef struct xpart {
 	const unsigned char *p, *end;
 } xpart;
@@ -1013,6 +1046,9 @@ static int part_rows(xpart *x, size_t r, size_t n, const ag_param *prm,
 		return ath_error(ANTHEM_EFORMAT, "%s: rank %zu sent a short "
 				 "part of %s", fn, r, prm->name);
 	memcpy(&m, x->p, sizeof m);
+	if (m == X_PART_NOMEM)
+		return ath_error(ANTHEM_ENOMEM, "%s: rank %zu ran out of memory",
+				 fn, r);
 	size_t left = (size_t)(x->end - x->p) - sizeof m;
 	size_t each = sizeof(uint32_t) + per * sizeof(float);
 	if (m > hi - lo || m * each > left)
@@ -1046,7 +1082,7 @@ static int share_rows(anthem_trainer *t, const char *fn)
 		len += sizeof(uint64_t) + g[i].ntouched *
 		       (sizeof(uint32_t) + g[i].cols * sizeof(float));
 	if (grow(&t->xsend, &t->xsend_cap, len))
-		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
+		return part_nomem(t, fn);
 	unsigned char *o = t->xsend;
 	for (int i = 0; i < X_TABLES; i++) {
 		uint64_t m = g[i].ntouched;
@@ -1099,9 +1135,11 @@ static int share_rows(anthem_trainer *t, const char *fn)
 #define SYNC_ROWS 32768
 
 /* Every rank's moved moments (Adam's m and v of the rows it owns, moved
- * since the last call) to every other rank, so that all hold the whole
- * optimiser state again: at each epoch's end, before rank 0 writes a
- * checkpoint.  Per table, in slices of SYNC_ROWS rows. */
+ * since the last call, and with float64_tables their float64 weights) to
+ * every other rank, so that all hold the whole optimiser state again: at
+ * each epoch's end, before rank 0 writes a checkpoint, and before a rank
+ * may continue alone or with other owners (set_comm).  Per table, in
+ * slices of SYNC_ROWS rows. */
 static int sync_moments(anthem_trainer *t, const char *fn)
 {
 	ag_param *g = t->w[0].params;
@@ -1109,16 +1147,18 @@ static int sync_moments(anthem_trainer *t, const char *fn)
 	size_t base = 0; /* the table's offset in the moments */
 	for (int i = 0; i < X_TABLES; i++) {
 		size_t cols = g[i].cols, bytes = cols * sizeof(float);
+		/* a row's floats: m, v, then the master's doubles */
+		size_t per = 2 * cols + (t->master ? 2 * cols : 0);
 		for (size_t lo = 0; lo < g[i].rows; lo += SYNC_ROWS) {
 			size_t hi = lo + SYNC_ROWS < g[i].rows ? lo + SYNC_ROWS
 							       : g[i].rows;
 			uint64_t m = 0;
 			for (size_t row = lo; row < hi; row++)
 				m += t->dirty[i][row];
-			size_t len = sizeof m + m * (sizeof(uint32_t) + 2 * bytes);
+			size_t len = sizeof m +
+				     m * (sizeof(uint32_t) + per * sizeof(float));
 			if (grow(&t->xsend, &t->xsend_cap, len))
-				return ath_error(ANTHEM_ENOMEM, "%s: out of "
-						 "memory", fn);
+				return part_nomem(t, fn);
 			unsigned char *o = t->xsend;
 			memcpy(o, &m, sizeof m);
 			unsigned char *ids = o + sizeof m;
@@ -1128,12 +1168,15 @@ static int sync_moments(anthem_trainer *t, const char *fn)
 					continue;
 				t->dirty[i][row] = 0;
 				uint32_t id = (uint32_t)row;
+				size_t at = base + row * cols;
 				memcpy(ids, &id, sizeof id);
 				ids += sizeof id;
-				memcpy(o, t->adam_m + base + row * cols, bytes);
-				memcpy(o + bytes, t->adam_v + base + row * cols,
-				       bytes);
-				o += 2 * bytes;
+				memcpy(o, t->adam_m + at, bytes);
+				memcpy(o + bytes, t->adam_v + at, bytes);
+				if (t->master)
+					memcpy(o + 2 * bytes, t->master + at,
+					       cols * sizeof(double));
+				o += per * sizeof(float);
 			}
 			size_t total, off = 0;
 			int rc = gather(t, t->xsend, len, &total, fn);
@@ -1144,18 +1187,21 @@ static int sync_moments(anthem_trainer *t, const char *fn)
 				xpart x = {t->xrecv + off,
 					   t->xrecv + off + t->xlens[r]};
 				const unsigned char *rid, *rows;
-				rc = part_rows(&x, r, n, &g[i], lo, hi, 2 * cols,
-					       &m, &rid, &rows, fn);
+				rc = part_rows(&x, r, n, &g[i], lo, hi, per, &m,
+					       &rid, &rows, fn);
 				for (size_t k = 0; !rc && k < m; k++) {
 					uint32_t row;
 					memcpy(&row, rid + k * sizeof row,
 					       sizeof row);
-					const unsigned char *s =
-						rows + 2 * k * bytes;
-					memcpy(t->adam_m + base + row * cols, s,
-					       bytes);
-					memcpy(t->adam_v + base + row * cols,
-					       s + bytes, bytes);
+					size_t at = base + row * cols;
+					const unsigned char *src =
+						rows + k * per * sizeof(float);
+					memcpy(t->adam_m + at, src, bytes);
+					memcpy(t->adam_v + at, src + bytes, bytes);
+					if (t->master)
+						memcpy(t->master + at,
+						       src + 2 * bytes,
+						       cols * sizeof(double));
 				}
 				if (!rc && x.p != x.end)
 					rc = ath_error(ANTHEM_EFORMAT, "%s: rank "
@@ -1187,9 +1233,9 @@ static uint64_t options_hash(const anthem_train_options *o)
 	return ath_checksum((const unsigned char *)v, sizeof v) ^ mix(o->seed);
 }
 
-/* Every rank's four words, checked against rank 0's: the same data, the
- * same options, the same state (epoch, step, weights) and, at the end of
- * an epoch, whether anyone's callback asked to stop. */
+/* Every rank's five words, checked against rank 0's: the same data, the
+ * same options, the same state (epoch, step, weights) and whether it
+ * failed or, at the end of an epoch, its callback asked to stop. */
 static int agree(anthem_trainer *t, int cancel, const uint64_t *model_fp,
 		 const char *when, const char *fn)
 {
@@ -1244,9 +1290,9 @@ int anthem_trainer_set_comm(anthem_trainer *t, const anthem_train_comm *comm)
 	ATH_CHECK_ARG(t, fn, "t");
 	if (t->spread)
 		return ath_error(ANTHEM_EINVAL, "%s: the Adam moments are still "
-				 "spread over the ranks of a canceled epoch: "
-				 "the trainer cannot change its communicator",
-				 fn);
+				 "spread over the ranks of an epoch that did "
+				 "not finish: the trainer cannot change its "
+				 "communicator", fn);
 	t->have_comm = 0;
 	if (!comm)
 		return ANTHEM_OK;
@@ -1270,18 +1316,21 @@ int anthem_trainer_set_comm(anthem_trainer *t, const anthem_train_comm *comm)
 	if (!lens)
 		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
 	t->xlens = lens;
+	/* out of memory here still takes part in the agreement, as a failed
+	 * rank, so that no rank waits for this one */
+	int nomem = 0;
 	for (int i = 0; i < X_TABLES && c.size > 1; i++) {
-		if (t->dirty[i])
-			continue;
 		size_t rows = t->w[0].params[i].rows;
-		t->dirty[i] = calloc(rows ? rows : 1, 1);
-		if (!t->dirty[i])
-			return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
+		if (!t->dirty[i] && !(t->dirty[i] = calloc(rows ? rows : 1, 1)))
+			nomem = 1;
 	}
 	t->comm = c;
 	t->have_comm = 1;
 	t->cancel_pending = 0;
-	int rc = agree(t, 0, NULL, "when training starts", fn);
+	int rc = agree(t, nomem ? 2 : 0, NULL, "when training starts", fn);
+	if (nomem)
+		rc = ath_error(ANTHEM_ENOMEM, "%s: rank %d: out of memory", fn,
+			       c.rank);
 	if (rc)
 		t->have_comm = 0;
 	return rc;
