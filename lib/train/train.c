@@ -1695,8 +1695,15 @@ static int run_epoch(anthem_trainer *t, const char *fn)
 	free(items);
 	free(heap);
 	free(share);
-	if (rc)
+	if (rc) {
+		/* a step that stopped half way leaves gradients behind (other
+		 * workers', rows not yet sent); a later run must not add them */
+		for (size_t k = 0; k < t->nthreads; k++)
+			for (int i = 0; i < P_COUNT; i++)
+				if (ath_param_learned(i))
+					ag_param_zero_grad(&t->w[k].params[i]);
 		return rc;
+	}
 	if (t->have_comm && t->comm.size > 1 && (rc = sync_moments(t, fn)))
 		return rc;
 	/* weights no reader would accept end the run here: they would become
