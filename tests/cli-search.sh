@@ -250,14 +250,26 @@ ok "--points int8: the scan of int8 points answers $(wc -l <queries.txt) queries
 	fail "anthem info --json on the float index"
 "$anthem" info --index "$m.anthem" 2>err.log && fail "info --index took a model"
 grep -q "wrong magic" err.log || fail "info --index on a model: $(cat err.log)"
-ok "anthem info: an index's points and graph"
+# the layout version: 2 for float points and no graph, 4 with int8 points
+"$anthem" info --index "$m.index" --json | grep -q '"ann_seed": null, "format_version": 2}' ||
+	fail "anthem info --json: the float index's version: $("$anthem" info --index "$m.index" --json)"
+"$anthem" info "$m-int8.index" | grep -q "^format       index version 4 " ||
+	fail "anthem info: the int8 index's version: $("$anthem" info "$m-int8.index" 2>&1)"
+ok "anthem info: an index's points, graph and layout version"
 # --ann reports the graph's progress on stderr (a line every 10 s, and the
 # last), and the file holds the graph
 "$anthem" index --model "$m.anthem" --catalog "$fx/catalog.tsv" --ann \
+	--ann-degree 12 --ann-ef 40 --ann-seed 7 \
 	--out "$m-ann.index" 2>err.log || fail "index --ann: $(cat err.log)"
 n=$("$anthem" info --index "$m-ann.index" --json | sed -n 's/.*"products": \([0-9]*\).*/\1/p')
 grep -q "^anthem index: graph: $n of $n products (100.0%), [0-9]* s$" err.log ||
 	fail "index --ann: no progress line for $n products: $(cat err.log)"
 "$anthem" info --index "$m-ann.index" --json | grep -q '"ann": true' ||
 	fail "index --ann: anthem info sees no graph"
+# the graph's build parameters and layout version 3 (a graph, float points)
+"$anthem" info --index "$m-ann.index" --json |
+	grep -q '"ann": true, "ann_degree": 12, "ann_ef": 40, "ann_seed": 7, "format_version": 3}' ||
+	fail "index --ann: anthem info's graph: $("$anthem" info --index "$m-ann.index" --json)"
+"$anthem" info "$m-ann.index" | grep -q "^graph        yes (--stage1 graph): 12 neighbours a product, build beam 40, seed 7$" ||
+	fail "index --ann: anthem info's graph line: $("$anthem" info "$m-ann.index")"
 ok "index --ann: graph progress on stderr ($(grep -c graph: err.log) line)"

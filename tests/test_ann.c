@@ -307,6 +307,18 @@ START_TEST(corrupted_graph_refused)
 	ck_assert_int_eq(anthem_index_load(&back, path, NULL), 0);
 	ck_assert(anthem_index_has_ann(back));
 	ck_assert(back->ann.int8);
+	/* its build parameters and layout version, as built and as loaded */
+	for (int k = 0; k < 2; k++) {
+		const anthem_index *x = k ? back : ix;
+		size_t deg = 0, ef = 0;
+		uint64_t seed = 0;
+		ck_assert_int_eq(anthem_index_ann_params(x, &deg, &ef, &seed), 0);
+		ck_assert_uint_eq(deg, R);
+		ck_assert_uint_eq(ef, 64);
+		ck_assert_uint_eq(seed, 1);
+		ck_assert_uint_eq(anthem_index_format_version(x), 3);
+	}
+	ck_assert_int_eq(anthem_index_ann_params(back, NULL, NULL, NULL), 0);
 	ath_scan_query q;
 	random_query(&r, d, &q);
 	anthem_hit a[20], b[20];
@@ -630,6 +642,11 @@ START_TEST(int8_index_through_the_pipeline)
 	ck_assert_int_eq(anthem_index_build_ex(&built, m, cat, &io), 0);
 	ck_assert(built->scan8.on);
 	ck_assert(!anthem_index_has_ann(built));
+	ck_assert_int_eq(anthem_index_ann_params(built, NULL, NULL, NULL),
+			 ANTHEM_EINVAL);
+	ck_assert_uint_eq(anthem_index_format_version(built), 4);
+	ck_assert_uint_eq(anthem_index_format_version(f32), 2);
+	ck_assert_uint_eq(anthem_index_format_version(NULL), 0);
 	/* saved as version 4 and loaded back with its codes */
 	const char *path = tmp_path("int8.anthem");
 	ck_assert_int_eq(anthem_index_save(built, path), 0);

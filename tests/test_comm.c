@@ -203,6 +203,25 @@ static void setup(run *r, const fixture *f)
 	r->o.patience = 0;
 }
 
+/* Every rank set up and ran without an error. */
+static void all_ran(const run *rs, int n)
+{
+	for (int r = 0; r < n; r++)
+		ck_assert_msg(rs[r].set_rc == 0 && rs[r].run_rc == 0,
+			      "rank %d: %s", r, rs[r].err);
+}
+
+/* Each epoch's loss of a run over ranks (how) is one process's to 1e-4
+ * (the sums' order differs). */
+static void same_losses(const run *one, const run *r, const char *how)
+{
+	for (size_t e = 0; e < one->o.epochs; e++)
+		ck_assert_msg(fabs(one->loss[e] - r->loss[e]) <=
+				      1e-4 * one->loss[e],
+			      "epoch %zu: loss %.9g in one process, %.9g %s",
+			      e + 1, one->loss[e], r->loss[e], how);
+}
+
 static int same_file(const char *a, const char *b)
 {
 	char cmd[1200];
@@ -330,11 +349,9 @@ static void ranks_own_their_rows(int N)
 		ck_assert_msg(same_file(out[0], out[r]),
 			      "rank %d holds another model than rank 0", r);
 	}
-	for (size_t e = 0; e < one.o.epochs; e++)
-		ck_assert_msg(fabs(one.loss[e] - rs[0].loss[e]) <=
-				      1e-4 * one.loss[e],
-			      "epoch %zu: loss %.9g in one process, %.9g over "
-			      "%d ranks", e + 1, one.loss[e], rs[0].loss[e], N);
+	char how[32];
+	snprintf(how, sizeof how, "over %d ranks", N);
+	same_losses(&one, &rs[0], how);
 	/* epoch 1 with a checkpoint (rank 0 writes it), then resumed */
 	for (int r = 0; r < N; r++) {
 		setup(&rs[r], &f);
@@ -390,15 +407,8 @@ START_TEST(a_rank_goes_on_alone_with_float64_tables)
 		rs[r].alone_after = 1;
 	}
 	run_ranks(rs);
-	for (int r = 0; r < RANKS; r++)
-		ck_assert_msg(rs[r].set_rc == 0 && rs[r].run_rc == 0,
-			      "rank %d: %s", r, rs[r].err);
-	for (size_t e = 0; e < one.o.epochs; e++)
-		ck_assert_msg(fabs(one.loss[e] - rs[0].loss[e]) <=
-				      1e-4 * one.loss[e],
-			      "epoch %zu: loss %.9g in one process, %.9g over "
-			      "two ranks, then alone", e + 1, one.loss[e],
-			      rs[0].loss[e]);
+	all_ran(rs, RANKS);
+	same_losses(&one, &rs[0], "over two ranks, then alone");
 	free_fixture(&f);
 }
 END_TEST
@@ -496,15 +506,8 @@ START_TEST(ranks_may_run_other_thread_counts)
 		setup(&rs[r], &f);
 	rs[0].o.threads = 2;
 	run_ranks(rs);
-	for (int r = 0; r < RANKS; r++)
-		ck_assert_msg(rs[r].set_rc == 0 && rs[r].run_rc == 0,
-			      "rank %d: %s", r, rs[r].err);
-	for (size_t e = 0; e < one.o.epochs; e++)
-		ck_assert_msg(fabs(one.loss[e] - rs[0].loss[e]) <=
-				      1e-4 * one.loss[e],
-			      "epoch %zu: loss %.9g in one process, %.9g over "
-			      "ranks of 2 and 1 threads", e + 1, one.loss[e],
-			      rs[0].loss[e]);
+	all_ran(rs, RANKS);
+	same_losses(&one, &rs[0], "over ranks of 2 and 1 threads");
 	free_fixture(&f);
 }
 END_TEST

@@ -74,6 +74,12 @@ func TestBuildIndexOptions(t *testing.T) {
 	if !loaded.HasAnn() {
 		t.Fatal("the graph is lost in the file")
 	}
+	if deg, ef, seed, ok := loaded.AnnParams(); !ok || deg != 32 || ef != 128 || seed != 1 {
+		t.Fatalf("AnnParams of the loaded graph: %d %d %d %v", deg, ef, seed, ok)
+	}
+	if _, _, _, ok := flat.AnnParams(); ok || loaded.FormatVersion() != 3 || flat.FormatVersion() != 2 {
+		t.Fatalf("AnnParams / FormatVersion: ok %v, versions %d and %d", ok, loaded.FormatVersion(), flat.FormatVersion())
+	}
 	// the same options give the same graph, whatever the threads
 	if !bytes.Equal(saved(t, buildWith(t, m, func(o *IndexOptions) { o.Ann, o.Threads = true, 2 })), withGraph) {
 		t.Fatal("2 threads build another graph")

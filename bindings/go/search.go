@@ -312,6 +312,34 @@ func (ix *Index) HasAnn() bool {
 	return C.anthem_index_has_ann(p) != 0
 }
 
+// AnnParams returns the graph's build parameters (IndexOptions.AnnDegree,
+// AnnEf and AnnSeed; anthem_index_ann_params), and ok false when the
+// index has no graph.
+func (ix *Index) AnnParams() (degree, ef int, seed uint64, ok bool) {
+	p, err := ix.acquire()
+	if err != nil {
+		return 0, 0, 0, false
+	}
+	defer ix.obj.release()
+	var d, e C.size_t
+	var s C.uint64_t
+	if C.anthem_index_ann_params(p, &d, &e, &s) != C.ANTHEM_OK {
+		return 0, 0, 0, false
+	}
+	return int(d), int(e), uint64(s), true
+}
+
+// FormatVersion is the index file's layout version (docs/format.md): the
+// loaded file's, or the one Save writes (anthem_index_format_version).
+func (ix *Index) FormatVersion() int {
+	p, err := ix.acquire()
+	if err != nil {
+		return 0
+	}
+	defer ix.obj.release()
+	return int(C.anthem_index_format_version(p))
+}
+
 // Points is the format of the points stage 1's scan reads: PointsInt8
 // for an index built with IndexOptions.Points = PointsInt8
 // (anthem_index_points), else PointsFloat32.

@@ -72,6 +72,18 @@ ANTHEM_API int anthem_index_has_ann(const anthem_index *ix);
  * them: index version 4), else ANTHEM_POINTS_FLOAT32 (also for NULL). */
 ANTHEM_API int anthem_index_points(const anthem_index *ix);
 
+/* The approximate index's build parameters: R, the neighbours per node
+ * (anthem_index_options.ann_degree), the construction beam (ann_ef, raised
+ * to R when smaller) and the seed; any pointer may be NULL.  ANTHEM_EINVAL when the index has no
+ * graph. */
+ANTHEM_API int anthem_index_ann_params(const anthem_index *ix, size_t *degree,
+				       size_t *ef_construction, uint64_t *seed);
+
+/* The index file's layout version (docs/format.md): the file's it was
+ * loaded from (1 to 4), or for a built index the one anthem_index_save
+ * writes (2; 3 with a graph; 4 with int8 points).  0 for NULL. */
+ANTHEM_API unsigned anthem_index_format_version(const anthem_index *ix);
+
 /* Save atomically; load through mmap (points used in place).  A load with
  * a model checks that the index was built with that model's file
  * (ANTHEM_EMISMATCH otherwise); pass NULL to skip the check. */

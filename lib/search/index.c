@@ -37,6 +37,14 @@ static const char index_magic[8] = {'A', 'N', 'T', 'H', 'E', 'M', 'I', 'X'};
  * uses the table in place only when it names this one. */
 #define FIND_HASH "fnv1a64-fold29"
 
+/* The version anthem_index_save writes: 2 without a graph or int8
+ * points (readers from before version 3 still load such a file), 3 with
+ * a graph, 4 with the scan's int8 points. */
+static unsigned save_version(const anthem_index *ix)
+{
+	return ix->scan8.on ? INDEX_VERSION : ix->ann.on ? 3 : 2;
+}
+
 void anthem_index_free(anthem_index *ix)
 {
 	if (!ix)
@@ -442,6 +450,31 @@ int anthem_index_points(const anthem_index *ix)
 	return ix && ix->scan8.on ? ANTHEM_POINTS_INT8 : ANTHEM_POINTS_FLOAT32;
 }
 
+int anthem_index_ann_params(const anthem_index *ix, size_t *degree,
+			    size_t *ef_construction, uint64_t *seed)
+{
+	static const char fn[] = "anthem_index_ann_params";
+	ATH_CHECK_ARG(ix, fn, "ix");
+	if (!ix->ann.on)
+		return ath_error(ANTHEM_EINVAL, "%s: %s has no approximate index "
+				 "(anthem index --ann)", fn,
+				 ix->path ? ix->path : "the index");
+	if (degree)
+		*degree = ix->ann.degree;
+	if (ef_construction)
+		*ef_construction = ix->ann.ef_construction;
+	if (seed)
+		*seed = ix->ann.seed;
+	return ANTHEM_OK;
+}
+
+unsigned anthem_index_format_version(const anthem_index *ix)
+{
+	if (!ix)
+		return 0;
+	return ix->file_version ? ix->file_version : save_version(ix);
+}
+
 /* The approximate index over ix's points, as o asks (o->ann set). */
 int ath_index_add_ann(anthem_index *ix, const geo_space *s,
 		      const anthem_index_options *o, const char *fn)
@@ -609,9 +642,7 @@ int anthem_index_save(const anthem_index *ix, const char *path)
 			{.key = "index.ids", .type = ATH_KV_STR, .s = ids},
 			{.key = "index.titles", .type = ATH_KV_STR, .s = titles},
 			{.key = "index.version", .type = ATH_KV_U64,
-			 /* 2 without a graph: readers from before
-			  * version 3 still load such a file */
-			 .u = ix->scan8.on ? INDEX_VERSION : ix->ann.on ? 3 : 2},
+			 .u = save_version(ix)},
 			{.key = "index.block", .type = ATH_KV_U64,
 			 .u = ATH_SCAN_BLOCK},
 			/* the model's space, so that a load without the
@@ -938,6 +969,7 @@ int anthem_index_load(anthem_index **out, const char *path,
 			 (!curv || (curv->type == ATH_KV_F64 &&
 				    isfinite(curv->f) && curv->f >= 0.0));
 		uint64_t v = ver ? (ver->type == ATH_KV_U64 ? ver->u : 0) : 1;
+		ix->file_version = (unsigned)v;
 		if (ok && v == 1) {
 			/* row-major points, converted below; a "blocks"
 			 * tensor is not version 1's and is not read */

@@ -59,6 +59,8 @@ struct anthem_index {
 	/* the points' int8 codes for the scan (scan8.on: built with
 	 * ANTHEM_POINTS_INT8, or loaded from a file that has them) */
 	ath_scan8 scan8;
+	/* the layout version of the file it was loaded from (0: built) */
+	unsigned file_version;
 };
 
 static inline const char *ath_index_id(const anthem_index *ix, size_t i)

@@ -559,22 +559,39 @@ static int info_index(const char *path, int json)
 	if (rc)
 		return cli_fail("info", rc);
 	int int8 = anthem_index_points(ix) == ANTHEM_POINTS_INT8;
+	size_t degree = 0, ef = 0;
+	uint64_t seed = 0;
+	int ann = anthem_index_ann_params(ix, &degree, &ef, &seed) == ANTHEM_OK;
+	/* the graph's build parameters, or null / "no" */
+	char jgraph[160] = "\"ann_degree\": null, \"ann_ef\": null, "
+			   "\"ann_seed\": null";
+	char tgraph[160] = "no";
+	if (ann) {
+		snprintf(jgraph, sizeof jgraph, "\"ann_degree\": %zu, \"ann_ef\": "
+			 "%zu, \"ann_seed\": %llu", degree, ef,
+			 (unsigned long long)seed);
+		snprintf(tgraph, sizeof tgraph, "yes (--stage1 graph): %zu "
+			 "neighbours a product, build beam %zu, seed %llu",
+			 degree, ef, (unsigned long long)seed);
+	}
 	if (json)
 		printf("{\"products\": %zu, \"dim\": %zu, \"model_fingerprint\": "
-		       "\"%016llx\", \"points\": \"%s\", \"ann\": %s}\n",
+		       "\"%016llx\", \"points\": \"%s\", \"ann\": %s, %s, "
+		       "\"format_version\": %u}\n",
 		       anthem_index_count(ix), anthem_index_dim(ix),
 		       (unsigned long long)anthem_index_model_fingerprint(ix),
-		       int8 ? "int8" : "float32",
-		       anthem_index_has_ann(ix) ? "true" : "false");
+		       int8 ? "int8" : "float32", ann ? "true" : "false", jgraph,
+		       anthem_index_format_version(ix));
 	else
 		printf("index        %s\nproducts     %zu\ndimension    %zu\n"
 		       "model        %016llx (the fingerprint of the model that "
-		       "built it)\nstage 1      %s\ngraph        %s\n",
+		       "built it)\nstage 1      %s\ngraph        %s\n"
+		       "format       index version %u (docs/format.md)\n",
 		       path, anthem_index_count(ix), anthem_index_dim(ix),
 		       (unsigned long long)anthem_index_model_fingerprint(ix),
 		       int8 ? "int8 points (re-scored in float32)"
 			    : "float32 points",
-		       anthem_index_has_ann(ix) ? "yes (--stage1 graph)" : "no");
+		       tgraph, anthem_index_format_version(ix));
 	anthem_index_free(ix);
 	return 0;
 }

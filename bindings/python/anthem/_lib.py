@@ -594,6 +594,12 @@ _proto("anthem_index_build_ex", c_int, POINTER(IndexP), ModelP, CatalogP,
 _proto("anthem_index_has_ann", c_int, IndexP)
 # int anthem_index_points(const anthem_index *ix);
 _proto("anthem_index_points", c_int, IndexP)
+# int anthem_index_ann_params(const anthem_index *ix, size_t *degree,
+#                             size_t *ef_construction, uint64_t *seed);
+_proto("anthem_index_ann_params", c_int, IndexP, SizeP, SizeP,
+       POINTER(c_uint64))
+# unsigned anthem_index_format_version(const anthem_index *ix);
+_proto("anthem_index_format_version", c_uint, IndexP)
 # int anthem_index_save(const anthem_index *ix, const char *path);
 _proto("anthem_index_save", c_int, IndexP, c_char_p)
 # int anthem_index_load(anthem_index **out, const char *path, const anthem_model *m);

@@ -170,6 +170,25 @@ class Index(Handle):
         return lib.anthem_index_has_ann(self._h) != 0
 
     @property
+    def ann_params(self):
+        """The graph's build parameters as a dict (degree, ef, seed: the
+        ann_degree, ann_ef (raised to the degree when smaller) and ann_seed
+        of Index.build), or None when the index has no graph
+        (anthem_index_ann_params)."""
+        if not self.has_ann:
+            return None
+        degree, ef, seed = c_size_t(), c_size_t(), ctypes.c_uint64()
+        check(lib.anthem_index_ann_params(self._h, byref(degree), byref(ef),
+                                          byref(seed)))
+        return {"degree": degree.value, "ef": ef.value, "seed": seed.value}
+
+    @property
+    def format_version(self):
+        """The index file's layout version (docs/format.md): the loaded
+        file's, or the one save() writes (anthem_index_format_version)."""
+        return lib.anthem_index_format_version(self._h)
+
+    @property
     def points(self):
         """The points stage 1's scan reads: "int8" for an index built with
         points="int8" (anthem_index_points), else "float32"."""

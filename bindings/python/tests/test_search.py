@@ -180,22 +180,30 @@ class TestIndex(TempDirCase):
     def test_build_options(self):
         with self.build() as ix:
             self.assertIs(ix.has_ann, False)
+            self.assertIsNone(ix.ann_params)
+            self.assertEqual(ix.format_version, 2)
             plain = self.saved(ix)
         with self.build(ann=True) as ix:
             self.assertIs(ix.has_ann, True)
             graph = self.saved(ix)
         with anthem.Index.load(self.path("saved.index"), self.model) as ix:
             self.assertIs(ix.has_ann, True)
+            self.assertEqual(ix.ann_params,
+                             {"degree": 32, "ef": 128, "seed": 1})
+            self.assertEqual(ix.format_version, 3)
         # the same options give the same graph, whatever the threads
         with anthem.Index.build(self.model, self.cat, threads=2,
                                 ann=True) as ix:
             self.assertEqual(self.saved(ix), graph)
         # each option reaches the library: it changes the file
-        for options in ({"ann_degree": 8}, {"ann_ef": 16}, {"ann_seed": 2}):
+        # (a beam below the degree, 32, is raised to it: 48 stays)
+        for options in ({"ann_degree": 8}, {"ann_ef": 48}, {"ann_seed": 2}):
             with self.subTest(**options), self.build(ann=True, **options) \
                     as ix:
                 self.assertIs(ix.has_ann, True)
                 self.assertNotEqual(self.saved(ix), graph)
+                name = next(iter(options))
+                self.assertEqual(ix.ann_params[name[4:]], options[name])
         with self.build(points="int8") as ix:
             self.assertIs(ix.has_ann, False)
             self.assertEqual(ix.points, "int8")
