@@ -876,13 +876,14 @@ static int exchange(anthem_trainer *t, uint32_t status, double *loss,
 		for (size_t k = 0; k < g[i].ntouched; k++) {
 			uint32_t row = g[i].touched[k];
 			float *src = g[i].grad + (size_t)row * g[i].cols;
-			if (owner(row, n32) == me32 && keep) {
+			int ours = owner(row, n32) == me32;
+			if (ours && keep) {
 				for (size_t x = 0; x < g[i].cols; x++)
 					src[x] += 0.0f;
 				g[i].touched[kept++] = row;
 				continue;
 			}
-			if (owner(row, n32) == me32) {
+			if (ours) {
 				memcpy(put, &row, sizeof row);
 				memcpy(put + sizeof row, src, bytes);
 				put += sizeof row + bytes;
@@ -1013,10 +1014,6 @@ static int exchange(anthem_trainer *t, uint32_t status, double *loss,
 	return ANTHEM_OK;
 }
 
-/* The owner's rows, read from one rank's part of a gather: per table a
- * count, the ids, then `per` floats of each row (the caller's layout).
- * Checks the part's length and that rank r owns every id it sent, within
- * rows [lo, hi); 0 or an error. */
 #define X_PART_NOMEM UINT64_MAX /* a part's first count: its rank ran out
 				   of memory (the others still gathered) */
 
@@ -1036,6 +1033,10 @@ typedef struct xpart {
 	const unsigned char *p, *end;
 } xpart;
 
+/* The owner's rows, read from one rank's part of a gather: per table a
+ * count, the ids, then `per` floats of each row (the caller's layout).
+ * Checks the part's length and that rank r owns every id it sent, within
+ * rows [lo, hi); 0 or an error. */
 static int part_rows(xpart *x, size_t r, size_t n, const ag_param *prm,
 		     size_t lo, size_t hi, size_t per, uint64_t *count,
 		     const unsigned char **ids, const unsigned char **rows,

@@ -561,7 +561,8 @@ static int info_index(const char *path, int json)
 	int int8 = anthem_index_points(ix) == ANTHEM_POINTS_INT8;
 	size_t degree = 0, ef = 0;
 	uint64_t seed = 0;
-	int ann = anthem_index_ann_params(ix, &degree, &ef, &seed) == ANTHEM_OK;
+	int ann = anthem_index_has_ann(ix) &&
+		  anthem_index_ann_params(ix, &degree, &ef, &seed) == ANTHEM_OK;
 	/* the graph's build parameters, or null / "no" */
 	char jgraph[160] = "\"ann_degree\": null, \"ann_ef\": null, "
 			   "\"ann_seed\": null";
