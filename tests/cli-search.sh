@@ -243,6 +243,33 @@ cmp -s float.json int8.json || fail "int8 index: answers differ from the float i
 	--stage1 exact <queries.txt >exact.json || fail "search --stage1 exact"
 cmp -s float.json exact.json || fail "int8 index, --stage1 exact: answers differ"
 ok "--points int8: the scan of int8 points answers $(wc -l <queries.txt) queries as the float scan"
+# the box prefilter (docs/architecture.md): off by default on the fixture
+# (fewer than 16 x 2 x 200 products) and with off; at the whole catalogue's
+# depth every product is re-scored in float32: the exact scan's answers
+"$anthem" search --model "$m.anthem" --index "$m-int8.index" --json \
+	--prefilter off <queries.txt >off.json || fail "search --prefilter off"
+cmp -s int8.json off.json || fail "--prefilter off: answers differ from the default's"
+"$anthem" search --model "$m.anthem" --index "$m-int8.index" --json \
+	--prefilter 100000 <queries.txt >all.json || fail "search --prefilter 100000"
+cmp -s exact.json all.json || fail "--prefilter 100000: answers differ from --stage1 exact's"
+# a small one answers every query with k hits
+"$anthem" search --model "$m.anthem" --index "$m-int8.index" --k 5 --k1 20 \
+	--prefilter 1 --json hat >small.json || fail "search --prefilter 1"
+[ "$(grep -o '"rank"' small.json | wc -l)" = 5 ] || fail "--prefilter 1: $(cat small.json)"
+for bad in -1 ten ""; do
+	status=0
+	"$anthem" search --model "$m.anthem" --index "$m-int8.index" \
+		--prefilter "$bad" hat >out.log 2>err.log || status=$?
+	[ "$status" = 2 ] || fail "--prefilter '$bad': exit status $status"
+	grep -q -- "--prefilter wants a whole number, not '$bad'" err.log ||
+		fail "--prefilter '$bad': $(cat err.log)"
+done
+status=0
+"$anthem" eval --model "$m.anthem" --catalog "$fx/catalog.tsv" \
+	--judgments "$fx/test.tsv" --prefilter off >out.log 2>err.log || status=$?
+[ "$status" = 2 ] && grep -q "give --index" err.log ||
+	fail "eval --prefilter without --index: status $status: $(cat err.log)"
+ok "--prefilter: off, the whole catalogue (the exact scan's answers), small; bad values refused"
 # anthem info tells the two indexes apart (by the file's magic, or --index)
 "$anthem" info "$m-int8.index" | grep -q "^stage 1      int8 points" ||
 	fail "anthem info on the int8 index: $("$anthem" info "$m-int8.index" 2>&1)"

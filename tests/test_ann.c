@@ -627,6 +627,103 @@ START_TEST(int8_scan_keeps_the_float_top_k)
 }
 END_TEST
 
+/* ---- the box prefilter (docs/architecture.md, "The box prefilter") -------- */
+
+/* The prefilter's value of a point x, in double: per dimension the flat
+ * distance to the box of the query's corners made symmetric about their
+ * middle, the inside part weighted by gamma. */
+static double box_ref(const ath_scan_query *q, const float *x)
+{
+	double s = 0.0, g = q->gamma;
+	for (size_t k = 0; k < q->d; k++) {
+		double lo = fmin(q->qmin[k], q->qmax[k]), hi = fmax(q->qmin[k], q->qmax[k]);
+		double a = fabs(x[k] - 0.5 * (lo + hi)), r = 0.5 * (hi - lo);
+		s += fmax(g * a, a - (1.0 - g) * r);
+	}
+	return s;
+}
+
+START_TEST(box_prefilter_keeps_the_float_top_k)
+{
+	const geo_space flat = {GEO_EUCLIDEAN, 1.0};
+	rng r = {17};
+	size_t k = 50;
+	for (int t = 0; t < 4; t++) {
+		const geo_space *sp = t % 2 ? &flat : &ball;
+		size_t d = t < 2 ? 16 : 5, n = 6000;
+		float *p = random_points(&r, n, d);
+		anthem_index *ix;
+		ck_assert_int_eq(ath_index_from_points(&ix, p, n, d), 0);
+		ck_assert_int_eq(ath_scan8_build(&ix->scan8, sp, ix->blocks, n, d,
+						 "test"), 0);
+		float *work = aligned_alloc(64, ath_scan_work_floats(d) * sizeof(float));
+		anthem_hit *all = malloc(n * sizeof *all);
+		anthem_hit *a = malloc(k * sizeof *a), *b = malloc(k * sizeof *b);
+		anthem_hit *cand = malloc(2 * k * sizeof *cand);
+		double rec = 0.0;
+		for (int qi = 0; qi < 20; qi++) {
+			float c[ATH_SCAN_MAX_DIM], l[ATH_SCAN_MAX_DIM];
+			for (size_t j = 0; j < d; j++) {
+				c[j] = (float)unif_ab(&r, -0.6, 0.6) / (float)sqrt((double)d);
+				l[j] = (float)unif_ab(&r, 0.0, 0.3) / (float)sqrt((double)d);
+			}
+			ath_scan_query q;
+			ath_scan_prepare(sp, d, c, l, 0.5f, &q);
+			ck_assert(ath_scan8_prefilter_ok(&q));
+			/* every product's value is its decoded point's */
+			ath_heap hp = {all, 0, n};
+			ath_scan8_prefilter(&q, &ix->scan8, n, 0, (n + 15) / 16, NULL,
+					    work, &hp);
+			ck_assert_uint_eq(hp.n, n);
+			for (size_t j = qi; j < n; j += 89) {
+				size_t i = all[j].index;
+				float x[ATH_SCAN_MAX_DIM];
+				float f = ix->scan8.lanes[i / 16 * 32 + i % 16];
+				for (size_t m = 0; m < d; m++)
+					x[m] = (float)ix->scan8.codes[i / 16 * d * 16 + m * 16 + i % 16] *
+					       ix->scan8.scale[m] * f;
+				double ref = box_ref(&q, x);
+				ck_assert_msg(fabs(all[j].distance - ref) <= 1e-5 * (1.0 + ref),
+					      "t %d product %zu: prefilter %g, reference %g",
+					      t, i, all[j].distance, ref);
+			}
+			/* its 2k best re-scored: the float scan's top k, with the
+			 * float scan's distances */
+			ath_heap top = {cand, 0, 2 * k};
+			ath_scan8_prefilter(&q, &ix->scan8, n, 0, (n + 15) / 16, NULL,
+					    work, &top);
+			size_t nb, na = exact(ix, &q, k, a);
+			ath_scan_rescore(&q, ix->blocks, ath_index_norms(ix, "test"),
+					 top.h, top.n, k, work, b, &nb);
+			ck_assert_uint_eq(nb, na);
+			rec += overlap(a, b, k);
+			for (size_t i = 0; i < na; i++)
+				for (size_t j = 0; j < nb; j++)
+					if (a[i].index == b[j].index)
+						ck_assert(memcmp(&a[i].distance, &b[j].distance,
+								 sizeof(float)) == 0);
+		}
+		/* measured: 0.996 and 0.998 in the ball, 1 in flat space
+		 * (where the box is symmetric about its centre) */
+		ck_assert_msg(rec / 20 >= 0.98, "%s, d = %zu: recall %g",
+			      t % 2 ? "flat" : "ball", d, rec / 20);
+		/* gamma above 1 (the inside part weighing more than the
+		 * outside one) is not for the prefilter */
+		ath_scan_query q;
+		float c[ATH_SCAN_MAX_DIM] = {0}, l[ATH_SCAN_MAX_DIM] = {0};
+		ath_scan_prepare(sp, d, c, l, 1.5f, &q);
+		ck_assert(!ath_scan8_prefilter_ok(&q));
+		free(cand);
+		free(a);
+		free(b);
+		free(all);
+		free(work);
+		anthem_index_free(ix);
+		free(p);
+	}
+}
+END_TEST
+
 START_TEST(int8_index_through_the_pipeline)
 {
 	tmp_setup();
@@ -723,6 +820,63 @@ START_TEST(int8_index_through_the_pipeline)
 		ck_assert_int_eq(anthem_search_ex(m, ix, qs[q], &o, got, &ng), 0);
 		ck_assert_uint_eq(ng, nw);
 		same_hits(got, ref, nw);
+		for (size_t i = 0; i < ng; i++)
+			ck_assert_uint_eq(got[i].index % 3, 0);
+	}
+
+	/* the box prefilter: off by default below 16 times its depth (here
+	 * 2 x 200 > 562 / 16); at the whole catalogue's depth, the float
+	 * scan's hits to the bit; at a small depth, the same hits on 1 and 2
+	 * threads, in a batch as alone, and only allowed ones */
+	for (size_t q = 0; q < 6; q++) {
+		anthem_search_options o;
+		anthem_search_options_init(&o);
+		o.k = 200;
+		o.stage1_only = 1;
+		ck_assert_int_eq(anthem_search_ex(m, ix, qs[q], &o, ref, &nw), 0);
+		o.prefilter = ANTHEM_PREFILTER_OFF;
+		ck_assert_int_eq(anthem_search_ex(m, ix, qs[q], &o, got, &ng), 0);
+		ck_assert_uint_eq(ng, nw);
+		same_hits(got, ref, nw);
+		o.prefilter = n;
+		ck_assert_int_eq(anthem_search_ex(m, ix, qs[q], &o, got, &ng), 0);
+		o.stage1 = ANTHEM_STAGE1_EXACT;
+		ck_assert_int_eq(anthem_search_ex(m, ix, qs[q], &o, ref, &nw), 0);
+		ck_assert_uint_eq(ng, nw);
+		same_hits(got, ref, nw);
+		o.stage1 = ANTHEM_STAGE1_AUTO;
+		o.k = o.k1 = 10;
+		o.prefilter = 1; /* raised to 2 x 10 */
+		ck_assert_int_eq(anthem_search_ex(m, ix, qs[q], &o, ref, &nw), 0);
+		ck_assert_uint_eq(nw, 10);
+		for (size_t i = 0; i < nw; i++) {
+			/* the float distance of each: the exact scan's */
+			anthem_search_options e;
+			anthem_search_options_init(&e);
+			e.k = 1;
+			e.stage1_only = 1;
+			e.stage1 = ANTHEM_STAGE1_EXACT;
+			e.allow = &ref[i].index;
+			e.n_allow = 1;
+			anthem_hit one;
+			size_t none;
+			ck_assert_int_eq(anthem_search_ex(m, ix, qs[q], &e, &one, &none), 0);
+			ck_assert_uint_eq(none, 1);
+			ck_assert(memcmp(&one.distance, &ref[i].distance, sizeof(float)) == 0);
+		}
+		o.threads = 2;
+		ck_assert_int_eq(anthem_search_ex(m, ix, qs[q], &o, got, &ng), 0);
+		ck_assert_uint_eq(ng, nw);
+		same_hits(got, ref, nw);
+		anthem_hit batch[10];
+		size_t nbatch;
+		ck_assert_int_eq(anthem_search_batch(m, ix, &qs[q], 1, &o, batch, &nbatch), 0);
+		ck_assert_uint_eq(nbatch, nw);
+		same_hits(batch, ref, nw);
+		o.allow = allow;
+		o.n_allow = nallow;
+		ck_assert_int_eq(anthem_search_ex(m, ix, qs[q], &o, got, &ng), 0);
+		ck_assert_uint_eq(ng, 10);
 		for (size_t i = 0; i < ng; i++)
 			ck_assert_uint_eq(got[i].index % 3, 0);
 	}
@@ -856,6 +1010,7 @@ int main(void)
 	tcase_add_test(t, int8_finds_what_float_finds);
 	tcase_add_test(t, gathered_int8_distances_are_the_decoded_points);
 	tcase_add_test(t, int8_scan_keeps_the_float_top_k);
+	tcase_add_test(t, box_prefilter_keeps_the_float_top_k);
 	tcase_add_test(t, int8_index_through_the_pipeline);
 	tcase_add_test(t, id_table_in_the_file);
 	suite_add_tcase(s, t);

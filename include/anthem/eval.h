@@ -52,6 +52,9 @@ typedef struct anthem_eval_options {
 	/* stage 2's query elements per text, as in anthem_search_options
 	 * (appended: 0, all, by default) */
 	size_t stage2_elements;
+	/* the int8 scan's box prefilter, as in anthem_search_options
+	 * (appended: 0, the default depth, by default) */
+	size_t prefilter;
 } anthem_eval_options;
 
 /* Defaults into *o, through the macro (the caller's size: see

@@ -194,8 +194,9 @@ typedef struct anthem_search_options {
 	uint64_t timeout_ms;
 	/* the region source of stage 1 (appended in 0.x; older callers'
 	 * smaller struct gets the defaults): ANTHEM_STAGE1_AUTO (0, default)
-	 * scans, the int8 points when the index has them (re-scored in
-	 * float); ANTHEM_STAGE1_EXACT scans the float points.  Up to 1M
+	 * scans, the int8 points when the index has them (through the box
+	 * prefilter below, re-scored in float); ANTHEM_STAGE1_EXACT scans the
+	 * float points.  Up to 1M
 	 * products the graph was not measured faster than the scan at its
 	 * target recall (docs/performance.md), so it is never chosen for the
 	 * caller;
@@ -214,7 +215,21 @@ typedef struct anthem_search_options {
 	 * gain in time are in docs/performance.md ("Stage 2's elements").
 	 * (Appended: older callers' smaller struct gets 0.) */
 	size_t stage2_elements;
+	/* The box prefilter of the int8 scan (ANTHEM_STAGE1_AUTO on an index
+	 * with int8 points; appended: older callers' smaller struct gets 0):
+	 * the scan ranks every product by a cheap flat distance to the
+	 * query's box and re-scores only the best prefilter of them in float
+	 * (docs/architecture.md, "The box prefilter").  0 (default): on, to
+	 * 2 max(k, k1), when the index holds at least 16 times that many
+	 * products; ANTHEM_PREFILTER_OFF: off (the int8 distance of every
+	 * product, then its 2 max(k, k1) best re-scored); any other value:
+	 * that depth, at least 2 max(k, k1) (smaller values are raised).
+	 * Approximate: docs/performance.md has its recall of the exact scan's
+	 * top k1 and its time. */
+	size_t prefilter;
 } anthem_search_options;
+
+#define ANTHEM_PREFILTER_OFF ((size_t)-1)
 
 #define ANTHEM_STAGE1_AUTO 0
 #define ANTHEM_STAGE1_EXACT 1

@@ -212,8 +212,8 @@ static void rank_one(size_t k, size_t tid, void *ctx)
 static int rank_queries(const anthem_model *m, const anthem_index *ix,
 			const anthem_judgments *j, const size_t *qids, size_t nq,
 			size_t k1, size_t threads, int stage1, size_t ef,
-			size_t elements, const float *lws, size_t nw,
-			double *per, int *counted, double *recall)
+			size_t elements, size_t prefilter, const float *lws,
+			size_t nw, double *per, int *counted, double *recall)
 {
 	static const char fn[] = "anthem_evaluate";
 	anthem_search_options so;
@@ -224,6 +224,7 @@ static int rank_queries(const anthem_model *m, const anthem_index *ix,
 	so.stage1 = stage1;
 	so.ef = ef;
 	so.stage2_elements = elements;
+	so.prefilter = prefilter;
 	ath_pipe p;
 	int rc = ath_pipe_init(&p, m, ix, &so, fn);
 	if (rc)
@@ -270,8 +271,8 @@ int ath_rank_queries(const anthem_model *m, const anthem_index *ix,
 		     double *per, int *counted, double *recall)
 {
 	return rank_queries(m, ix, j, qids, nq, k1, threads,
-			    ANTHEM_STAGE1_AUTO, 0, 0, lws, nw, per, counted,
-			    recall);
+			    ANTHEM_STAGE1_AUTO, 0, 0, 0, lws, nw, per,
+			    counted, recall);
 }
 
 /* The index is this catalogue's under this model: the same products in
@@ -324,7 +325,8 @@ int anthem_evaluate(const anthem_model *m, const anthem_catalog *c,
 		rc = ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
 	if (!rc)
 		rc = rank_queries(m, ix, j, NULL, nq, opt.k1, opt.threads,
-				  opt.stage1, opt.ef, opt.stage2_elements, &lw, 1,
+				  opt.stage1, opt.ef, opt.stage2_elements,
+				  opt.prefilter, &lw, 1,
 				  per, counted, recall);
 	if (!rc)
 		summarise(per, counted, opt.k1 ? recall : NULL, nq, opt.k1, out);

@@ -169,6 +169,15 @@ static int pipe_init(ath_pipe *p, const anthem_model *m, const anthem_index *ix,
 	/* the int8 points when the index has them, unless the exact scan is
 	 * asked for (docs/architecture.md, "Compact points") */
 	p->compact = !p->graph && ix->scan8.on && o.stage1 != ANTHEM_STAGE1_EXACT;
+	/* the box prefilter (docs/architecture.md): below 16 times its
+	 * depth, it would pass a large share of the catalogue for little
+	 * gain */
+	size_t least = 2 * p->depth;
+	p->pre = !p->compact || o.prefilter == ANTHEM_PREFILTER_OFF ? 0
+		 : o.prefilter == 0 ? (ix->n / 16 >= least ? least : 0)
+		 : o.prefilter > least ? o.prefilter : least;
+	if (p->pre > ix->n)
+		p->pre = ix->n;
 	p->ef = o.ef ? o.ef : 2 * p->depth;
 	if (p->ef < 64)
 		p->ef = 64;
@@ -315,8 +324,9 @@ static int pwork_fit(const ath_pipe *p, ath_pwork *w, size_t ntext,
 	 * list (the same length: the larger) */
 	size_t cap_key = p->depth + 1 > cap_cand ? p->depth + 1 : cap_cand;
 	/* the int8 scan's 2 depth hits beside the depth re-scored ones */
-	if (p->compact && 3 * p->depth + 1 > cap_key)
-		cap_key = 3 * p->depth + 1;
+	size_t kk = p->pre > 2 * p->depth ? p->pre : 2 * p->depth;
+	if (p->compact && p->depth + kk + 1 > cap_key)
+		cap_key = p->depth + kk + 1;
 	size_t cap_n = p->lexical ? p->ix->n + 1 : 1;
 	if (cap_cand > w->cap_cand) {
 		FRESH(w->cand, cap_cand);
@@ -358,6 +368,7 @@ typedef struct scan_job {
 	const anthem_index *ix;
 	const uint64_t *allow;
 	int compact;     /* the int8 points */
+	int pre;         /* ...through the box prefilter */
 	const float *n2; /* the float points' norms (not compact) */
 	ath_heap *heaps; /* one per thread */
 	float *work;     /* ath_scan_work_floats per thread */
@@ -369,7 +380,10 @@ static void scan_chunk(size_t c, size_t tid, void *arg)
 	scan_job *j = arg;
 	size_t lo = j->nblocks * c / j->chunks, hi = j->nblocks * (c + 1) / j->chunks;
 	float *work = j->work + tid * j->work_floats;
-	if (j->compact)
+	if (j->pre)
+		ath_scan8_prefilter(j->q, &j->ix->scan8, j->ix->n, lo, hi,
+				    j->allow, work, &j->heaps[tid]);
+	else if (j->compact)
 		ath_scan8_blocks(j->q, &j->ix->scan8, j->ix->n, lo, hi, j->allow,
 				 work, &j->heaps[tid]);
 	else
@@ -383,14 +397,18 @@ static void scan_chunk(size_t c, size_t tid, void *arg)
  * number of threads or on who took which chunk.  compact: the scan of the
  * int8 points keeps the 2k best by their decoded distance, which the
  * float points then re-score (ath_scan_rescore): out has room for 3k
- * hits then. */
+ * hits then.  pre (compact only, 0 for none): the box prefilter keeps the
+ * pre best by its cheap distance and only they get their int8 distance;
+ * out has room for pre + 3k hits then. */
 static int scan_simple(const anthem_index *ix, const ath_scan_query *q,
 		       size_t k, size_t threads, const uint64_t *allow,
-		       int compact, float *work1, anthem_hit *out, size_t *n,
-		       const char *fn)
+		       int compact, size_t pre, float *work1, anthem_hit *out,
+		       size_t *n, const char *fn)
 {
 	size_t nblocks = (ix->n + ATH_SCAN_BLOCK - 1) / ATH_SCAN_BLOCK;
-	size_t kk = compact ? 2 * k : k;
+	if (!compact || !ath_scan8_prefilter_ok(q))
+		pre = 0;
+	size_t kk = pre ? pre : compact ? 2 * k : k;
 	/* a thread per 256 blocks at least: below that, starting one costs
 	 * more than it saves */
 	if (threads > nblocks / 256)
@@ -405,8 +423,13 @@ static int scan_simple(const anthem_index *ix, const ath_scan_query *q,
 		 * work space): what a batch's queries do, with no allocation */
 		ath_heap hp = {compact ? out + k : out, 0, kk};
 		if (compact) {
-			ath_scan8_blocks(q, &ix->scan8, ix->n, 0, nblocks, allow,
-					 work1, &hp);
+			if (pre) {
+				ath_scan8_prefilter(q, &ix->scan8, ix->n, 0,
+						    nblocks, allow, work1, &hp);
+			} else {
+				ath_scan8_blocks(q, &ix->scan8, ix->n, 0,
+						 nblocks, allow, work1, &hp);
+			}
 			ath_scan_rescore(q, ix->blocks, n2, hp.h, hp.n, k,
 					 work1, out, n);
 		} else {
@@ -429,7 +452,7 @@ static int scan_simple(const anthem_index *ix, const ath_scan_query *q,
 			heaps[t] = (ath_heap){hits + t * kk, 0, kk};
 		/* several chunks per thread, so that a thread slowed by other
 		 * work on the machine does not hold the others up */
-		scan_job j = {q, ix, allow, compact, n2, heaps, work,
+		scan_job j = {q, ix, allow, compact, pre != 0, n2, heaps, work,
 			      threads == 1 ? 1 : threads * 8, nblocks, wf};
 		if (j.chunks > nblocks)
 			j.chunks = nblocks ? nblocks : 1;
@@ -580,7 +603,7 @@ int anthem_index_scan_threads(const anthem_index *ix,
 	if (!q)
 		return ath_error(ANTHEM_ENOMEM, "%s: out of memory", fn);
 	ath_scan_prepare(&s, ix->dim, c, l, gamma, q);
-	rc = scan_simple(ix, q, k, ath_threads(threads), NULL, 0, NULL, out, n,
+	rc = scan_simple(ix, q, k, ath_threads(threads), NULL, 0, 0, NULL, out, n,
 			     fn);
 	free(q);
 	return rc;
@@ -774,7 +797,7 @@ static int run(const ath_pipe *p, const char *query, ath_pwork *w,
 				      p->ix->norm2, p->depth, p->ef, w->scan_work,
 				      w->scan, &nscan, NULL, fn)
 	     : s->simple ? scan_simple(p->ix, &s->sq, p->depth, p->threads,
-				     p->allow, p->compact, w->scan_work, w->scan,
+				     p->allow, p->compact, p->pre, w->scan_work, w->scan,
 				     &nscan, fn)
 		       : scan_general(p->ix, s->region ? s->region : s->t[0].h,
 				      p->m->cfg.gamma, p->depth, p->allow, p,

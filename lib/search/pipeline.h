@@ -30,6 +30,7 @@ typedef struct ath_pipe {
 	int stage1_only;
 	int graph;       /* stage 1's region source is the index's graph */
 	int compact;     /* ...or the scan of its int8 points, re-scored */
+	size_t pre;      /* ...through the box prefilter, to this depth (0: none) */
 	size_t ef;       /* its beam width */
 	size_t elements; /* stage 2's query elements per text (0: all) */
 	uint64_t *allow;  /* NULL: every product */

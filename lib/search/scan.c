@@ -215,22 +215,26 @@ typedef struct scan_kernel {
 	void (*range8)(const fquery *, const int8_t *, const float *, size_t,
 		       size_t, size_t, const uint64_t *, ath_heap *);
 	ath_scan_gathered8_fn gathered8;
+	void (*box8)(const fquery *, const int8_t *, const float *, size_t,
+		     size_t, size_t, const uint64_t *, ath_heap *);
 } scan_kernel;
 
 /* One copy of the loop per x86-64 level (lib/common/isa.h). */
 #if defined(ATH_HAVE_TARGET_LEVELS)
 static const scan_kernel kernels[] = {
 	[ATH_ISA_DEFAULT] = {ath_scan_range_base, ath_scan_block_base,
-			     ath_scan_range8_base, ath_scan_gathered8_base},
+			     ath_scan_range8_base, ath_scan_gathered8_base,
+			     ath_scan_box8_base},
 	[ATH_ISA_V3] = {ath_scan_range_v3, ath_scan_block_v3, ath_scan_range8_v3,
-			ath_scan_gathered8_v3},
+			ath_scan_gathered8_v3, ath_scan_box8_v3},
 	[ATH_ISA_V4] = {ath_scan_range_v4, ath_scan_block_v4, ath_scan_range8_v4,
-			ath_scan_gathered8_v4},
+			ath_scan_gathered8_v4, ath_scan_box8_v4},
 };
 #else
 static const scan_kernel kernels[] = {
 	[ATH_ISA_DEFAULT] = {ath_scan_range_base, ath_scan_block_base,
-			     ath_scan_range8_base, ath_scan_gathered8_base}};
+			     ath_scan_range8_base, ath_scan_gathered8_base,
+			     ath_scan_box8_base}};
 #endif
 
 static const scan_kernel *get_kernel(void)
@@ -320,6 +324,33 @@ void ath_scan8_blocks(const ath_scan_query *q, const ath_scan8 *c, size_t n,
 	ath_scan_fquery(q, work, &f);
 	f.dscale = c->scale;
 	get_kernel()->range8(&f, c->codes, c->lanes, n, b_lo, b_hi, allow, hp);
+}
+
+int ath_scan8_prefilter_ok(const ath_scan_query *q)
+{
+	return q->gamma >= 0.0f && q->gamma <= 1.0f;
+}
+
+void ath_scan8_prefilter(const ath_scan_query *q, const ath_scan8 *c,
+			 size_t n, size_t b_lo, size_t b_hi,
+			 const uint64_t *allow, float *work, ath_heap *hp)
+{
+	fquery f;
+	ath_scan_fquery(q, work, &f);
+	f.dscale = c->scale;
+	for (size_t k = 0; k < q->d; k++) {
+		double lo = fmin(q->qmin[k], q->qmax[k]);
+		double hi = fmax(q->qmin[k], q->qmax[k]);
+		/* in step units (box_part in scan_loop.c); a dimension of
+		 * step 0 decodes to 0 in every point and adds the same to
+		 * every distance, so it is left out */
+		double step = c->scale[k];
+		f.bmid[k] = step > 0 ? (float)(0.5 * (lo + hi) / step) : 0.0f;
+		f.bout[k] = step > 0 ? (float)((1.0 - q->gamma) * 0.5 *
+					      (hi - lo) / step)
+				     : 0.0f;
+	}
+	get_kernel()->box8(&f, c->codes, c->lanes, n, b_lo, b_hi, allow, hp);
 }
 
 void ath_scan_rescore(const ath_scan_query *q, const float *blocks,

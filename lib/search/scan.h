@@ -112,6 +112,19 @@ void ath_scan8_blocks(const ath_scan_query *q, const ath_scan8 *c, size_t n,
 		      size_t b_lo, size_t b_hi, const uint64_t *allow,
 		      float *work, ath_heap *hp);
 
+/* The box prefilter of the int8 scan (docs/architecture.md, "The box
+ * prefilter"): blocks [b_lo, b_hi) offered to the heap by a flat distance
+ * of each decoded point to the query's box, made symmetric about the
+ * middle of its corners (no Möbius factors: about a third of the
+ * arithmetic of ath_scan8_blocks), so that only the best of them get
+ * their distance (ath_scan8_at).  Only for 0 <= gamma <= 1
+ * (ath_scan8_prefilter_ok), where the inside part weighs no more than the
+ * outside one. */
+int ath_scan8_prefilter_ok(const ath_scan_query *q);
+void ath_scan8_prefilter(const ath_scan_query *q, const ath_scan8 *c,
+			 size_t n, size_t b_lo, size_t b_hi,
+			 const uint64_t *allow, float *work, ath_heap *hp);
+
 /* The k best of nc candidates (any order) by the float distance of the
  * blocks (what ath_scan_at gives each, n2 NULL as there), best first under
  * (distance, index), into out; *nout = min(k, nc). */

@@ -304,3 +304,50 @@ void SCAN_NAME(ath_scan_gathered8_)(const fquery *q, const int32_t *cb,
 			   q->tbuf + o, dist + o);
 	}
 }
+
+/* The prefilter's distance of L products of an int8 block (codes, f point
+ * at the first of them): per dimension the flat distance to a box of the
+ * query's corners made symmetric about their middle m, with the inside
+ * part's weight gamma: a = |x_k - m_k|, then max(gamma a, a - (1 - gamma)
+ * r_k) (= gamma a inside, gamma r_k + (a - r_k) outside: the distance's
+ * shape without its Möbius factors), summed.  x_k = code_k step_k f, so
+ * with the step taken out, a = step_k |code_k f - m_k / step_k|: bmid and
+ * bout hold m_k / step_k and (1 - gamma) r_k / step_k, and the step
+ * weighs the dimension's term (ath_scan8_prefilter).  Two accumulators, as
+ * in pass 1. */
+INLINE vf box_part(const fquery *q, const int8_t *codes, const float *f)
+{
+	vf fv = *(const vf *)f, s0 = {0}, s1 = {0};
+	float g = q->gamma;
+	size_t d = q->d, k = 0;
+	for (; k + 1 < d; k += 2) {
+		vf a0 = vabs(load_codes(codes + k * W) * fv - q->bmid[k]);
+		vf a1 = vabs(load_codes(codes + (k + 1) * W) * fv - q->bmid[k + 1]);
+		s0 += vmax(g * a0, a0 - q->bout[k]) * q->dscale[k];
+		s1 += vmax(g * a1, a1 - q->bout[k + 1]) * q->dscale[k + 1];
+	}
+	if (k < d) {
+		vf a = vabs(load_codes(codes + k * W) * fv - q->bmid[k]);
+		s0 += vmax(g * a, a - q->bout[k]) * q->dscale[k];
+	}
+	return s0 + s1;
+}
+
+void SCAN_NAME(ath_scan_box8_)(const fquery *q, const int8_t *codes,
+			       const float *lanes, size_t n, size_t b_lo,
+			       size_t b_hi, const uint64_t *allow,
+			       ath_heap *hp)
+{
+	size_t d = q->d;
+	for (size_t b = b_lo; b < b_hi; b++) {
+		float dist[W] __attribute__((aligned(64)));
+		unsigned bits = block_bits(allow, b);
+		if (!bits)
+			continue;
+		const int8_t *cb = codes + b * d * W;
+		const float *f = lanes + b * 2 * W;
+		for (size_t o = 0; o < W; o += L)
+			*(vf *)(dist + o) = box_part(q, cb + o, f + o);
+		offer(hp, n, b, bits, dist);
+	}
+}

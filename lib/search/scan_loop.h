@@ -22,6 +22,9 @@ typedef struct fquery {
 	 * block decoded, d x 16 */
 	const float *dscale;
 	float *dbuf;
+	/* the box prefilter (ath_scan8_prefilter): per dimension the middle
+	 * of the corners and (1 - gamma) times their half width */
+	float bmid[ATH_SCAN_MAX_DIM], bout[ATH_SCAN_MAX_DIM];
 } fquery;
 
 /* Each copy of scan_loop.c defines its two functions with its level's
@@ -50,7 +53,14 @@ typedef struct fquery {
 	 * through the exponential map (quant.c; sc = sqrt(c)), q->dscale  \
 	 * the steps: their distances into dist[16] */                       \
 	void ath_scan_gathered8_##level(const fquery *q, const int32_t *cb, \
-					float sc, float *dist);
+					float sc, float *dist);             \
+	/* blocks [b_lo, b_hi) of int8 points offered to the heap by the   \
+	 * flat box distance of their decoded points (scan.h,             \
+	 * ath_scan8_prefilter) */                                          \
+	void ath_scan_box8_##level(const fquery *q, const int8_t *codes,    \
+				   const float *lanes, size_t n,            \
+				   size_t b_lo, size_t b_hi,                \
+				   const uint64_t *allow, ath_heap *hp);
 
 SCAN_LOOP_DECLS(base)
 SCAN_LOOP_DECLS(v3)

@@ -56,6 +56,9 @@ int cli_output(const char *cmd, const char *option, const char *path,
 /* Parse a number option; on error prints usage and returns -1. */
 int cli_size(const command *cmd, const char *name, const char *s,
 	     size_t *out);
+/* --prefilter: "off" (ANTHEM_PREFILTER_OFF) or a whole number (0: the
+ * default depth) */
+int cli_prefilter(const command *cmd, const char *s, size_t *out);
 int cli_float(const command *cmd, const char *name, const char *s,
 	      float *out);
 int cli_geometry(const command *cmd, const char *s, anthem_geometry *out);

@@ -314,6 +314,15 @@ int cli_size(const command *cmd, const char *name, const char *s, size_t *out)
 	return 0;
 }
 
+int cli_prefilter(const command *cmd, const char *s, size_t *out)
+{
+	if (!strcmp(s, "off")) {
+		*out = ANTHEM_PREFILTER_OFF;
+		return 0;
+	}
+	return cli_size(cmd, "prefilter", s, out);
+}
+
 int cli_float(const command *cmd, const char *name, const char *s, float *out)
 {
 	char *end;

@@ -313,7 +313,8 @@ int cmd_search(int argc, char **argv)
 	const command *cmd = &cli_commands[4];
 	const char *model = NULL, *index = NULL, *k = NULL, *k1 = NULL,
 		   *threads = NULL, *filter = NULL, *json = NULL, *ands[16],
-		   *ors[16], *stage1 = NULL, *ef = NULL, *elements = NULL;
+		   *ors[16], *stage1 = NULL, *ef = NULL, *elements = NULL,
+		   *prefilter = NULL;
 	size_t nand = 0, nor = 0;
 	const opt opts[] = {
 		{"model", "MODEL", "the model", &model},
@@ -328,10 +329,11 @@ int cmd_search(int argc, char **argv)
 		{"stage1", "SOURCE", "stage 1: auto (the scan; of the int8 points when the index has them), exact (the scan of the float points) or graph (the index's approximate index; docs/architecture.md)", &stage1},
 		{"ef", "N", "the graph search's beam width (0: 2 x k1, at least 64)", &ef},
 		{"stage2-elements", "N", "stage 2 attends from at most N query elements a text, those of highest score (0: all; docs/performance.md)", &elements},
+		{"prefilter", "N|off", "the int8 scan's box prefilter: re-score only the N best by a cheap flat box distance (0: 2 x max(k, k1) when the index holds 16 times that; off: every product's int8 distance; docs/architecture.md)", &prefilter},
 		{NULL, NULL, NULL, NULL},
 	};
 	const char *pos[1];
-	size_t npos, nk = 10, nk1 = 200, nthreads = 1, nef = 0, nel = 0;
+	size_t npos, nk = 10, nk1 = 200, nthreads = 1, nef = 0, nel = 0, npre = 0;
 	int code;
 	if (cli_parse(cmd, opts, argc, argv, pos, 1, &npos, &code))
 		return code;
@@ -344,7 +346,8 @@ int cmd_search(int argc, char **argv)
 	    (k1 && cli_size(cmd, "k1", k1, &nk1)) ||
 	    (threads && cli_size(cmd, "threads", threads, &nthreads)) ||
 	    (ef && cli_size(cmd, "ef", ef, &nef)) ||
-	    (elements && cli_size(cmd, "stage2-elements", elements, &nel)))
+	    (elements && cli_size(cmd, "stage2-elements", elements, &nel)) ||
+	    (prefilter && cli_prefilter(cmd, prefilter, &npre)))
 		return EXIT_USAGE;
 	int source = ANTHEM_STAGE1_AUTO;
 	if (stage1 && !strcmp(stage1, "exact")) {
@@ -382,6 +385,7 @@ int cmd_search(int argc, char **argv)
 	so.stage1 = source;
 	so.ef = nef;
 	so.stage2_elements = nel;
+	so.prefilter = npre;
 	so.threads = nthreads;
 	so.and_queries = ands;
 	so.n_and = nand;

@@ -428,7 +428,7 @@ int cmd_eval(int argc, char **argv)
 	const char *model = NULL, *ranking = NULL, *catalog = NULL,
 		   *judgments = NULL, *json = NULL, *k1 = NULL, *maxq = NULL,
 		   *threads = NULL, *index = NULL, *stage1 = NULL, *ef = NULL,
-		   *elements = NULL;
+		   *elements = NULL, *prefilter = NULL;
 	const opt opts[] = {
 		{"model", "MODEL", "the model to evaluate", &model},
 		{"ranking", "FILE", "or: a ranking made elsewhere (query<TAB>product_id<TAB>rank)", &ranking},
@@ -438,6 +438,7 @@ int cmd_eval(int argc, char **argv)
 		{"k1", "N", "stage-1 candidates reranked by the full model (200; 0: stage 1 only)", &k1},
 		{"stage1", "SOURCE", "stage 1 of --index: auto (the scan; of the int8 points when the index has them), exact (the scan of the float points) or graph (its approximate index; docs/architecture.md)", &stage1},
 		{"ef", "N", "the graph search's beam width (0: 2 x k1, at least 64)", &ef},
+		{"prefilter", "N|off", "the int8 scan's box prefilter of --index: re-score only the N best by a cheap flat box distance (0: twice max(1000, k1), the depth eval ranks to, when the index holds 16 times that; off: every product's int8 distance; docs/architecture.md)", &prefilter},
 		{"stage2-elements", "N", "stage 2 attends from at most N query elements a text, those of highest score (0: all; docs/performance.md)", &elements},
 		{"max-queries", "N", "evaluate only the first N queries", &maxq},
 		{"threads", "T", "threads (all cores)", &threads},
@@ -462,8 +463,9 @@ int cmd_eval(int argc, char **argv)
 		} model_only[] = {{"index", index}, {"k1", k1},
 				  {"threads", threads}, {"max-queries", maxq},
 				  {"stage1", stage1}, {"ef", ef},
-				  {"stage2-elements", elements}};
-		for (size_t i = 0; i < 7; i++)
+				  {"stage2-elements", elements},
+				  {"prefilter", prefilter}};
+		for (size_t i = 0; i < 8; i++)
 			if (model_only[i].value) {
 				fprintf(stderr, "anthem eval: cannot combine "
 					"--ranking with --%s: --%s steers the "
@@ -486,7 +488,8 @@ int cmd_eval(int argc, char **argv)
 	    (threads && cli_size(cmd, "threads", threads, &o.threads)) ||
 	    (ef && cli_size(cmd, "ef", ef, &o.ef)) ||
 	    (elements && cli_size(cmd, "stage2-elements", elements,
-				  &o.stage2_elements)))
+				  &o.stage2_elements)) ||
+	    (prefilter && cli_prefilter(cmd, prefilter, &o.prefilter)))
 		return EXIT_USAGE;
 	if (stage1 && !strcmp(stage1, "exact")) {
 		o.stage1 = ANTHEM_STAGE1_EXACT;
@@ -497,8 +500,8 @@ int cmd_eval(int argc, char **argv)
 			"exact or graph\nusage: %s\n", stage1, cmd->usage);
 		return EXIT_USAGE;
 	}
-	if ((stage1 || ef) && !index) {
-		fprintf(stderr, "anthem eval: --stage1 and --ef choose how "
+	if ((stage1 || ef || prefilter) && !index) {
+		fprintf(stderr, "anthem eval: --stage1, --ef and --prefilter choose how "
 			"--index is searched: give --index\nusage: %s\n",
 			cmd->usage);
 		return EXIT_USAGE;
