@@ -227,6 +227,44 @@ func TestSearchStage2Elements(t *testing.T) {
 	}
 }
 
+func TestSearchPrefilter(t *testing.T) {
+	m := trainedModel(t)
+	ix := buildWith(t, m, func(o *IndexOptions) { o.Points = PointsInt8 })
+	with := func(p, k, k1 int, only bool, s Stage1) SearchOptions {
+		o := DefaultSearchOptions()
+		o.Prefilter, o.K, o.K1, o.Stage1Only, o.Stage1 = p, k, k1, only, s
+		return o
+	}
+	for _, q := range pipelineQueries {
+		// off by default on the fixture (too few products)
+		if got, def := mustSearch(t, ix, m, q, with(PrefilterOff, 10, 200, false, Stage1Auto)),
+			mustSearch(t, ix, m, q, DefaultSearchOptions()); !sameHits(got, def) {
+			t.Fatalf("%q: PrefilterOff %+v, default %+v", q, got, def)
+		}
+		// the whole catalogue's depth: the exact scan's hits
+		if got, exact := mustSearch(t, ix, m, q, with(ix.Len(), 50, 200, true, Stage1Auto)),
+			mustSearch(t, ix, m, q, with(0, 50, 200, true, Stage1Exact)); !sameHits(got, exact) {
+			t.Fatalf("%q: Prefilter %d %+v, exact %+v", q, ix.Len(), got, exact)
+		}
+		small := with(1, 5, 10, false, Stage1Auto)
+		one := mustSearch(t, ix, m, q, small)
+		if len(one) != 5 {
+			t.Fatalf("%q: Prefilter 1: %d hits", q, len(one))
+		}
+		batch, err := ix.SearchBatch(m, []string{q}, &small)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !sameHits(batch[0], one) {
+			t.Fatalf("%q: batch %+v, SearchEx %+v", q, batch[0], one)
+		}
+	}
+	o := with(-2, 10, 200, false, Stage1Auto)
+	if _, err := ix.SearchEx(m, "coat", &o); !errors.Is(err, ErrRange) {
+		t.Fatalf("Prefilter -2: %v", err)
+	}
+}
+
 // AnnProgress reports the graph's build, ending at done == total == the
 // catalogue's size; a panic in it comes back as a *PanicError, no index.
 func TestBuildIndexAnnProgress(t *testing.T) {

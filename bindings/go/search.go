@@ -476,11 +476,20 @@ type SearchOptions struct {
 	// many elements of each text (0: all): an approximation that saves
 	// time on long queries (docs/performance.md, "Stage 2's elements").
 	Stage2Elements int
+	// Prefilter is the int8 scan's box prefilter (Stage1Auto on an index
+	// with int8 points; docs/architecture.md): only the best this many by
+	// a cheap flat box distance are re-scored in float32.  0: 2 max(K,
+	// K1) when the index holds 16 times that; PrefilterOff: every
+	// product's int8 distance; smaller values are raised to 2 max(K, K1).
+	Prefilter int
 }
+
+// PrefilterOff turns the box prefilter off (ANTHEM_PREFILTER_OFF).
+const PrefilterOff = -1
 
 // DefaultSearchOptions returns the library's defaults
 // (anthem_search_options_init): K 10, K1 200, Threads 1, Stage1Auto, Ef
-// 0, Stage2Elements 0.
+// 0, Stage2Elements 0, Prefilter 0.
 func DefaultSearchOptions() SearchOptions {
 	var o C.anthem_search_options
 	C.anthem_search_options_init_size(&o, C.size_t(unsafe.Sizeof(o)))
@@ -574,6 +583,11 @@ func cSearchOptions(opts *SearchOptions, count int) (co C.anthem_search_options,
 		return co, 0, free, err
 	}
 	if co.stage2_elements, err = size("SearchOptions.Stage2Elements", o.Stage2Elements); err != nil {
+		return co, 0, free, err
+	}
+	if o.Prefilter == PrefilterOff {
+		co.prefilter = C.ANTHEM_PREFILTER_OFF
+	} else if co.prefilter, err = size("SearchOptions.Prefilter", o.Prefilter); err != nil {
 		return co, 0, free, err
 	}
 	return co, k, free, nil

@@ -292,6 +292,7 @@ class anthem_eval_options(Structure):
         ("stage1", c_int),
         ("ef", c_size_t),
         ("stage2_elements", c_size_t),
+        ("prefilter", c_size_t),
     ]
 
 
@@ -323,6 +324,7 @@ class anthem_search_options(Structure):
         ("stage1", c_int),
         ("ef", c_size_t),
         ("stage2_elements", c_size_t),
+        ("prefilter", c_size_t),
     ]
 
 

@@ -76,6 +76,20 @@ def _choice(value, what, names):
     return names.index(value)
 
 
+def _prefilter(value):
+    """anthem_search_options.prefilter from "off" or a count."""
+    if isinstance(value, str):
+        if value != "off":
+            raise error(Status.EINVAL, "prefilter %r is not a count or "
+                        "'off'" % (value,))
+        return PREFILTER_OFF
+    return count_arg(value, "prefilter")
+
+
+#: anthem_search_options.prefilter's ANTHEM_PREFILTER_OFF
+PREFILTER_OFF = ctypes.c_size_t(-1).value
+
+
 class Index(Handle):
     """The product points of a catalogue under one model, with the
     products' ids and titles.
@@ -318,7 +332,7 @@ class Index(Handle):
         return arr, cast(arr, SizeP), len(pos)
 
     def _options(self, k, k1, and_, or_, allow, threads, stage1_only,
-                 timeout, stage1, ef, stage2_elements):
+                 timeout, stage1, ef, stage2_elements, prefilter):
         """(options, keepalive, k): an anthem_search_options filled from
         the keywords, the Python objects its pointers refer to (held for
         the length of the call), and k capped to the index size."""
@@ -354,11 +368,12 @@ class Index(Handle):
         o.stage1 = _choice(stage1, "stage1", STAGE1)
         o.ef = count_arg(ef, "ef")
         o.stage2_elements = count_arg(stage2_elements, "stage2_elements")
+        o.prefilter = _prefilter(prefilter)
         return o, keep, o.k
 
     def search(self, model, query, k=10, k1=200, and_=(), or_=(),
                allow=None, threads=1, stage1_only=False, timeout=None,
-               stage1="auto", ef=0, stage2_elements=0):
+               stage1="auto", ef=0, stage2_elements=0, prefilter=0):
         """One query through the pipeline (anthem_search_ex): stage 1
         gathers the k1 products nearest to the query's region (0 means
         200) and, with the lexical term, the k1 titles of highest BM25;
@@ -381,11 +396,16 @@ class Index(Handle):
         2 max(k, k1), at least 64); larger finds more of the exact top k1.
         stage2_elements: stage 2 attends from at most this many elements of
         each text (0: all), an approximation that saves time on long
-        queries (docs/performance.md, "Stage 2's elements")."""
+        queries (docs/performance.md, "Stage 2's elements").
+        prefilter: the int8 scan's box prefilter ("auto" on an int8
+        index): only the best this many by a cheap flat box distance are
+        re-scored in float32 (0: 2 max(k, k1) when the index holds 16
+        times that; "off": every product's int8 distance; smaller values
+        are raised to 2 max(k, k1); docs/architecture.md)."""
         self._h
         opts, keep, k = self._options(k, k1, and_, or_, allow, threads,
                                       stage1_only, timeout, stage1, ef,
-                                      stage2_elements)
+                                      stage2_elements, prefilter)
         out = (anthem_hit * max(k, 1))()
         n = c_size_t()
         q = encode(query, "query")
@@ -396,7 +416,7 @@ class Index(Handle):
 
     def search_batch(self, model, queries, k=10, k1=200, and_=(), or_=(),
                      allow=None, threads=1, stage1_only=False, timeout=None,
-                     stage1="auto", ef=0, stage2_elements=0):
+                     stage1="auto", ef=0, stage2_elements=0, prefilter=0):
         """Many queries with the same options (anthem_search_batch);
         threads spreads the queries (0: all cores), each query runs on one
         thread and gets exactly the hits search() gives it.  A Batch
@@ -404,8 +424,8 @@ class Index(Handle):
         positions and float32 distances and nq counts when numpy imports,
         lists otherwise; the slots after a query's counts[q] hits hold -1
         and NaN.  k is capped to the index size.  timeout (seconds) as for
-        search(), for the whole batch; stage1, ef and stage2_elements as
-        for search()."""
+        search(), for the whole batch; stage1, ef, stage2_elements and
+        prefilter as for search()."""
         self._h
         if isinstance(queries, (str, bytes, bytearray)):
             raise error(Status.EINVAL, "queries must be a sequence of "
@@ -414,7 +434,7 @@ class Index(Handle):
         nq = len(qs)
         opts, keep, k = self._options(k, k1, and_, or_, allow, threads,
                                       stage1_only, timeout, stage1, ef,
-                                      stage2_elements)
+                                      stage2_elements, prefilter)
         qarr = _char_array(qs)
         out = (anthem_hit * max(nq * k, 1))()
         counts = (c_size_t * max(nq, 1))()

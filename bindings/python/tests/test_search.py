@@ -289,6 +289,31 @@ class TestIndex(TempDirCase):
                     cut_differs |= key(cut) != full
             self.assertTrue(cut_differs, "3 elements scored as all")
 
+    def test_prefilter(self):
+        m = self.model
+        with self.build(points="int8") as ix:
+            n = len(ix)
+            for q in QUERIES:
+                with self.subTest(query=q):
+                    # off by default on the fixture (too few products)
+                    self.assertEqual(key(ix.search(m, q, prefilter="off")),
+                                     key(ix.search(m, q)))
+                    # the whole catalogue's depth: the exact scan's hits
+                    self.assertEqual(
+                        key(ix.search(m, q, k=50, stage1_only=True,
+                                      prefilter=n)),
+                        key(ix.search(m, q, k=50, stage1_only=True,
+                                      stage1="exact")))
+                    small = ix.search(m, q, k=5, k1=10, prefilter=1)
+                    self.assert_sorted_hits(small, 5)
+                    b = ix.search_batch(m, [q], k=5, k1=10, prefilter=1)
+                    self.assertEqual(tolist(b.positions)[0],
+                                     [h.index for h in small])
+            for bad in ("on", -1, None, 1.5):
+                with self.subTest(prefilter=bad), \
+                        self.assertRaises(anthem.Error):
+                    ix.search(m, QUERY, prefilter=bad)
+
     def test_batch_takes_the_new_options(self):
         m = self.model
         with self.build(ann=True) as ix:
