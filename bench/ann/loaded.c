@@ -10,11 +10,14 @@
  * 1 to 4 words, each word taken from the title of a product drawn from the
  * index (fixed seed); the exact scan's top K1 = 200 of every query
  * (`stage1 = ANTHEM_STAGE1_EXACT`, `stage1_only`, 2 threads: the
- * reference, and its p50 / p99); for each ef of the list the graph's
+ * reference, and its p50 / p99); with int8 points, the int8 scan
+ * (`auto`, 2 threads) without and with the box prefilter, two rounds in
+ * turns: recall of the exact top K1, p50 / p99; for each ef of the list the graph's
  * stage 1 (`ANTHEM_STAGE1_GRAPH`, 1 thread): recall of the exact top K1,
  * p50 / p99; then, at the first ef whose recall reaches 0.95 (else the
  * largest), whole queries (top 10) one at a time on 2 threads, stage 1 by
- * the graph, by the exact scan and by `auto`, with every query element
+ * the graph, by the exact scan and by `auto` without and with the
+ * prefilter, with every query element
  * and with stage 2 from 64 (not with --stage1-only: bench/ann/ab times
  * stage 1 under two builds of the library).  Prints key=value lines. */
 #include <anthem/anthem.h>
@@ -112,6 +115,23 @@ static void run(const anthem_model *m, const anthem_index *ix, char **q,
 	}
 }
 
+/* The share of the exact top K1 (exact, nexact a query) that got holds */
+static double recall_of(const anthem_hit *exact, const size_t *nexact,
+			const anthem_hit *got, const size_t *ngot, size_t nq)
+{
+	double found = 0, wanted = 0;
+	for (size_t i = 0; i < nq; i++) {
+		for (size_t a = 0; a < nexact[i]; a++)
+			for (size_t b = 0; b < ngot[i]; b++)
+				if (got[i * K1 + b].index == exact[i * K1 + a].index) {
+					found++;
+					break;
+				}
+		wanted += (double)nexact[i];
+	}
+	return wanted > 0 ? found / wanted : 1.0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *model = NULL, *index = NULL, *efs = "1600,3200,6400";
@@ -193,6 +213,28 @@ int main(int argc, char **argv)
 	       pct(lat, nq, 0.99));
 	fflush(stdout);
 
+	/* the int8 scan on 2 threads (`auto` on an int8 index), through the
+	 * box prefilter (its default depth, 2 K1) and without it: recall of
+	 * the exact top K1 and time, in turns on the same queries */
+	if (anthem_index_points(ix) == ANTHEM_POINTS_INT8) {
+		static const struct {
+			size_t prefilter;
+			const char *name;
+		} pre[] = {{ANTHEM_PREFILTER_OFF, "off"}, {0, "default"}};
+		for (size_t r = 0; r < 2 * 2; r++) {
+			o.stage1 = ANTHEM_STAGE1_AUTO;
+			o.prefilter = pre[r % 2].prefilter;
+			run(m, ix, q, nq, &o, lat, got, ngot, "int8 stage 1");
+			printf("int8 prefilter=%s round=%zu threads=2 "
+			       "recall_at_k1=%.4f stage1_p50_ms=%.3f "
+			       "stage1_p99_ms=%.3f\n", pre[r % 2].name, r / 2,
+			       recall_of(exact, nexact, got, ngot, nq),
+			       pct(lat, nq, 0.5), pct(lat, nq, 0.99));
+			fflush(stdout);
+		}
+		o.prefilter = 0;
+	}
+
 	size_t chosen = 0;
 	double chosen_recall = 0;
 	o.stage1 = ANTHEM_STAGE1_GRAPH;
@@ -204,18 +246,7 @@ int main(int argc, char **argv)
 			break;
 		o.ef = ef;
 		run(m, ix, q, nq, &o, lat, got, ngot, "graph stage 1");
-		double found = 0, wanted = 0;
-		for (size_t i = 0; i < nq; i++) {
-			for (size_t a = 0; a < nexact[i]; a++)
-				for (size_t b = 0; b < ngot[i]; b++)
-					if (got[i * K1 + b].index ==
-					    exact[i * K1 + a].index) {
-						found++;
-						break;
-					}
-			wanted += (double)nexact[i];
-		}
-		double recall = found / wanted;
+		double recall = recall_of(exact, nexact, got, ngot, nq);
 		printf("graph ef=%zu threads=1 recall_at_k1=%.4f "
 		       "stage1_p50_ms=%.3f stage1_p99_ms=%.3f\n", ef, recall,
 		       pct(lat, nq, 0.5), pct(lat, nq, 0.99));
@@ -231,10 +262,12 @@ int main(int argc, char **argv)
 	/* whole queries, top 10, one at a time on 2 threads */
 	static const struct {
 		int stage1;
+		size_t prefilter;
 		const char *name;
-	} s1[] = {{ANTHEM_STAGE1_GRAPH, "graph"},
-		  {ANTHEM_STAGE1_EXACT, "exact"},
-		  {ANTHEM_STAGE1_AUTO, "auto"}};
+	} s1[] = {{ANTHEM_STAGE1_GRAPH, 0, "graph"},
+		  {ANTHEM_STAGE1_EXACT, 0, "exact"},
+		  {ANTHEM_STAGE1_AUTO, ANTHEM_PREFILTER_OFF, "auto-prefilter-off"},
+		  {ANTHEM_STAGE1_AUTO, 0, "auto"}};
 	for (size_t e = 0; e < (stage1_only ? 0 : 2); e++)
 		for (size_t s = 0; s < sizeof s1 / sizeof *s1; s++) {
 			anthem_search_options_init(&o);
@@ -242,6 +275,7 @@ int main(int argc, char **argv)
 			o.stage1 = s1[s].stage1;
 			o.ef = chosen;
 			o.stage2_elements = e ? 64 : 0;
+			o.prefilter = s1[s].prefilter;
 			run(m, ix, q, nq, &o, lat, NULL, NULL, "query");
 			printf("e2e stage1=%s ef=%zu elements=%s threads=2 "
 			       "p50_ms=%.3f p99_ms=%.3f\n", s1[s].name,
