@@ -215,8 +215,8 @@ typedef struct scan_kernel {
 	void (*range8)(const fquery *, const int8_t *, const float *, size_t,
 		       size_t, size_t, const uint64_t *, ath_heap *);
 	ath_scan_gathered8_fn gathered8;
-	void (*box8)(const fquery *, const int8_t *, const float *, size_t,
-		     size_t, size_t, const uint64_t *, ath_heap *);
+	void (*box8)(const fquery *, const int8_t *, size_t, size_t, size_t,
+		     const uint64_t *, ath_heap *);
 } scan_kernel;
 
 /* One copy of the loop per x86-64 level (lib/common/isa.h). */
@@ -326,9 +326,57 @@ void ath_scan8_blocks(const ath_scan_query *q, const ath_scan8 *c, size_t n,
 	get_kernel()->range8(&f, c->codes, c->lanes, n, b_lo, b_hi, allow, hp);
 }
 
+/* The left shift of the prefilter's terms for dimension d: the largest
+ * (up to 4) that keeps d terms of at most 511 << shift below 2^16, or -1
+ * past 128 dimensions. */
+static int box_shift(size_t d)
+{
+	if (d * 511 > 65535)
+		return -1;
+	int s = 0;
+	while (s < 4 && d * ((size_t)511 << (s + 1)) <= 65535)
+		s++;
+	return s;
+}
+
 int ath_scan8_prefilter_ok(const ath_scan_query *q)
 {
-	return q->gamma >= 0.0f && q->gamma <= 1.0f;
+	return q->gamma >= 0.0f && q->gamma <= 1.0f && box_shift(q->d) >= 0;
+}
+
+static int16_t clamp16(double x, double lo, double hi)
+{
+	x = nearbyint(x);
+	return (int16_t)(x < lo ? lo : x > hi ? hi : x);
+}
+
+void ath_scan8_box_query(const ath_scan_query *q, const ath_scan8 *c,
+			 float *work, fquery *out)
+{
+	fquery f;
+	ath_scan_fquery(q, work, &f);
+	/* the codes are tangent coordinates at the origin (quant.c): the box
+	 * goes there by the centre's factor |log0(c)| / |c| (so the points
+	 * near the centre's radius, those that matter, see it unbent) */
+	double g = 1.0, sc = sqrt(q->cc), z = sc * sqrt(q->c2);
+	if (z > 0.0)
+		g = atanh(fmin(z, 1.0 - 1e-7)) / z;
+	double top = 0.0;
+	for (size_t k = 0; k < q->d; k++)
+		top = fmax(top, c->scale[k]);
+	for (size_t k = 0; k < q->d; k++) {
+		double lo = fmin(q->qmin[k], q->qmax[k]);
+		double hi = fmax(q->qmin[k], q->qmax[k]);
+		double step = c->scale[k];
+		/* |code| <= 127 and |middle| <= 383 keep a below 512 */
+		f.bmid[k] = clamp16(0.5 * (lo + hi) * g / step, -383, 383);
+		f.bout[k] = clamp16((1.0 - q->gamma) * 0.5 * (hi - lo) * g / step,
+				    0, 1024);
+		f.bweight[k] = clamp16(32767.0 * step / top, 0, 32767);
+	}
+	f.bgamma = clamp16(32767.0 * q->gamma, 0, 32767);
+	f.bshift = box_shift(q->d);
+	*out = f;
 }
 
 void ath_scan8_prefilter(const ath_scan_query *q, const ath_scan8 *c,
@@ -336,21 +384,8 @@ void ath_scan8_prefilter(const ath_scan_query *q, const ath_scan8 *c,
 			 const uint64_t *allow, float *work, ath_heap *hp)
 {
 	fquery f;
-	ath_scan_fquery(q, work, &f);
-	f.dscale = c->scale;
-	for (size_t k = 0; k < q->d; k++) {
-		double lo = fmin(q->qmin[k], q->qmax[k]);
-		double hi = fmax(q->qmin[k], q->qmax[k]);
-		/* in step units (box_part in scan_loop.c); a dimension of
-		 * step 0 decodes to 0 in every point and adds the same to
-		 * every distance, so it is left out */
-		double step = c->scale[k];
-		f.bmid[k] = step > 0 ? (float)(0.5 * (lo + hi) / step) : 0.0f;
-		f.bout[k] = step > 0 ? (float)((1.0 - q->gamma) * 0.5 *
-					      (hi - lo) / step)
-				     : 0.0f;
-	}
-	get_kernel()->box8(&f, c->codes, c->lanes, n, b_lo, b_hi, allow, hp);
+	ath_scan8_box_query(q, c, work, &f);
+	get_kernel()->box8(&f, c->codes, n, b_lo, b_hi, allow, hp);
 }
 
 void ath_scan_rescore(const ath_scan_query *q, const float *blocks,

@@ -113,13 +113,15 @@ void ath_scan8_blocks(const ath_scan_query *q, const ath_scan8 *c, size_t n,
 		      float *work, ath_heap *hp);
 
 /* The box prefilter of the int8 scan (docs/architecture.md, "The box
- * prefilter"): blocks [b_lo, b_hi) offered to the heap by a flat distance
- * of each decoded point to the query's box, made symmetric about the
- * middle of its corners (no Möbius factors: about a third of the
- * arithmetic of ath_scan8_blocks), so that only the best of them get
- * their distance (ath_scan8_at).  Only for 0 <= gamma <= 1
- * (ath_scan8_prefilter_ok), where the inside part weighs no more than the
- * outside one. */
+ * prefilter"): blocks [b_lo, b_hi) offered to the heap by a flat
+ * distance of each product's code to the query's box, made symmetric
+ * about the middle of its corners and taken to the codes' tangent space by
+ * the centre's factor, in 16-bit integers (scan_loop.c, box_block): a
+ * fraction of the arithmetic of ath_scan8_blocks, so that only the best
+ * of them get their distance re-scored.  The values are integers as
+ * floats, the same at every x86-64 level.  Only for 0 <= gamma <= 1
+ * (where the inside part weighs no more than the outside one) and up to
+ * 128 dimensions: ath_scan8_prefilter_ok. */
 int ath_scan8_prefilter_ok(const ath_scan_query *q);
 void ath_scan8_prefilter(const ath_scan_query *q, const ath_scan8 *c,
 			 size_t n, size_t b_lo, size_t b_hi,

@@ -305,49 +305,103 @@ void SCAN_NAME(ath_scan_gathered8_)(const fquery *q, const int32_t *cb,
 	}
 }
 
-/* The prefilter's distance of L products of an int8 block (codes, f point
- * at the first of them): per dimension the flat distance to a box of the
- * query's corners made symmetric about their middle m, with the inside
- * part's weight gamma: a = |x_k - m_k|, then max(gamma a, a - (1 - gamma)
- * r_k) (= gamma a inside, gamma r_k + (a - r_k) outside: the distance's
- * shape without its Möbius factors), summed.  x_k = code_k step_k f, so
- * with the step taken out, a = step_k |code_k f - m_k / step_k|: bmid and
- * bout hold m_k / step_k and (1 - gamma) r_k / step_k, and the step
- * weighs the dimension's term (ath_scan8_prefilter).  Two accumulators, as
- * in pass 1. */
-INLINE vf box_part(const fquery *q, const int8_t *codes, const float *f)
+/* The box prefilter's value of the 16 products of one int8 block (scan.h,
+ * ath_scan8_prefilter): in the codes' own units, per dimension
+ * a = |code_k - m_k|, t = max(gamma a, a - o_k) (gamma a inside the box,
+ * gamma r_k + (a - r_k) outside: the distance's shape with neither its
+ * Möbius factors nor each point's radial factor), then t << shift weighed
+ * by the dimension's step, all in 16-bit integers: the products of 16-bit
+ * lanes round as _mm_mulhrs_epi16 does, (x y + 2^14) >> 15, and the sum
+ * of the d terms stays below 2^16 (ath_scan8_prefilter bounds m_k, o_k
+ * and the shift), so every level gives the same integers.  Levels with
+ * AVX-512 take two rows (32 codes) to one register, AVX2 one row. */
+#if defined(__AVX512BW__)
+#include <immintrin.h>
+INLINE __m512i box_rows2(const fquery *q, const int8_t *c, size_t k,
+			 __m512i acc)
 {
-	vf fv = *(const vf *)f, s0 = {0}, s1 = {0};
-	float g = q->gamma;
-	size_t d = q->d, k = 0;
-	for (; k + 1 < d; k += 2) {
-		vf a0 = vabs(load_codes(codes + k * W) * fv - q->bmid[k]);
-		vf a1 = vabs(load_codes(codes + (k + 1) * W) * fv - q->bmid[k + 1]);
-		s0 += vmax(g * a0, a0 - q->bout[k]) * q->dscale[k];
-		s1 += vmax(g * a1, a1 - q->bout[k + 1]) * q->dscale[k + 1];
-	}
-	if (k < d) {
-		vf a = vabs(load_codes(codes + k * W) * fv - q->bmid[k]);
-		s0 += vmax(g * a, a - q->bout[k]) * q->dscale[k];
-	}
-	return s0 + s1;
+	__m512i x = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)c));
+	/* lanes 0-15 dimension k, 16-31 dimension k + 1 */
+	__m512i m = _mm512_inserti64x4(_mm512_set1_epi16(q->bmid[k]),
+				       _mm256_set1_epi16(q->bmid[k + 1]), 1);
+	__m512i o = _mm512_inserti64x4(_mm512_set1_epi16(q->bout[k]),
+				       _mm256_set1_epi16(q->bout[k + 1]), 1);
+	__m512i w = _mm512_inserti64x4(_mm512_set1_epi16(q->bweight[k]),
+				       _mm256_set1_epi16(q->bweight[k + 1]), 1);
+	__m512i a = _mm512_abs_epi16(_mm512_sub_epi16(x, m));
+	__m512i t = _mm512_max_epi16(
+		_mm512_mulhrs_epi16(a, _mm512_set1_epi16(q->bgamma)),
+		_mm512_sub_epi16(a, o));
+	t = _mm512_sll_epi16(t, _mm_cvtsi32_si128(q->bshift));
+	return _mm512_add_epi16(acc, _mm512_mulhrs_epi16(t, w));
+}
+#endif
+#if defined(__AVX2__)
+#include <immintrin.h>
+INLINE __m256i box_row(const fquery *q, const int8_t *c, size_t k,
+		       __m256i acc)
+{
+	__m256i x = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)c));
+	__m256i a = _mm256_abs_epi16(_mm256_sub_epi16(x, _mm256_set1_epi16(q->bmid[k])));
+	__m256i t = _mm256_max_epi16(
+		_mm256_mulhrs_epi16(a, _mm256_set1_epi16(q->bgamma)),
+		_mm256_sub_epi16(a, _mm256_set1_epi16(q->bout[k])));
+	t = _mm256_sll_epi16(t, _mm_cvtsi32_si128(q->bshift));
+	return _mm256_add_epi16(acc, _mm256_mulhrs_epi16(
+					     t, _mm256_set1_epi16(q->bweight[k])));
+}
+#endif
+
+/* (x y + 2^14) >> 15 of two 16-bit integers, as _mm_mulhrs_epi16 */
+INLINE int16_t mulhrs(int32_t x, int32_t y)
+{
+	return (int16_t)((x * y + 0x4000) >> 15);
 }
 
-void SCAN_NAME(ath_scan_box8_)(const fquery *q, const int8_t *codes,
-			       const float *lanes, size_t n, size_t b_lo,
-			       size_t b_hi, const uint64_t *allow,
+INLINE void box_block(const fquery *q, const int8_t *cb, float *out)
+{
+	size_t d = q->d, k = 0;
+#if defined(__AVX2__)
+	__m256i acc = _mm256_setzero_si256();
+#if defined(__AVX512BW__)
+	__m512i acc2 = _mm512_setzero_si512();
+	for (; k + 1 < d; k += 2)
+		acc2 = box_rows2(q, cb + k * W, k, acc2);
+	acc = _mm256_add_epi16(_mm512_castsi512_si256(acc2),
+			       _mm512_extracti64x4_epi64(acc2, 1));
+#endif
+	for (; k < d; k++)
+		acc = box_row(q, cb + k * W, k, acc);
+	uint16_t sum[W];
+	_mm256_storeu_si256((__m256i *)sum, acc);
+	for (size_t j = 0; j < W; j++)
+		out[j] = (float)sum[j];
+#else
+	uint16_t sum[W] = {0};
+	for (; k < d; k++)
+		for (size_t j = 0; j < W; j++) {
+			int32_t a = cb[k * W + j] - q->bmid[k];
+			a = a < 0 ? -a : a;
+			int32_t in = mulhrs(a, q->bgamma), out_ = a - q->bout[k];
+			int32_t t = (in > out_ ? in : out_) << q->bshift;
+			sum[j] = (uint16_t)(sum[j] + (uint16_t)mulhrs(t, q->bweight[k]));
+		}
+	for (size_t j = 0; j < W; j++)
+		out[j] = (float)sum[j];
+#endif
+}
+
+void SCAN_NAME(ath_scan_box8_)(const fquery *q, const int8_t *codes, size_t n,
+			       size_t b_lo, size_t b_hi, const uint64_t *allow,
 			       ath_heap *hp)
 {
 	size_t d = q->d;
 	for (size_t b = b_lo; b < b_hi; b++) {
-		float dist[W] __attribute__((aligned(64)));
+		float dist[W];
 		unsigned bits = block_bits(allow, b);
 		if (!bits)
 			continue;
-		const int8_t *cb = codes + b * d * W;
-		const float *f = lanes + b * 2 * W;
-		for (size_t o = 0; o < W; o += L)
-			*(vf *)(dist + o) = box_part(q, cb + o, f + o);
+		box_block(q, codes + b * d * W, dist);
 		offer(hp, n, b, bits, dist);
 	}
 }
