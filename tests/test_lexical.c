@@ -134,6 +134,55 @@ static const char **fixture_titles(anthem_model *m, anthem_catalog **c,
 	return titles;
 }
 
+/* The sparse postings (the pipeline's lexical source for one text) hold
+ * exactly the titles of positive score, ascending, each with the float
+ * the dense sum gives it; repeated query words count again, as there. */
+START_TEST(sparse_postings_match_dense)
+{
+	anthem_model *m = lex_model(ANTHEM_GEOMETRY_HYPERBOLIC, 4);
+	anthem_catalog *c;
+	size_t n;
+	ath_postings p;
+	const char **titles = fixture_titles(m, &c, &n, &p);
+	float *acc = malloc(n * sizeof *acc);
+	const char *queries[] = {"hat", "garment worn", "blue jean jean",
+				 "worn garment hat of", "zzz", ""};
+	for (int k = 0; k < 6; k++) {
+		ath_lexq q;
+		ath_lex_query(&m->cfg, m->params, queries[k], &q);
+		memset(acc, 0, n * sizeof *acc);
+		ath_postings_scores(&p, m->params, &q, acc);
+		size_t cap = ath_postings_count(&p, &q) + 1;
+		uint32_t *doc = malloc(cap * sizeof *doc), *tdoc = malloc(cap * sizeof *tdoc);
+		float *val = malloc(cap * sizeof *val), *tval = malloc(cap * sizeof *tval);
+		size_t ns = ath_postings_sparse(&p, m->params, &q, doc, val, tdoc, tval);
+		size_t hits = 0, j = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (acc[i] == 0.0f)
+				continue;
+			hits++;
+			ck_assert_uint_lt(j, ns);
+			ck_assert_uint_eq(doc[j], i);
+			ck_assert(memcmp(&val[j], &acc[i], sizeof(float)) == 0);
+			j++;
+		}
+		ck_assert_uint_eq(ns, hits);
+		ck_assert_uint_le(ns, cap - 1);
+		if (k < 4)
+			ck_assert_uint_gt(hits, 0);
+		free(doc);
+		free(tdoc);
+		free(val);
+		free(tval);
+	}
+	free(acc);
+	free(titles);
+	ath_postings_free(&p);
+	anthem_catalog_free(c);
+	anthem_model_free(m);
+}
+END_TEST
+
 /* The postings of the fixture's catalogue give every title the score
  * ath_lex_title gives it, for a few queries. */
 START_TEST(postings_match_titles)
@@ -310,6 +359,10 @@ START_TEST(term_in_every_path)
 	float dl;
 	ck_assert_int_eq(anthem_model_score(l, query, titles[target], &dl), 0);
 	ck_assert_float_eq(dl, d2);
+	anthem_hit without[5][20];
+	size_t nwithout[5];
+	const char *more[] = {"hat", "garment worn", "blue jean jean", "zzz",
+			      "a hat of wool"};
 	for (int with = 0; with < 2; with++) {
 		anthem_index *lx;
 		ck_assert_int_eq(anthem_index_load(&lx, tmp_path("lex.index"),
@@ -318,6 +371,30 @@ START_TEST(term_in_every_path)
 		ck_assert_int_eq(anthem_search(l, lx, query, 3, 3, h2, &nh), 0);
 		ck_assert_uint_eq(h2[0].index, target);
 		ck_assert_float_eq(h2[0].distance, d2);
+		/* the lexical source from the postings (sparse) and from
+		 * every title (dense): the same candidates, ties and floats,
+		 * stage 1 and whole */
+		for (int qi = 0; qi < 5; qi++) {
+			anthem_search_options o;
+			anthem_search_options_init(&o);
+			o.k = 20;
+			o.k1 = 8;
+			o.stage1_only = qi % 2;
+			anthem_hit h[20];
+			size_t nq;
+			ck_assert_int_eq(anthem_search_ex(l, lx, more[qi], &o, h, &nq), 0);
+			if (!with) {
+				memcpy(without[qi], h, sizeof h);
+				nwithout[qi] = nq;
+				continue;
+			}
+			ck_assert_uint_eq(nq, nwithout[qi]);
+			for (size_t i = 0; i < nq; i++) {
+				ck_assert_uint_eq(h[i].index, without[qi][i].index);
+				ck_assert(memcmp(&h[i].distance, &without[qi][i].distance,
+						 sizeof(float)) == 0);
+			}
+		}
 		anthem_index_free(lx);
 	}
 	/* a mean title length of 0 would divide by zero: refused at load */
@@ -417,6 +494,7 @@ int main(void)
 	tcase_add_test(t, words_are_split_lowercased_and_hashed);
 	tcase_add_test(t, bm25_by_hand);
 	tcase_add_test(t, postings_match_titles);
+	tcase_add_test(t, sparse_postings_match_dense);
 	tcase_add_test(t, weight_gradient_matches_differences);
 	tcase_add_test(t, term_in_every_path);
 	tcase_add_test(t, training_fits_and_chooses_the_weight);

@@ -266,6 +266,51 @@ void ath_postings_scores(const ath_postings *p, const ag_param *params,
 	}
 }
 
+size_t ath_postings_count(const ath_postings *p, const ath_lexq *q)
+{
+	size_t total = 0;
+	for (size_t k = 0; k < q->n; k++)
+		if (q->word[k] < p->buckets)
+			total += p->off[q->word[k] + 1] - p->off[q->word[k]];
+	return total;
+}
+
+size_t ath_postings_sparse(const ath_postings *p, const ag_param *params,
+			   const ath_lexq *q, uint32_t *doc, float *val,
+			   uint32_t *tdoc, float *tval)
+{
+	float avgdl = params[P_LEX_AVGDL].val[0];
+	size_t n = 0;
+	for (size_t k = 0; k < q->n; k++) {
+		uint32_t w = q->word[k];
+		if (w >= p->buckets)
+			continue;
+		/* merge the titles so far (sorted) with this word's list
+		 * (sorted: titles are posted in order), adding this word's
+		 * term last, as ath_postings_scores adds it */
+		size_t i = 0, j = p->off[w], e = p->off[w + 1], m = 0;
+		while (i < n || j < e) {
+			if (j == e || (i < n && doc[i] < p->doc[j])) {
+				tdoc[m] = doc[i];
+				tval[m++] = val[i++];
+				continue;
+			}
+			uint32_t d = p->doc[j];
+			float t = ath_lex_term(q->idf[k], p->tf[j], p->dl[d], avgdl);
+			float v = 0.0f;
+			if (i < n && doc[i] == d)
+				v = val[i++];
+			tdoc[m] = d;
+			tval[m++] = v + t;
+			j++;
+		}
+		memcpy(doc, tdoc, m * sizeof *doc);
+		memcpy(val, tval, m * sizeof *val);
+		n = m;
+	}
+	return n;
+}
+
 void ath_lex_fit(const ath_postings *p, ag_param *params)
 {
 	/* Lucene's idf, log(1 + (N - df + 0.5) / (df + 0.5)): positive

@@ -93,6 +93,18 @@ void ath_postings_free(ath_postings *p);
 void ath_postings_scores(const ath_postings *p, const ag_param *params,
 			 const ath_lexq *q, float *out);
 
+/* The postings q's words hold (an upper bound on the titles sharing a word
+ * with q, repeated words counted again). */
+size_t ath_postings_count(const ath_postings *p, const ath_lexq *q);
+
+/* The titles sharing a word with q, ascending, into doc and their BM25
+ * into val (the floats ath_postings_scores adds up for them: the same
+ * terms in the same order); returns how many.  doc, val and the scratch
+ * tdoc, tval hold ath_postings_count(p, q) entries each. */
+size_t ath_postings_sparse(const ath_postings *p, const ag_param *params,
+			   const ath_lexq *q, uint32_t *doc, float *val,
+			   uint32_t *tdoc, float *tval);
+
 /* Set the model's document frequencies (as idf) and mean title length
  * from the postings of its training catalogue. */
 void ath_lex_fit(const ath_postings *p, ag_param *params);

@@ -69,7 +69,13 @@ typedef struct ath_pwork {
 	float *key;
 	size_t *order;
 	float *scan_work;
-	size_t cap_cand, cap_scan, cap_n;
+	/* the BM25 of one text's titles, sparse (sparse set: the titles
+	 * sharing a word with it, ascending, ns of them) or in acc */
+	int sparse;
+	uint32_t *sdoc, *sdoc2;
+	float *sval, *sval2, *sscore;
+	size_t ns;
+	size_t cap_cand, cap_scan, cap_n, cap_s;
 } ath_pwork;
 
 void ath_pwork_free(ath_pwork *w);
