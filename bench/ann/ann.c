@@ -14,7 +14,8 @@
  * index saved with the graph (size on disk) and loaded back, the pages of
  * each part that stage 1 made resident (mincore); end to end, anthem_search_ex
  * one query at a time on 2 threads and anthem_search_batch of the Q
- * queries, graph against scan.  --tangent FILE writes the points' and the
+ * queries, graph against the exact scan and the int8 scan without and
+ * with its box prefilter.  --tangent FILE writes the points' and the
  * queries' tangent vectors at the origin (log map; the query's centre) and
  * the graph's recall, for bench/ann/hnsw.py.  --model and --index take
  * another model and an index it made (a trained model's catalogue; N is
@@ -202,13 +203,14 @@ static double graph_run(const anthem_index *ix, const qset *qs, size_t ef,
 
 /* End to end: one query at a time on 2 threads, then one batch. */
 static void e2e(const anthem_model *m, const anthem_index *ix, const qset *qs,
-		int stage1, size_t ef, const char *label)
+		int stage1, size_t ef, size_t prefilter, const char *label)
 {
 	anthem_search_options o;
 	anthem_search_options_init(&o);
 	o.threads = 2;
 	o.stage1 = stage1;
 	o.ef = ef;
+	o.prefilter = prefilter;
 	double *lat = malloc(qs->nq * sizeof *lat);
 	anthem_hit hits[10];
 	for (size_t q = 0; q < qs->nq; q++) {
@@ -677,8 +679,18 @@ int main(int argc, char **argv)
 	       n * a->degree * 4, n * a->cstride, ath_scan_block_floats(n, d) * 4);
 	fflush(stdout);
 	if (do_e2e) {
-		e2e(m, ix, &qs, ANTHEM_STAGE1_EXACT, 0, "exact");
-		e2e(m, ix, &qs, ANTHEM_STAGE1_GRAPH, ef, "graph-int8");
+		/* the scan's int8 points for the `auto` rows (`anthem index
+		 * --points int8` stores them; made in memory here, after the
+		 * sizes above, which are the graph's) */
+		if (ath_scan8_build(&ix->scan8, &m->space, ix->blocks, n, d,
+				    "ann"))
+			die("int8 points");
+		e2e(m, ix, &qs, ANTHEM_STAGE1_EXACT, 0, 0, "exact");
+		e2e(m, ix, &qs, ANTHEM_STAGE1_GRAPH, ef, 0, "graph-int8");
+		/* auto: the int8 scan, without and with its box prefilter */
+		e2e(m, ix, &qs, ANTHEM_STAGE1_AUTO, 0, ANTHEM_PREFILTER_OFF,
+		    "scan-int8");
+		e2e(m, ix, &qs, ANTHEM_STAGE1_AUTO, 0, 0, "scan-int8-prefilter");
 	}
 	unlink(ann_path);
 	anthem_index_free(ix);
