@@ -4,7 +4,7 @@
  * products), through the public API only.
  *
  * usage: ann-loaded --model M --index I [--queries Q] [--ef E1,E2,...]
- *                   [--stage1-only]
+ *                   [--stage1-only | --e2e-only R]
  *
  * In one process: the index's load (time, resident growth); Q queries of
  * 1 to 4 words, each word taken from the title of a product drawn from the
@@ -19,7 +19,10 @@
  * the graph, by the exact scan and by `auto` without and with the
  * prefilter, with every query element
  * and with stage 2 from 64 (not with --stage1-only: bench/ann/ab times
- * stage 1 under two builds of the library).  Prints key=value lines. */
+ * stage 1 under two builds of the library).  --e2e-only R: only R rounds
+ * of whole queries from 64 elements, through the exact scan and the int8
+ * scan without and with the prefilter in turns (a tail measured again
+ * without the rest).  Prints key=value lines. */
 #include <anthem/anthem.h>
 
 #include <stdint.h>
@@ -135,7 +138,7 @@ static double recall_of(const anthem_hit *exact, const size_t *nexact,
 int main(int argc, char **argv)
 {
 	const char *model = NULL, *index = NULL, *efs = "1600,3200,6400";
-	size_t nq = 200;
+	size_t nq = 200, e2e_only = 0;
 	int stage1_only = 0;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--model") && i + 1 < argc)
@@ -148,10 +151,12 @@ int main(int argc, char **argv)
 			efs = argv[++i];
 		else if (!strcmp(argv[i], "--stage1-only"))
 			stage1_only = 1;
+		else if (!strcmp(argv[i], "--e2e-only") && i + 1 < argc)
+			e2e_only = strtoul(argv[++i], NULL, 10);
 		else {
 			fprintf(stderr, "usage: ann-loaded --model M --index I "
 				"[--queries Q] [--ef E1,E2,...] "
-				"[--stage1-only]\n");
+				"[--stage1-only | --e2e-only R]\n");
 			return strcmp(argv[i], "--help") ? 2 : 0;
 		}
 	}
@@ -202,6 +207,28 @@ int main(int argc, char **argv)
 	size_t *ngot = malloc(nq * sizeof *ngot);
 
 	anthem_search_options o;
+	/* --e2e-only R: R rounds of whole queries from 64 elements through
+	 * the exact scan and the int8 scan without and with the prefilter,
+	 * in turns, and nothing else */
+	for (size_t r = 0; r < e2e_only; r++) {
+		static const size_t pre[] = {0, ANTHEM_PREFILTER_OFF, 0};
+		static const char *const name[] = {"exact", "auto-prefilter-off",
+						   "auto"};
+		for (size_t s = 0; s < 3; s++) {
+			anthem_search_options_init(&o);
+			o.threads = 2;
+			o.stage1 = s ? ANTHEM_STAGE1_AUTO : ANTHEM_STAGE1_EXACT;
+			o.stage2_elements = 64;
+			o.prefilter = pre[s];
+			run(m, ix, q, nq, &o, lat, NULL, NULL, "query");
+			printf("e2e round=%zu stage1=%s elements=64 threads=2 "
+			       "p50_ms=%.3f p99_ms=%.3f\n", r, name[s],
+			       pct(lat, nq, 0.5), pct(lat, nq, 0.99));
+			fflush(stdout);
+		}
+	}
+	if (e2e_only)
+		return 0;
 	anthem_search_options_init(&o);
 	o.k = K1;
 	o.stage1_only = 1;
