@@ -117,6 +117,19 @@ static double overlap(const anthem_hit *a, const anthem_hit *b, size_t n)
 	return n ? (double)hit / (double)n : 1.0;
 }
 
+/* The share of the exact top k (a, na of them) that b (nb) keeps; a
+ * product in both must have the same float distance in both. */
+static double kept_exactly(const anthem_hit *a, size_t na, const anthem_hit *b,
+			   size_t nb, size_t k)
+{
+	for (size_t i = 0; i < na; i++)
+		for (size_t j = 0; j < nb; j++)
+			if (a[i].index == b[j].index)
+				ck_assert(memcmp(&a[i].distance, &b[j].distance,
+						 sizeof(float)) == 0);
+	return overlap(a, b, k);
+}
+
 START_TEST(exact_top_k_at_full_beam)
 {
 	rng r = {7};
@@ -609,12 +622,7 @@ START_TEST(int8_scan_keeps_the_float_top_k)
 		random_query(&r, d, &q);
 		size_t na = exact(ix, &q, k, a);
 		ck_assert_uint_eq(scan8(ix, &q, k, b), na);
-		rec += overlap(a, b, k);
-		for (size_t i = 0; i < na; i++)
-			for (size_t j = 0; j < na; j++)
-				if (a[i].index == b[j].index)
-					ck_assert(memcmp(&a[i].distance, &b[j].distance,
-							 sizeof(float)) == 0);
+		rec += kept_exactly(a, na, b, na, k);
 	}
 	ck_assert_msg(rec / 30 >= 0.99, "int8 recall of the float top k: %g",
 		      rec / 30);
@@ -632,15 +640,15 @@ END_TEST
 /* The prefilter's value of product i, restated in scalar integers from
  * the query's fields (scan_loop.c, box_block): every level's kernel must
  * give exactly this. */
-static double box_ref(const fquery *f, const ath_scan8 *c, size_t i)
+static double box_ref(const bquery *f, const ath_scan8 *c, size_t i)
 {
 	uint32_t sum = 0;
 	for (size_t k = 0; k < f->d; k++) {
 		int32_t code = c->codes[i / 16 * f->d * 16 + k * 16 + i % 16];
-		int32_t a = abs(code - f->bmid[k]);
-		int32_t in = (a * f->bgamma + 0x4000) >> 15, out = a - f->bout[k];
-		int32_t t = (in > out ? in : out) << f->bshift;
-		sum += (uint32_t)((t * f->bweight[k] + 0x4000) >> 15);
+		int32_t a = abs(code - f->mid[k]);
+		int32_t in = (a * f->gamma + 0x4000) >> 15, out = a - f->out[k];
+		int32_t t = (in > out ? in : out) << f->shift;
+		sum += (uint32_t)((t * f->weight[k] + 0x4000) >> 15);
 	}
 	ck_assert_uint_lt(sum, 65536); /* no term wrapped the 16-bit sum */
 	return (double)sum;
@@ -676,11 +684,11 @@ START_TEST(box_prefilter_keeps_the_float_top_k)
 			/* every product's value is its decoded point's */
 			ath_heap hp = {all, 0, n};
 			ath_scan8_prefilter(&q, &ix->scan8, n, 0, (n + 15) / 16, NULL,
-					    work, &hp);
+					    &hp);
 			ck_assert_uint_eq(hp.n, n);
-			fquery f;
-			ath_scan8_box_query(&q, &ix->scan8, work, &f);
-			ck_assert_int_eq(f.bshift, d == 16 ? 3 : 4);
+			bquery f;
+			ath_scan8_box_query(&q, &ix->scan8, &f);
+			ck_assert_int_eq(f.shift, d == 16 ? 3 : 4);
 			for (size_t j = 0; j < n; j++) {
 				size_t i = all[j].index;
 				double ref = box_ref(&f, &ix->scan8, i);
@@ -692,17 +700,12 @@ START_TEST(box_prefilter_keeps_the_float_top_k)
 			 * float scan's distances */
 			ath_heap top = {cand, 0, 2 * k};
 			ath_scan8_prefilter(&q, &ix->scan8, n, 0, (n + 15) / 16, NULL,
-					    work, &top);
+					    &top);
 			size_t nb, na = exact(ix, &q, k, a);
 			ath_scan_rescore(&q, ix->blocks, ath_index_norms(ix, "test"),
 					 top.h, top.n, k, work, b, &nb);
 			ck_assert_uint_eq(nb, na);
-			rec += overlap(a, b, k);
-			for (size_t i = 0; i < na; i++)
-				for (size_t j = 0; j < nb; j++)
-					if (a[i].index == b[j].index)
-						ck_assert(memcmp(&a[i].distance, &b[j].distance,
-								 sizeof(float)) == 0);
+			rec += kept_exactly(a, na, b, nb, k);
 		}
 		/* measured: 0.994 (d = 16) and 0.999 (d = 5) in the ball, 1
 		 * in flat space (where the box is symmetric about its centre

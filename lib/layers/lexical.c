@@ -280,33 +280,38 @@ size_t ath_postings_sparse(const ath_postings *p, const ag_param *params,
 			   uint32_t *tdoc, float *tval)
 {
 	float avgdl = params[P_LEX_AVGDL].val[0];
+	/* the titles so far in (d, v); each word merges them into the other
+	 * pair, which then holds them */
+	uint32_t *d = doc, *nd = tdoc;
+	float *v = val, *nv = tval;
 	size_t n = 0;
 	for (size_t k = 0; k < q->n; k++) {
 		uint32_t w = q->word[k];
 		if (w >= p->buckets)
 			continue;
-		/* merge the titles so far (sorted) with this word's list
-		 * (sorted: titles are posted in order), adding this word's
-		 * term last, as ath_postings_scores adds it */
+		/* this word's list is sorted (titles are posted in order);
+		 * its term is added last, as ath_postings_scores adds it */
 		size_t i = 0, j = p->off[w], e = p->off[w + 1], m = 0;
 		while (i < n || j < e) {
-			if (j == e || (i < n && doc[i] < p->doc[j])) {
-				tdoc[m] = doc[i];
-				tval[m++] = val[i++];
+			if (j == e || (i < n && d[i] < p->doc[j])) {
+				nd[m] = d[i];
+				nv[m++] = v[i++];
 				continue;
 			}
-			uint32_t d = p->doc[j];
-			float t = ath_lex_term(q->idf[k], p->tf[j], p->dl[d], avgdl);
-			float v = 0.0f;
-			if (i < n && doc[i] == d)
-				v = val[i++];
-			tdoc[m] = d;
-			tval[m++] = v + t;
+			uint32_t t = p->doc[j];
+			float x = i < n && d[i] == t ? v[i++] : 0.0f;
+			nd[m] = t;
+			nv[m++] = x + ath_lex_term(q->idf[k], p->tf[j], p->dl[t], avgdl);
 			j++;
 		}
-		memcpy(doc, tdoc, m * sizeof *doc);
-		memcpy(val, tval, m * sizeof *val);
+		uint32_t *sd = d;
+		float *sv = v;
+		d = nd, v = nv, nd = sd, nv = sv;
 		n = m;
+	}
+	if (d != doc) {
+		memcpy(doc, d, n * sizeof *doc);
+		memcpy(val, v, n * sizeof *val);
 	}
 	return n;
 }

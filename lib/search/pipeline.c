@@ -389,7 +389,7 @@ static void scan_chunk(size_t c, size_t tid, void *arg)
 	float *work = j->work + tid * j->work_floats;
 	if (j->pre)
 		ath_scan8_prefilter(j->q, &j->ix->scan8, j->ix->n, lo, hi,
-				    j->allow, work, &j->heaps[tid]);
+				    j->allow, &j->heaps[tid]);
 	else if (j->compact)
 		ath_scan8_blocks(j->q, &j->ix->scan8, j->ix->n, lo, hi, j->allow,
 				 work, &j->heaps[tid]);
@@ -405,8 +405,8 @@ static void scan_chunk(size_t c, size_t tid, void *arg)
  * int8 points keeps the 2k best by their decoded distance, which the
  * float points then re-score (ath_scan_rescore): out has room for 3k
  * hits then.  pre (compact only, 0 for none): the box prefilter keeps the
- * pre best by its cheap distance and only they get their int8 distance;
- * out has room for pre + 3k hits then. */
+ * pre best by its cheap value instead, and they are re-scored in float;
+ * out has room for k + max(pre, 2k) hits then. */
 static int scan_simple(const anthem_index *ix, const ath_scan_query *q,
 		       size_t k, size_t threads, const uint64_t *allow,
 		       int compact, size_t pre, float *work1, anthem_hit *out,
@@ -432,7 +432,7 @@ static int scan_simple(const anthem_index *ix, const ath_scan_query *q,
 		if (compact) {
 			if (pre) {
 				ath_scan8_prefilter(q, &ix->scan8, ix->n, 0,
-						    nblocks, allow, work1, &hp);
+						    nblocks, allow, &hp);
 			} else {
 				ath_scan8_blocks(q, &ix->scan8, ix->n, 0,
 						 nblocks, allow, work1, &hp);

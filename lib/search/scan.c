@@ -215,7 +215,7 @@ typedef struct scan_kernel {
 	void (*range8)(const fquery *, const int8_t *, const float *, size_t,
 		       size_t, size_t, const uint64_t *, ath_heap *);
 	ath_scan_gathered8_fn gathered8;
-	void (*box8)(const fquery *, const int8_t *, size_t, size_t, size_t,
+	void (*box8)(const bquery *, const int8_t *, size_t, size_t, size_t,
 		     const uint64_t *, ath_heap *);
 } scan_kernel;
 
@@ -351,10 +351,8 @@ static int16_t clamp16(double x, double lo, double hi)
 }
 
 void ath_scan8_box_query(const ath_scan_query *q, const ath_scan8 *c,
-			 float *work, fquery *out)
+			 bquery *out)
 {
-	fquery f;
-	ath_scan_fquery(q, work, &f);
 	/* the codes are tangent coordinates at the origin (quant.c): the box
 	 * goes there by the centre's factor |log0(c)| / |c| (so the points
 	 * near the centre's radius, those that matter, see it unbent) */
@@ -364,28 +362,28 @@ void ath_scan8_box_query(const ath_scan_query *q, const ath_scan8 *c,
 	double top = 0.0;
 	for (size_t k = 0; k < q->d; k++)
 		top = fmax(top, c->scale[k]);
+	out->d = q->d;
 	for (size_t k = 0; k < q->d; k++) {
 		double lo = fmin(q->qmin[k], q->qmax[k]);
 		double hi = fmax(q->qmin[k], q->qmax[k]);
 		double step = c->scale[k];
 		/* |code| <= 127 and |middle| <= 383 keep a below 512 */
-		f.bmid[k] = clamp16(0.5 * (lo + hi) * g / step, -383, 383);
-		f.bout[k] = clamp16((1.0 - q->gamma) * 0.5 * (hi - lo) * g / step,
-				    0, 1024);
-		f.bweight[k] = clamp16(32767.0 * step / top, 0, 32767);
+		out->mid[k] = clamp16(0.5 * (lo + hi) * g / step, -383, 383);
+		out->out[k] = clamp16((1.0 - q->gamma) * 0.5 * (hi - lo) * g / step,
+				      0, 1024);
+		out->weight[k] = clamp16(32767.0 * step / top, 0, 32767);
 	}
-	f.bgamma = clamp16(32767.0 * q->gamma, 0, 32767);
-	f.bshift = box_shift(q->d);
-	*out = f;
+	out->gamma = clamp16(32767.0 * q->gamma, 0, 32767);
+	out->shift = box_shift(q->d);
 }
 
 void ath_scan8_prefilter(const ath_scan_query *q, const ath_scan8 *c,
 			 size_t n, size_t b_lo, size_t b_hi,
-			 const uint64_t *allow, float *work, ath_heap *hp)
+			 const uint64_t *allow, ath_heap *hp)
 {
-	fquery f;
-	ath_scan8_box_query(q, c, work, &f);
-	get_kernel()->box8(&f, c->codes, n, b_lo, b_hi, allow, hp);
+	bquery b;
+	ath_scan8_box_query(q, c, &b);
+	get_kernel()->box8(&b, c->codes, n, b_lo, b_hi, allow, hp);
 }
 
 void ath_scan_rescore(const ath_scan_query *q, const float *blocks,

@@ -125,7 +125,7 @@ void ath_scan8_blocks(const ath_scan_query *q, const ath_scan8 *c, size_t n,
 int ath_scan8_prefilter_ok(const ath_scan_query *q);
 void ath_scan8_prefilter(const ath_scan_query *q, const ath_scan8 *c,
 			 size_t n, size_t b_lo, size_t b_hi,
-			 const uint64_t *allow, float *work, ath_heap *hp);
+			 const uint64_t *allow, ath_heap *hp);
 
 /* The k best of nc candidates (any order) by the float distance of the
  * blocks (what ath_scan_at gives each, n2 NULL as there), best first under

@@ -317,38 +317,38 @@ void SCAN_NAME(ath_scan_gathered8_)(const fquery *q, const int32_t *cb,
  * AVX-512 take two rows (32 codes) to one register, AVX2 one row. */
 #if defined(__AVX512BW__)
 #include <immintrin.h>
-INLINE __m512i box_rows2(const fquery *q, const int8_t *c, size_t k,
+INLINE __m512i box_rows2(const bquery *q, const int8_t *c, size_t k,
 			 __m512i acc)
 {
 	__m512i x = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)c));
 	/* lanes 0-15 dimension k, 16-31 dimension k + 1 */
-	__m512i m = _mm512_inserti64x4(_mm512_set1_epi16(q->bmid[k]),
-				       _mm256_set1_epi16(q->bmid[k + 1]), 1);
-	__m512i o = _mm512_inserti64x4(_mm512_set1_epi16(q->bout[k]),
-				       _mm256_set1_epi16(q->bout[k + 1]), 1);
-	__m512i w = _mm512_inserti64x4(_mm512_set1_epi16(q->bweight[k]),
-				       _mm256_set1_epi16(q->bweight[k + 1]), 1);
+	__m512i m = _mm512_inserti64x4(_mm512_set1_epi16(q->mid[k]),
+				       _mm256_set1_epi16(q->mid[k + 1]), 1);
+	__m512i o = _mm512_inserti64x4(_mm512_set1_epi16(q->out[k]),
+				       _mm256_set1_epi16(q->out[k + 1]), 1);
+	__m512i w = _mm512_inserti64x4(_mm512_set1_epi16(q->weight[k]),
+				       _mm256_set1_epi16(q->weight[k + 1]), 1);
 	__m512i a = _mm512_abs_epi16(_mm512_sub_epi16(x, m));
 	__m512i t = _mm512_max_epi16(
-		_mm512_mulhrs_epi16(a, _mm512_set1_epi16(q->bgamma)),
+		_mm512_mulhrs_epi16(a, _mm512_set1_epi16(q->gamma)),
 		_mm512_sub_epi16(a, o));
-	t = _mm512_sll_epi16(t, _mm_cvtsi32_si128(q->bshift));
+	t = _mm512_sll_epi16(t, _mm_cvtsi32_si128(q->shift));
 	return _mm512_add_epi16(acc, _mm512_mulhrs_epi16(t, w));
 }
 #endif
 #if defined(__AVX2__)
 #include <immintrin.h>
-INLINE __m256i box_row(const fquery *q, const int8_t *c, size_t k,
+INLINE __m256i box_row(const bquery *q, const int8_t *c, size_t k,
 		       __m256i acc)
 {
 	__m256i x = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)c));
-	__m256i a = _mm256_abs_epi16(_mm256_sub_epi16(x, _mm256_set1_epi16(q->bmid[k])));
+	__m256i a = _mm256_abs_epi16(_mm256_sub_epi16(x, _mm256_set1_epi16(q->mid[k])));
 	__m256i t = _mm256_max_epi16(
-		_mm256_mulhrs_epi16(a, _mm256_set1_epi16(q->bgamma)),
-		_mm256_sub_epi16(a, _mm256_set1_epi16(q->bout[k])));
-	t = _mm256_sll_epi16(t, _mm_cvtsi32_si128(q->bshift));
+		_mm256_mulhrs_epi16(a, _mm256_set1_epi16(q->gamma)),
+		_mm256_sub_epi16(a, _mm256_set1_epi16(q->out[k])));
+	t = _mm256_sll_epi16(t, _mm_cvtsi32_si128(q->shift));
 	return _mm256_add_epi16(acc, _mm256_mulhrs_epi16(
-					     t, _mm256_set1_epi16(q->bweight[k])));
+					     t, _mm256_set1_epi16(q->weight[k])));
 }
 #endif
 
@@ -358,7 +358,7 @@ INLINE int16_t mulhrs(int32_t x, int32_t y)
 	return (int16_t)((x * y + 0x4000) >> 15);
 }
 
-INLINE void box_block(const fquery *q, const int8_t *cb, float *out)
+INLINE void box_block(const bquery *q, const int8_t *cb, float *out)
 {
 	size_t d = q->d, k = 0;
 #if defined(__AVX2__)
@@ -380,18 +380,18 @@ INLINE void box_block(const fquery *q, const int8_t *cb, float *out)
 	uint16_t sum[W] = {0};
 	for (; k < d; k++)
 		for (size_t j = 0; j < W; j++) {
-			int32_t a = cb[k * W + j] - q->bmid[k];
+			int32_t a = cb[k * W + j] - q->mid[k];
 			a = a < 0 ? -a : a;
-			int32_t in = mulhrs(a, q->bgamma), out_ = a - q->bout[k];
-			int32_t t = (in > out_ ? in : out_) << q->bshift;
-			sum[j] = (uint16_t)(sum[j] + (uint16_t)mulhrs(t, q->bweight[k]));
+			int32_t in = mulhrs(a, q->gamma), out_ = a - q->out[k];
+			int32_t t = (in > out_ ? in : out_) << q->shift;
+			sum[j] = (uint16_t)(sum[j] + (uint16_t)mulhrs(t, q->weight[k]));
 		}
 	for (size_t j = 0; j < W; j++)
 		out[j] = (float)sum[j];
 #endif
 }
 
-void SCAN_NAME(ath_scan_box8_)(const fquery *q, const int8_t *codes, size_t n,
+void SCAN_NAME(ath_scan_box8_)(const bquery *q, const int8_t *codes, size_t n,
 			       size_t b_lo, size_t b_hi, const uint64_t *allow,
 			       ath_heap *hp)
 {

@@ -22,15 +22,19 @@ typedef struct fquery {
 	 * block decoded, d x 16 */
 	const float *dscale;
 	float *dbuf;
-	/* the box prefilter (ath_scan8_prefilter), in the codes' integer
-	 * units: per dimension the box's middle and (1 - gamma) times its
-	 * half width, and the dimension's weight (its step, Q15); gamma
-	 * (Q15) and the left shift that keeps the sum of d terms in 16 bits */
-	int16_t bmid[ATH_SCAN_MAX_DIM], bout[ATH_SCAN_MAX_DIM],
-		bweight[ATH_SCAN_MAX_DIM];
-	int16_t bgamma;
-	int bshift;
 } fquery;
+
+/* A query as the box prefilter reads it (scan.h, ath_scan8_prefilter), in
+ * the codes' integer units: per dimension the box's middle and (1 - gamma)
+ * times its half width, and the dimension's weight (its step, Q15); gamma
+ * (Q15) and the left shift that keeps the sum of d terms in 16 bits. */
+typedef struct bquery {
+	size_t d;
+	int16_t mid[ATH_SCAN_MAX_DIM], out[ATH_SCAN_MAX_DIM],
+		weight[ATH_SCAN_MAX_DIM];
+	int16_t gamma;
+	int shift;
+} bquery;
 
 /* Each copy of scan_loop.c defines its two functions with its level's
  * suffix: SCAN_LEVEL is base, v3 or v4. */
@@ -60,9 +64,9 @@ typedef struct fquery {
 	void ath_scan_gathered8_##level(const fquery *q, const int32_t *cb, \
 					float sc, float *dist);             \
 	/* blocks [b_lo, b_hi) of int8 points offered to the heap by the   \
-	 * flat box distance of their decoded points (scan.h,             \
+	 * box prefilter's value of their codes (scan.h,                  \
 	 * ath_scan8_prefilter) */                                          \
-	void ath_scan_box8_##level(const fquery *q, const int8_t *codes,    \
+	void ath_scan_box8_##level(const bquery *q, const int8_t *codes,    \
 				   size_t n, size_t b_lo, size_t b_hi,      \
 				   const uint64_t *allow, ath_heap *hp);
 
@@ -73,10 +77,10 @@ SCAN_LOOP_DECLS(v4)
 /* A query in the loop's form; work as for ath_scan_blocks (scan.h). */
 void ath_scan_fquery(const ath_scan_query *q, float *work, fquery *out);
 
-/* The box prefilter's query (scan.h, ath_scan8_prefilter): its integer
- * fields for int8 points c (a test checks the kernels against them). */
+/* The box prefilter's query for int8 points c (scan.h,
+ * ath_scan8_prefilter; a test checks the kernels against it). */
 void ath_scan8_box_query(const ath_scan_query *q, const ath_scan8 *c,
-			 float *work, fquery *out);
+			 bquery *out);
 
 /* The block loop of the x86-64 level in use (the approximate index computes
  * its beam's distances with it, on the points it gathers into a block). */
